@@ -1,0 +1,198 @@
+/*
+ * dvv.h - sibling sets versioned by dotted version vectors (DVV).
+ *
+ * Paper: Dynamo section 4.4 (data versioning), with the vector clocks
+ * replaced by dotted version vectors (Almeida, Baquero et al. 2012/2014;
+ * Riak 2.0's DVVSet), so that two clients putting with the same stale
+ * context through one coordinator both survive as siblings.
+ *
+ * Model.  An object is a version vector `vv` (for each node id: the highest
+ * counter of that node's writes this replica knows about; every write of
+ * that node up to that counter is either held here as a sibling or was
+ * superseded by something held here) and a list of siblings.  Each sibling
+ * carries the dot (node, counter) of the write that made it.  Invariant:
+ * every sibling's dot is covered by the object's vv, and no two siblings
+ * share a dot.
+ *
+ * - put(ctx) at coordinator A: drop the siblings whose dot ctx covers, add
+ *   one sibling with dot (A, max(vv[A], ctx[A]) + 1), and join ctx and the
+ *   new dot into vv.  With no
+ *   context (ctx empty) nothing is dropped: the new value is a sibling.
+ * - sync(a, b): vv = pointwise max; a sibling survives if both sides hold
+ *   it, or the other side's vv does not cover its dot (it never saw it).
+ *   Sync is commutative, associative and idempotent.
+ * - The context handed to clients is the object's vv; as a printable token
+ *   it is base64url of the binary vv encoding.
+ * - Vector entries are bounded (max_vv_entries, paper: 10): the oldest
+ *   entries by timestamp are pruned, but never the entry of the local node
+ *   nor one naming a live sibling's node, so pruning can only ever make a
+ *   false sibling, never drop a write or let a node reuse a dot.
+ *
+ * Siblings are ordered by dot (node id, then counter) after every
+ * operation, so equal objects encode to equal bytes.
+ *
+ * Memory: a struct dyn_object owns its arrays and every sibling's value.
+ * Functions that build a new object write it to an out-parameter that the
+ * caller releases with dyn_object_free(); they leave it empty on error.
+ * lib/ code: no clock reads (now_ms is passed in), no I/O, thread-safe on
+ * distinct objects.
+ */
+#ifndef DYN_DVV_H
+#define DYN_DVV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define DYN_DVV_DEFAULT_MAX_ENTRIES 10 /* vector entries kept (paper: 10) */
+#define DYN_DVV_MAX_ENTRIES_LIMIT 1024 /* hard ceiling on any decoded vv */
+#define DYN_DVV_MAX_SIBLINGS_LIMIT 65536 /* hard ceiling, any decoded obj */
+
+struct dyn_dot {
+    uint64_t node;    /* node id of the coordinator that made the write */
+    uint64_t counter; /* that node's write counter for this key, from 1 */
+};
+
+struct dyn_vv_entry {
+    uint64_t node;    /* node id */
+    uint64_t counter; /* highest counter of `node` known, >= 1 */
+    uint64_t ts_ms;   /* wall clock of the last update to this entry, ms */
+};
+
+/* A version vector: entries sorted by node id, no duplicates. */
+struct dyn_vv {
+    uint32_t len;               /* entries in use */
+    struct dyn_vv_entry *entry; /* owned; NULL when len == 0 */
+};
+
+struct dyn_sibling {
+    struct dyn_dot dot; /* the write that made this version */
+    uint64_t ts_ms;     /* coordinator wall clock at the write, ms */
+    bool deleted;       /* a tombstone: value_len is 0 */
+    uint32_t value_len; /* bytes in value */
+    uint8_t *value;     /* owned; may be NULL when value_len == 0 */
+};
+
+struct dyn_object {
+    struct dyn_vv vv;             /* what this replica knows */
+    uint32_t sibling_count;       /* siblings in use */
+    struct dyn_sibling *siblings; /* owned; sorted by dot */
+};
+
+/* Limits applied by put and sync. */
+struct dyn_dvv_limits {
+    uint32_t max_siblings;   /* put refused past this (default 100) */
+    uint32_t max_vv_entries; /* prune past this (default 10) */
+};
+
+/* Initialise an empty object / vv (no allocation). */
+void dyn_object_init(struct dyn_object *obj);
+void dyn_vv_init(struct dyn_vv *vv);
+
+/* Release everything `obj` / `vv` owns and leave it empty. NULL is fine. */
+void dyn_object_free(struct dyn_object *obj);
+void dyn_vv_free(struct dyn_vv *vv);
+
+/*
+ * Deep-copy `src` into `dst` (dst is overwritten, not freed first).
+ * Returns 0 or -ENOMEM (dst left empty).
+ */
+int dyn_object_copy(struct dyn_object *dst, const struct dyn_object *src);
+int dyn_vv_copy(struct dyn_vv *dst, const struct dyn_vv *src);
+
+/* The counter `vv` holds for `node`, 0 if none. */
+uint64_t dyn_vv_get(const struct dyn_vv *vv, uint64_t node);
+
+/* True when `vv` covers `dot` (dot.counter <= vv[dot.node]). */
+bool dyn_vv_covers(const struct dyn_vv *vv, struct dyn_dot dot);
+
+/*
+ * Join `src` into `dst` (pointwise max; ts_ms of the larger counter, the
+ * later ts on a tie).  Returns 0 or -ENOMEM (dst unchanged).
+ */
+int dyn_vv_join(struct dyn_vv *dst, const struct dyn_vv *src);
+
+/* Number of siblings that are not tombstones. */
+uint32_t dyn_object_live_count(const struct dyn_object *obj);
+
+/*
+ * Apply a client put (or a delete, with deleted=true and value_len 0) at
+ * coordinator `node` to `obj`, in place.
+ *
+ *   ctx       the client's context; NULL or empty means "no context"
+ *   node      the coordinator's node id (nonzero)
+ *   now_ms    the coordinator's wall clock, stamped on the sibling and vv
+ *   value     bytes copied in; may be NULL when value_len is 0
+ *   limits    max_siblings and max_vv_entries
+ *   dot_out   if not NULL, receives the new sibling's dot
+ *
+ * Returns 0; -DYN_ESIBLINGS when the result would hold more than
+ * limits->max_siblings siblings; -DYN_EBADARG for node 0 or a deleted put
+ * with a value; -ENOMEM.  On any error `obj` is unchanged.
+ */
+int dyn_object_put(struct dyn_object *obj, const struct dyn_vv *ctx,
+                   uint64_t node, uint64_t now_ms, const uint8_t *value,
+                   uint32_t value_len, bool deleted,
+                   const struct dyn_dvv_limits *limits,
+                   struct dyn_dot *dot_out);
+
+/*
+ * DVV sync: merge `a` and `b` into `out` (neither input is changed; `out`
+ * must not alias them and is overwritten).  Vector pruning is not applied
+ * here, so sync stays exactly commutative and associative; callers that
+ * store the result apply dyn_object_prune().  Returns 0 or -ENOMEM.
+ */
+int dyn_object_sync(struct dyn_object *out, const struct dyn_object *a,
+                    const struct dyn_object *b);
+
+/*
+ * Prune `obj->vv` down to `max_entries` entries (oldest ts_ms first),
+ * never removing the entry of `local_node` or of a node that names a
+ * sibling's dot.  May leave more than max_entries when nothing else can
+ * go.  Returns the number of entries removed.
+ */
+uint32_t dyn_object_prune(struct dyn_object *obj, uint64_t local_node,
+                          uint32_t max_entries);
+
+/* True when the objects hold the same vv and siblings (values included). */
+bool dyn_object_equal(const struct dyn_object *a, const struct dyn_object *b);
+
+/*
+ * Binary encoding of an object, used by storage and by replica messages.
+ * Layout (all integers unsigned LEB128 varints unless noted):
+ *   format byte (1), vv_len, vv entries (node, counter, ts_ms),
+ *   sibling_count, siblings (node, counter, ts_ms, flags byte, value_len,
+ *   value bytes).
+ * dyn_object_encoded_size() returns the exact size; dyn_object_encode()
+ * writes it into buf (which must be at least that large) and returns the
+ * byte count.  dyn_object_decode() checks every count against the bytes
+ * actually present and against the hard limits above before allocating;
+ * it returns 0, -DYN_EFORMAT for anything malformed or trailing, or
+ * -ENOMEM.  `max_value_bytes` bounds each sibling value.
+ */
+size_t dyn_object_encoded_size(const struct dyn_object *obj);
+size_t dyn_object_encode(const struct dyn_object *obj, uint8_t *buf);
+int dyn_object_decode(struct dyn_object *out, const uint8_t *buf, size_t len,
+                      uint32_t max_value_bytes);
+
+/*
+ * Binary encoding of a vv (the wire form of a context): vv_len, then
+ * (node, counter, ts_ms) varints.  Same conventions as above.
+ */
+size_t dyn_vv_encoded_size(const struct dyn_vv *vv);
+size_t dyn_vv_encode(const struct dyn_vv *vv, uint8_t *buf);
+int dyn_vv_decode(struct dyn_vv *out, const uint8_t *buf, size_t len);
+
+/*
+ * Printable context token: base64url (no padding) of dyn_vv_encode().
+ * The empty vv encodes as a token of its own (never ""), so "" is never a
+ * valid token.
+ *
+ * dyn_context_to_token() returns a NUL-terminated string the caller frees
+ * with free(), or NULL on -ENOMEM.  dyn_context_from_token() returns 0,
+ * -DYN_EBADCONTEXT for anything that is not a token we made, or -ENOMEM.
+ */
+char *dyn_context_to_token(const struct dyn_vv *vv);
+int dyn_context_from_token(struct dyn_vv *out, const char *token);
+
+#endif

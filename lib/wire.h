@@ -1,0 +1,87 @@
+/*
+ * wire.h - framing and message codec of the wire protocol (dynamo.proto).
+ *
+ * A frame is a 4-byte big-endian length (code byte + body), a 1-byte
+ * message code and a protobuf-c body.  This module finds frames in a byte
+ * stream, maps codes to message types and back, and packs and unpacks
+ * bodies, all bounded by the caller's max_frame_bytes.  It does no I/O.
+ *
+ * Memory: dyn_wire_decode() returns a message the caller frees with
+ * dyn_wire_msg_free().  Packing writes into a caller-owned buffer.
+ * Thread-safe.
+ */
+#ifndef DYN_WIRE_H
+#define DYN_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "dynamo.pb-c.h"
+
+#define DYN_WIRE_LEN_BYTES 4                           /* length prefix */
+#define DYN_WIRE_HEADER_BYTES (DYN_WIRE_LEN_BYTES + 1) /* + code byte */
+#define DYN_WIRE_MIN_FRAME_LIMIT 64 /* smallest max_frame_bytes allowed */
+
+enum dyn_msg_code {
+    DYN_MSG_ERROR = 1,
+    DYN_MSG_PING_REQ = 2,
+    DYN_MSG_PING_RESP = 3,
+    DYN_MSG_GET_REQ = 10,
+    DYN_MSG_GET_RESP = 11,
+    DYN_MSG_PUT_REQ = 12,
+    DYN_MSG_PUT_RESP = 13,
+    DYN_MSG_STATUS_REQ = 20,
+    DYN_MSG_STATUS_RESP = 21,
+};
+
+/*
+ * Look for one whole frame at the start of buf[0..len).
+ *
+ * Returns 0 when more bytes are needed; the total frame size (header +
+ * body, > 0) when a whole frame is there, with *code and the body's
+ * position (buf + DYN_WIRE_HEADER_BYTES, *body_len bytes); or
+ * -DYN_EFRAMESIZE when the length prefix exceeds max_frame_bytes, or
+ * -DYN_EFRAME when it is 0.  The length is checked as soon as the 4
+ * prefix bytes are present, before any body byte arrives, so a caller
+ * never buffers more than max_frame_bytes + DYN_WIRE_LEN_BYTES.
+ */
+int64_t dyn_wire_frame_peek(const uint8_t *buf, size_t len,
+                            uint32_t max_frame_bytes, uint8_t *code,
+                            uint32_t *body_len);
+
+/* The protobuf-c descriptor for `code`, or NULL for an unknown code. */
+const ProtobufCMessageDescriptor *dyn_wire_descriptor(uint8_t code);
+
+/* The code for a message type, or 0 when it has none. */
+uint8_t dyn_wire_code_of(const ProtobufCMessage *msg);
+
+/*
+ * Decode a body of message `code`.  Returns 0 and *out (caller frees with
+ * dyn_wire_msg_free), -DYN_EBADCODE for an unknown code, -DYN_EDECODE for
+ * a body that does not decode, or -ENOMEM.
+ */
+int dyn_wire_decode(uint8_t code, const uint8_t *body, size_t body_len,
+                    ProtobufCMessage **out);
+
+/* Free a message from dyn_wire_decode(). NULL is fine. */
+void dyn_wire_msg_free(ProtobufCMessage *msg);
+
+/*
+ * The request id of any message (its field 1, `id`), 0 when the message
+ * has none.
+ */
+uint64_t dyn_wire_msg_id(const ProtobufCMessage *msg);
+
+/* Bytes a whole frame of `msg` takes: header + packed body. */
+size_t dyn_wire_frame_size(const ProtobufCMessage *msg);
+
+/*
+ * Write the frame of `msg` (header + body) into buf, which must hold
+ * dyn_wire_frame_size(msg) bytes.  Returns the bytes written, or
+ * -DYN_EBADCODE when the message type has no code.
+ */
+int64_t dyn_wire_frame_pack(const ProtobufCMessage *msg, uint8_t *buf);
+
+#endif
