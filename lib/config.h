@@ -18,6 +18,7 @@
 
 #define DYN_CONFIG_MAX_SEEDS 64
 #define DYN_CONFIG_ERR_BYTES 512 /* room for "file:line:col: message" */
+#define DYN_CONFIG_MAX_NAME_BYTES 63 /* node, cluster and zone names */
 
 /* Hard ceilings: the config refuses anything larger. */
 #define DYN_MAX_KEY_BYTES_LIMIT 65535
@@ -73,7 +74,11 @@ struct dyn_config {
     enum dyn_log_level log_level; /* default info */
 };
 
-/* Fill `cfg` with the defaults (allocating the default strings). */
+/*
+ * Fill `cfg` with the defaults (allocating the default strings).  Returns
+ * 0, or -ENOMEM with `cfg` left empty.  The caller frees with
+ * dyn_config_free().
+ */
 int dyn_config_defaults(struct dyn_config *cfg);
 
 /*
@@ -86,16 +91,24 @@ int dyn_config_defaults(struct dyn_config *cfg);
 int dyn_config_load(struct dyn_config *cfg, const char *path, char *err,
                     size_t err_len);
 
-/* Release what `cfg` owns. */
+/* Release what `cfg` owns and zero it; calling it twice is harmless. */
 void dyn_config_free(struct dyn_config *cfg);
 
 /*
  * Parse "HOST:PORT" (HOST a name or IPv4 address, or [IPv6]).  On 0,
- * host receives the host part (NUL-terminated, host_len bytes at most)
- * and *port the port.  Returns -DYN_EBADARG when malformed.
+ * host receives the host part (NUL-terminated, host_len bytes at most;
+ * brackets removed) and *port the port, 1..65535.  Either may be NULL to
+ * only validate.  Returns -DYN_EBADARG when malformed or when the host
+ * does not fit in host_len bytes.
  */
 int dyn_config_parse_hostport(const char *s, char *host, size_t host_len,
                               uint16_t *port);
+
+/*
+ * Parse a log level name ("error", "warn", "info", "debug"; as for
+ * --log-level).  Returns 0 with *level set, or -DYN_EBADARG.
+ */
+int dyn_config_parse_log_level(const char *name, enum dyn_log_level *level);
 
 /* Names for enums, for messages and status output. */
 const char *dyn_config_engine_name(enum dyn_store_engine engine);

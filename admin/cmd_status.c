@@ -1,0 +1,141 @@
+/*
+ * cmd_status.c - dynctl status: the node asked, and the members it knows
+ * (today: itself; the cluster issues add the rest).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "client.h"
+#include "cmd.h"
+#include "json.h"
+#include "wire.h"
+
+/* "1.5 MiB" */
+static void
+fmt_bytes(char *out, size_t len, uint64_t bytes)
+{
+    static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = (double)bytes;
+    size_t u = 0;
+    while (v >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
+        v /= 1024;
+        u++;
+    }
+    snprintf(out, len, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+}
+
+/* "1d 2h 3m 4s" */
+static void
+fmt_uptime(char *out, size_t len, uint64_t s)
+{
+    if (s >= 86400)
+        snprintf(out, len, "%llud %lluh %llum", (unsigned long long)s / 86400,
+                 (unsigned long long)s % 86400 / 3600,
+                 (unsigned long long)s % 3600 / 60);
+    else if (s >= 3600)
+        snprintf(out, len, "%lluh %llum %llus", (unsigned long long)s / 3600,
+                 (unsigned long long)s % 3600 / 60, (unsigned long long)s % 60);
+    else
+        snprintf(out, len, "%llum %llus", (unsigned long long)s / 60,
+                 (unsigned long long)s % 60);
+}
+
+static void
+status_print(const Dynpb__StatusResp *st)
+{
+    char used[32], max[32], up[48];
+    fmt_bytes(used, sizeof(used), st->store_bytes);
+    fmt_bytes(max, sizeof(max), st->store_max_bytes);
+    fmt_uptime(up, sizeof(up), st->uptime_s);
+    printf("node      %s\n", st->name);
+    printf("id        %016" PRIx64 "\n", st->node_id);
+    printf("address   %s\n", st->address);
+    printf("zone      %s\n", *st->zone ? st->zone : "-");
+    printf("cluster   %s (n=%u r=%u w=%u, %u partitions)\n", st->cluster,
+           st->n, st->r, st->w, st->partitions);
+    printf("state     %s\n", st->state);
+    printf("keys      %" PRIu64 "\n", st->keys);
+    printf("store     %s used of %s (%s, sync %s)\n", used, max, st->engine,
+           st->sync);
+    printf("uptime    %s\n", up);
+    printf("version   %s\n", st->version);
+}
+
+static void
+status_print_json(const Dynpb__StatusResp *st)
+{
+    struct json j;
+    char id[17];
+    snprintf(id, sizeof(id), "%016" PRIx64, st->node_id);
+    json_init(&j, stdout);
+    json_begin_object(&j);
+    json_key(&j, "epoch");
+    json_uint(&j, 0);
+    json_key(&j, "nodes");
+    json_begin_array(&j);
+    json_begin_object(&j);
+    json_key(&j, "name"), json_string(&j, st->name);
+    json_key(&j, "address"), json_string(&j, st->address);
+    json_key(&j, "zone");
+    *st->zone ? json_string(&j, st->zone) : json_null(&j);
+    json_key(&j, "state"), json_string(&j, st->state);
+    json_key(&j, "partitions"), json_uint(&j, st->partitions);
+    json_key(&j, "reachable"), json_bool(&j, true);
+    json_end_object(&j);
+    json_end_array(&j);
+    json_key(&j, "node");
+    json_begin_object(&j);
+    json_key(&j, "name"), json_string(&j, st->name);
+    json_key(&j, "id"), json_string(&j, id);
+    json_key(&j, "address"), json_string(&j, st->address);
+    json_key(&j, "cluster"), json_string(&j, st->cluster);
+    json_key(&j, "state"), json_string(&j, st->state);
+    json_key(&j, "keys"), json_uint(&j, st->keys);
+    json_key(&j, "store_bytes"), json_uint(&j, st->store_bytes);
+    json_key(&j, "store_max_bytes"), json_uint(&j, st->store_max_bytes);
+    json_key(&j, "engine"), json_string(&j, st->engine);
+    json_key(&j, "sync"), json_string(&j, st->sync);
+    json_key(&j, "uptime_s"), json_uint(&j, st->uptime_s);
+    json_key(&j, "version"), json_string(&j, st->version);
+    json_key(&j, "n"), json_uint(&j, st->n);
+    json_key(&j, "r"), json_uint(&j, st->r);
+    json_key(&j, "w"), json_uint(&j, st->w);
+    json_end_object(&j);
+    json_end_object(&j);
+    json_finish(&j);
+}
+
+static int
+cmd_status_exec(struct cli *cli, struct cli_args *args)
+{
+    (void)args;
+    struct client c;
+    int rc = client_connect(&c, cli->host, cli->timeout_ms);
+    if (rc < 0) {
+        cli_error(cli, "%s", c.err);
+        return cli_exit_for(rc);
+    }
+    Dynpb__StatusReq req = DYNPB__STATUS_REQ__INIT;
+    ProtobufCMessage *resp;
+    rc = client_call(&c, &req.base, &dynpb__status_resp__descriptor, &resp);
+    client_close(&c);
+    if (rc < 0) {
+        cli_error(cli, "status: %s", c.err);
+        return cli_exit_for(rc);
+    }
+    if (cli->json)
+        status_print_json((Dynpb__StatusResp *)resp);
+    else
+        status_print((Dynpb__StatusResp *)resp);
+    dyn_wire_msg_free(resp);
+    return CLI_EXIT_OK;
+}
+
+const struct cli_cmd cmd_status = {
+    .name = "status",
+    .usage = "",
+    .summary = "show the node: name, id, address, state, keys, store, uptime",
+    .min_args = 0,
+    .max_args = 0,
+    .exec = cmd_status_exec,
+};

@@ -1,0 +1,47 @@
+/*
+ * client.h - a blocking client connection to one node, for dyn and dynctl.
+ *
+ * One request at a time (the bench uses its own libuv loop): send a
+ * frame, read frames until the one with the request's id arrives, all
+ * within the timeout.  An Error reply becomes its negative code and its
+ * text.
+ */
+#ifndef DYN_CLI_CLIENT_H
+#define DYN_CLI_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+#define CLIENT_ERR_BYTES 512
+#define CLIENT_MAX_FRAME_BYTES (64u << 20) /* replies we accept, at most */
+
+struct client {
+    int fd;              /* -1 when not connected */
+    int timeout_ms;      /* per call, from sending to the whole reply */
+    uint64_t next_id;    /* request ids, from 1 */
+    char addr[300];      /* HOST:PORT as given, for messages */
+    char err[CLIENT_ERR_BYTES]; /* the last failure, one line */
+};
+
+/*
+ * Connect to HOST:PORT within timeout_ms.  Returns 0 or a negative code
+ * (-ECONNREFUSED, -ETIMEDOUT, -DYN_EBADARG...) with c->err set.
+ */
+int client_connect(struct client *c, const char *hostport, int timeout_ms);
+
+void client_close(struct client *c);
+
+/*
+ * Send `req` (its id field is set here) and wait for the reply with the
+ * same id.  On 0, *resp is the reply (free with dyn_wire_msg_free) and is
+ * of the descriptor `want`; an Error reply returns its code with c->err
+ * set to its message; -ETIMEDOUT, -ECONNRESET, -DYN_EFRAME... for
+ * transport failures; -DYN_EPROTO for a reply of the wrong type.
+ */
+int client_call(struct client *c, ProtobufCMessage *req,
+                const ProtobufCMessageDescriptor *want,
+                ProtobufCMessage **resp);
+
+#endif

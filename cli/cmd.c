@@ -1,0 +1,281 @@
+/*
+ * cmd.c - argument parsing, dispatch and help from a command table.
+ */
+#include "cmd.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+
+#define CLI_COMMON_OPTS "H:t:h"
+#define CLI_OPT_JSON 1      /* code of --json in cli_args.opt */
+#define CLI_OPTSTR_BYTES 128
+#define CLI_MAX_LONGOPTS 32
+
+static const struct option common_longopts[] = {
+    {"host", required_argument, NULL, 'H'},
+    {"timeout", required_argument, NULL, 't'},
+    {"json", no_argument, NULL, CLI_OPT_JSON},
+    {"help", no_argument, NULL, 'h'},
+};
+
+#define COMMON_LONGOPT_COUNT                                                   \
+    (sizeof(common_longopts) / sizeof(common_longopts[0]))
+
+void
+cli_error(const struct cli *cli, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "%s: ", cli->prog);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+const char *
+cli_opt(const struct cli_args *args, int ch)
+{
+    return (ch >= 0 && ch < 256) ? args->opt[ch] : NULL;
+}
+
+int
+cli_opt_uint(struct cli *cli, const struct cli_args *args, int ch, long lo,
+             long hi, uint32_t *out)
+{
+    const char *s = cli_opt(args, ch);
+    if (s == NULL)
+        return 0;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi) {
+        cli_error(cli, "-%c %s: expected a number from %ld to %ld", ch, s, lo,
+                  hi);
+        return -1;
+    }
+    *out = (uint32_t)v;
+    return 0;
+}
+
+int
+cli_exit_for(int code)
+{
+    switch (code) {
+    case 0:
+        return CLI_EXIT_OK;
+    case -DYN_ENOTFOUND:
+        return CLI_EXIT_NOTFOUND;
+    case -DYN_EBADARG:
+    case -DYN_EKEYSIZE:
+    case -DYN_EVALUESIZE:
+    case -DYN_EBADCONTEXT:
+    case -DYN_ECONFIG:
+        return CLI_EXIT_USAGE;
+    case -DYN_EQUORUM:
+    case -DYN_ETIMEDOUT:
+    case -DYN_ESHUTDOWN:
+    case -DYN_EBUSY:
+    case -ECONNREFUSED:
+    case -ETIMEDOUT:
+    case -ECONNRESET:
+    case -EPIPE:
+    case -EHOSTUNREACH:
+    case -ENETUNREACH:
+    case -DYN_EFRAME:
+    case -DYN_EDECODE:
+        return CLI_EXIT_UNAVAILABLE;
+    default:
+        return CLI_EXIT_REFUSED;
+    }
+}
+
+static const struct cli_cmd *
+find_cmd(const struct cli_prog *prog, const char *name)
+{
+    for (const struct cli_cmd *const *c = prog->table; *c != NULL; c++)
+        if (strcmp((*c)->name, name) == 0)
+            return *c;
+    return NULL;
+}
+
+static void
+prog_usage(const struct cli_prog *prog, FILE *out)
+{
+    fprintf(out, "Usage: %s [-H HOST:PORT] [-t MS] [--json] COMMAND ...\n\n",
+            prog->name);
+    fprintf(out, "%s\n\nCommands:\n", prog->summary);
+    for (const struct cli_cmd *const *c = prog->table; *c != NULL; c++)
+        fprintf(out, "  %-8s %-32s %s\n", (*c)->name, (*c)->usage,
+                (*c)->summary);
+    fprintf(out,
+            "\nCommon options:\n"
+            "  -H, --host HOST:PORT  node to talk to (default $DYN_HOST or "
+            "%s)\n"
+            "  -t, --timeout MS      request timeout (default %d)\n"
+            "      --json            print one JSON document\n"
+            "  -h, --help            help; COMMAND --help for a command\n"
+            "      --version         show the version\n"
+            "\nExit codes: 0 ok, 1 not found, 2 usage, 3 unavailable, "
+            "4 siblings, 5 refused.\n",
+            CLI_DEFAULT_HOST, CLI_DEFAULT_TIMEOUT_MS);
+}
+
+static void
+cmd_usage(const struct cli_prog *prog, const struct cli_cmd *cmd, FILE *out)
+{
+    fprintf(out, "Usage: %s %s %s\n\n%s\n", prog->name, cmd->name,
+            cmd->usage, cmd->summary);
+    if (cmd->help != NULL)
+        fprintf(out, "\n%s", cmd->help);
+    fprintf(out, "\nCommon options: -H HOST:PORT, -t MS, --json, -h.\n");
+}
+
+/* Handle one common option; returns -1 on a bad value. */
+static int
+common_opt(struct cli *cli, int ch, const char *arg)
+{
+    char *end;
+    switch (ch) {
+    case 'H':
+        cli->host = arg;
+        return 0;
+    case 't':
+        errno = 0;
+        long v = strtol(arg, &end, 10);
+        if (errno || end == arg || *end || v < 1 || v > 3600000) {
+            cli_error(cli, "-t %s: expected milliseconds from 1 to 3600000",
+                      arg);
+            return -1;
+        }
+        cli->timeout_ms = (int)v;
+        return 0;
+    case CLI_OPT_JSON:
+        cli->json = true;
+        return 0;
+    }
+    return 1; /* not common */
+}
+
+/* Build the getopt tables of one command. */
+static void
+cmd_optspec(const struct cli_cmd *cmd, char *optstr, struct option *longopts)
+{
+    snprintf(optstr, CLI_OPTSTR_BYTES, "%s%s", cmd->opts ? cmd->opts : "",
+             CLI_COMMON_OPTS);
+    size_t n = 0;
+    for (size_t i = 0; i < COMMON_LONGOPT_COUNT; i++)
+        longopts[n++] = common_longopts[i];
+    for (const struct option *o = cmd->longopts; o && o->name; o++)
+        if (n < CLI_MAX_LONGOPTS - 1)
+            longopts[n++] = *o;
+    memset(&longopts[n], 0, sizeof(longopts[n]));
+}
+
+/* Parse the command's options and arguments; -1 usage error, 1 help. */
+static int
+parse_cmd_args(struct cli *cli, const struct cli_prog *prog,
+               const struct cli_cmd *cmd, int argc, char **argv,
+               struct cli_args *args)
+{
+    char optstr[CLI_OPTSTR_BYTES];
+    struct option longopts[CLI_MAX_LONGOPTS];
+    cmd_optspec(cmd, optstr, longopts);
+    optind = 0; /* 0, not 1: glibc then re-initialises its scan state */
+    opterr = 0;
+    int ch;
+    while ((ch = getopt_long(argc, argv, optstr, longopts, NULL)) != -1) {
+        if (ch == 'h') {
+            cmd_usage(prog, cmd, stdout);
+            return 1;
+        }
+        if (ch == '?' || ch == ':') {
+            const char *bad = argv[optind - 1];
+            cli_error(cli, "%s: unknown option or missing value '%s'; try "
+                      "'%s %s --help'", cmd->name, bad, prog->name, cmd->name);
+            return -1;
+        }
+        int rc = common_opt(cli, ch, optarg);
+        if (rc < 0)
+            return -1;
+        if (rc > 0 && ch > 0 && ch < 256)
+            args->opt[ch] = optarg ? optarg : "";
+    }
+    args->argc = argc - optind;
+    args->argv = argv + optind;
+    if (args->argc < cmd->min_args ||
+        (cmd->max_args >= 0 && args->argc > cmd->max_args)) {
+        cli_error(cli, "usage: %s %s %s", prog->name, cmd->name, cmd->usage);
+        return -1;
+    }
+    return 0;
+}
+
+/* Global options before the command; returns the command's index. */
+static int
+parse_global(struct cli *cli, const struct cli_prog *prog, int argc,
+             char **argv)
+{
+    static const struct option longopts[] = {
+        {"host", required_argument, NULL, 'H'},
+        {"timeout", required_argument, NULL, 't'},
+        {"json", no_argument, NULL, CLI_OPT_JSON},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    opterr = 0;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "+H:t:h", longopts, NULL)) != -1) {
+        if (ch == 'h') {
+            prog_usage(prog, stdout);
+            exit(CLI_EXIT_OK);
+        }
+        if (ch == 'V') {
+            printf("%s %s\n", prog->name, PACKAGE_VERSION);
+            exit(CLI_EXIT_OK);
+        }
+        if (ch == '?' || ch == ':') {
+            cli_error(cli, "unknown option or missing value '%s'; try '%s "
+                      "--help'", argv[optind - 1], prog->name);
+            return -1;
+        }
+        if (common_opt(cli, ch, optarg) < 0)
+            return -1;
+    }
+    return optind;
+}
+
+int
+cli_main(const struct cli_prog *prog, int argc, char **argv)
+{
+    struct cli cli = {
+        .prog = prog->name,
+        .host = getenv("DYN_HOST") ? getenv("DYN_HOST") : CLI_DEFAULT_HOST,
+        .timeout_ms = CLI_DEFAULT_TIMEOUT_MS,
+    };
+    int first = parse_global(&cli, prog, argc, argv);
+    if (first < 0)
+        return CLI_EXIT_USAGE;
+    if (first >= argc) {
+        prog_usage(prog, stderr);
+        return CLI_EXIT_USAGE;
+    }
+    const struct cli_cmd *cmd = find_cmd(prog, argv[first]);
+    if (cmd == NULL) {
+        cli_error(&cli, "unknown command '%s'; try '%s --help'", argv[first],
+                  prog->name);
+        return CLI_EXIT_USAGE;
+    }
+    struct cli_args args;
+    memset(&args, 0, sizeof(args));
+    int rc = parse_cmd_args(&cli, prog, cmd, argc - first, argv + first,
+                            &args);
+    if (rc != 0)
+        return rc > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+    return cmd->exec(&cli, &args);
+}

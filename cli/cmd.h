@@ -1,0 +1,87 @@
+/*
+ * cmd.h - table-driven subcommands, shared by dyn and dynctl.
+ *
+ * Each subcommand is one `const struct cli_cmd` in its own cmd_<name>.c;
+ * a program's cmd_table[] drives dispatch, option parsing, `--help`,
+ * and (later) shell completion.  A new command is one file and one line.
+ *
+ * Options common to every command: -H HOST:PORT (or $DYN_HOST),
+ * -t MS, --json, -h/--help; they may come before or after the command.
+ */
+#ifndef DYN_CLI_CMD_H
+#define DYN_CLI_CMD_H
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define CLI_DEFAULT_HOST "127.0.0.1:7401"
+#define CLI_DEFAULT_TIMEOUT_MS 10000
+
+/* Exit codes of ../shared/design/CLI.md (and one more, 5). */
+enum cli_exit {
+    CLI_EXIT_OK = 0,
+    CLI_EXIT_NOTFOUND = 1,
+    CLI_EXIT_USAGE = 2,
+    CLI_EXIT_UNAVAILABLE = 3,
+    CLI_EXIT_SIBLINGS = 4,
+    CLI_EXIT_REFUSED = 5, /* the node refused the request (see man page) */
+};
+
+#define CMD_SHELL 0x1 /* also a command of `dyn shell` */
+
+/* Parsed arguments of one invocation. */
+struct cli_args {
+    const char *opt[256]; /* option value by its short char ("" if none) */
+    int argc;             /* positional arguments */
+    char **argv;
+};
+
+/* Global state of one invocation. */
+struct cli {
+    const char *prog; /* "dyn" or "dynctl" */
+    const char *host; /* -H, $DYN_HOST or the default */
+    int timeout_ms;   /* -t */
+    bool json;        /* --json */
+};
+
+struct cli_cmd {
+    const char *name;
+    const char *usage;   /* after the name: "KEY [-r R]" */
+    const char *summary; /* one line for the command list */
+    const char *help;    /* option lines for `CMD --help`, may be NULL */
+    const char *opts;    /* getopt short options of this command */
+    const struct option *longopts; /* extra long options, may be NULL */
+    int min_args;
+    int max_args; /* -1: any number */
+    unsigned flags;
+    int (*exec)(struct cli *cli, struct cli_args *args);
+};
+
+struct cli_prog {
+    const char *name;
+    const char *summary;
+    const struct cli_cmd *const *table; /* NULL-terminated */
+};
+
+/* Parse argv, run the command, return the exit code. */
+int cli_main(const struct cli_prog *prog, int argc, char **argv);
+
+/* The option's value, or NULL when not given. */
+const char *cli_opt(const struct cli_args *args, int ch);
+
+/*
+ * Parse an option's integer in lo..hi; prints "PROG: -C: ..." and returns
+ * -1 when out of range or not a number.
+ */
+int cli_opt_uint(struct cli *cli, const struct cli_args *args, int ch,
+                 long lo, long hi, uint32_t *out);
+
+/* Print "PROG: message" to stderr (one line). */
+void cli_error(const struct cli *cli, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* The exit code for a negative code from the node or the client. */
+int cli_exit_for(int code);
+
+#endif

@@ -1,0 +1,105 @@
+/*
+ * cmd_get.c - dyn get KEY [-r R]: print the value, or every sibling with
+ * its dot and the context as JSON.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "json.h"
+#include "kvops.h"
+
+static void
+get_print_json(const char *key, const Dynpb__GetResp *resp)
+{
+    struct json j;
+    json_init(&j, stdout);
+    json_begin_object(&j);
+    json_bytes(&j, "key", "key_encoding", (const uint8_t *)key, strlen(key));
+    char *token = kv_context_token(resp->context);
+    json_key(&j, "context");
+    token ? json_string(&j, token) : json_null(&j);
+    free(token);
+    json_key(&j, "siblings");
+    json_begin_array(&j);
+    for (size_t i = 0; i < resp->n_siblings; i++) {
+        const Dynpb__Sibling *s = resp->siblings[i];
+        json_begin_object(&j);
+        json_bytes(&j, "value", "encoding", s->value.data, s->value.len);
+        json_key(&j, "dot");
+        kv_json_dot(&j, s->dot);
+        json_key(&j, "deleted");
+        json_bool(&j, s->deleted);
+        json_key(&j, "ts_ms");
+        json_uint(&j, s->ts_ms);
+        json_end_object(&j);
+    }
+    json_end_array(&j);
+    json_end_object(&j);
+    json_finish(&j);
+}
+
+static int
+get_print_value(struct cli *cli, const char *key, const Dynpb__GetResp *resp)
+{
+    size_t live = kv_live_count(resp);
+    if (live == 0) {
+        cli_error(cli, "get %s: not found", key);
+        return CLI_EXIT_NOTFOUND;
+    }
+    if (resp->n_siblings > 1) {
+        cli_error(cli, "get %s: %zu siblings (%zu deleted); see 'dyn get %s "
+                  "--json' or settle with 'dyn resolve %s'",
+                  key, resp->n_siblings, resp->n_siblings - live, key, key);
+        return CLI_EXIT_SIBLINGS;
+    }
+    const ProtobufCBinaryData *v = &resp->siblings[0]->value;
+    if (v->len > 0 && fwrite(v->data, 1, v->len, stdout) != v->len) {
+        cli_error(cli, "get %s: writing the value: short write", key);
+        return CLI_EXIT_REFUSED;
+    }
+    return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_REFUSED;
+}
+
+static int
+cmd_get_exec(struct cli *cli, struct cli_args *args)
+{
+    uint32_t r = 0;
+    if (cli_opt_uint(cli, args, 'r', 1, 16, &r) < 0)
+        return CLI_EXIT_USAGE;
+    const char *key = args->argv[0];
+    struct client c;
+    int rc = kv_connect(cli, &c);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    Dynpb__GetResp *resp;
+    rc = kv_get(cli, &c, key, r, &resp);
+    client_close(&c);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    if (cli->json) {
+        get_print_json(key, resp);
+        rc = kv_live_count(resp) ? CLI_EXIT_OK : CLI_EXIT_NOTFOUND;
+    } else {
+        rc = get_print_value(cli, key, resp);
+    }
+    dyn_wire_msg_free(&resp->base);
+    return rc;
+}
+
+const struct cli_cmd cmd_get = {
+    .name = "get",
+    .usage = "KEY [-r R]",
+    .summary = "print the value of KEY (exit 1 missing, 4 siblings)",
+    .help = "  -r R   read quorum for this request (1..N; default the "
+            "cluster's)\n"
+            "  --json every sibling with its dot, and the context to put "
+            "with\n",
+    .opts = "r:",
+    .min_args = 1,
+    .max_args = 1,
+    .flags = CMD_SHELL,
+    .exec = cmd_get_exec,
+};

@@ -1,0 +1,34 @@
+/*
+ * datadir.h - a node's data directory: its lock and its node id.
+ *
+ * The node id is a random 64-bit number made the first time a data
+ * directory is used and kept in it (file `node_id`), so a node with a
+ * wiped disk comes back as a new node and never reuses the dots of the
+ * old one (ARCHITECTURE.md, data model).  The directory is locked with
+ * flock() for as long as the daemon runs, so two daemons never share it.
+ *
+ * Runs on the main thread at start-up.
+ */
+#ifndef DYNAMOD_DATADIR_H
+#define DYNAMOD_DATADIR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct datadir {
+    int lock_fd;      /* holds the flock; -1 when closed */
+    uint64_t node_id; /* this node's id, never 0 */
+    int created;      /* 1 when the id was made by this open */
+};
+
+/*
+ * Create `path` if needed, lock it, and read or make its node id.
+ * Returns 0, or a negative code with a one-line reason in err.
+ */
+int datadir_open(struct datadir *dd, const char *path, char *err,
+                 size_t err_len);
+
+/* Release the lock. */
+void datadir_close(struct datadir *dd);
+
+#endif

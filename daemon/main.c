@@ -1,0 +1,227 @@
+/*
+ * main.c - dynamod: command line, configuration, data directory, and
+ * optional detaching from the terminal.
+ *
+ * Without -f the daemon forks, and the parent exits only once the child
+ * listens (exit 0) or has failed to start (its exit code and message), so
+ * `dynamod -c FILE && dyn put ...` is safe in a script.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "datadir.h"
+#include "err.h"
+#include "log.h"
+#include "server.h"
+
+#ifndef DYN_SYSCONFDIR
+#define DYN_SYSCONFDIR "/etc"
+#endif
+#define DYNAMOD_DEFAULT_CONFIG DYN_SYSCONFDIR "/dynamod.yaml"
+#define DYNAMOD_EXIT_USAGE 2
+#define DYNAMOD_EXIT_FAIL 1
+#define DYNAMOD_ERR_BYTES 1024
+
+struct options {
+    const char *config_path;
+    const char *pid_file;
+    const char *log_level; /* NULL: the config's */
+    int check_config;
+    int foreground;
+};
+
+static void
+usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: dynamod [-c FILE] [--check-config] [-f] [--log-level LEVEL]\n"
+            "               [--pid-file FILE]\n"
+            "\n"
+            "The dynamo storage node.\n"
+            "\n"
+            "  -c, --config FILE    configuration (default %s)\n"
+            "      --check-config   check the configuration, print it is ok, exit\n"
+            "  -f, --foreground     stay in the foreground (systemd, tests)\n"
+            "      --log-level L    error, warn, info or debug (overrides log.level)\n"
+            "      --pid-file FILE  write the daemon's pid to FILE\n"
+            "  -h, --help           show this help\n"
+            "      --version        show the version\n"
+            "\n"
+            "SIGTERM or SIGINT stops the node after finishing queued writes.\n"
+            "See dynamod(8) and the commented example etc/dynamod.yaml.\n",
+            DYNAMOD_DEFAULT_CONFIG);
+}
+
+static int
+parse_args(int argc, char **argv, struct options *o)
+{
+    enum { OPT_CHECK = 256, OPT_LOG, OPT_PID, OPT_VERSION };
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"check-config", no_argument, NULL, OPT_CHECK},
+        {"foreground", no_argument, NULL, 'f'},
+        {"log-level", required_argument, NULL, OPT_LOG},
+        {"pid-file", required_argument, NULL, OPT_PID},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, OPT_VERSION},
+        {NULL, 0, NULL, 0},
+    };
+    *o = (struct options){.config_path = DYNAMOD_DEFAULT_CONFIG};
+    int ch;
+    while ((ch = getopt_long(argc, argv, "c:fh", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'c': o->config_path = optarg; break;
+        case 'f': o->foreground = 1; break;
+        case OPT_CHECK: o->check_config = 1; break;
+        case OPT_LOG: o->log_level = optarg; break;
+        case OPT_PID: o->pid_file = optarg; break;
+        case 'h': usage(stdout); exit(0);
+        case OPT_VERSION: printf("dynamod %s\n", PACKAGE_VERSION); exit(0);
+        default:
+            fprintf(stderr, "dynamod: try 'dynamod --help'\n");
+            return -1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "dynamod: unexpected argument '%s'\n", argv[optind]);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+apply_log_level(struct dyn_config *cfg, const char *name)
+{
+    if (name == NULL)
+        return 0;
+    for (int l = DYN_LOG_ERROR; l <= DYN_LOG_DEBUG; l++)
+        if (strcmp(name, dyn_config_log_level_name(l)) == 0) {
+            cfg->log_level = l;
+            return 0;
+        }
+    fprintf(stderr,
+            "dynamod: --log-level %s: use error, warn, info or debug\n", name);
+    return -1;
+}
+
+static int
+write_pid_file(const char *path)
+{
+    FILE *f = fopen(path, "we");
+    if (f == NULL || fprintf(f, "%ld\n", (long)getpid()) < 0 ||
+        fclose(f) != 0) {
+        log_error("pid file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * Fork; the parent waits for the child's readiness byte and exits with
+ * it.  Returns the write end of the pipe in the child.
+ */
+static int
+detach(void)
+{
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) < 0) {
+        fprintf(stderr, "dynamod: pipe: %s\n", strerror(errno));
+        exit(DYNAMOD_EXIT_FAIL);
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "dynamod: fork: %s\n", strerror(errno));
+        exit(DYNAMOD_EXIT_FAIL);
+    }
+    if (pid > 0) {
+        close(fds[1]);
+        unsigned char status = DYNAMOD_EXIT_FAIL;
+        if (read(fds[0], &status, 1) != 1)
+            waitpid(pid, NULL, WNOHANG); /* died before saying: failure */
+        exit(status);
+    }
+    close(fds[0]);
+    setsid();
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null >= 0) {
+        dup2(null, STDIN_FILENO);
+        close(null);
+    }
+    return fds[1];
+}
+
+static void
+report_ready(int fd, unsigned char status)
+{
+    if (fd < 0)
+        return;
+    if (write(fd, &status, 1) != 1)
+        log_warn("could not tell the parent process we started");
+    close(fd);
+}
+
+static int
+run_node(struct dyn_config *cfg, const struct options *o, int ready_fd)
+{
+    char err[DYNAMOD_ERR_BYTES];
+    struct datadir dd;
+    if (datadir_open(&dd, cfg->data_dir, err, sizeof(err)) < 0) {
+        log_error("%s", err);
+        return DYNAMOD_EXIT_FAIL;
+    }
+    if (dd.created)
+        log_info("data_dir %s initialised: new node id %016llx",
+                 cfg->data_dir, (unsigned long long)dd.node_id);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct server srv;
+    int status = DYNAMOD_EXIT_FAIL;
+    if (server_init(&srv, &loop, cfg, dd.node_id, err, sizeof(err)) < 0) {
+        log_error("%s", err);
+    } else if (o->pid_file == NULL || write_pid_file(o->pid_file) == 0) {
+        report_ready(ready_fd, 0);
+        ready_fd = -1;
+        status = server_run(&srv) < 0 ? DYNAMOD_EXIT_FAIL : 0;
+    }
+    report_ready(ready_fd, (unsigned char)status);
+    uv_loop_close(&loop);
+    datadir_close(&dd);
+    return status;
+}
+
+int
+main(int argc, char **argv)
+{
+    struct options o;
+    if (parse_args(argc, argv, &o) < 0)
+        return DYNAMOD_EXIT_USAGE;
+    struct dyn_config cfg;
+    char err[DYN_CONFIG_ERR_BYTES];
+    if (dyn_config_load(&cfg, o.config_path, err, sizeof(err)) < 0) {
+        fprintf(stderr, "dynamod: %s\n", err);
+        return DYNAMOD_EXIT_USAGE;
+    }
+    if (apply_log_level(&cfg, o.log_level) < 0) {
+        dyn_config_free(&cfg);
+        return DYNAMOD_EXIT_USAGE;
+    }
+    if (o.check_config) {
+        printf("%s: ok\n", o.config_path);
+        dyn_config_free(&cfg);
+        return 0;
+    }
+    log_set_level(cfg.log_level);
+    signal(SIGPIPE, SIG_IGN);
+    int ready_fd = o.foreground ? -1 : detach();
+    int status = run_node(&cfg, &o, ready_fd);
+    dyn_config_free(&cfg);
+    return status;
+}

@@ -1,0 +1,53 @@
+/*
+ * req_admin.c - ping and status: what dynctl asks a node about itself.
+ * Loop thread.
+ */
+#include "conn.h"
+#include "dispatch.h"
+#include "err.h"
+#include "server.h"
+#include "wire.h"
+
+/* PACKAGE_VERSION comes from configure, on the command line. */
+
+void
+req_ping(struct conn *c, const ProtobufCMessage *msg)
+{
+    Dynpb__PingResp resp = DYNPB__PING_RESP__INIT;
+    resp.id = dyn_wire_msg_id(msg);
+    conn_send(c, &resp.base);
+}
+
+void
+req_status(struct conn *c, const ProtobufCMessage *msg)
+{
+    struct server *srv = c->srv;
+    const struct dyn_config *cfg = srv->cfg;
+    struct dyn_store_stats st;
+    int rc = dyn_store_stat(srv->store, &st);
+    if (rc < 0) {
+        conn_send_error(c, dyn_wire_msg_id(msg), rc, "status: store: %s",
+                        dyn_strerror(rc));
+        return;
+    }
+    Dynpb__StatusResp resp = DYNPB__STATUS_RESP__INIT;
+    resp.id = dyn_wire_msg_id(msg);
+    resp.name = cfg->node_name;
+    resp.node_id = srv->node_id;
+    resp.address = cfg->listen;
+    resp.zone = cfg->zone ? cfg->zone : "";
+    resp.state = srv->stopping ? "stopping" : "up";
+    resp.cluster = cfg->cluster_name;
+    resp.keys = st.records;
+    resp.store_bytes = st.used_bytes;
+    resp.store_max_bytes = st.max_bytes;
+    resp.uptime_s = (server_wall_ms() - srv->started_ms) / 1000;
+    resp.version = PACKAGE_VERSION;
+    resp.engine = (char *)dyn_config_engine_name(cfg->engine);
+    resp.sync = (char *)dyn_config_sync_name(cfg->sync);
+    resp.n = cfg->n;
+    resp.r = cfg->r;
+    resp.w = cfg->w;
+    resp.partitions = cfg->partitions;
+    conn_send(c, &resp.base);
+}

@@ -1,0 +1,249 @@
+/*
+ * req_kv.c - the client's get, put and delete requests.
+ *
+ * Each handler checks the request against the configured limits (a bad
+ * request gets an Error naming the limit and loses nothing), hands it to
+ * the coordinator, and turns the coordinator's answer into a response.
+ * Loop thread.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "conn.h"
+#include "coord.h"
+#include "dispatch.h"
+#include "err.h"
+#include "server.h"
+#include "wire.h"
+
+/* A request waiting for the coordinator. */
+struct kv_req {
+    struct conn *conn;
+    uint64_t id;
+};
+
+static struct kv_req *
+kv_req_new(struct conn *c, uint64_t id)
+{
+    struct kv_req *req = malloc(sizeof(*req));
+    if (req == NULL)
+        return NULL;
+    req->conn = c;
+    req->id = id;
+    conn_request_begin(c);
+    return req;
+}
+
+/*
+ * Answer a failed request.  Messages name the reason only: the client
+ * knows which key and operation it asked for and says so itself.
+ */
+static void
+kv_send_failure(struct conn *c, struct kv_req *req, int status)
+{
+    if (status == -DYN_ECHECKSUM)
+        conn_send_error(c, req->id, status,
+                        "the stored object failed its checksum and is not "
+                        "served (see the node's log)");
+    else
+        conn_send_error(c, req->id, status, "%s", dyn_strerror(status));
+}
+
+static void
+kv_req_end(struct kv_req *req)
+{
+    conn_request_end(req->conn);
+    free(req);
+}
+
+/* Check key size and a quorum value; sends the Error and returns false. */
+static bool
+kv_check(struct conn *c, uint64_t id, ProtobufCBinaryData key,
+         const char *quorum_name, uint32_t quorum)
+{
+    const struct dyn_config *cfg = c->srv->cfg;
+    if (key.len == 0 || key.len > cfg->max_key_bytes) {
+        conn_send_error(c, id, -DYN_EKEYSIZE,
+                        "key of %zu bytes: keys are 1 to %u bytes (max_key_bytes)",
+                        key.len, cfg->max_key_bytes);
+        return false;
+    }
+    if (quorum > cfg->n) {
+        conn_send_error(c, id, -DYN_EBADARG,
+                        "%s=%u is more than the cluster's n=%u", quorum_name,
+                        quorum, cfg->n);
+        return false;
+    }
+    return true;
+}
+
+/* Encode a vv as a wire context into a malloc'd buffer. */
+static int
+kv_context_bytes(const struct dyn_vv *vv, ProtobufCBinaryData *out)
+{
+    size_t len = dyn_vv_encoded_size(vv);
+    out->data = malloc(len);
+    if (out->data == NULL)
+        return -ENOMEM;
+    out->len = dyn_vv_encode(vv, out->data);
+    return 0;
+}
+
+static void
+kv_get_done(void *arg, int status, const struct dyn_object *obj)
+{
+    struct kv_req *req = arg;
+    struct conn *c = req->conn;
+    Dynpb__GetResp resp = DYNPB__GET_RESP__INIT;
+    Dynpb__Sibling *sibs = NULL;
+    Dynpb__Sibling **sib_ptrs = NULL;
+    Dynpb__Dot *dots = NULL;
+    uint32_t n = status == 0 ? obj->sibling_count : 0;
+    if (status == 0) {
+        sibs = calloc(n ? n : 1, sizeof(*sibs));
+        sib_ptrs = calloc(n ? n : 1, sizeof(*sib_ptrs));
+        dots = calloc(n ? n : 1, sizeof(*dots));
+        if (sibs == NULL || sib_ptrs == NULL || dots == NULL)
+            status = -ENOMEM;
+    }
+    if (status == 0)
+        status = kv_context_bytes(&obj->vv, &resp.context);
+    if (status < 0) {
+        kv_send_failure(c, req, status);
+        goto out;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        const struct dyn_sibling *s = &obj->siblings[i];
+        dynpb__sibling__init(&sibs[i]);
+        dynpb__dot__init(&dots[i]);
+        dots[i].node = s->dot.node;
+        dots[i].counter = s->dot.counter;
+        sibs[i].dot = &dots[i];
+        sibs[i].value.data = s->value;
+        sibs[i].value.len = s->value_len;
+        sibs[i].deleted = s->deleted;
+        sibs[i].ts_ms = s->ts_ms;
+        sib_ptrs[i] = &sibs[i];
+    }
+    resp.id = req->id;
+    resp.n_siblings = n;
+    resp.siblings = sib_ptrs;
+    conn_send(c, &resp.base);
+out:
+    free(resp.context.data);
+    free(sibs);
+    free(sib_ptrs);
+    free(dots);
+    kv_req_end(req);
+}
+
+void
+req_get(struct conn *c, const ProtobufCMessage *msg)
+{
+    const Dynpb__GetReq *get = (const Dynpb__GetReq *)msg;
+    if (!kv_check(c, get->id, get->key, "r", get->r))
+        return;
+    struct kv_req *req = kv_req_new(c, get->id);
+    if (req == NULL) {
+        conn_send_error(c, get->id, -ENOMEM, "get: out of memory");
+        return;
+    }
+    uint32_t r = get->r ? get->r : c->srv->cfg->r;
+    uint32_t timeout_ms =
+        get->timeout_ms ? get->timeout_ms : c->srv->cfg->request_timeout_ms;
+    int rc = coord_get(c->srv, get->key.data, get->key.len, r, timeout_ms,
+                       kv_get_done, req);
+    if (rc < 0) {
+        kv_send_failure(c, req, rc);
+        kv_req_end(req);
+    }
+}
+
+static void
+kv_put_done(void *arg, int status, const struct dyn_object *obj,
+            struct dyn_dot dot)
+{
+    struct kv_req *req = arg;
+    struct conn *c = req->conn;
+    Dynpb__PutResp resp = DYNPB__PUT_RESP__INIT;
+    Dynpb__Dot pdot = DYNPB__DOT__INIT;
+    if (status == 0)
+        status = kv_context_bytes(&obj->vv, &resp.context);
+    if (status == -DYN_ESIBLINGS) {
+        conn_send_error(c, req->id, status,
+                        "refused: the key already has %u siblings "
+                        "(max_siblings); read it and put with its context",
+                        c->srv->cfg->max_siblings);
+    } else if (status < 0) {
+        kv_send_failure(c, req, status);
+    } else {
+        pdot.node = dot.node;
+        pdot.counter = dot.counter;
+        resp.id = req->id;
+        resp.dot = &pdot;
+        resp.siblings = obj->sibling_count;
+        conn_send(c, &resp.base);
+    }
+    free(resp.context.data);
+    kv_req_end(req);
+}
+
+/* Checks specific to a put; sends the Error and returns false. */
+static bool
+kv_check_put(struct conn *c, const Dynpb__PutReq *put, struct dyn_vv *ctx)
+{
+    const struct dyn_config *cfg = c->srv->cfg;
+    if (put->value.len > cfg->max_value_bytes) {
+        conn_send_error(c, put->id, -DYN_EVALUESIZE,
+                        "value of %zu bytes is over max_value_bytes (%u)",
+                        put->value.len, cfg->max_value_bytes);
+        return false;
+    }
+    if (put->deleted && put->value.len > 0) {
+        conn_send_error(c, put->id, -DYN_EBADARG,
+                        "a delete carries no value");
+        return false;
+    }
+    if (put->context.len > 0 &&
+        dyn_vv_decode(ctx, put->context.data, put->context.len) < 0) {
+        conn_send_error(c, put->id, -DYN_EBADCONTEXT,
+                        "context is not valid: pass the context of a get "
+                        "unchanged");
+        return false;
+    }
+    return true;
+}
+
+void
+req_put(struct conn *c, const ProtobufCMessage *msg)
+{
+    const Dynpb__PutReq *put = (const Dynpb__PutReq *)msg;
+    struct dyn_vv ctx;
+    dyn_vv_init(&ctx);
+    if (!kv_check(c, put->id, put->key, "w", put->w) ||
+        !kv_check_put(c, put, &ctx))
+        goto out;
+    struct kv_req *req = kv_req_new(c, put->id);
+    if (req == NULL) {
+        conn_send_error(c, put->id, -ENOMEM, "put: out of memory");
+        goto out;
+    }
+    struct coord_put_args args = {
+        .key = put->key.data,
+        .key_len = put->key.len,
+        .value = put->value.data,
+        .value_len = (uint32_t)put->value.len,
+        .ctx = &ctx,
+        .deleted = put->deleted,
+        .w = put->w ? put->w : c->srv->cfg->w,
+        .timeout_ms = put->timeout_ms ? put->timeout_ms
+                                      : c->srv->cfg->request_timeout_ms,
+    };
+    int rc = coord_put(c->srv, &args, kv_put_done, req);
+    if (rc < 0) {
+        kv_send_failure(c, req, rc);
+        kv_req_end(req);
+    }
+out:
+    dyn_vv_free(&ctx);
+}

@@ -1,0 +1,262 @@
+/*
+ * server.c - dynamod's loop: listener, signals, batched replies and an
+ * orderly stop (server.h).
+ *
+ * Stopping (SIGTERM or SIGINT): the listener closes and connections stop
+ * reading, so no new request starts; the writer applies and flushes
+ * everything already queued and its callbacks queue the replies; each
+ * connection closes once its replies are written (or after
+ * SERVER_STOP_GRACE_MS if the peer does not read them).  Nothing that was
+ * acknowledged is lost, because an acknowledgement is only sent after the
+ * commit that made the write durable as storage.sync promises.
+ *
+ * Loop thread.
+ */
+#include "server.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "conn.h"
+#include "err.h"
+#include "log.h"
+#include "writer.h"
+
+#define SERVER_LISTEN_BACKLOG 511
+#define SERVER_STOP_POLL_MS 10     /* how often stopping checks for idle */
+#define SERVER_STOP_GRACE_MS 5000  /* replies unread this long are dropped */
+#define SERVER_MAX_BATCH_OPS 4096  /* writes per group commit at most */
+#define SERVER_PATH_BYTES 4096
+
+uint64_t
+server_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void
+server_flush_check_cb(uv_check_t *handle)
+{
+    struct server *srv = handle->data;
+    while (srv->flush_list != NULL) {
+        struct conn *c = srv->flush_list;
+        srv->flush_list = c->flush_next;
+        c->on_flush_list = false;
+        conn_flush(c);
+    }
+}
+
+static void
+server_listen_cb(uv_stream_t *listener, int status)
+{
+    struct server *srv = listener->data;
+    if (status < 0) {
+        log_error("accept: %s", uv_strerror(status));
+        return;
+    }
+    conn_accept(srv, listener);
+}
+
+static void
+server_close_handles(struct server *srv)
+{
+    uv_close((uv_handle_t *)&srv->stop_timer, NULL);
+    uv_close((uv_handle_t *)&srv->flush_check, NULL);
+    uv_close((uv_handle_t *)&srv->sigterm, NULL);
+    uv_close((uv_handle_t *)&srv->sigint, NULL);
+}
+
+static void
+server_stop_timer_cb(uv_timer_t *timer)
+{
+    struct server *srv = timer->data;
+    if (srv->conn_count > 0 &&
+        server_wall_ms() - srv->stopping_since_ms < SERVER_STOP_GRACE_MS)
+        return;
+    for (struct conn *c = srv->conns; c != NULL; c = c->next) {
+        log_warn("%s: replies not read within %d ms of stopping; dropped",
+                 c->peer, SERVER_STOP_GRACE_MS);
+        conn_close(c);
+    }
+    uv_timer_stop(timer);
+    server_close_handles(srv);
+}
+
+static void
+server_begin_stop(struct server *srv, const char *why)
+{
+    if (srv->stopping)
+        return;
+    srv->stopping = true;
+    srv->stopping_since_ms = server_wall_ms();
+    log_info("%s: stopping: finishing %llu queued writes", why,
+             (unsigned long long)writer_pending(srv->writer));
+    uv_close((uv_handle_t *)&srv->listener, NULL);
+    /* Applies and flushes what is queued; its callbacks queue replies. */
+    writer_stop(srv->writer);
+    srv->writer = NULL;
+    for (struct conn *c = srv->conns; c != NULL; c = c->next)
+        conn_close_after_flush(c);
+    uv_timer_start(&srv->stop_timer, server_stop_timer_cb, 0,
+                   SERVER_STOP_POLL_MS);
+}
+
+static void
+server_signal_cb(uv_signal_t *handle, int signum)
+{
+    server_begin_stop(handle->data, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+static int
+server_resolve(const char *hostport, struct sockaddr_storage *addr, char *err,
+               size_t err_len)
+{
+    char host[256];
+    uint16_t port;
+    if (dyn_config_parse_hostport(hostport, host, sizeof(host), &port) < 0) {
+        snprintf(err, err_len, "listen: '%s' is not HOST:PORT", hostport);
+        return -DYN_EBADARG;
+    }
+    char service[8];
+    snprintf(service, sizeof(service), "%u", port);
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE};
+    struct addrinfo *res;
+    int rc = getaddrinfo(host, service, &hints, &res);
+    if (rc != 0) {
+        snprintf(err, err_len, "listen %s: %s", hostport, gai_strerror(rc));
+        return -DYN_EBADARG;
+    }
+    memcpy(addr, res->ai_addr, res->ai_addrlen);
+    freeaddrinfo(res);
+    return 0;
+}
+
+static int
+server_listen(struct server *srv, char *err, size_t err_len)
+{
+    struct sockaddr_storage addr;
+    int rc = server_resolve(srv->cfg->listen, &addr, err, err_len);
+    if (rc < 0)
+        return rc;
+    uv_tcp_init(srv->loop, &srv->listener);
+    srv->listener.data = srv;
+    rc = uv_tcp_bind(&srv->listener, (struct sockaddr *)&addr, 0);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&srv->listener, SERVER_LISTEN_BACKLOG,
+                       server_listen_cb);
+    if (rc < 0) {
+        snprintf(err, err_len, "listen %s: %s", srv->cfg->listen,
+                 uv_strerror(rc));
+        uv_close((uv_handle_t *)&srv->listener, NULL);
+    }
+    return rc;
+}
+
+static int
+server_open_store(struct server *srv, char *err, size_t err_len)
+{
+    const struct dyn_config *cfg = srv->cfg;
+    char path[SERVER_PATH_BYTES];
+    snprintf(path, sizeof(path), "%s/lmdb", cfg->data_dir);
+    if (cfg->engine == DYN_STORE_LMDB && mkdir(path, 0750) < 0 &&
+        errno != EEXIST) {
+        int rc = -errno;
+        snprintf(err, err_len, "%s: %s", path, strerror(errno));
+        return rc;
+    }
+    struct dyn_store_options opts = {
+        .engine = cfg->engine,
+        .sync = cfg->sync,
+        .path = path,
+        .max_bytes = cfg->max_bytes,
+    };
+    int rc = dyn_store_open(&srv->store, &opts);
+    if (rc < 0)
+        snprintf(err, err_len, "storage %s: %s", path, dyn_strerror(rc));
+    return rc;
+}
+
+static int
+server_start_writer(struct server *srv, char *err, size_t err_len)
+{
+    struct writer_options opts = {
+        .store = srv->store,
+        .node_id = srv->node_id,
+        .limits = srv->limits,
+        .sync = srv->cfg->sync,
+        .sync_interval_ms = srv->cfg->sync_interval_ms,
+        .max_batch_ops = SERVER_MAX_BATCH_OPS,
+    };
+    int rc = writer_start(&srv->writer, srv->loop, &opts);
+    if (rc < 0)
+        snprintf(err, err_len, "writer thread: %s", dyn_strerror(rc));
+    return rc;
+}
+
+int
+server_init(struct server *srv, uv_loop_t *loop, const struct dyn_config *cfg,
+            uint64_t node_id, char *err, size_t err_len)
+{
+    memset(srv, 0, sizeof(*srv));
+    srv->loop = loop;
+    srv->cfg = cfg;
+    srv->node_id = node_id;
+    srv->ready_fd = -1;
+    srv->started_ms = server_wall_ms();
+    srv->limits.dvv.max_siblings = cfg->max_siblings;
+    srv->limits.dvv.max_vv_entries = cfg->max_vv_entries;
+    srv->limits.max_value_bytes = cfg->max_value_bytes;
+
+    int rc = server_open_store(srv, err, err_len);
+    if (rc < 0)
+        return rc;
+    rc = server_start_writer(srv, err, err_len);
+    if (rc < 0)
+        goto fail_store;
+    rc = server_listen(srv, err, err_len);
+    if (rc < 0)
+        goto fail_writer;
+    uv_check_init(loop, &srv->flush_check);
+    srv->flush_check.data = srv;
+    uv_check_start(&srv->flush_check, server_flush_check_cb);
+    uv_timer_init(loop, &srv->stop_timer);
+    srv->stop_timer.data = srv;
+    uv_signal_init(loop, &srv->sigterm);
+    uv_signal_init(loop, &srv->sigint);
+    srv->sigterm.data = srv->sigint.data = srv;
+    uv_signal_start(&srv->sigterm, server_signal_cb, SIGTERM);
+    uv_signal_start(&srv->sigint, server_signal_cb, SIGINT);
+    return 0;
+
+fail_writer:
+    writer_stop(srv->writer);
+    srv->writer = NULL;
+    uv_run(loop, UV_RUN_NOWAIT); /* let the closed handles go */
+fail_store:
+    dyn_store_close(srv->store);
+    srv->store = NULL;
+    return rc;
+}
+
+int
+server_run(struct server *srv)
+{
+    log_info("node %s (id %016llx) listening on %s, cluster %s, "
+             "storage %s sync %s",
+             srv->cfg->node_name, (unsigned long long)srv->node_id,
+             srv->cfg->listen, srv->cfg->cluster_name,
+             dyn_config_engine_name(srv->cfg->engine),
+             dyn_config_sync_name(srv->cfg->sync));
+    int rc = uv_run(srv->loop, UV_RUN_DEFAULT);
+    dyn_store_close(srv->store);
+    srv->store = NULL;
+    log_info("stopped");
+    return rc < 0 ? rc : 0;
+}

@@ -1,0 +1,65 @@
+/*
+ * server.h - struct server: the daemon's one piece of mutable state,
+ * owned by the loop thread and passed explicitly.
+ */
+#ifndef DYNAMOD_SERVER_H
+#define DYNAMOD_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "config.h"
+#include "kv.h"
+#include "store.h"
+
+struct conn;
+struct writer;
+
+struct server_stats {
+    uint64_t requests;    /* requests answered */
+    uint64_t errors;      /* requests answered with an Error */
+    uint64_t bad_frames;  /* connections closed for bad framing */
+    uint64_t connections; /* connections accepted */
+};
+
+struct server {
+    uv_loop_t *loop;
+    const struct dyn_config *cfg; /* borrowed from main */
+    uint64_t node_id;             /* this node's id, from the data dir */
+    struct dyn_store *store;      /* owned */
+    struct writer *writer;        /* owned; group-commit thread */
+    struct dyn_kv_limits limits;  /* from cfg */
+
+    uv_tcp_t listener;
+    uv_signal_t sigterm;
+    uv_signal_t sigint;
+    uv_check_t flush_check; /* writes queued replies once per loop turn */
+    uv_timer_t stop_timer;  /* polls for in-flight work while stopping */
+
+    struct conn *conns;        /* every open connection */
+    struct conn *flush_list;   /* connections with replies to write */
+    uint32_t conn_count;       /* entries in conns */
+    uint64_t started_ms;       /* wall clock at start, ms */
+    bool stopping;             /* SIGTERM/SIGINT seen */
+    uint64_t stopping_since_ms; /* wall clock when stopping began */
+    int ready_fd;              /* write end of the daemonize pipe, or -1 */
+    struct server_stats stats;
+};
+
+/*
+ * Open the store and start the writer, bind the listener and install the
+ * signal handlers.  On error returns a negative code and writes a
+ * one-line reason into err.
+ */
+int server_init(struct server *srv, uv_loop_t *loop,
+                const struct dyn_config *cfg, uint64_t node_id, char *err,
+                size_t err_len);
+
+/* Run until stopped by a signal; then release everything. 0 or code. */
+int server_run(struct server *srv);
+
+/* Wall clock in ms (for dots and uptime). */
+uint64_t server_wall_ms(void);
+
+#endif

@@ -1,0 +1,373 @@
+/*
+ * writer.c - group-committing writer thread (writer.h).
+ *
+ * Threads: writer_submit, writer_stop and the done callbacks run on the
+ * loop thread; writer_main and everything it calls run on the writer
+ * thread.  The two share only the queues below, under `lock`.
+ *
+ * When a batch's transaction fails as a whole (a full store, an I/O
+ * error at commit), the ops are applied again one transaction each, so
+ * one write that does not fit fails alone and the others still land.
+ */
+#include "writer.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "err.h"
+#include "log.h"
+
+struct writer {
+    struct writer_options opts;
+    uv_async_t done_async; /* wakes the loop when `done` is not empty */
+    pthread_t thread;
+
+    pthread_mutex_t lock;
+    pthread_cond_t wake;     /* signalled on submit and stop */
+    struct writer_op *queue; /* submitted, not yet taken; FIFO */
+    struct writer_op **queue_tail;
+    struct writer_op *done; /* finished, callbacks not yet run; FIFO */
+    struct writer_op **done_tail;
+    bool stop;        /* set by writer_stop */
+    uint64_t commits; /* transactions committed */
+    uint64_t ops;     /* ops applied successfully */
+
+    uint64_t pending; /* submitted, callback not yet run; loop thread only */
+};
+
+/* Counts of one batch, added to the totals under `lock`. */
+struct batch_counts {
+    uint64_t commits;
+    uint64_t ops;
+};
+
+static void
+list_append(struct writer_op ***tail, struct writer_op *op)
+{
+    op->next = NULL;
+    **tail = op;
+    *tail = &op->next;
+}
+
+struct writer_op *
+writer_op_new(uint32_t partition, const uint8_t *key, size_t key_len,
+              const uint8_t *value, uint32_t value_len,
+              const struct dyn_vv *ctx, bool deleted, uint64_t now_ms)
+{
+    struct writer_op *op = calloc(1, sizeof(*op));
+    if (op == NULL)
+        return NULL;
+    dyn_vv_init(&op->ctx);
+    dyn_object_init(&op->result);
+    op->key = malloc(key_len ? key_len : 1);
+    op->value = malloc(value_len ? value_len : 1);
+    if (op->key == NULL || op->value == NULL ||
+        (ctx != NULL && dyn_vv_copy(&op->ctx, ctx) < 0)) {
+        writer_op_free(op);
+        return NULL;
+    }
+    memcpy(op->key, key, key_len);
+    if (value_len > 0)
+        memcpy(op->value, value, value_len);
+    op->put = (struct dyn_kv_put){
+        .partition = partition,
+        .key = op->key,
+        .key_len = key_len,
+        .ctx = &op->ctx,
+        .value = op->value,
+        .value_len = value_len,
+        .deleted = deleted,
+    };
+    op->now_ms = now_ms;
+    return op;
+}
+
+void
+writer_op_free(struct writer_op *op)
+{
+    if (op == NULL)
+        return;
+    free(op->key);
+    free(op->value);
+    dyn_vv_free(&op->ctx);
+    dyn_object_free(&op->result);
+    free(op);
+}
+
+/* Apply one op in `txn`; its status says how it went. */
+static void
+apply_op(struct writer *w, struct dyn_store_txn *txn, struct writer_op *op)
+{
+    dyn_object_free(&op->result);
+    op->status = dyn_kv_put(txn, &op->put, w->opts.node_id, op->now_ms,
+                            &w->opts.limits, &op->result, &op->dot);
+}
+
+/* A store-level failure: the transaction is lost, not just one op. */
+static bool
+is_txn_failure(int status)
+{
+    return status < 0 && status != -DYN_ESIBLINGS &&
+           status != -DYN_ECHECKSUM && status != -DYN_EFORMAT;
+}
+
+/* Apply ops one transaction each (after a batch failed as a whole). */
+static void
+apply_singly(struct writer *w, struct writer_op *batch,
+             struct batch_counts *counts)
+{
+    for (struct writer_op *op = batch; op != NULL; op = op->next) {
+        struct dyn_store_txn *txn;
+        op->status = dyn_store_begin(w->opts.store, true, &txn);
+        if (op->status < 0)
+            continue;
+        apply_op(w, txn, op);
+        if (op->status < 0) {
+            dyn_store_abort(txn);
+            continue;
+        }
+        op->status = dyn_store_commit(txn);
+        if (op->status == 0)
+            counts->commits++;
+    }
+}
+
+/* Returns the transaction-level status of the batch. */
+static int
+apply_batch(struct writer *w, struct writer_op *batch)
+{
+    struct dyn_store_txn *txn;
+    int rc = dyn_store_begin(w->opts.store, true, &txn);
+    if (rc < 0)
+        return rc;
+    for (struct writer_op *op = batch; op != NULL; op = op->next) {
+        apply_op(w, txn, op);
+        if (is_txn_failure(op->status)) {
+            dyn_store_abort(txn);
+            return op->status;
+        }
+    }
+    return dyn_store_commit(txn);
+}
+
+static void
+process_batch(struct writer *w, struct writer_op *batch,
+              struct batch_counts *counts)
+{
+    int rc = apply_batch(w, batch);
+    if (rc == 0) {
+        counts->commits++;
+    } else {
+        log_debug("writer: batch failed (%s); applying its ops singly",
+                  dyn_strerror(rc));
+        apply_singly(w, batch, counts);
+    }
+    for (struct writer_op *op = batch; op != NULL; op = op->next) {
+        if (op->status < 0)
+            dyn_object_free(&op->result);
+        else
+            counts->ops++;
+    }
+}
+
+static uint64_t
+mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Wait for work or for the next periodic flush; `lock` is held. */
+static void
+wait_for_work(struct writer *w, uint64_t flush_due_ms)
+{
+    if (flush_due_ms == 0) {
+        pthread_cond_wait(&w->wake, &w->lock);
+        return;
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t now = mono_ms();
+    uint64_t wait_ms = flush_due_ms > now ? flush_due_ms - now : 0;
+    ts.tv_sec += (time_t)(wait_ms / 1000);
+    ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&w->wake, &w->lock, &ts);
+}
+
+/* Take up to max_batch_ops queued ops; `lock` is held. */
+static struct writer_op *
+take_batch(struct writer *w)
+{
+    struct writer_op *batch = w->queue, *last = NULL, *op = w->queue;
+    for (uint32_t n = 0; op != NULL && n < w->opts.max_batch_ops; n++) {
+        last = op;
+        op = op->next;
+    }
+    if (last == NULL)
+        return NULL;
+    last->next = NULL;
+    w->queue = op;
+    if (op == NULL)
+        w->queue_tail = &w->queue;
+    return batch;
+}
+
+static void
+flush_store(struct writer *w)
+{
+    int rc = dyn_store_flush(w->opts.store);
+    if (rc < 0)
+        log_error("storage flush failed: %s", dyn_strerror(rc));
+}
+
+static void *
+writer_main(void *arg)
+{
+    struct writer *w = arg;
+    bool periodic = w->opts.sync == DYN_SYNC_PERIODIC;
+    uint64_t flush_due_ms = 0; /* 0: nothing committed since last flush */
+
+    pthread_mutex_lock(&w->lock);
+    for (;;) {
+        if (w->queue == NULL && !w->stop) {
+            wait_for_work(w, flush_due_ms);
+            if (flush_due_ms != 0 && mono_ms() >= flush_due_ms) {
+                pthread_mutex_unlock(&w->lock);
+                flush_store(w);
+                pthread_mutex_lock(&w->lock);
+                flush_due_ms = 0;
+            }
+            continue;
+        }
+        if (w->queue == NULL && w->stop)
+            break;
+        struct writer_op *batch = take_batch(w);
+        pthread_mutex_unlock(&w->lock);
+
+        struct batch_counts counts = {0, 0};
+        process_batch(w, batch, &counts);
+        if (periodic && flush_due_ms == 0)
+            flush_due_ms = mono_ms() + w->opts.sync_interval_ms;
+
+        pthread_mutex_lock(&w->lock);
+        w->commits += counts.commits;
+        w->ops += counts.ops;
+        while (batch != NULL) {
+            struct writer_op *next = batch->next;
+            list_append(&w->done_tail, batch);
+            batch = next;
+        }
+        uv_async_send(&w->done_async);
+    }
+    pthread_mutex_unlock(&w->lock);
+    flush_store(w); /* whatever the sync mode: stopping is a checkpoint */
+    return NULL;
+}
+
+/* Run the callbacks of finished ops (loop thread). */
+static void
+writer_done_async_cb(uv_async_t *handle)
+{
+    struct writer *w = handle->data;
+    pthread_mutex_lock(&w->lock);
+    struct writer_op *done = w->done;
+    w->done = NULL;
+    w->done_tail = &w->done;
+    pthread_mutex_unlock(&w->lock);
+    while (done != NULL) {
+        struct writer_op *next = done->next;
+        w->pending--;
+        done->done_cb(done);
+        done = next;
+    }
+}
+
+int
+writer_start(struct writer **out, uv_loop_t *loop,
+             const struct writer_options *opts)
+{
+    struct writer *w = calloc(1, sizeof(*w));
+    if (w == NULL)
+        return -ENOMEM;
+    w->opts = *opts;
+    if (w->opts.max_batch_ops == 0)
+        w->opts.max_batch_ops = 1;
+    w->queue_tail = &w->queue;
+    w->done_tail = &w->done;
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&w->wake, &attr);
+    pthread_condattr_destroy(&attr);
+    int rc = uv_async_init(loop, &w->done_async, writer_done_async_cb);
+    if (rc < 0)
+        goto fail;
+    w->done_async.data = w;
+    rc = -pthread_create(&w->thread, NULL, writer_main, w);
+    if (rc < 0) {
+        uv_close((uv_handle_t *)&w->done_async, NULL);
+        return rc; /* w leaks until the loop closes the handle: rare */
+    }
+    *out = w;
+    return 0;
+fail:
+    pthread_cond_destroy(&w->wake);
+    pthread_mutex_destroy(&w->lock);
+    free(w);
+    return rc;
+}
+
+void
+writer_submit(struct writer *w, struct writer_op *op)
+{
+    w->pending++;
+    pthread_mutex_lock(&w->lock);
+    list_append(&w->queue_tail, op);
+    pthread_cond_signal(&w->wake);
+    pthread_mutex_unlock(&w->lock);
+}
+
+uint64_t
+writer_pending(const struct writer *w)
+{
+    return w->pending;
+}
+
+void
+writer_counts(struct writer *w, uint64_t *commits, uint64_t *ops)
+{
+    pthread_mutex_lock(&w->lock);
+    *commits = w->commits;
+    *ops = w->ops;
+    pthread_mutex_unlock(&w->lock);
+}
+
+static void
+writer_free_cb(uv_handle_t *handle)
+{
+    struct writer *w = handle->data;
+    pthread_cond_destroy(&w->wake);
+    pthread_mutex_destroy(&w->lock);
+    free(w);
+}
+
+void
+writer_stop(struct writer *w)
+{
+    pthread_mutex_lock(&w->lock);
+    w->stop = true;
+    pthread_cond_signal(&w->wake);
+    pthread_mutex_unlock(&w->lock);
+    pthread_join(w->thread, NULL);
+    writer_done_async_cb(&w->done_async);
+    uv_close((uv_handle_t *)&w->done_async, writer_free_cb);
+}

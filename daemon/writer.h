@@ -1,0 +1,91 @@
+/*
+ * writer.h - the storage writer thread: group commit (ARCHITECTURE.md,
+ * node internals).
+ *
+ * The loop thread queues writes; the writer thread takes everything queued
+ * so far, applies it in one write transaction and commits once, so the
+ * cost of a commit (an fsync with storage.sync: always) is shared by every
+ * write that arrived while the previous one ran.  The batch grows with the
+ * load by itself.  Results go back to the loop thread through a uv_async
+ * handle; each op's callback runs there.
+ *
+ * With storage.sync: periodic the thread also flushes the store every
+ * sync_interval_ms when something was committed since the last flush.
+ */
+#ifndef DYNAMOD_WRITER_H
+#define DYNAMOD_WRITER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "dvv.h"
+#include "kv.h"
+#include "store.h"
+
+struct writer;
+struct writer_op;
+
+/* Runs on the loop thread when the op is done; the callee owns `op`
+ * and frees it with writer_op_free(). */
+typedef void (*writer_done_cb)(struct writer_op *op);
+
+struct writer_op {
+    struct writer_op *next; /* queue link; the writer's */
+
+    /* input, owned by the op */
+    struct dyn_kv_put put; /* points at key/value/ctx below */
+    uint8_t *key;
+    uint8_t *value;
+    struct dyn_vv ctx;
+    uint64_t now_ms; /* wall clock when the request arrived */
+
+    /* output, valid in the callback */
+    int status;               /* 0 or a negative code */
+    struct dyn_object result; /* the object as stored (status 0) */
+    struct dyn_dot dot;       /* the write's dot (status 0) */
+
+    writer_done_cb done_cb;
+    void *arg; /* the caller's */
+};
+
+struct writer_options {
+    struct dyn_store *store; /* borrowed; outlives the writer */
+    uint64_t node_id;
+    struct dyn_kv_limits limits;
+    enum dyn_store_sync sync;
+    uint32_t sync_interval_ms;
+    uint32_t max_batch_ops; /* ops per transaction at most */
+};
+
+/*
+ * Make a put op, copying key, value and context.  Returns NULL on
+ * allocation failure.  The caller sets done_cb and arg.
+ */
+struct writer_op *writer_op_new(uint32_t partition, const uint8_t *key,
+                                size_t key_len, const uint8_t *value,
+                                uint32_t value_len, const struct dyn_vv *ctx,
+                                bool deleted, uint64_t now_ms);
+void writer_op_free(struct writer_op *op);
+
+/* Start the thread.  Returns 0 or a negative code. */
+int writer_start(struct writer **out, uv_loop_t *loop,
+                 const struct writer_options *opts);
+
+/* Queue an op (loop thread).  Its callback runs later on the loop. */
+void writer_submit(struct writer *w, struct writer_op *op);
+
+/* Ops queued or in progress. */
+uint64_t writer_pending(const struct writer *w);
+
+/* Commits and ops applied so far (for stats and the group-commit test). */
+void writer_counts(struct writer *w, uint64_t *commits, uint64_t *ops);
+
+/*
+ * Apply everything queued, flush, stop the thread and run the remaining
+ * callbacks (loop thread).  Then close the async handle; `w` is freed
+ * when the loop has closed it.
+ */
+void writer_stop(struct writer *w);
+
+#endif

@@ -1,0 +1,74 @@
+/*
+ * kv.h - object-level reads and writes over a store transaction.
+ *
+ * The read-modify-write of a sibling set (Dynamo section 4.4): read the
+ * record, check and decode it, apply a client put (dyn_object_put) or a
+ * replica's object (dyn_object_sync), prune the vector, encode and store.
+ * Callers provide the transaction, so a writer thread can apply many
+ * writes in one commit (group commit), and the node id and clock, so this
+ * module stays free of policy.
+ *
+ * Memory: objects written to out-parameters are the caller's to free with
+ * dyn_object_free(), also on error (they are then empty).
+ */
+#ifndef DYN_KV_H
+#define DYN_KV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dvv.h"
+#include "store.h"
+
+struct dyn_kv_limits {
+    struct dyn_dvv_limits dvv; /* max_siblings, max_vv_entries */
+    uint32_t max_value_bytes;  /* bound on values read back */
+};
+
+/* A client put or delete, as the coordinator applies it. */
+struct dyn_kv_put {
+    uint32_t partition;
+    const uint8_t *key; /* borrowed */
+    size_t key_len;
+    const struct dyn_vv *ctx; /* borrowed; NULL or empty: no context */
+    const uint8_t *value;     /* borrowed */
+    uint32_t value_len;
+    bool deleted; /* a tombstone (value_len 0) */
+};
+
+/*
+ * Read the object stored under (partition, key) into `out`.
+ * Returns 0, -DYN_ENOTFOUND, -DYN_ECHECKSUM, -DYN_EFORMAT, -ENOMEM or a
+ * store code.
+ */
+int dyn_kv_get(struct dyn_store_txn *txn, uint32_t partition,
+               const uint8_t *key, size_t key_len,
+               const struct dyn_kv_limits *limits, struct dyn_object *out);
+
+/*
+ * Apply `put` at coordinator `node` in the write transaction `txn`.
+ * On 0 `result` holds the object as stored and *dot the write's dot.
+ * Returns -DYN_ESIBLINGS when the key would hold more than max_siblings
+ * versions (nothing is written), -DYN_ECHECKSUM when the stored object
+ * is damaged (nothing is written: the damaged versions are kept for
+ * repair rather than silently replaced), -DYN_ESTOREFULL, or another
+ * store code.
+ */
+int dyn_kv_put(struct dyn_store_txn *txn, const struct dyn_kv_put *put,
+               uint64_t node, uint64_t now_ms,
+               const struct dyn_kv_limits *limits, struct dyn_object *result,
+               struct dyn_dot *dot);
+
+/*
+ * Merge a replica's object for (partition, key) into what is stored (DVV
+ * sync), prune with `node` as the local node, and store the result into
+ * `result`.  A damaged local record is replaced by the incoming object
+ * (this is how a replica repairs it).  Codes as dyn_kv_put.
+ */
+int dyn_kv_merge(struct dyn_store_txn *txn, uint32_t partition,
+                 const uint8_t *key, size_t key_len,
+                 const struct dyn_object *incoming, uint64_t node,
+                 const struct dyn_kv_limits *limits, struct dyn_object *result);
+
+#endif

@@ -1,0 +1,65 @@
+/*
+ * record.c - checksummed envelope around an encoded object (record.h).
+ *
+ * CRC32 (zlib) rather than a cryptographic hash: it is there to catch
+ * torn or rotted pages and bugs, not adversaries, and it is cheap enough
+ * to check on every read.
+ */
+#include "record.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <zlib.h>
+
+#include "err.h"
+
+static uint32_t
+record_crc(const uint8_t *buf, size_t len)
+{
+    uLong crc = crc32(0L, Z_NULL, 0);
+    /* zlib's length is uInt: feed large buffers in slices. */
+    while (len > 0) {
+        uInt slice = len > (1u << 30) ? (1u << 30) : (uInt)len;
+        crc = crc32(crc, buf, slice);
+        buf += slice;
+        len -= slice;
+    }
+    return (uint32_t)crc;
+}
+
+int
+dyn_record_encode(const struct dyn_object *obj, uint8_t **out,
+                  size_t *out_len)
+{
+    size_t body_len = dyn_object_encoded_size(obj);
+    uint8_t *buf = malloc(DYN_RECORD_HEADER_BYTES + body_len);
+    if (buf == NULL)
+        return -ENOMEM;
+    uint8_t *body = buf + DYN_RECORD_HEADER_BYTES;
+    dyn_object_encode(obj, body);
+    uint32_t crc = record_crc(body, body_len);
+    buf[0] = DYN_RECORD_FORMAT;
+    buf[1] = (uint8_t)(crc >> 24);
+    buf[2] = (uint8_t)(crc >> 16);
+    buf[3] = (uint8_t)(crc >> 8);
+    buf[4] = (uint8_t)crc;
+    *out = buf;
+    *out_len = DYN_RECORD_HEADER_BYTES + body_len;
+    return 0;
+}
+
+int
+dyn_record_decode(struct dyn_object *out, const uint8_t *buf, size_t len,
+                  uint32_t max_value_bytes)
+{
+    dyn_object_init(out);
+    if (len < DYN_RECORD_HEADER_BYTES || buf[0] != DYN_RECORD_FORMAT)
+        return -DYN_EFORMAT;
+    uint32_t want = (uint32_t)buf[1] << 24 | (uint32_t)buf[2] << 16 |
+                    (uint32_t)buf[3] << 8 | (uint32_t)buf[4];
+    const uint8_t *body = buf + DYN_RECORD_HEADER_BYTES;
+    size_t body_len = len - DYN_RECORD_HEADER_BYTES;
+    if (record_crc(body, body_len) != want)
+        return -DYN_ECHECKSUM;
+    return dyn_object_decode(out, body, body_len, max_value_bytes);
+}

@@ -1,0 +1,38 @@
+/*
+ * record.h - the stored form of an object: an envelope with a checksum.
+ *
+ * Layout: format byte (DYN_RECORD_FORMAT), CRC32 of what follows (4 bytes,
+ * big-endian), then dyn_object_encode() bytes.  A record that fails its
+ * checksum is never served: the reader gets -DYN_ECHECKSUM and the
+ * caller reports it (and, in a cluster, repairs from replicas).
+ *
+ * Memory: dyn_record_encode() returns a buffer the caller frees with
+ * free().  Thread-safe.
+ */
+#ifndef DYN_RECORD_H
+#define DYN_RECORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dvv.h"
+
+#define DYN_RECORD_FORMAT 1
+#define DYN_RECORD_HEADER_BYTES 5 /* format byte + CRC32 */
+
+/*
+ * Encode `obj` as a record.  Returns 0 with *out (caller frees) and
+ * *out_len, or -ENOMEM.
+ */
+int dyn_record_encode(const struct dyn_object *obj, uint8_t **out,
+                      size_t *out_len);
+
+/*
+ * Decode a record into `out` (overwritten).  Returns 0, -DYN_ECHECKSUM
+ * when the CRC does not match, -DYN_EFORMAT for an unknown format or a
+ * malformed object, or -ENOMEM.
+ */
+int dyn_record_decode(struct dyn_object *out, const uint8_t *buf, size_t len,
+                      uint32_t max_value_bytes);
+
+#endif

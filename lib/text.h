@@ -1,0 +1,39 @@
+/*
+ * text.h - bytes to text for people and for JSON: escaping and base64.
+ *
+ * Keys and values are arbitrary bytes; logs, errors and JSON need text.
+ * Thread-safe, no allocation except where noted.
+ */
+#ifndef DYN_TEXT_H
+#define DYN_TEXT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Write `len` bytes into `out` (out_len bytes, NUL-terminated) with
+ * non-printable bytes as \xHH and backslash doubled; when the text does
+ * not fit it ends in "...".  Returns out.
+ */
+char *dyn_text_escape(char *out, size_t out_len, const uint8_t *data,
+                      size_t len);
+
+/* True when data is valid UTF-8 without NUL or other C0 controls except
+ * tab, newline and carriage return. */
+bool dyn_text_is_utf8(const uint8_t *data, size_t len);
+
+/* Bytes needed by dyn_text_base64_encode for len input bytes, NUL
+ * included. */
+size_t dyn_text_base64_size(size_t len);
+
+/* Standard base64 with padding; writes a NUL-terminated string. */
+void dyn_text_base64_encode(char *out, const uint8_t *data, size_t len);
+
+/*
+ * Decode standard base64 (padding optional, no whitespace).  Returns the
+ * decoded length (out must hold len * 3 / 4 + 3 bytes) or -DYN_EBADARG.
+ */
+int64_t dyn_text_base64_decode(uint8_t *out, const char *text, size_t len);
+
+#endif
