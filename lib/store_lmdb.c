@@ -1,0 +1,569 @@
+/*
+ * store_lmdb.c - the LMDB storage engine (Dynamo section 4: the paper's
+ * nodes use Berkeley DB or MySQL behind a pluggable interface; we use
+ * LMDB, a crash-safe copy-on-write B+tree in one memory-mapped file).
+ *
+ * Layout: one environment in the data directory (data.mdb, lock.mdb) with
+ * two named databases.  "records" maps partition (4 bytes, big-endian) ||
+ * user key to the record, so one partition is one range scan.  "meta" maps
+ * a name to a small value.
+ *
+ * Long keys: LMDB keys are at most 511 bytes (MDB_MAXKEYSIZE, fixed when
+ * liblmdb is built) and user keys may be longer.  A user key of up to
+ * DIRECT_KEY_BYTES (491) is stored as is.  A longer one is stored under
+ * partition || its first 491 bytes || XXH3-128 of the whole key (exactly
+ * 511 bytes, a length no direct key has), and the record's value then
+ * starts with the key's length (4 bytes, big-endian) and the whole key.
+ * get, del and scan read the whole key from there, so a scan still hands
+ * back user keys, and get/del compare it: a different key in the slot is
+ * a hash collision, which reads as not found and makes put fail with
+ * -EEXIST rather than overwrite another key's record.  Accidental
+ * collisions need 2^64 long keys sharing a 491-byte prefix; XXH3 is not
+ * built to resist crafted ones, hence the check.  Order: records are in
+ * (partition, key) order except that long keys sharing their first 491
+ * bytes are in hash order among themselves.  The 491 is a constant, not
+ * derived from mdb_env_get_maxkeysize(), so that a data directory reads
+ * the same with any liblmdb; open fails with -ENOTSUP if the library's
+ * limit is smaller.
+ *
+ * Size: the map size is max_bytes.  That is address space reserved at
+ * open, not disk: without MDB_WRITEMAP the file grows page by page as
+ * pages are first used and never past the map, where writes fail with
+ * MDB_MAP_FULL (-DYN_ESTOREFULL).  Freed pages are reused, but only once
+ * no read transaction still sees them.  A directory whose data already
+ * exceeds max_bytes still opens: LMDB raises the map to the data's size.
+ *
+ * Threads: MDB_NOTLS, so a read transaction is not tied to its thread's
+ * TLS slot: any thread may begin one, also while another thread (or the
+ * same one) holds the write transaction, and it sees the snapshot of the
+ * last commit before it began.  A write transaction must be committed or
+ * aborted by the thread that began it (LMDB's writer mutex); a second
+ * writer blocks in begin until the first ends.  stat may run on any
+ * thread.
+ *
+ * Caveats: the environment must not be opened twice in one process at a
+ * time (LMDB's fcntl locks).  Long-lived read transactions pin old pages
+ * and make the file grow.  At most 126 read transactions at once (LMDB's
+ * default reader table); more return -DYN_EBUSY.  When the map is full,
+ * even a delete can fail, since copy-on-write needs free pages.
+ */
+#include <errno.h>
+#include <lmdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "err.h"
+#include "store.h"
+#include "store_engine.h"
+
+#define PARTITION_BYTES 4    /* big-endian partition prefix of a record key */
+#define HASH_BYTES 16        /* XXH3-128, canonical (big-endian) form */
+#define LEN_BYTES 4          /* big-endian key length before a long key */
+#define MAX_DB_KEY_BYTES 511 /* LMDB's default MDB_MAXKEYSIZE */
+#define DIRECT_KEY_BYTES (MAX_DB_KEY_BYTES - PARTITION_BYTES - HASH_BYTES)
+#define MAX_DBS 4      /* named databases: records, meta, spare */
+#define FILE_MODE 0600 /* data.mdb, lock.mdb: node data is private */
+
+struct lmdb_store {
+    struct dyn_store base; /* first: store.c's view */
+    MDB_env *env;          /* owned */
+    MDB_dbi records;       /* partition || key -> record */
+    MDB_dbi meta;          /* name -> value */
+};
+
+struct lmdb_txn {
+    struct dyn_store_txn base; /* first: store.c's view */
+    MDB_txn *txn;              /* owned until commit/abort */
+};
+
+/* A record key as LMDB sees it. */
+struct db_key {
+    uint8_t buf[MAX_DB_KEY_BYTES]; /* partition || key (|| hash) */
+    MDB_val val;                   /* points into buf */
+    bool hashed;                   /* long key: value holds the key */
+};
+
+static const struct {
+    int mdb; /* MDB_* code */
+    int dyn; /* ours */
+} error_map[] = {
+    {MDB_NOTFOUND, -DYN_ENOTFOUND},       /* get/del of a missing key */
+    {MDB_MAP_FULL, -DYN_ESTOREFULL},      /* map (max_bytes) full */
+    {MDB_TXN_FULL, -DYN_ESTOREFULL},      /* too many dirty pages */
+    {MDB_INVALID, -DYN_EFORMAT},          /* not an LMDB file */
+    {MDB_VERSION_MISMATCH, -DYN_EFORMAT}, /* another LMDB format */
+    {MDB_CORRUPTED, -DYN_EFORMAT},        /* bad page type */
+    {MDB_PAGE_NOTFOUND, -DYN_EFORMAT},    /* LMDB: "usually corruption" */
+    {MDB_INCOMPATIBLE, -DYN_EFORMAT},     /* "records" is not a database */
+    {MDB_READERS_FULL, -DYN_EBUSY},       /* reader table full */
+};
+
+/* Translate an LMDB return value: MDB_* codes are negative, errno ones
+ * positive. */
+static int
+translate(int rc)
+{
+    size_t i;
+
+    if (rc >= 0)
+        return -rc;
+    for (i = 0; i < sizeof(error_map) / sizeof(error_map[0]); i++) {
+        if (error_map[i].mdb == rc)
+            return error_map[i].dyn;
+    }
+    return -DYN_EINTERNAL;
+}
+
+static struct lmdb_store *
+to_store(struct dyn_store *store)
+{
+    return DYN__CONTAINER_OF(store, struct lmdb_store, base);
+}
+
+static MDB_txn *
+to_mdb(struct dyn_store_txn *txn)
+{
+    return DYN__CONTAINER_OF(txn, struct lmdb_txn, base)->txn;
+}
+
+static struct lmdb_store *
+txn_store(struct dyn_store_txn *txn)
+{
+    return to_store(txn->store);
+}
+
+static void
+put_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static uint32_t
+get_be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
+           p[3];
+}
+
+static void
+encode_key(struct db_key *k, uint32_t partition, const uint8_t *key,
+           size_t key_len)
+{
+    XXH128_canonical_t hash;
+    size_t direct = key_len;
+
+    k->hashed = key_len > DIRECT_KEY_BYTES;
+    if (k->hashed)
+        direct = DIRECT_KEY_BYTES;
+    put_be32(k->buf, partition);
+    if (direct > 0)
+        memcpy(k->buf + PARTITION_BYTES, key, direct);
+    k->val.mv_data = k->buf;
+    k->val.mv_size = PARTITION_BYTES + direct;
+    if (k->hashed) {
+        XXH128_canonicalFromHash(&hash, XXH3_128bits(key, key_len));
+        memcpy(k->buf + k->val.mv_size, hash.digest, HASH_BYTES);
+        k->val.mv_size += HASH_BYTES;
+    }
+}
+
+/* Split a long key's stored value into the whole key and the record. */
+static int
+split_long(const MDB_val *data, struct dyn_bytes *key, struct dyn_bytes *value)
+{
+    const uint8_t *p = data->mv_data;
+    size_t len;
+
+    if (data->mv_size < LEN_BYTES)
+        return -DYN_EFORMAT;
+    len = get_be32(p);
+    if (len <= DIRECT_KEY_BYTES || len > data->mv_size - LEN_BYTES)
+        return -DYN_EFORMAT;
+    key->data = p + LEN_BYTES;
+    key->len = len;
+    value->data = key->data + len;
+    value->len = data->mv_size - LEN_BYTES - len;
+    return 0;
+}
+
+/*
+ * Find a record.  On 0, *data is the stored value (for a long key, with
+ * the key in front) and *value the record.  A long key whose slot holds
+ * another key is not found, and *taken says so.
+ */
+static int
+find(struct dyn_store_txn *txn, const struct db_key *k, const uint8_t *key,
+     size_t key_len, struct dyn_bytes *value, bool *taken)
+{
+    struct dyn_bytes stored;
+    MDB_val data;
+    int rc;
+
+    *taken = false;
+    rc = mdb_get(to_mdb(txn), txn_store(txn)->records, (MDB_val *)&k->val,
+                 &data);
+    if (rc != 0)
+        return translate(rc);
+    if (!k->hashed) {
+        value->data = data.mv_data;
+        value->len = data.mv_size;
+        return 0;
+    }
+    rc = split_long(&data, &stored, value);
+    if (rc != 0)
+        return rc;
+    if (stored.len != key_len || memcmp(stored.data, key, key_len) != 0) {
+        *taken = true;
+        return -DYN_ENOTFOUND;
+    }
+    return 0;
+}
+
+static int
+lmdb_get(struct dyn_store_txn *txn, uint32_t partition, const uint8_t *key,
+         size_t key_len, struct dyn_bytes *value)
+{
+    struct db_key k;
+    bool taken;
+
+    encode_key(&k, partition, key, key_len);
+    return find(txn, &k, key, key_len, value, &taken);
+}
+
+static int
+put_long(struct dyn_store_txn *txn, struct db_key *k, const uint8_t *key,
+         size_t key_len, const uint8_t *value, size_t value_len)
+{
+    struct dyn_bytes old;
+    MDB_val data;
+    bool taken;
+    uint8_t *p;
+    int rc;
+
+    rc = find(txn, k, key, key_len, &old, &taken);
+    if (taken)
+        return -EEXIST; /* another key with the same prefix and hash */
+    if (rc != 0 && rc != -DYN_ENOTFOUND)
+        return rc;
+    data.mv_size = LEN_BYTES + key_len + value_len;
+    data.mv_data = NULL;
+    rc = mdb_put(to_mdb(txn), txn_store(txn)->records, &k->val, &data,
+                 MDB_RESERVE);
+    if (rc != 0)
+        return translate(rc);
+    p = data.mv_data;
+    put_be32(p, (uint32_t)key_len);
+    memcpy(p + LEN_BYTES, key, key_len);
+    if (value_len > 0)
+        memcpy(p + LEN_BYTES + key_len, value, value_len);
+    return 0;
+}
+
+static int
+lmdb_put(struct dyn_store_txn *txn, uint32_t partition, const uint8_t *key,
+         size_t key_len, const uint8_t *value, size_t value_len)
+{
+    static const uint8_t empty[1];
+    struct db_key k;
+    MDB_val data;
+
+    encode_key(&k, partition, key, key_len);
+    if (k.hashed)
+        return put_long(txn, &k, key, key_len, value, value_len);
+    data.mv_data = (void *)(value != NULL ? value : empty);
+    data.mv_size = value_len;
+    return translate(
+        mdb_put(to_mdb(txn), txn_store(txn)->records, &k.val, &data, 0));
+}
+
+static int
+lmdb_del(struct dyn_store_txn *txn, uint32_t partition, const uint8_t *key,
+         size_t key_len)
+{
+    struct dyn_bytes value;
+    struct db_key k;
+    bool taken;
+    int rc;
+
+    encode_key(&k, partition, key, key_len);
+    if (k.hashed) {
+        /* Never delete another key that shares the slot. */
+        rc = find(txn, &k, key, key_len, &value, &taken);
+        if (rc != 0)
+            return rc;
+    }
+    return translate(
+        mdb_del(to_mdb(txn), txn_store(txn)->records, &k.val, NULL));
+}
+
+/* Turn a stored (key, data) pair back into partition, user key, record. */
+static int
+decode_record(const MDB_val *k, const MDB_val *data, uint32_t *partition,
+              struct dyn_bytes *key, struct dyn_bytes *value)
+{
+    const uint8_t *p = k->mv_data;
+
+    if (k->mv_size < PARTITION_BYTES)
+        return -DYN_EFORMAT;
+    *partition = get_be32(p);
+    if (k->mv_size == MAX_DB_KEY_BYTES)
+        return split_long(data, key, value);
+    if (k->mv_size > PARTITION_BYTES + DIRECT_KEY_BYTES)
+        return -DYN_EFORMAT;
+    key->data = p + PARTITION_BYTES;
+    key->len = k->mv_size - PARTITION_BYTES;
+    value->data = data->mv_data;
+    value->len = data->mv_size;
+    return 0;
+}
+
+/* Visit records from the cursor's position on; MDB_NOTFOUND ends it. */
+static int
+visit(MDB_cursor *cur, MDB_cursor_op first, MDB_val *k, bool all,
+      uint32_t partition, dyn_store_visit_cb cb, void *arg)
+{
+    struct dyn_bytes key, value;
+    MDB_cursor_op op = first;
+    uint32_t p;
+    MDB_val data;
+    int rc;
+
+    for (;;) {
+        rc = mdb_cursor_get(cur, k, &data, op);
+        if (rc == MDB_NOTFOUND)
+            return 0;
+        if (rc != 0)
+            return translate(rc);
+        rc = decode_record(k, &data, &p, &key, &value);
+        if (rc != 0)
+            return rc;
+        if (!all && p != partition)
+            return 0;
+        rc = cb(arg, p, key, value);
+        if (rc != 0)
+            return rc;
+        op = MDB_NEXT;
+    }
+}
+
+static int
+lmdb_scan(struct dyn_store_txn *txn, bool all, uint32_t partition,
+          dyn_store_visit_cb cb, void *arg)
+{
+    uint8_t start[PARTITION_BYTES];
+    MDB_cursor *cur;
+    MDB_val k;
+    int rc;
+
+    rc = mdb_cursor_open(to_mdb(txn), txn_store(txn)->records, &cur);
+    if (rc != 0)
+        return translate(rc);
+    put_be32(start, partition);
+    k.mv_data = start;
+    k.mv_size = sizeof(start);
+    rc = visit(cur, all ? MDB_FIRST : MDB_SET_RANGE, &k, all, partition, cb,
+               arg);
+    mdb_cursor_close(cur);
+    return rc;
+}
+
+static int
+lmdb_meta_get(struct dyn_store_txn *txn, const char *name, size_t name_len,
+              struct dyn_bytes *value)
+{
+    MDB_val k = {name_len, (void *)name};
+    MDB_val data;
+    int rc;
+
+    rc = mdb_get(to_mdb(txn), txn_store(txn)->meta, &k, &data);
+    if (rc != 0)
+        return translate(rc);
+    value->data = data.mv_data;
+    value->len = data.mv_size;
+    return 0;
+}
+
+static int
+lmdb_meta_put(struct dyn_store_txn *txn, const char *name, size_t name_len,
+              const uint8_t *value, size_t value_len)
+{
+    static const uint8_t empty[1];
+    MDB_val k = {name_len, (void *)name};
+    MDB_val data = {value_len, (void *)(value != NULL ? value : empty)};
+
+    return translate(mdb_put(to_mdb(txn), txn_store(txn)->meta, &k, &data, 0));
+}
+
+static int
+lmdb_begin(struct dyn_store *store, bool write, struct dyn_store_txn **out)
+{
+    struct lmdb_txn *t;
+    int rc;
+
+    t = calloc(1, sizeof(*t));
+    if (t == NULL)
+        return -ENOMEM;
+    rc = mdb_txn_begin(to_store(store)->env, NULL, write ? 0 : MDB_RDONLY,
+                       &t->txn);
+    if (rc != 0) {
+        free(t);
+        return translate(rc);
+    }
+    *out = &t->base;
+    return 0;
+}
+
+static int
+lmdb_commit(struct dyn_store_txn *txn)
+{
+    struct lmdb_txn *t = DYN__CONTAINER_OF(txn, struct lmdb_txn, base);
+    int rc;
+
+    /* mdb_txn_commit frees the txn even when it fails. */
+    rc = mdb_txn_commit(t->txn);
+    free(t);
+    return translate(rc);
+}
+
+static void
+lmdb_abort(struct dyn_store_txn *txn)
+{
+    struct lmdb_txn *t = DYN__CONTAINER_OF(txn, struct lmdb_txn, base);
+
+    mdb_txn_abort(t->txn);
+    free(t);
+}
+
+static int
+lmdb_flush(struct dyn_store *store)
+{
+    return translate(mdb_env_sync(to_store(store)->env, 1));
+}
+
+static int
+lmdb_stat(struct dyn_store *store, struct dyn_store_stats *stats)
+{
+    struct lmdb_store *s = to_store(store);
+    MDB_envinfo info;
+    MDB_stat env_stat, db_stat;
+    MDB_txn *txn;
+    int rc;
+
+    /* A read txn of its own: MDB_NOTLS lets any thread do this. */
+    rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    if (rc != 0)
+        return translate(rc);
+    rc = mdb_stat(txn, s->records, &db_stat);
+    mdb_txn_abort(txn);
+    if (rc == 0)
+        rc = mdb_env_info(s->env, &info);
+    if (rc == 0)
+        rc = mdb_env_stat(s->env, &env_stat);
+    if (rc != 0)
+        return translate(rc);
+    stats->records = db_stat.ms_entries;
+    stats->used_bytes = (uint64_t)(info.me_last_pgno + 1) * env_stat.ms_psize;
+    stats->max_bytes = store->max_bytes;
+    return 0;
+}
+
+static int
+configure_env(MDB_env *env, const struct dyn_store_options *opts)
+{
+    int rc;
+
+    if (opts->max_bytes > SIZE_MAX)
+        return -DYN_EBADARG;
+    if (mdb_env_get_maxkeysize(env) < MAX_DB_KEY_BYTES)
+        return -ENOTSUP; /* our key layout assumes LMDB's default */
+    rc = mdb_env_set_maxdbs(env, MAX_DBS);
+    if (rc == 0)
+        rc = mdb_env_set_mapsize(env, (size_t)opts->max_bytes);
+    return translate(rc);
+}
+
+static int
+open_dbs(struct lmdb_store *s)
+{
+    MDB_txn *txn;
+    int rc;
+
+    rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    if (rc != 0)
+        return translate(rc);
+    rc = mdb_dbi_open(txn, "records", MDB_CREATE, &s->records);
+    if (rc == 0)
+        rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta);
+    if (rc != 0) {
+        mdb_txn_abort(txn);
+        return translate(rc);
+    }
+    return translate(mdb_txn_commit(txn));
+}
+
+static int
+lmdb_open(struct dyn_store **out, const struct dyn_store_options *opts)
+{
+    unsigned flags = MDB_NOTLS;
+    struct lmdb_store *s;
+    int rc, dead;
+
+    s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return -ENOMEM;
+    rc = translate(mdb_env_create(&s->env));
+    if (rc != 0)
+        goto fail;
+    rc = configure_env(s->env, opts);
+    if (rc != 0)
+        goto fail;
+    /* periodic: dyn_store_flush syncs; none: nothing does. */
+    if (opts->sync != DYN_SYNC_ALWAYS)
+        flags |= MDB_NOSYNC;
+    rc = translate(mdb_env_open(s->env, opts->path, flags, FILE_MODE));
+    if (rc == 0) {
+        /* Free reader slots left by a crashed process. */
+        rc = translate(mdb_reader_check(s->env, &dead));
+    }
+    if (rc == 0)
+        rc = open_dbs(s);
+    if (rc != 0)
+        goto fail;
+    *out = &s->base;
+    return 0;
+fail:
+    if (s->env != NULL)
+        mdb_env_close(s->env);
+    free(s);
+    return rc;
+}
+
+static void
+lmdb_close(struct dyn_store *store)
+{
+    struct lmdb_store *s = to_store(store);
+
+    mdb_env_close(s->env);
+    free(s);
+}
+
+const struct dyn__store_ops dyn__store_lmdb_ops = {
+    .name = "lmdb",
+    .open = lmdb_open,
+    .close = lmdb_close,
+    .flush = lmdb_flush,
+    .stat = lmdb_stat,
+    .begin = lmdb_begin,
+    .commit = lmdb_commit,
+    .abort = lmdb_abort,
+    .get = lmdb_get,
+    .put = lmdb_put,
+    .del = lmdb_del,
+    .scan = lmdb_scan,
+    .meta_get = lmdb_meta_get,
+    .meta_put = lmdb_meta_put,
+};

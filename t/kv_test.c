@@ -1,0 +1,337 @@
+/*
+ * kv_test.c - object reads and writes over a store (lib/kv.c) and the
+ * checksummed record envelope (lib/record.c), on the memory engine and on
+ * LMDB.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "dvv.h"
+#include "err.h"
+#include "kv.h"
+#include "record.h"
+#include "store.h"
+
+#define NODE_A 0xa1
+#define NODE_B 0xb2
+#define PARTITION 7
+
+struct fixture {
+    struct dyn_store *store;
+    char dir[64]; /* LMDB directory, "" for memory */
+    struct dyn_kv_limits limits;
+};
+
+static int
+open_fixture(void **state, enum dyn_store_engine engine)
+{
+    struct fixture *fx = calloc(1, sizeof(*fx));
+    assert_non_null(fx);
+    if (engine == DYN_STORE_LMDB) {
+        strcpy(fx->dir, "/tmp/dyn-kv-test.XXXXXX");
+        assert_non_null(mkdtemp(fx->dir));
+    }
+    struct dyn_store_options opts = {
+        .engine = engine,
+        .sync = DYN_SYNC_NONE,
+        .path = fx->dir,
+        .max_bytes = 64u << 20,
+    };
+    assert_int_equal(dyn_store_open(&fx->store, &opts), 0);
+    fx->limits.dvv.max_siblings = 3;
+    fx->limits.dvv.max_vv_entries = 10;
+    fx->limits.max_value_bytes = 1u << 20;
+    *state = fx;
+    return 0;
+}
+
+static int
+setup_mem(void **state)
+{
+    return open_fixture(state, DYN_STORE_MEMORY);
+}
+
+static int
+setup_lmdb(void **state)
+{
+    return open_fixture(state, DYN_STORE_LMDB);
+}
+
+static int
+teardown(void **state)
+{
+    struct fixture *fx = *state;
+    dyn_store_close(fx->store);
+    if (fx->dir[0] != '\0') {
+        char path[128];
+        snprintf(path, sizeof(path), "%s/data.mdb", fx->dir);
+        unlink(path);
+        snprintf(path, sizeof(path), "%s/lock.mdb", fx->dir);
+        unlink(path);
+        rmdir(fx->dir);
+    }
+    free(fx);
+    return 0;
+}
+
+/* Put `value` under "k" with `ctx` at `node`; returns the code. */
+static int
+put(struct fixture *fx, const char *value, const struct dyn_vv *ctx,
+    uint64_t node, struct dyn_vv *ctx_out)
+{
+    struct dyn_store_txn *txn;
+    assert_int_equal(dyn_store_begin(fx->store, true, &txn), 0);
+    struct dyn_kv_put p = {
+        .partition = PARTITION,
+        .key = (const uint8_t *)"k",
+        .key_len = 1,
+        .ctx = ctx,
+        .value = (const uint8_t *)value,
+        .value_len = (uint32_t)strlen(value),
+    };
+    struct dyn_object result;
+    struct dyn_dot dot;
+    int rc = dyn_kv_put(txn, &p, node, 1000, &fx->limits, &result, &dot);
+    if (rc == 0) {
+        assert_int_equal(dyn_store_commit(txn), 0);
+        if (ctx_out != NULL)
+            assert_int_equal(dyn_vv_copy(ctx_out, &result.vv), 0);
+    } else {
+        dyn_store_abort(txn);
+    }
+    dyn_object_free(&result);
+    return rc;
+}
+
+static int
+get(struct fixture *fx, struct dyn_object *obj)
+{
+    struct dyn_store_txn *txn;
+    assert_int_equal(dyn_store_begin(fx->store, false, &txn), 0);
+    int rc = dyn_kv_get(txn, PARTITION, (const uint8_t *)"k", 1, &fx->limits,
+                        obj);
+    dyn_store_abort(txn);
+    return rc;
+}
+
+static void
+get_of_a_missing_key_is_not_found(void **state)
+{
+    struct dyn_object obj;
+    assert_int_equal(get(*state, &obj), -DYN_ENOTFOUND);
+    assert_int_equal(obj.sibling_count, 0);
+}
+
+static void
+put_then_get_returns_the_value(void **state)
+{
+    struct dyn_object obj;
+    assert_int_equal(put(*state, "v1", NULL, NODE_A, NULL), 0);
+    assert_int_equal(get(*state, &obj), 0);
+    assert_int_equal(obj.sibling_count, 1);
+    assert_memory_equal(obj.siblings[0].value, "v1", 2);
+    assert_int_equal(obj.siblings[0].dot.node, NODE_A);
+    dyn_object_free(&obj);
+}
+
+static void
+put_without_context_on_existing_key_adds_a_sibling(void **state)
+{
+    struct dyn_object obj;
+    assert_int_equal(put(*state, "v1", NULL, NODE_A, NULL), 0);
+    assert_int_equal(put(*state, "v2", NULL, NODE_A, NULL), 0);
+    assert_int_equal(get(*state, &obj), 0);
+    assert_int_equal(obj.sibling_count, 2);
+    dyn_object_free(&obj);
+}
+
+static void
+put_with_the_context_of_the_last_write_supersedes_it(void **state)
+{
+    struct dyn_vv ctx;
+    struct dyn_object obj;
+    assert_int_equal(put(*state, "v1", NULL, NODE_A, &ctx), 0);
+    assert_int_equal(put(*state, "v2", &ctx, NODE_B, NULL), 0);
+    assert_int_equal(get(*state, &obj), 0);
+    assert_int_equal(obj.sibling_count, 1);
+    assert_memory_equal(obj.siblings[0].value, "v2", 2);
+    dyn_vv_free(&ctx);
+    dyn_object_free(&obj);
+}
+
+static void
+put_past_max_siblings_is_refused_and_stores_nothing(void **state)
+{
+    struct dyn_object before, after;
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(put(*state, "v", NULL, NODE_A, NULL), 0);
+    assert_int_equal(get(*state, &before), 0);
+    assert_int_equal(put(*state, "one too many", NULL, NODE_A, NULL),
+                     -DYN_ESIBLINGS);
+    assert_int_equal(get(*state, &after), 0);
+    assert_true(dyn_object_equal(&before, &after));
+    dyn_object_free(&before);
+    dyn_object_free(&after);
+}
+
+/* Flip one byte of the stored record of "k". */
+static void
+damage_record(struct fixture *fx, size_t offset)
+{
+    struct dyn_store_txn *txn;
+    struct dyn_bytes rec;
+    assert_int_equal(dyn_store_begin(fx->store, true, &txn), 0);
+    assert_int_equal(
+        dyn_store_get(txn, PARTITION, (const uint8_t *)"k", 1, &rec), 0);
+    uint8_t *copy = malloc(rec.len);
+    assert_non_null(copy);
+    memcpy(copy, rec.data, rec.len);
+    copy[offset % rec.len] ^= 0x40;
+    assert_int_equal(dyn_store_put(txn, PARTITION, (const uint8_t *)"k", 1,
+                                   copy, rec.len),
+                     0);
+    assert_int_equal(dyn_store_commit(txn), 0);
+    free(copy);
+}
+
+static void
+damaged_record_is_reported_not_served(void **state)
+{
+    struct dyn_object obj;
+    assert_int_equal(put(*state, "precious", NULL, NODE_A, NULL), 0);
+    damage_record(*state, 12);
+    assert_int_equal(get(*state, &obj), -DYN_ECHECKSUM);
+    assert_int_equal(obj.sibling_count, 0);
+}
+
+static void
+put_over_a_damaged_record_is_refused_and_keeps_it(void **state)
+{
+    struct dyn_object obj;
+    assert_int_equal(put(*state, "precious", NULL, NODE_A, NULL), 0);
+    damage_record(*state, 12);
+    assert_int_equal(put(*state, "new", NULL, NODE_A, NULL), -DYN_ECHECKSUM);
+    assert_int_equal(get(*state, &obj), -DYN_ECHECKSUM);
+}
+
+static void
+merge_repairs_a_damaged_record_from_a_replica(void **state)
+{
+    struct fixture *fx = *state;
+    struct dyn_object replica, merged, obj;
+    assert_int_equal(put(fx, "precious", NULL, NODE_A, NULL), 0);
+    assert_int_equal(get(fx, &replica), 0);
+    damage_record(fx, 12);
+    struct dyn_store_txn *txn;
+    assert_int_equal(dyn_store_begin(fx->store, true, &txn), 0);
+    assert_int_equal(dyn_kv_merge(txn, PARTITION, (const uint8_t *)"k", 1,
+                                  &replica, NODE_B, &fx->limits, &merged),
+                     0);
+    assert_int_equal(dyn_store_commit(txn), 0);
+    assert_int_equal(get(fx, &obj), 0);
+    assert_true(dyn_object_equal(&obj, &replica));
+    dyn_object_free(&replica);
+    dyn_object_free(&merged);
+    dyn_object_free(&obj);
+}
+
+static void
+merge_keeps_concurrent_siblings_of_both_sides(void **state)
+{
+    struct fixture *fx = *state;
+    struct dyn_object other, merged, obj;
+    /* The "other replica" object: a write at B nobody here has seen. */
+    dyn_object_init(&other);
+    assert_int_equal(dyn_object_put(&other, NULL, NODE_B, 5,
+                                    (const uint8_t *)"b", 1, false,
+                                    &fx->limits.dvv, NULL),
+                     0);
+    assert_int_equal(put(fx, "a", NULL, NODE_A, NULL), 0);
+    struct dyn_store_txn *txn;
+    assert_int_equal(dyn_store_begin(fx->store, true, &txn), 0);
+    assert_int_equal(dyn_kv_merge(txn, PARTITION, (const uint8_t *)"k", 1,
+                                  &other, NODE_A, &fx->limits, &merged),
+                     0);
+    assert_int_equal(dyn_store_commit(txn), 0);
+    assert_int_equal(get(fx, &obj), 0);
+    assert_int_equal(obj.sibling_count, 2);
+    dyn_object_free(&other);
+    dyn_object_free(&merged);
+    dyn_object_free(&obj);
+}
+
+static void
+record_round_trips_and_detects_every_flipped_byte(void **state)
+{
+    (void)state;
+    struct dyn_object obj, back;
+    struct dyn_dvv_limits lim = {.max_siblings = 10, .max_vv_entries = 10};
+    dyn_object_init(&obj);
+    assert_int_equal(dyn_object_put(&obj, NULL, NODE_A, 1,
+                                    (const uint8_t *)"value", 5, false, &lim,
+                                    NULL),
+                     0);
+    uint8_t *rec;
+    size_t len;
+    assert_int_equal(dyn_record_encode(&obj, &rec, &len), 0);
+    assert_int_equal(dyn_record_decode(&back, rec, len, 1u << 20), 0);
+    assert_true(dyn_object_equal(&obj, &back));
+    dyn_object_free(&back);
+    for (size_t i = 1; i < len; i++) { /* byte 0 is the format */
+        rec[i] ^= 0x01;
+        assert_int_equal(dyn_record_decode(&back, rec, len, 1u << 20),
+                         -DYN_ECHECKSUM);
+        rec[i] ^= 0x01;
+    }
+    rec[0] = 99;
+    assert_int_equal(dyn_record_decode(&back, rec, len, 1u << 20),
+                     -DYN_EFORMAT);
+    assert_int_equal(dyn_record_decode(&back, rec, 3, 1u << 20),
+                     -DYN_EFORMAT);
+    free(rec);
+    dyn_object_free(&obj);
+}
+
+#define KV_TESTS(setup)                                                        \
+    cmocka_unit_test_setup_teardown(get_of_a_missing_key_is_not_found, setup, \
+                                    teardown),                                 \
+        cmocka_unit_test_setup_teardown(put_then_get_returns_the_value,       \
+                                        setup, teardown),                      \
+        cmocka_unit_test_setup_teardown(                                       \
+            put_without_context_on_existing_key_adds_a_sibling, setup,         \
+            teardown),                                                         \
+        cmocka_unit_test_setup_teardown(                                       \
+            put_with_the_context_of_the_last_write_supersedes_it, setup,       \
+            teardown),                                                         \
+        cmocka_unit_test_setup_teardown(                                       \
+            put_past_max_siblings_is_refused_and_stores_nothing, setup,        \
+            teardown),                                                         \
+        cmocka_unit_test_setup_teardown(damaged_record_is_reported_not_served, \
+                                        setup, teardown),                      \
+        cmocka_unit_test_setup_teardown(                                       \
+            put_over_a_damaged_record_is_refused_and_keeps_it, setup,          \
+            teardown),                                                         \
+        cmocka_unit_test_setup_teardown(                                       \
+            merge_repairs_a_damaged_record_from_a_replica, setup, teardown),   \
+        cmocka_unit_test_setup_teardown(                                       \
+            merge_keeps_concurrent_siblings_of_both_sides, setup, teardown)
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        KV_TESTS(setup_mem),
+        KV_TESTS(setup_lmdb),
+        cmocka_unit_test(record_round_trips_and_detects_every_flipped_byte),
+    };
+    return cmocka_run_group_tests_name("kv", tests, NULL, NULL);
+}
