@@ -128,7 +128,8 @@ uint32_t dyn_object_live_count(const struct dyn_object *obj);
  *
  * Returns 0; -DYN_ESIBLINGS when the result would hold more than
  * limits->max_siblings siblings; -DYN_EBADARG for node 0 or a deleted put
- * with a value; -ENOMEM.  On any error `obj` is unchanged.
+ * with a value; -EOVERFLOW when node's counter is already UINT64_MAX;
+ * -ENOMEM.  On any error `obj` is unchanged.
  */
 int dyn_object_put(struct dyn_object *obj, const struct dyn_vv *ctx,
                    uint64_t node, uint64_t now_ms, const uint8_t *value,
@@ -168,7 +169,9 @@ bool dyn_object_equal(const struct dyn_object *a, const struct dyn_object *b);
  * byte count.  dyn_object_decode() checks every count against the bytes
  * actually present and against the hard limits above before allocating;
  * it returns 0, -DYN_EFORMAT for anything malformed or trailing, or
- * -ENOMEM.  `max_value_bytes` bounds each sibling value.
+ * -ENOMEM.  `max_value_bytes` bounds each sibling value.  Decoding is
+ * strict (minimal varints, sorted and covered dots, no stray flag bits),
+ * so a buffer that decodes re-encodes to the same bytes.
  */
 size_t dyn_object_encoded_size(const struct dyn_object *obj);
 size_t dyn_object_encode(const struct dyn_object *obj, uint8_t *buf);
@@ -184,9 +187,10 @@ size_t dyn_vv_encode(const struct dyn_vv *vv, uint8_t *buf);
 int dyn_vv_decode(struct dyn_vv *out, const uint8_t *buf, size_t len);
 
 /*
- * Printable context token: base64url (no padding) of dyn_vv_encode().
- * The empty vv encodes as a token of its own (never ""), so "" is never a
- * valid token.
+ * Printable context token: the version character 'c', then base64url
+ * (no padding) of dyn_vv_encode().  The empty vv has a token of its own
+ * ("cAA"), so "" is never a valid token.  Decoding is strict: only the
+ * exact string dyn_context_to_token() makes for a vv is accepted.
  *
  * dyn_context_to_token() returns a NUL-terminated string the caller frees
  * with free(), or NULL on -ENOMEM.  dyn_context_from_token() returns 0,

@@ -1,0 +1,897 @@
+/*
+ * dvv.c - sibling sets versioned by dotted version vectors (dvv.h).
+ *
+ * Paper: Dynamo section 4.4, with vector clocks replaced by DVVs (Almeida,
+ * Baquero et al.; Riak 2.0's DVVSet).  Called from any thread on objects
+ * that thread owns; no clock reads, no I/O, no globals.
+ *
+ * Design:
+ * - vv entries are sorted by node and siblings by dot, so join, sync and
+ *   equality are linear merges and equal objects encode to equal bytes.
+ * - put and sync build their result in fresh arrays and install it only
+ *   once nothing can fail any more, so an error leaves inputs unchanged.
+ * - decode is strict and canonical: anything our encoder would not write
+ *   (non-minimal varints, unsorted or duplicate entries, a tombstone with a
+ *   value, a dot the vv does not cover, trailing bytes) is -DYN_EFORMAT, so
+ *   a successful decode re-encodes to the same bytes.  Every count is
+ *   checked against the bytes present and the hard limits before it sizes
+ *   an allocation.
+ * - Codes from helpers are tested with `!= 0`, never `< 0`, so no check
+ *   depends on the sign convention of err.h's values.
+ *
+ * Caveats: prune is quadratic in the vv length (it may not allocate, so it
+ * cannot sort); vectors are meant to stay near max_vv_entries.  A token
+ * made from a vv over DYN_DVV_MAX_ENTRIES_LIMIT does not decode.
+ */
+#include "dvv.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+
+#define DVV_FORMAT_V1 1        /* first byte of an object encoding */
+#define DVV_FLAG_DELETED 0x01u /* sibling flags: a tombstone */
+#define DVV_FLAGS_KNOWN 0x01u  /* every flag bit this version knows */
+#define VARINT_MAX_BYTES 10    /* LEB128 of a uint64_t */
+#define VARINT_LAST_MAX 0x01u  /* 10th byte carries only bit 63 */
+#define VV_ENTRY_MIN_BYTES 3   /* node, counter, ts: a byte each at least */
+#define SIBLING_MIN_BYTES 5    /* node, counter, ts, flags, value_len */
+#define TOKEN_VERSION 'c'      /* first char of every context token */
+#define B64_BITS 6             /* bits per base64 character */
+/* Largest vv encoding a token may carry, and so its longest body. */
+#define TOKEN_MAX_VV_BYTES                                                     \
+    (VARINT_MAX_BYTES * (1 + 3 * (size_t)DYN_DVV_MAX_ENTRIES_LIMIT))
+#define TOKEN_MAX_BODY_CHARS                                                   \
+    ((TOKEN_MAX_VV_BYTES * 8 + B64_BITS - 1) / B64_BITS)
+
+static const char b64url[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/* The context of a put made without one. */
+static const struct dyn_vv empty_vv = {0, NULL};
+
+void
+dyn_vv_init(struct dyn_vv *vv)
+{
+    vv->len = 0;
+    vv->entry = NULL;
+}
+
+void
+dyn_vv_free(struct dyn_vv *vv)
+{
+    if (vv == NULL)
+        return;
+    free(vv->entry);
+    dyn_vv_init(vv);
+}
+
+int
+dyn_vv_copy(struct dyn_vv *dst, const struct dyn_vv *src)
+{
+    dyn_vv_init(dst);
+    if (src->len == 0)
+        return 0;
+    dst->entry = calloc(src->len, sizeof *dst->entry);
+    if (dst->entry == NULL)
+        return -ENOMEM;
+    memcpy(dst->entry, src->entry, src->len * sizeof *dst->entry);
+    dst->len = src->len;
+    return 0;
+}
+
+uint64_t
+dyn_vv_get(const struct dyn_vv *vv, uint64_t node)
+{
+    uint32_t lo = 0, hi = vv->len;
+
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (vv->entry[mid].node == node)
+            return vv->entry[mid].counter;
+        if (vv->entry[mid].node < node)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return 0;
+}
+
+bool
+dyn_vv_covers(const struct dyn_vv *vv, struct dyn_dot dot)
+{
+    return dot.counter <= dyn_vv_get(vv, dot.node);
+}
+
+/*
+ * The later of two entries for one node: larger counter, then later ts.
+ * A lexicographic max keeps join commutative and associative.
+ */
+static struct dyn_vv_entry
+entry_max(struct dyn_vv_entry a, struct dyn_vv_entry b)
+{
+    if (a.counter != b.counter)
+        return a.counter > b.counter ? a : b;
+    return a.ts_ms >= b.ts_ms ? a : b;
+}
+
+/* Pointwise max of a and b into a fresh `out`.  0 or -ENOMEM. */
+static int
+vv_merge(struct dyn_vv *out, const struct dyn_vv *a, const struct dyn_vv *b)
+{
+    size_t cap = (size_t)a->len + b->len;
+    uint32_t i = 0, j = 0, n = 0;
+
+    dyn_vv_init(out);
+    if (cap == 0)
+        return 0;
+    if (cap > UINT32_MAX)
+        return -EOVERFLOW;
+    out->entry = calloc(cap, sizeof *out->entry);
+    if (out->entry == NULL)
+        return -ENOMEM;
+    while (i < a->len || j < b->len) {
+        if (j == b->len || (i < a->len && a->entry[i].node < b->entry[j].node))
+            out->entry[n++] = a->entry[i++];
+        else if (i == a->len || b->entry[j].node < a->entry[i].node)
+            out->entry[n++] = b->entry[j++];
+        else
+            out->entry[n++] = entry_max(a->entry[i++], b->entry[j++]);
+    }
+    out->len = n;
+    return 0;
+}
+
+int
+dyn_vv_join(struct dyn_vv *dst, const struct dyn_vv *src)
+{
+    struct dyn_vv joined;
+    int rc = vv_merge(&joined, dst, src);
+
+    if (rc != 0)
+        return rc;
+    dyn_vv_free(dst);
+    *dst = joined;
+    return 0;
+}
+
+static int
+dot_cmp(struct dyn_dot a, struct dyn_dot b)
+{
+    if (a.node != b.node)
+        return a.node < b.node ? -1 : 1;
+    if (a.counter != b.counter)
+        return a.counter < b.counter ? -1 : 1;
+    return 0;
+}
+
+/* Total order on sibling contents (not the dot), for equal and sync. */
+static int
+sibling_content_cmp(const struct dyn_sibling *a, const struct dyn_sibling *b)
+{
+    if (a->ts_ms != b->ts_ms)
+        return a->ts_ms < b->ts_ms ? -1 : 1;
+    if (a->deleted != b->deleted)
+        return a->deleted ? 1 : -1;
+    if (a->value_len != b->value_len)
+        return a->value_len < b->value_len ? -1 : 1;
+    if (a->value_len == 0)
+        return 0;
+    return memcmp(a->value, b->value, a->value_len);
+}
+
+static int
+sibling_copy(struct dyn_sibling *dst, const struct dyn_sibling *src)
+{
+    *dst = *src;
+    dst->value = NULL;
+    if (src->value_len == 0)
+        return 0;
+    dst->value = malloc(src->value_len);
+    if (dst->value == NULL)
+        return -ENOMEM;
+    memcpy(dst->value, src->value, src->value_len);
+    return 0;
+}
+
+void
+dyn_object_init(struct dyn_object *obj)
+{
+    dyn_vv_init(&obj->vv);
+    obj->sibling_count = 0;
+    obj->siblings = NULL;
+}
+
+void
+dyn_object_free(struct dyn_object *obj)
+{
+    if (obj == NULL)
+        return;
+    dyn_vv_free(&obj->vv);
+    for (uint32_t i = 0; i < obj->sibling_count; i++)
+        free(obj->siblings[i].value);
+    free(obj->siblings);
+    dyn_object_init(obj);
+}
+
+int
+dyn_object_copy(struct dyn_object *dst, const struct dyn_object *src)
+{
+    int rc;
+
+    dyn_object_init(dst);
+    rc = dyn_vv_copy(&dst->vv, &src->vv);
+    if (rc != 0)
+        return rc;
+    if (src->sibling_count == 0)
+        return 0;
+    dst->siblings = calloc(src->sibling_count, sizeof *dst->siblings);
+    if (dst->siblings == NULL) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    /* sibling_count grows with each copy so a failure frees only those. */
+    for (uint32_t i = 0; i < src->sibling_count; i++) {
+        rc = sibling_copy(&dst->siblings[i], &src->siblings[i]);
+        if (rc != 0)
+            goto fail;
+        dst->sibling_count++;
+    }
+    return 0;
+fail:
+    dyn_object_free(dst);
+    return rc;
+}
+
+uint32_t
+dyn_object_live_count(const struct dyn_object *obj)
+{
+    uint32_t n = 0;
+
+    for (uint32_t i = 0; i < obj->sibling_count; i++)
+        n += !obj->siblings[i].deleted;
+    return n;
+}
+
+/*
+ * The sibling array of a put: the siblings `ctx` does not cover, plus
+ * `fresh` in dot order.  Values are borrowed; the caller moves ownership
+ * only once nothing else can fail.  NULL on -ENOMEM.
+ */
+static struct dyn_sibling *
+put_siblings(const struct dyn_object *obj, const struct dyn_vv *ctx,
+             const struct dyn_sibling *fresh, uint32_t count)
+{
+    struct dyn_sibling *sib = calloc(count, sizeof *sib);
+    uint32_t n = 0;
+    bool placed = false;
+
+    if (sib == NULL)
+        return NULL;
+    for (uint32_t i = 0; i < obj->sibling_count; i++) {
+        const struct dyn_sibling *s = &obj->siblings[i];
+        if (dyn_vv_covers(ctx, s->dot))
+            continue;
+        /* fresh never ties: its counter beats every dot of its node. */
+        if (!placed && dot_cmp(fresh->dot, s->dot) < 0) {
+            sib[n++] = *fresh;
+            placed = true;
+        }
+        sib[n++] = *s;
+    }
+    if (!placed)
+        sib[n++] = *fresh;
+    return sib;
+}
+
+/* vv after a put: the old vv joined with ctx and the new dot. */
+static int
+put_vv(struct dyn_vv *out, const struct dyn_vv *vv, const struct dyn_vv *ctx,
+       struct dyn_dot dot, uint64_t now_ms)
+{
+    struct dyn_vv_entry e = {dot.node, dot.counter, now_ms};
+    struct dyn_vv one = {1, &e};
+    struct dyn_vv known;
+    int rc = vv_merge(&known, vv, ctx);
+
+    if (rc != 0)
+        return rc;
+    rc = vv_merge(out, &known, &one);
+    dyn_vv_free(&known);
+    return rc;
+}
+
+/* Refuse what dyn_object_put documents as -DYN_EBADARG. */
+static bool
+put_args_ok(uint64_t node, const uint8_t *value, uint32_t value_len,
+            bool deleted, const struct dyn_dvv_limits *limits)
+{
+    if (node == 0 || limits == NULL)
+        return false;
+    if (deleted && value_len > 0)
+        return false;
+    return value != NULL || value_len == 0;
+}
+
+int
+dyn_object_put(struct dyn_object *obj, const struct dyn_vv *ctx, uint64_t node,
+               uint64_t now_ms, const uint8_t *value, uint32_t value_len,
+               bool deleted, const struct dyn_dvv_limits *limits,
+               struct dyn_dot *dot_out)
+{
+    struct dyn_sibling fresh = {{node, 0}, now_ms, deleted, value_len, NULL};
+    struct dyn_sibling *sib = NULL;
+    struct dyn_vv vv;
+    uint64_t kept = 0, known;
+    uint32_t count;
+    int rc;
+
+    if (!put_args_ok(node, value, value_len, deleted, limits))
+        return -DYN_EBADARG;
+    if (ctx == NULL)
+        ctx = &empty_vv;
+    /* ctx[node] counts too: the client may have read a replica that is
+     * ahead of this one, and a dot must never be reused. */
+    known = dyn_vv_get(&obj->vv, node);
+    if (dyn_vv_get(ctx, node) > known)
+        known = dyn_vv_get(ctx, node);
+    if (known == UINT64_MAX)
+        return -EOVERFLOW;
+    fresh.dot.counter = known + 1;
+    for (uint32_t i = 0; i < obj->sibling_count; i++)
+        kept += !dyn_vv_covers(ctx, obj->siblings[i].dot);
+    if (kept + 1 > limits->max_siblings)
+        return -DYN_ESIBLINGS;
+    count = (uint32_t)(kept + 1); /* fits: max_siblings is a uint32_t */
+
+    if (value_len > 0) {
+        fresh.value = malloc(value_len);
+        if (fresh.value == NULL)
+            return -ENOMEM;
+        memcpy(fresh.value, value, value_len);
+    }
+    rc = put_vv(&vv, &obj->vv, ctx, fresh.dot, now_ms);
+    if (rc == 0 && (sib = put_siblings(obj, ctx, &fresh, count)) == NULL) {
+        dyn_vv_free(&vv);
+        rc = -ENOMEM;
+    }
+    if (rc != 0) {
+        free(fresh.value);
+        return rc;
+    }
+
+    /* Commit.  ctx may alias obj->vv, so use it before freeing obj->vv. */
+    for (uint32_t i = 0; i < obj->sibling_count; i++)
+        if (dyn_vv_covers(ctx, obj->siblings[i].dot))
+            free(obj->siblings[i].value);
+    free(obj->siblings);
+    dyn_vv_free(&obj->vv);
+    obj->vv = vv;
+    obj->siblings = sib;
+    obj->sibling_count = count;
+    dyn_object_prune(obj, node, limits->max_vv_entries);
+    if (dot_out != NULL)
+        *dot_out = fresh.dot;
+    return 0;
+}
+
+/*
+ * Of two siblings with one dot (the same write, so normally equal), the
+ * one with the smaller content: a fixed choice keeps sync commutative even
+ * if a reused node id ever made two different writes share a dot.
+ */
+static const struct dyn_sibling *
+same_dot_pick(const struct dyn_sibling *a, const struct dyn_sibling *b)
+{
+    return sibling_content_cmp(a, b) <= 0 ? a : b;
+}
+
+/*
+ * Merge the sibling lists of a and b into out->siblings (sized for both):
+ * a sibling both hold survives, and one held by a single side survives
+ * when the other side's vv does not cover its dot (it never saw it).
+ */
+static int
+sync_siblings(struct dyn_object *out, const struct dyn_object *a,
+              const struct dyn_object *b)
+{
+    uint32_t i = 0, j = 0;
+
+    while (i < a->sibling_count || j < b->sibling_count) {
+        const struct dyn_sibling *s;
+        bool keep = true;
+        int cmp = i == a->sibling_count ? 1
+                  : j == b->sibling_count
+                      ? -1
+                      : dot_cmp(a->siblings[i].dot, b->siblings[j].dot);
+        if (cmp < 0) {
+            s = &a->siblings[i++];
+            keep = !dyn_vv_covers(&b->vv, s->dot);
+        } else if (cmp > 0) {
+            s = &b->siblings[j++];
+            keep = !dyn_vv_covers(&a->vv, s->dot);
+        } else {
+            s = same_dot_pick(&a->siblings[i++], &b->siblings[j++]);
+        }
+        if (!keep)
+            continue;
+        int rc = sibling_copy(&out->siblings[out->sibling_count], s);
+        if (rc != 0)
+            return rc;
+        out->sibling_count++;
+    }
+    return 0;
+}
+
+int
+dyn_object_sync(struct dyn_object *out, const struct dyn_object *a,
+                const struct dyn_object *b)
+{
+    size_t cap = (size_t)a->sibling_count + b->sibling_count;
+    int rc;
+
+    dyn_object_init(out);
+    if (cap > UINT32_MAX)
+        return -EOVERFLOW;
+    rc = vv_merge(&out->vv, &a->vv, &b->vv);
+    if (rc != 0)
+        return rc;
+    if (cap > 0) {
+        out->siblings = calloc(cap, sizeof *out->siblings);
+        if (out->siblings == NULL) {
+            rc = -ENOMEM;
+            goto fail;
+        }
+    }
+    rc = sync_siblings(out, a, b);
+    if (rc != 0)
+        goto fail;
+    return 0;
+fail:
+    dyn_object_free(out);
+    return rc;
+}
+
+/* Binary search of the (dot-sorted, so node-sorted) siblings for a node. */
+static bool
+names_sibling_node(const struct dyn_object *obj, uint64_t node)
+{
+    uint32_t lo = 0, hi = obj->sibling_count;
+
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (obj->siblings[mid].dot.node == node)
+            return true;
+        if (obj->siblings[mid].dot.node < node)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return false;
+}
+
+/*
+ * The prunable entry with the oldest ts (lowest node on a tie, so pruning
+ * is deterministic).  False when every entry is protected.
+ */
+static bool
+prune_victim(const struct dyn_object *obj, uint64_t local_node,
+             uint32_t *victim)
+{
+    bool found = false;
+
+    for (uint32_t i = 0; i < obj->vv.len; i++) {
+        const struct dyn_vv_entry *e = &obj->vv.entry[i];
+        if (e->node == local_node || names_sibling_node(obj, e->node))
+            continue;
+        if (!found || e->ts_ms < obj->vv.entry[*victim].ts_ms) {
+            *victim = i;
+            found = true;
+        }
+    }
+    return found;
+}
+
+uint32_t
+dyn_object_prune(struct dyn_object *obj, uint64_t local_node,
+                 uint32_t max_entries)
+{
+    struct dyn_vv *vv = &obj->vv;
+    uint32_t removed = 0, victim;
+
+    while (vv->len > max_entries && prune_victim(obj, local_node, &victim)) {
+        memmove(&vv->entry[victim], &vv->entry[victim + 1],
+                (vv->len - victim - 1) * sizeof *vv->entry);
+        vv->len--;
+        removed++;
+    }
+    if (vv->len == 0)
+        dyn_vv_free(vv); /* dvv.h promises entry == NULL when empty */
+    return removed;
+}
+
+static bool
+vv_equal(const struct dyn_vv *a, const struct dyn_vv *b)
+{
+    if (a->len != b->len)
+        return false;
+    for (uint32_t i = 0; i < a->len; i++) {
+        const struct dyn_vv_entry *x = &a->entry[i], *y = &b->entry[i];
+        if (x->node != y->node || x->counter != y->counter ||
+            x->ts_ms != y->ts_ms)
+            return false;
+    }
+    return true;
+}
+
+bool
+dyn_object_equal(const struct dyn_object *a, const struct dyn_object *b)
+{
+    if (!vv_equal(&a->vv, &b->vv) || a->sibling_count != b->sibling_count)
+        return false;
+    for (uint32_t i = 0; i < a->sibling_count; i++) {
+        const struct dyn_sibling *x = &a->siblings[i], *y = &b->siblings[i];
+        if (dot_cmp(x->dot, y->dot) != 0 || sibling_content_cmp(x, y) != 0)
+            return false;
+    }
+    return true;
+}
+
+/* ---- encoding ---- */
+
+static size_t
+varint_size(uint64_t v)
+{
+    size_t n = 1;
+
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+static uint8_t *
+varint_put(uint8_t *p, uint64_t v)
+{
+    while (v >= 0x80) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (uint8_t)v;
+    return p;
+}
+
+size_t
+dyn_vv_encoded_size(const struct dyn_vv *vv)
+{
+    size_t n = varint_size(vv->len);
+
+    for (uint32_t i = 0; i < vv->len; i++)
+        n += varint_size(vv->entry[i].node) +
+             varint_size(vv->entry[i].counter) +
+             varint_size(vv->entry[i].ts_ms);
+    return n;
+}
+
+static uint8_t *
+vv_put(uint8_t *p, const struct dyn_vv *vv)
+{
+    p = varint_put(p, vv->len);
+    for (uint32_t i = 0; i < vv->len; i++) {
+        p = varint_put(p, vv->entry[i].node);
+        p = varint_put(p, vv->entry[i].counter);
+        p = varint_put(p, vv->entry[i].ts_ms);
+    }
+    return p;
+}
+
+size_t
+dyn_vv_encode(const struct dyn_vv *vv, uint8_t *buf)
+{
+    return (size_t)(vv_put(buf, vv) - buf);
+}
+
+size_t
+dyn_object_encoded_size(const struct dyn_object *obj)
+{
+    size_t n =
+        1 + dyn_vv_encoded_size(&obj->vv) + varint_size(obj->sibling_count);
+
+    for (uint32_t i = 0; i < obj->sibling_count; i++) {
+        const struct dyn_sibling *s = &obj->siblings[i];
+        n += varint_size(s->dot.node) + varint_size(s->dot.counter) +
+             varint_size(s->ts_ms) + 1 + varint_size(s->value_len) +
+             s->value_len;
+    }
+    return n;
+}
+
+size_t
+dyn_object_encode(const struct dyn_object *obj, uint8_t *buf)
+{
+    uint8_t *p = buf;
+
+    *p++ = DVV_FORMAT_V1;
+    p = vv_put(p, &obj->vv);
+    p = varint_put(p, obj->sibling_count);
+    for (uint32_t i = 0; i < obj->sibling_count; i++) {
+        const struct dyn_sibling *s = &obj->siblings[i];
+        p = varint_put(p, s->dot.node);
+        p = varint_put(p, s->dot.counter);
+        p = varint_put(p, s->ts_ms);
+        *p++ = s->deleted ? DVV_FLAG_DELETED : 0;
+        p = varint_put(p, s->value_len);
+        if (s->value_len > 0)
+            memcpy(p, s->value, s->value_len);
+        p += s->value_len;
+    }
+    return (size_t)(p - buf);
+}
+
+/* ---- decoding ---- */
+
+struct reader {
+    const uint8_t *p; /* next unread byte */
+    size_t left;      /* bytes after p */
+};
+
+static int
+read_byte(struct reader *r, uint8_t *out)
+{
+    if (r->left == 0)
+        return -DYN_EFORMAT;
+    *out = *r->p++;
+    r->left--;
+    return 0;
+}
+
+/* A minimal LEB128 varint of at most 64 bits. */
+static int
+read_varint(struct reader *r, uint64_t *out)
+{
+    uint64_t v = 0;
+    uint8_t b;
+
+    for (unsigned i = 0; i < VARINT_MAX_BYTES; i++) {
+        if (read_byte(r, &b) != 0)
+            return -DYN_EFORMAT;
+        if (i == VARINT_MAX_BYTES - 1 && b > VARINT_LAST_MAX)
+            return -DYN_EFORMAT; /* bits past 63, or an 11th byte */
+        v |= (uint64_t)(b & 0x7f) << (7 * i);
+        if ((b & 0x80) == 0) {
+            if (b == 0 && i > 0)
+                return -DYN_EFORMAT; /* non-minimal: not our encoding */
+            *out = v;
+            return 0;
+        }
+    }
+    return -DYN_EFORMAT;
+}
+
+/* A count of items of at least min_bytes each, within `limit`. */
+static int
+read_count(struct reader *r, size_t min_bytes, uint32_t limit, uint32_t *out)
+{
+    uint64_t n;
+
+    if (read_varint(r, &n) != 0)
+        return -DYN_EFORMAT;
+    if (n > limit || n > r->left / min_bytes)
+        return -DYN_EFORMAT;
+    *out = (uint32_t)n;
+    return 0;
+}
+
+/* Entries into a fresh `vv`; on error the caller frees what was read. */
+static int
+read_vv(struct reader *r, struct dyn_vv *vv)
+{
+    uint32_t n;
+
+    if (read_count(r, VV_ENTRY_MIN_BYTES, DYN_DVV_MAX_ENTRIES_LIMIT, &n) != 0)
+        return -DYN_EFORMAT;
+    if (n > 0 && (vv->entry = calloc(n, sizeof *vv->entry)) == NULL)
+        return -ENOMEM;
+    for (uint32_t i = 0; i < n; i++) {
+        struct dyn_vv_entry *e = &vv->entry[i];
+        if (read_varint(r, &e->node) != 0 || read_varint(r, &e->counter) != 0 ||
+            read_varint(r, &e->ts_ms) != 0)
+            return -DYN_EFORMAT;
+        if (e->node == 0 || e->counter == 0)
+            return -DYN_EFORMAT;
+        if (i > 0 && e->node <= vv->entry[i - 1].node)
+            return -DYN_EFORMAT; /* unsorted or duplicate */
+        vv->len++;
+    }
+    return 0;
+}
+
+/* One sibling's fields; its value is allocated only once checked. */
+static int
+read_sibling(struct reader *r, struct dyn_sibling *s, uint32_t max_value_bytes)
+{
+    uint64_t len;
+    uint8_t flags;
+
+    if (read_varint(r, &s->dot.node) != 0 ||
+        read_varint(r, &s->dot.counter) != 0 ||
+        read_varint(r, &s->ts_ms) != 0 || read_byte(r, &flags) != 0 ||
+        read_varint(r, &len) != 0)
+        return -DYN_EFORMAT;
+    if (s->dot.node == 0 || s->dot.counter == 0)
+        return -DYN_EFORMAT;
+    if ((flags & ~DVV_FLAGS_KNOWN) != 0)
+        return -DYN_EFORMAT;
+    s->deleted = (flags & DVV_FLAG_DELETED) != 0;
+    if ((s->deleted && len > 0) || len > max_value_bytes || len > r->left)
+        return -DYN_EFORMAT;
+    s->value_len = (uint32_t)len;
+    if (len == 0)
+        return 0;
+    s->value = malloc(len);
+    if (s->value == NULL)
+        return -ENOMEM;
+    memcpy(s->value, r->p, len);
+    r->p += len;
+    r->left -= len;
+    return 0;
+}
+
+static int
+read_siblings(struct reader *r, struct dyn_object *obj,
+              uint32_t max_value_bytes)
+{
+    uint32_t n;
+    int rc;
+
+    if (read_count(r, SIBLING_MIN_BYTES, DYN_DVV_MAX_SIBLINGS_LIMIT, &n) != 0)
+        return -DYN_EFORMAT;
+    if (n > 0 && (obj->siblings = calloc(n, sizeof *obj->siblings)) == NULL)
+        return -ENOMEM;
+    for (uint32_t i = 0; i < n; i++) {
+        struct dyn_sibling *s = &obj->siblings[i];
+        rc = read_sibling(r, s, max_value_bytes);
+        if (rc != 0)
+            return rc; /* s->value is still NULL: allocated last */
+        obj->sibling_count++;
+        if (i > 0 && dot_cmp(obj->siblings[i - 1].dot, s->dot) >= 0)
+            return -DYN_EFORMAT; /* unsorted or duplicate */
+        if (!dyn_vv_covers(&obj->vv, s->dot))
+            return -DYN_EFORMAT; /* breaks the object invariant */
+    }
+    return 0;
+}
+
+int
+dyn_object_decode(struct dyn_object *out, const uint8_t *buf, size_t len,
+                  uint32_t max_value_bytes)
+{
+    struct reader r = {buf, len};
+    uint8_t format;
+    int rc;
+
+    dyn_object_init(out);
+    if (read_byte(&r, &format) != 0 || format != DVV_FORMAT_V1)
+        return -DYN_EFORMAT;
+    rc = read_vv(&r, &out->vv);
+    if (rc == 0)
+        rc = read_siblings(&r, out, max_value_bytes);
+    if (rc == 0 && r.left != 0)
+        rc = -DYN_EFORMAT;
+    if (rc != 0)
+        dyn_object_free(out);
+    return rc;
+}
+
+int
+dyn_vv_decode(struct dyn_vv *out, const uint8_t *buf, size_t len)
+{
+    struct reader r = {buf, len};
+    int rc;
+
+    dyn_vv_init(out);
+    rc = read_vv(&r, out);
+    if (rc == 0 && r.left != 0)
+        rc = -DYN_EFORMAT;
+    if (rc != 0)
+        dyn_vv_free(out);
+    return rc;
+}
+
+/* ---- context tokens ---- */
+
+char *
+dyn_context_to_token(const struct dyn_vv *vv)
+{
+    size_t n = dyn_vv_encoded_size(vv);
+    size_t chars = (n * 8 + B64_BITS - 1) / B64_BITS;
+    uint8_t *bin = malloc(n);
+    char *tok = malloc(1 + chars + 1);
+    char *p = tok;
+    uint32_t acc = 0;
+    unsigned bits = 0;
+
+    if (bin == NULL || tok == NULL) {
+        free(bin);
+        free(tok);
+        return NULL;
+    }
+    dyn_vv_encode(vv, bin);
+    *p++ = TOKEN_VERSION;
+    for (size_t i = 0; i < n; i++) {
+        acc = (acc << 8) | bin[i];
+        for (bits += 8; bits >= B64_BITS; bits -= B64_BITS)
+            *p++ = b64url[(acc >> (bits - B64_BITS)) & 0x3f];
+    }
+    if (bits > 0)
+        *p++ = b64url[(acc << (B64_BITS - bits)) & 0x3f];
+    *p = '\0';
+    free(bin);
+    return tok;
+}
+
+/* The 6-bit value of a base64url character, or -1. */
+static int
+b64_value(char c)
+{
+    const char *hit = c == '\0' ? NULL : strchr(b64url, c);
+
+    return hit == NULL ? -1 : (int)(hit - b64url);
+}
+
+/*
+ * Decode `n` base64url characters into bin (room for n * 6 / 8 bytes).
+ * The unused low bits of the last character must be zero, as we write
+ * them, so each vv has exactly one token.
+ */
+static int
+b64_decode(const char *s, size_t n, uint8_t *bin, size_t *bin_len)
+{
+    uint32_t acc = 0;
+    unsigned bits = 0;
+    size_t len = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        int v = b64_value(s[i]);
+        if (v < 0)
+            return -DYN_EBADCONTEXT;
+        acc = (acc << B64_BITS) | (uint32_t)v;
+        bits += B64_BITS;
+        if (bits >= 8) {
+            bits -= 8;
+            bin[len++] = (uint8_t)(acc >> bits);
+        }
+    }
+    if ((acc & ((1u << bits) - 1)) != 0)
+        return -DYN_EBADCONTEXT;
+    *bin_len = len;
+    return 0;
+}
+
+int
+dyn_context_from_token(struct dyn_vv *out, const char *token)
+{
+    size_t n, bin_len;
+    uint8_t *bin;
+    int rc;
+
+    dyn_vv_init(out);
+    if (token == NULL || token[0] != TOKEN_VERSION)
+        return -DYN_EBADCONTEXT;
+    token++;
+    /* No vv encodes to nothing, and one character is only 6 bits. */
+    n = strnlen(token, TOKEN_MAX_BODY_CHARS + 1);
+    if (n == 0 || n > TOKEN_MAX_BODY_CHARS || n % 4 == 1)
+        return -DYN_EBADCONTEXT;
+    bin = malloc(n * B64_BITS / 8);
+    if (bin == NULL)
+        return -ENOMEM;
+    rc = b64_decode(token, n, bin, &bin_len);
+    if (rc == 0)
+        rc = dyn_vv_decode(out, bin, bin_len);
+    free(bin);
+    return rc == -DYN_EFORMAT ? -DYN_EBADCONTEXT : rc;
+}
