@@ -57,6 +57,10 @@ status_print(const Dynpb__StatusResp *st)
     printf("keys      %" PRIu64 "\n", st->keys);
     printf("store     %s used of %s (%s, sync %s)\n", used, max, st->engine,
            st->sync);
+    printf("requests  %" PRIu64 " (%" PRIu64 " errors), %u connections\n",
+           st->requests, st->errors, st->connections);
+    printf("writes    %" PRIu64 " in %" PRIu64 " commits\n", st->writes,
+           st->commits);
     printf("uptime    %s\n", up);
     printf("version   %s\n", st->version);
 }
@@ -100,6 +104,11 @@ status_print_json(const Dynpb__StatusResp *st)
     json_key(&j, "n"), json_uint(&j, st->n);
     json_key(&j, "r"), json_uint(&j, st->r);
     json_key(&j, "w"), json_uint(&j, st->w);
+    json_key(&j, "requests"), json_uint(&j, st->requests);
+    json_key(&j, "errors"), json_uint(&j, st->errors);
+    json_key(&j, "writes"), json_uint(&j, st->writes);
+    json_key(&j, "commits"), json_uint(&j, st->commits);
+    json_key(&j, "connections"), json_uint(&j, st->connections);
     json_end_object(&j);
     json_end_object(&j);
     json_finish(&j);

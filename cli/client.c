@@ -206,7 +206,8 @@ set_id(ProtobufCMessage *msg, uint64_t id)
 {
     const ProtobufCFieldDescriptor *f =
         protobuf_c_message_descriptor_get_field(msg->descriptor, 1);
-    if (f != NULL && f->type == PROTOBUF_C_TYPE_UINT64)
+    if (f != NULL && f->type == PROTOBUF_C_TYPE_UINT64 &&
+        strcmp(f->name, "id") == 0)
         memcpy((char *)msg + f->offset, &id, sizeof(id));
 }
 

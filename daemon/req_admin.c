@@ -7,6 +7,7 @@
 #include "err.h"
 #include "server.h"
 #include "wire.h"
+#include "writer.h"
 
 /* PACKAGE_VERSION comes from configure, on the command line. */
 
@@ -49,5 +50,10 @@ req_status(struct conn *c, const ProtobufCMessage *msg)
     resp.r = cfg->r;
     resp.w = cfg->w;
     resp.partitions = cfg->partitions;
+    resp.requests = srv->stats.requests;
+    resp.errors = srv->stats.errors;
+    if (srv->writer != NULL)
+        writer_counts(srv->writer, &resp.commits, &resp.writes);
+    resp.connections = srv->conn_count;
     conn_send(c, &resp.base);
 }

@@ -1,9 +1,10 @@
 /*
  * err.c - messages and names for the codes of err.h.
  *
- * Project codes come from DYN_ERRNO_MAP; anything else is -errno, for which
- * strerror_r's text is used.  libuv codes on Linux are -errno too, so the
- * same path covers them without linking libuv into lib/.
+ * Project codes come from DYN_ERRNO_MAP; anything else is taken as -errno
+ * (glibc's static descriptions).  Most libuv codes on Linux are -errno;
+ * the few that are not (UV_EOF, UV_EAI_*) read as "unknown error" here,
+ * and code that holds a libuv code uses uv_strerror() instead.
  */
 #include "err.h"
 
@@ -23,8 +24,11 @@ dyn_strerror(int code)
         break;
     }
     if (code < 0 && code > -4096) {
-        /* strerror() of glibc returns a static string for known errnos. */
-        return strerror(-code);
+        /* Unlike strerror(), a static string or NULL, never a buffer that
+         * a later call reuses. */
+        const char *desc = strerrordesc_np(-code);
+        if (desc != NULL)
+            return desc;
     }
     return "unknown error";
 }

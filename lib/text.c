@@ -11,30 +11,42 @@
 static const char b64_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
+/* The escaped form of one byte into piece (5 bytes); returns its length. */
+static size_t
+escape_byte(char piece[5], uint8_t b)
+{
+    if (b == '\\')
+        return (size_t)snprintf(piece, 5, "\\\\");
+    if (b >= 0x20 && b < 0x7f)
+        return (size_t)snprintf(piece, 5, "%c", b);
+    return (size_t)snprintf(piece, 5, "\\x%02x", b);
+}
+
 char *
 dyn_text_escape(char *out, size_t out_len, const uint8_t *data, size_t len)
 {
     static const char ellipsis[] = "...";
-    size_t o = 0;
     if (out_len == 0)
         return out;
+    size_t full = 0;
+    char piece[5];
+    for (size_t i = 0; i < len && full < out_len; i++)
+        full += escape_byte(piece, data[i]);
+    /* Room kept for "..." only when the whole text does not fit. */
+    size_t room = full < out_len ? out_len - 1
+                  : out_len > sizeof(ellipsis) ? out_len - sizeof(ellipsis)
+                                               : 0;
+    size_t o = 0;
     for (size_t i = 0; i < len; i++) {
-        char piece[5];
-        uint8_t b = data[i];
-        if (b == '\\')
-            strcpy(piece, "\\\\");
-        else if (b >= 0x20 && b < 0x7f)
-            piece[0] = (char)b, piece[1] = '\0';
-        else
-            snprintf(piece, sizeof(piece), "\\x%02x", b);
-        size_t n = strlen(piece);
-        if (o + n + sizeof(ellipsis) > out_len) {
-            if (o + sizeof(ellipsis) <= out_len)
-                memcpy(out + o, ellipsis, sizeof(ellipsis) - 1), o += 3;
+        size_t n = escape_byte(piece, data[i]);
+        if (o + n > room)
             break;
-        }
         memcpy(out + o, piece, n);
         o += n;
+    }
+    if (full >= out_len && out_len >= sizeof(ellipsis)) {
+        memcpy(out + o, ellipsis, sizeof(ellipsis) - 1);
+        o += sizeof(ellipsis) - 1;
     }
     out[o] = '\0';
     return out;
@@ -123,9 +135,14 @@ b64_value(char ch)
 int64_t
 dyn_text_base64_decode(uint8_t *out, const char *text, size_t len)
 {
-    while (len > 0 && text[len - 1] == '=')
-        len--;
-    if (len % 4 == 1)
+    /* Padding, if any, completes the last group of four: "xx==", "xxx=". */
+    size_t pad = 0;
+    while (pad < len && text[len - 1 - pad] == '=')
+        pad++;
+    if (pad > 0 && (pad > 2 || len % 4 != 0))
+        return -DYN_EBADARG;
+    len -= pad;
+    if (len % 4 == 1 || (pad > 0 && len % 4 == 0))
         return -DYN_EBADARG;
     size_t o = 0;
     uint32_t acc = 0;

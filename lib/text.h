@@ -19,8 +19,8 @@
 char *dyn_text_escape(char *out, size_t out_len, const uint8_t *data,
                       size_t len);
 
-/* True when data is valid UTF-8 without NUL or other C0 controls except
- * tab, newline and carriage return. */
+/* True when data is valid UTF-8 without NUL, DEL or other C0 controls
+ * except tab, newline and carriage return. */
 bool dyn_text_is_utf8(const uint8_t *data, size_t len);
 
 /* Bytes needed by dyn_text_base64_encode for len input bytes, NUL

@@ -101,7 +101,8 @@ dyn_wire_msg_id(const ProtobufCMessage *msg)
     const ProtobufCFieldDescriptor *field =
         protobuf_c_message_descriptor_get_field(msg->descriptor, 1);
     if (field == NULL || field->type != PROTOBUF_C_TYPE_UINT64 ||
-        field->label == PROTOBUF_C_LABEL_REPEATED)
+        field->label == PROTOBUF_C_LABEL_REPEATED ||
+        strcmp(field->name, "id") != 0)
         return 0;
     uint64_t id;
     memcpy(&id, (const char *)msg + field->offset, sizeof(id));

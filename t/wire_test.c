@@ -1,0 +1,1306 @@
+/*
+ * wire_test.c - tests of lib/wire.c: frames and message codes of the wire
+ * protocol (lib/dynamo.proto).
+ *
+ * Every message type goes through pack -> peek -> decode with every field
+ * set (binary keys and values with NUL bytes, empty values, a 1 MiB
+ * value) and must come back equal, compared field by field through the
+ * protobuf-c descriptors so that a field added to the proto is covered.
+ * The framing tests feed every prefix of valid frames, zero and oversized
+ * length prefixes and pipelined streams; the decoder tests feed each class
+ * of malformed body, every truncation of valid bodies and seeded random
+ * and mutated bodies for every code.
+ *
+ * Failures are negative codes, -DYN_EFRAME and so on (err.h); each class
+ * of bad input must give its own code, not merely some failure.
+ *
+ * Random tests print their seed; set DYN_TEST_SEED to replay one.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "wire.h"
+
+#define DEFAULT_SEED 0x5eed2024u        /* used when DYN_TEST_SEED is unset */
+#define TEST_MAX_FRAME_BYTES (4u << 20) /* room for the 1 MiB value */
+#define BIG_VALUE_BYTES (1u << 20)      /* the large value round-tripped */
+#define RANDOM_BODIES_PER_CODE 3000     /* fuzz iterations per code */
+#define RANDOM_BODY_MAX_BYTES 64        /* longest purely random body */
+#define CODE_COUNT 256                  /* a code is one byte */
+#define SAMPLE_COUNT 9                  /* one sample per message type */
+
+/* ---- helpers ---- */
+
+struct rng {
+    uint64_t state; /* splitmix64 state */
+};
+
+static uint64_t
+rng_next(struct rng *r)
+{
+    uint64_t z = (r->state += 0x9e3779b97f4a7c15u);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    return z ^ (z >> 31);
+}
+
+static uint32_t
+rng_below(struct rng *r, uint32_t n)
+{
+    return (uint32_t)(rng_next(r) % n);
+}
+
+/* The base seed of this run, printed so a failure can be replayed. */
+static uint64_t
+test_seed(const char *what)
+{
+    const char *env = getenv("DYN_TEST_SEED");
+    uint64_t seed = env != NULL ? strtoull(env, NULL, 0) : DEFAULT_SEED;
+
+    print_message("%s: seed %" PRIu64 " (set DYN_TEST_SEED to replay)\n", what,
+                  seed);
+    return seed;
+}
+
+static void *
+xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    assert_non_null(p);
+    return p;
+}
+
+/* Bytes one element of a field of this type takes in the C struct. */
+static size_t
+field_elem_size(ProtobufCType type)
+{
+    switch (type) {
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_FIXED32:
+    case PROTOBUF_C_TYPE_FLOAT:
+    case PROTOBUF_C_TYPE_ENUM:
+        return 4;
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64:
+    case PROTOBUF_C_TYPE_DOUBLE:
+        return 8;
+    case PROTOBUF_C_TYPE_BOOL:
+        return sizeof(protobuf_c_boolean);
+    case PROTOBUF_C_TYPE_STRING:
+    case PROTOBUF_C_TYPE_MESSAGE:
+        return sizeof(void *);
+    case PROTOBUF_C_TYPE_BYTES:
+        return sizeof(ProtobufCBinaryData);
+    }
+    fail_msg("field type %d is not handled by this test", (int)type);
+    return 0;
+}
+
+static bool msg_equal(const ProtobufCMessage *a, const ProtobufCMessage *b);
+
+/* One value of field f, at a and b, is equal. */
+static bool
+field_value_equal(const ProtobufCFieldDescriptor *f, const void *a,
+                  const void *b)
+{
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_STRING: {
+        const char *sa = *(char *const *)a, *sb = *(char *const *)b;
+        return strcmp(sa ? sa : "", sb ? sb : "") == 0;
+    }
+    case PROTOBUF_C_TYPE_BYTES: {
+        const ProtobufCBinaryData *ba = a, *bb = b;
+        return ba->len == bb->len &&
+               (ba->len == 0 || memcmp(ba->data, bb->data, ba->len) == 0);
+    }
+    case PROTOBUF_C_TYPE_MESSAGE: {
+        const ProtobufCMessage *ma = *(ProtobufCMessage *const *)a;
+        const ProtobufCMessage *mb = *(ProtobufCMessage *const *)b;
+        if (ma == NULL || mb == NULL)
+            return ma == mb;
+        return msg_equal(ma, mb);
+    }
+    default:
+        return memcmp(a, b, field_elem_size(f->type)) == 0;
+    }
+}
+
+/* Field-by-field equality through the descriptor; fails naming a field. */
+static bool
+msg_equal(const ProtobufCMessage *a, const ProtobufCMessage *b)
+{
+    const ProtobufCMessageDescriptor *d = a->descriptor;
+
+    if (a->descriptor != b->descriptor)
+        return false;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        const char *pa = (const char *)a + f->offset;
+        const char *pb = (const char *)b + f->offset;
+
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t na =
+                *(const size_t *)((const char *)a + f->quantifier_offset);
+            size_t nb =
+                *(const size_t *)((const char *)b + f->quantifier_offset);
+            size_t size = field_elem_size(f->type);
+            const char *arr_a = *(char *const *)pa;
+            const char *arr_b = *(char *const *)pb;
+            if (na != nb) {
+                print_error("%s.%s: %zu elements vs %zu\n", d->name, f->name,
+                            na, nb);
+                return false;
+            }
+            for (size_t k = 0; k < na; k++)
+                if (!field_value_equal(f, arr_a + k * size, arr_b + k * size)) {
+                    print_error("%s.%s[%zu] differs\n", d->name, f->name, k);
+                    return false;
+                }
+        } else if (f->label == PROTOBUF_C_LABEL_NONE) {
+            if (!field_value_equal(f, pa, pb)) {
+                print_error("%s.%s differs\n", d->name, f->name);
+                return false;
+            }
+        } else {
+            fail_msg("%s.%s: label %d is not handled by this test", d->name,
+                     f->name, (int)f->label);
+        }
+    }
+    return true;
+}
+
+/* Fails unless every field (recursively) holds a non-default value. */
+static void
+assert_every_field_set(const ProtobufCMessage *m)
+{
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    static const uint8_t zeros[8];
+
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        const char *p = (const char *)m + f->offset;
+        bool set;
+
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t n =
+                *(const size_t *)((const char *)m + f->quantifier_offset);
+            set = n > 0;
+            if (set && f->type == PROTOBUF_C_TYPE_MESSAGE)
+                for (size_t k = 0; k < n; k++)
+                    assert_every_field_set((*(ProtobufCMessage *const **)p)[k]);
+        } else if (f->type == PROTOBUF_C_TYPE_STRING) {
+            const char *s = *(char *const *)p;
+            set = s != NULL && s[0] != '\0';
+        } else if (f->type == PROTOBUF_C_TYPE_BYTES) {
+            set = ((const ProtobufCBinaryData *)p)->len > 0;
+        } else if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
+            const ProtobufCMessage *sub = *(ProtobufCMessage *const *)p;
+            set = sub != NULL;
+            if (set)
+                assert_every_field_set(sub);
+        } else {
+            set = memcmp(p, zeros, field_elem_size(f->type)) != 0;
+        }
+        if (!set)
+            fail_msg("sample %s leaves field %s at its default", d->name,
+                     f->name);
+    }
+}
+
+/*
+ * Give every scalar, string and bytes field still at its default a
+ * distinct value, so that fields added to the proto after these samples
+ * were written are round-tripped too.  Message and repeated fields need
+ * storage and are set by hand.
+ */
+static void
+fill_unset_fields(ProtobufCMessage *m, uint32_t *next)
+{
+    static const uint8_t filler[] = {'f', 0, 0xff};
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    static const uint8_t zeros[8];
+
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        char *p = (char *)m + f->offset;
+        size_t size;
+
+        if (f->label != PROTOBUF_C_LABEL_NONE)
+            continue;
+        switch (f->type) {
+        case PROTOBUF_C_TYPE_MESSAGE:
+            break;
+        case PROTOBUF_C_TYPE_STRING:
+            if (*(char **)p == NULL || **(char **)p == '\0')
+                *(const char **)p = "filled \xe2\x9c\x93";
+            break;
+        case PROTOBUF_C_TYPE_BYTES:
+            if (((ProtobufCBinaryData *)p)->len == 0)
+                *(ProtobufCBinaryData *)p =
+                    (ProtobufCBinaryData){sizeof(filler), (uint8_t *)filler};
+            break;
+        case PROTOBUF_C_TYPE_BOOL:
+            *(protobuf_c_boolean *)p = 1;
+            break;
+        default:
+            size = field_elem_size(f->type);
+            if (memcmp(p, zeros, size) != 0)
+                break;
+            if (size == sizeof(uint64_t)) {
+                uint64_t v = (*next)++;
+                memcpy(p, &v, size);
+            } else {
+                uint32_t v = (*next)++;
+                memcpy(p, &v, size);
+            }
+            break;
+        }
+    }
+}
+
+/* ---- one sample of every message type, every field set ---- */
+
+static const uint8_t bin_key[] = {'k', 0, 'e', 0xff, 'y', 0};
+static const uint8_t bin_ctx[] = {0, 1, 0, 0x80, 0xfe, 0};
+static const uint8_t bin_val[] = {'v', 0, 0, 'l', 0x7f, 0xc0, 0};
+
+#define BIN(a) ((ProtobufCBinaryData){sizeof(a), (uint8_t *)(a)})
+
+struct samples {
+    Dynpb__Error error;
+    Dynpb__PingReq ping_req;
+    Dynpb__PingResp ping_resp;
+    Dynpb__GetReq get_req;
+    Dynpb__GetResp get_resp;
+    Dynpb__PutReq put_req;
+    Dynpb__PutResp put_resp;
+    Dynpb__StatusReq status_req;
+    Dynpb__StatusResp status_resp;
+    Dynpb__Dot dots[3];                   /* for siblings[0..1] and put_resp */
+    Dynpb__Sibling siblings[2];           /* in get_resp */
+    Dynpb__Sibling *sib_ptrs[2];          /* get_resp.siblings */
+    ProtobufCMessage *msgs[SAMPLE_COUNT]; /* every sample, by index */
+    uint8_t codes[SAMPLE_COUNT];          /* the code each must have */
+    uint64_t ids[SAMPLE_COUNT];           /* the id each carries */
+};
+
+static void
+dot_set(Dynpb__Dot *d, uint64_t node, uint64_t counter)
+{
+    *d = (Dynpb__Dot)DYNPB__DOT__INIT;
+    d->node = node;
+    d->counter = counter;
+}
+
+static void
+sample_add(struct samples *s, size_t i, ProtobufCMessage *m, uint8_t code,
+           uint64_t id)
+{
+    s->msgs[i] = m;
+    s->codes[i] = code;
+    s->ids[i] = id;
+}
+
+static void
+samples_init_get_resp(struct samples *s)
+{
+    dot_set(&s->dots[0], 7, 1);
+    dot_set(&s->dots[1], UINT64_MAX, UINT64_MAX - 1);
+    dot_set(&s->dots[2], 9, 42);
+    for (size_t i = 0; i < 2; i++) {
+        Dynpb__Sibling *sib = &s->siblings[i];
+        *sib = (Dynpb__Sibling)DYNPB__SIBLING__INIT;
+        sib->dot = &s->dots[i];
+        sib->value = BIN(bin_val);
+        sib->deleted = 1; /* the codec does not care that it has a value */
+        sib->ts_ms = 1700000000000u + i;
+        s->sib_ptrs[i] = sib;
+    }
+    s->get_resp = (Dynpb__GetResp)DYNPB__GET_RESP__INIT;
+    s->get_resp.id = 11;
+    s->get_resp.context = BIN(bin_ctx);
+    s->get_resp.n_siblings = 2;
+    s->get_resp.siblings = s->sib_ptrs;
+    sample_add(s, 4, &s->get_resp.base, DYN_MSG_GET_RESP, 11);
+}
+
+static void
+samples_init_status_resp(struct samples *s)
+{
+    Dynpb__StatusResp *st = &s->status_resp;
+    *st = (Dynpb__StatusResp)DYNPB__STATUS_RESP__INIT;
+    st->id = 21;
+    st->name = "node-a";
+    st->node_id = 0x0123456789abcdefu;
+    st->address = "[fe80::1]:7401";
+    st->zone = "eu-1a";
+    st->state = "up";
+    st->cluster = "prod \xc3\xa9t\xc3\xa9"; /* UTF-8 text */
+    st->keys = 123456;
+    st->store_bytes = 1u << 30;
+    st->store_max_bytes = 4ull << 30;
+    st->uptime_s = 86400;
+    st->version = "0.1.0";
+    st->engine = "lmdb";
+    st->sync = "periodic";
+    st->n = 3;
+    st->r = 2;
+    st->w = 2;
+    st->partitions = 64;
+    sample_add(s, 8, &st->base, DYN_MSG_STATUS_RESP, 21);
+}
+
+static void
+samples_init(struct samples *s)
+{
+    memset(s, 0, sizeof(*s));
+
+    s->error = (Dynpb__Error)DYNPB__ERROR__INIT;
+    s->error.id = 1;
+    s->error.code = -DYN_EQUORUM;
+    s->error.message = "put k\\x00: quorum not reached (1 of 2 acks)";
+    sample_add(s, 0, &s->error.base, DYN_MSG_ERROR, 1);
+
+    s->ping_req = (Dynpb__PingReq)DYNPB__PING_REQ__INIT;
+    s->ping_req.id = UINT64_MAX;
+    sample_add(s, 1, &s->ping_req.base, DYN_MSG_PING_REQ, UINT64_MAX);
+
+    s->ping_resp = (Dynpb__PingResp)DYNPB__PING_RESP__INIT;
+    s->ping_resp.id = 3;
+    sample_add(s, 2, &s->ping_resp.base, DYN_MSG_PING_RESP, 3);
+
+    s->get_req = (Dynpb__GetReq)DYNPB__GET_REQ__INIT;
+    s->get_req.id = 10;
+    s->get_req.key = BIN(bin_key);
+    s->get_req.r = 2;
+    s->get_req.timeout_ms = 1500;
+    sample_add(s, 3, &s->get_req.base, DYN_MSG_GET_REQ, 10);
+
+    samples_init_get_resp(s);
+
+    s->put_req = (Dynpb__PutReq)DYNPB__PUT_REQ__INIT;
+    s->put_req.id = 12;
+    s->put_req.key = BIN(bin_key);
+    s->put_req.value = BIN(bin_val);
+    s->put_req.context = BIN(bin_ctx);
+    s->put_req.deleted = 1;
+    s->put_req.w = 3;
+    s->put_req.timeout_ms = 250;
+    sample_add(s, 5, &s->put_req.base, DYN_MSG_PUT_REQ, 12);
+
+    s->put_resp = (Dynpb__PutResp)DYNPB__PUT_RESP__INIT;
+    s->put_resp.id = 13;
+    s->put_resp.context = BIN(bin_ctx);
+    s->put_resp.dot = &s->dots[2];
+    s->put_resp.siblings = 2;
+    sample_add(s, 6, &s->put_resp.base, DYN_MSG_PUT_RESP, 13);
+
+    s->status_req = (Dynpb__StatusReq)DYNPB__STATUS_REQ__INIT;
+    s->status_req.id = 20;
+    sample_add(s, 7, &s->status_req.base, DYN_MSG_STATUS_REQ, 20);
+
+    samples_init_status_resp(s);
+
+    uint32_t next = 1000;
+    for (size_t i = 0; i < SAMPLE_COUNT; i++)
+        fill_unset_fields(s->msgs[i], &next);
+}
+
+/* A malloc'd frame of msg, exactly dyn_wire_frame_size() bytes. */
+static uint8_t *
+frame_of(const ProtobufCMessage *msg, size_t *size)
+{
+    *size = dyn_wire_frame_size(msg);
+    uint8_t *buf = xmalloc(*size);
+    assert_int_equal(dyn_wire_frame_pack(msg, buf), (int64_t)*size);
+    return buf;
+}
+
+/* A malloc'd protobuf body of msg (no header). */
+static uint8_t *
+body_of(const ProtobufCMessage *msg, size_t *len)
+{
+    *len = protobuf_c_message_get_packed_size(msg);
+    uint8_t *buf = xmalloc(*len);
+    assert_int_equal(protobuf_c_message_pack(msg, buf), *len);
+    return buf;
+}
+
+/* Pack, peek and decode msg; checks the header on the way. */
+static ProtobufCMessage *
+round_trip(const ProtobufCMessage *msg, uint32_t max_frame_bytes)
+{
+    size_t size;
+    uint8_t *buf = frame_of(msg, &size);
+    uint8_t code = 0;
+    uint32_t body_len = 0;
+    uint32_t prefix = (uint32_t)buf[0] << 24 | (uint32_t)buf[1] << 16 |
+                      (uint32_t)buf[2] << 8 | buf[3];
+
+    assert_int_equal(prefix, size - DYN_WIRE_LEN_BYTES);
+    assert_int_equal(
+        dyn_wire_frame_peek(buf, size, max_frame_bytes, &code, &body_len),
+        (int64_t)size);
+    assert_int_equal(code, dyn_wire_code_of(msg));
+    assert_int_equal(body_len, size - DYN_WIRE_HEADER_BYTES);
+
+    ProtobufCMessage *out = NULL;
+    assert_int_equal(
+        dyn_wire_decode(code, buf + DYN_WIRE_HEADER_BYTES, body_len, &out), 0);
+    assert_non_null(out);
+    free(buf);
+    return out;
+}
+
+/* decode gives 0 (and a message equal to its own round trip) or EDECODE. */
+static void
+assert_decodes_or_edecode(uint8_t code, const uint8_t *body, size_t len)
+{
+    ProtobufCMessage *msg = NULL;
+    int rc = dyn_wire_decode(code, body, len, &msg);
+
+    if (rc != 0) {
+        assert_int_equal(rc, -DYN_EDECODE);
+        return;
+    }
+    assert_non_null(msg);
+    ProtobufCMessage *again = round_trip(msg, TEST_MAX_FRAME_BYTES);
+    assert_true(msg_equal(msg, again));
+    dyn_wire_msg_free(again);
+    dyn_wire_msg_free(msg);
+}
+
+static void
+assert_decode_fails(uint8_t code, const uint8_t *body, size_t len, int want)
+{
+    ProtobufCMessage *msg = NULL;
+    int rc = dyn_wire_decode(code, body, len, &msg);
+
+    if (rc == 0)
+        dyn_wire_msg_free(msg);
+    assert_int_equal(rc, want);
+}
+
+/* ---- codes and descriptors ---- */
+
+static void
+every_protocol_code_maps_to_its_message_type(void **state)
+{
+    (void)state;
+    static const struct {
+        uint8_t code;
+        const ProtobufCMessageDescriptor *desc;
+    } spec[] = {
+        {1, &dynpb__error__descriptor},
+        {2, &dynpb__ping_req__descriptor},
+        {3, &dynpb__ping_resp__descriptor},
+        {10, &dynpb__get_req__descriptor},
+        {11, &dynpb__get_resp__descriptor},
+        {12, &dynpb__put_req__descriptor},
+        {13, &dynpb__put_resp__descriptor},
+        {20, &dynpb__status_req__descriptor},
+        {21, &dynpb__status_resp__descriptor},
+    };
+    size_t known = 0;
+
+    for (size_t i = 0; i < sizeof(spec) / sizeof(spec[0]); i++)
+        assert_ptr_equal(dyn_wire_descriptor(spec[i].code), spec[i].desc);
+    for (unsigned code = 0; code < CODE_COUNT; code++)
+        if (dyn_wire_descriptor((uint8_t)code) != NULL)
+            known++;
+    assert_int_equal(known, sizeof(spec) / sizeof(spec[0]));
+}
+
+static void
+code_of_and_descriptor_agree_for_every_code(void **state)
+{
+    (void)state;
+    for (unsigned code = 0; code < CODE_COUNT; code++) {
+        const ProtobufCMessageDescriptor *desc =
+            dyn_wire_descriptor((uint8_t)code);
+        if (desc == NULL)
+            continue;
+        ProtobufCMessage *msg = xmalloc(desc->sizeof_message);
+        protobuf_c_message_init(desc, msg);
+        assert_int_equal(dyn_wire_code_of(msg), code);
+        free(msg);
+    }
+}
+
+static void
+message_types_outside_the_protocol_have_no_code(void **state)
+{
+    (void)state;
+    Dynpb__Dot dot = DYNPB__DOT__INIT;
+    Dynpb__Sibling sib = DYNPB__SIBLING__INIT;
+
+    assert_int_equal(dyn_wire_code_of(&dot.base), 0);
+    assert_int_equal(dyn_wire_code_of(&sib.base), 0);
+    assert_null(dyn_wire_descriptor(0));
+    assert_null(dyn_wire_descriptor(4));
+    assert_null(dyn_wire_descriptor(30)); /* reserved node-to-node range */
+    assert_null(dyn_wire_descriptor(255));
+}
+
+static void
+pack_refuses_message_type_without_code(void **state)
+{
+    (void)state;
+    Dynpb__Dot dot = DYNPB__DOT__INIT;
+    dot.node = 1;
+    size_t size = dyn_wire_frame_size(&dot.base);
+    uint8_t *buf = xmalloc(size);
+
+    assert_int_equal(dyn_wire_frame_pack(&dot.base, buf), -DYN_EBADCODE);
+    free(buf);
+}
+
+static void
+msg_id_returns_the_id_of_every_message_type(void **state)
+{
+    (void)state;
+    struct samples s;
+
+    samples_init(&s);
+    for (size_t i = 0; i < SAMPLE_COUNT; i++) {
+        assert_int_equal(dyn_wire_msg_id(s.msgs[i]), s.ids[i]);
+        ProtobufCMessage *out = round_trip(s.msgs[i], TEST_MAX_FRAME_BYTES);
+        assert_int_equal(dyn_wire_msg_id(out), s.ids[i]);
+        dyn_wire_msg_free(out);
+    }
+}
+
+static void
+msg_id_of_message_without_id_field_is_zero(void **state)
+{
+    (void)state;
+    Dynpb__Sibling sib = DYNPB__SIBLING__INIT; /* field 1 is a Dot */
+    Dynpb__Dot dot = DYNPB__DOT__INIT;         /* field 1 is `node` */
+
+    sib.ts_ms = 5;
+    assert_int_equal(dyn_wire_msg_id(&sib.base), 0);
+    dot.node = 7;
+    assert_int_equal(dyn_wire_msg_id(&dot.base), 0);
+}
+
+/* ---- round trips ---- */
+
+static void
+every_message_type_round_trips_with_every_field(void **state)
+{
+    (void)state;
+    struct samples s;
+
+    samples_init(&s);
+    for (size_t i = 0; i < SAMPLE_COUNT; i++) {
+        assert_every_field_set(s.msgs[i]);
+        assert_int_equal(dyn_wire_code_of(s.msgs[i]), s.codes[i]);
+        ProtobufCMessage *out = round_trip(s.msgs[i], TEST_MAX_FRAME_BYTES);
+        assert_true(msg_equal(s.msgs[i], out));
+        dyn_wire_msg_free(out);
+    }
+}
+
+static void
+every_message_type_round_trips_with_every_field_at_default(void **state)
+{
+    (void)state;
+    for (unsigned code = 0; code < CODE_COUNT; code++) {
+        const ProtobufCMessageDescriptor *desc =
+            dyn_wire_descriptor((uint8_t)code);
+        if (desc == NULL)
+            continue;
+        ProtobufCMessage *msg = xmalloc(desc->sizeof_message);
+        protobuf_c_message_init(desc, msg);
+        /* proto3 defaults pack to nothing: the smallest, 5-byte frame */
+        assert_int_equal(dyn_wire_frame_size(msg), DYN_WIRE_HEADER_BYTES);
+        ProtobufCMessage *out = round_trip(msg, TEST_MAX_FRAME_BYTES);
+        assert_true(msg_equal(msg, out));
+        assert_int_equal(dyn_wire_msg_id(out), 0);
+        dyn_wire_msg_free(out);
+        free(msg);
+    }
+}
+
+static void
+binary_key_and_values_keep_their_nul_bytes(void **state)
+{
+    (void)state;
+    struct samples s;
+
+    samples_init(&s);
+    ProtobufCMessage *out = round_trip(&s.put_req.base, TEST_MAX_FRAME_BYTES);
+    Dynpb__PutReq *p = (Dynpb__PutReq *)out;
+
+    assert_int_equal(p->key.len, sizeof(bin_key));
+    assert_memory_equal(p->key.data, bin_key, sizeof(bin_key));
+    assert_int_equal(p->value.len, sizeof(bin_val));
+    assert_memory_equal(p->value.data, bin_val, sizeof(bin_val));
+    assert_int_equal(p->context.len, sizeof(bin_ctx));
+    assert_memory_equal(p->context.data, bin_ctx, sizeof(bin_ctx));
+    dyn_wire_msg_free(out);
+
+    out = round_trip(&s.get_resp.base, TEST_MAX_FRAME_BYTES);
+    Dynpb__GetResp *g = (Dynpb__GetResp *)out;
+    assert_int_equal(g->n_siblings, 2);
+    for (size_t i = 0; i < g->n_siblings; i++) {
+        assert_int_equal(g->siblings[i]->value.len, sizeof(bin_val));
+        assert_memory_equal(g->siblings[i]->value.data, bin_val,
+                            sizeof(bin_val));
+    }
+    dyn_wire_msg_free(out);
+}
+
+static void
+empty_value_and_tombstone_round_trip_as_empty(void **state)
+{
+    (void)state;
+    Dynpb__PutReq put = DYNPB__PUT_REQ__INIT;
+    Dynpb__Dot dot = DYNPB__DOT__INIT;
+    Dynpb__Sibling tomb = DYNPB__SIBLING__INIT;
+    Dynpb__Sibling *sibs[1] = {&tomb};
+    Dynpb__GetResp get = DYNPB__GET_RESP__INIT;
+    static const uint8_t nul_key[] = {0};
+
+    put.id = 5;
+    put.key = BIN(nul_key); /* a key that is one NUL byte */
+    put.value = (ProtobufCBinaryData){0, (uint8_t *)""};
+    put.deleted = 1;
+    ProtobufCMessage *out = round_trip(&put.base, TEST_MAX_FRAME_BYTES);
+    Dynpb__PutReq *p = (Dynpb__PutReq *)out;
+    assert_int_equal(p->key.len, 1);
+    assert_int_equal(p->key.data[0], 0);
+    assert_int_equal(p->value.len, 0);
+    assert_int_equal(p->context.len, 0);
+    assert_true(p->deleted);
+    assert_true(msg_equal(&put.base, out));
+    dyn_wire_msg_free(out);
+
+    dot.node = 1;
+    dot.counter = 2;
+    tomb.dot = &dot;
+    tomb.deleted = 1;
+    get.id = 6;
+    get.n_siblings = 1;
+    get.siblings = sibs;
+    out = round_trip(&get.base, TEST_MAX_FRAME_BYTES);
+    Dynpb__GetResp *g = (Dynpb__GetResp *)out;
+    assert_int_equal(g->n_siblings, 1);
+    assert_int_equal(g->siblings[0]->value.len, 0);
+    assert_true(g->siblings[0]->deleted);
+    assert_non_null(g->siblings[0]->dot);
+    assert_int_equal(g->siblings[0]->dot->counter, 2);
+    assert_true(msg_equal(&get.base, out));
+    dyn_wire_msg_free(out);
+}
+
+static void
+one_mebibyte_value_round_trips(void **state)
+{
+    (void)state;
+    Dynpb__PutReq put = DYNPB__PUT_REQ__INIT;
+    uint8_t *value = xmalloc(BIG_VALUE_BYTES);
+
+    for (size_t i = 0; i < BIG_VALUE_BYTES; i++)
+        value[i] = (uint8_t)(i * 31u + (i >> 8)); /* includes NUL bytes */
+    put.id = 99;
+    put.key = BIN(bin_key);
+    put.value = (ProtobufCBinaryData){BIG_VALUE_BYTES, value};
+    ProtobufCMessage *out = round_trip(&put.base, TEST_MAX_FRAME_BYTES);
+    Dynpb__PutReq *p = (Dynpb__PutReq *)out;
+    assert_int_equal(p->value.len, BIG_VALUE_BYTES);
+    assert_memory_equal(p->value.data, value, BIG_VALUE_BYTES);
+    assert_int_equal(dyn_wire_msg_id(out), 99);
+    dyn_wire_msg_free(out);
+    free(value);
+}
+
+/* ---- frame peek ---- */
+
+static void
+peek_needs_more_for_every_proper_prefix_of_a_frame(void **state)
+{
+    (void)state;
+    struct samples s;
+
+    samples_init(&s);
+    for (size_t i = 0; i < SAMPLE_COUNT; i++) {
+        size_t size;
+        uint8_t *buf = frame_of(s.msgs[i], &size);
+        for (size_t len = 0; len < size; len++) {
+            /* a copy of exactly len bytes, so ASan sees any over-read */
+            uint8_t *part = xmalloc(len);
+            uint8_t code = 0;
+            uint32_t body_len = 0;
+            memcpy(part, buf, len);
+            assert_int_equal(dyn_wire_frame_peek(part, len,
+                                                 TEST_MAX_FRAME_BYTES, &code,
+                                                 &body_len),
+                             0);
+            free(part);
+        }
+        free(buf);
+    }
+}
+
+static void
+peek_returns_exact_frame_size_and_ignores_bytes_after_it(void **state)
+{
+    (void)state;
+    struct samples s;
+    size_t size;
+
+    samples_init(&s);
+    uint8_t *frame = frame_of(&s.get_req.base, &size);
+    uint8_t *buf = xmalloc(size + 3);
+    memcpy(buf, frame, size);
+    memset(buf + size, 0xff, 3); /* the start of a garbage next frame */
+    uint8_t code = 0;
+    uint32_t body_len = 0;
+    assert_int_equal(dyn_wire_frame_peek(buf, size + 3, TEST_MAX_FRAME_BYTES,
+                                         &code, &body_len),
+                     (int64_t)size);
+    assert_int_equal(code, DYN_MSG_GET_REQ);
+    assert_int_equal(body_len, size - DYN_WIRE_HEADER_BYTES);
+    free(buf);
+    free(frame);
+}
+
+static void
+smallest_frame_is_length_one_with_empty_body(void **state)
+{
+    (void)state;
+    static const uint8_t frame[] = {0, 0, 0, 1, DYN_MSG_PING_REQ};
+    uint8_t code = 0;
+    uint32_t body_len = 99;
+    ProtobufCMessage *msg = NULL;
+
+    assert_int_equal(dyn_wire_frame_peek(frame, sizeof(frame),
+                                         DYN_WIRE_MIN_FRAME_LIMIT, &code,
+                                         &body_len),
+                     DYN_WIRE_HEADER_BYTES);
+    assert_int_equal(code, DYN_MSG_PING_REQ);
+    assert_int_equal(body_len, 0);
+    assert_int_equal(
+        dyn_wire_decode(code, frame + DYN_WIRE_HEADER_BYTES, body_len, &msg),
+        0);
+    assert_int_equal(dyn_wire_msg_id(msg), 0);
+    dyn_wire_msg_free(msg);
+}
+
+static void
+peek_refuses_zero_length_prefix(void **state)
+{
+    (void)state;
+    static const uint8_t buf[] = {0, 0, 0, 0, DYN_MSG_PING_REQ, 8, 1};
+    uint8_t code;
+    uint32_t body_len;
+
+    for (size_t len = 0; len < DYN_WIRE_LEN_BYTES; len++)
+        assert_int_equal(dyn_wire_frame_peek(buf, len, TEST_MAX_FRAME_BYTES,
+                                             &code, &body_len),
+                         0);
+    for (size_t len = DYN_WIRE_LEN_BYTES; len <= sizeof(buf); len++)
+        assert_int_equal(dyn_wire_frame_peek(buf, len, TEST_MAX_FRAME_BYTES,
+                                             &code, &body_len),
+                         -DYN_EFRAME);
+}
+
+static void
+peek_refuses_oversized_length_before_any_body_byte(void **state)
+{
+    (void)state;
+    static const uint32_t lengths[] = {DYN_WIRE_MIN_FRAME_LIMIT + 1, 1u << 20,
+                                       0x7fffffffu, 0xffffffffu};
+    uint8_t code;
+    uint32_t body_len;
+
+    for (size_t i = 0; i < sizeof(lengths) / sizeof(lengths[0]); i++) {
+        uint8_t buf[DYN_WIRE_HEADER_BYTES + 2] = {(uint8_t)(lengths[i] >> 24),
+                                                  (uint8_t)(lengths[i] >> 16),
+                                                  (uint8_t)(lengths[i] >> 8),
+                                                  (uint8_t)lengths[i],
+                                                  DYN_MSG_PUT_REQ,
+                                                  0x08,
+                                                  0x01};
+        for (size_t len = 0; len < DYN_WIRE_LEN_BYTES; len++)
+            assert_int_equal(dyn_wire_frame_peek(buf, len,
+                                                 DYN_WIRE_MIN_FRAME_LIMIT,
+                                                 &code, &body_len),
+                             0);
+        /* only the 4 prefix bytes: the verdict must not wait for a body */
+        for (size_t len = DYN_WIRE_LEN_BYTES; len <= sizeof(buf); len++)
+            assert_int_equal(dyn_wire_frame_peek(buf, len,
+                                                 DYN_WIRE_MIN_FRAME_LIMIT,
+                                                 &code, &body_len),
+                             -DYN_EFRAMESIZE);
+    }
+}
+
+static void
+peek_accepts_frame_of_exactly_max_frame_bytes(void **state)
+{
+    (void)state;
+    struct samples s;
+    size_t size;
+    uint8_t code = 0;
+    uint32_t body_len = 0;
+
+    samples_init(&s);
+    uint8_t *buf = frame_of(&s.status_resp.base, &size);
+    uint32_t frame_len = (uint32_t)(size - DYN_WIRE_LEN_BYTES);
+
+    assert_int_equal(
+        dyn_wire_frame_peek(buf, size, frame_len, &code, &body_len),
+        (int64_t)size);
+    assert_int_equal(code, DYN_MSG_STATUS_RESP);
+    assert_int_equal(body_len, frame_len - 1);
+    assert_int_equal(
+        dyn_wire_frame_peek(buf, size, frame_len - 1, &code, &body_len),
+        -DYN_EFRAMESIZE);
+    /* and at the smallest limit a node may be configured with */
+    uint8_t *raw = xmalloc(DYN_WIRE_LEN_BYTES + DYN_WIRE_MIN_FRAME_LIMIT);
+    memset(raw, 0, DYN_WIRE_LEN_BYTES + DYN_WIRE_MIN_FRAME_LIMIT);
+    raw[3] = DYN_WIRE_MIN_FRAME_LIMIT;
+    raw[4] = DYN_MSG_PING_REQ;
+    assert_int_equal(
+        dyn_wire_frame_peek(raw, DYN_WIRE_LEN_BYTES + DYN_WIRE_MIN_FRAME_LIMIT,
+                            DYN_WIRE_MIN_FRAME_LIMIT, &code, &body_len),
+        DYN_WIRE_LEN_BYTES + DYN_WIRE_MIN_FRAME_LIMIT);
+    assert_int_equal(body_len, DYN_WIRE_MIN_FRAME_LIMIT - 1);
+    free(raw);
+    free(buf);
+}
+
+static void
+pipelined_frames_are_found_one_after_another(void **state)
+{
+    (void)state;
+    struct samples s;
+    size_t total = 0, sizes[SAMPLE_COUNT];
+    uint8_t *frames[SAMPLE_COUNT];
+
+    samples_init(&s);
+    for (size_t i = 0; i < SAMPLE_COUNT; i++) {
+        frames[i] = frame_of(s.msgs[i], &sizes[i]);
+        total += sizes[i];
+    }
+    /* every frame, then the first half of another one */
+    size_t tail = sizes[0] / 2;
+    uint8_t *stream = xmalloc(total + tail);
+    size_t off = 0;
+    for (size_t i = 0; i < SAMPLE_COUNT; i++) {
+        memcpy(stream + off, frames[i], sizes[i]);
+        off += sizes[i];
+    }
+    memcpy(stream + off, frames[0], tail);
+
+    off = 0;
+    for (size_t i = 0; i < SAMPLE_COUNT; i++) {
+        uint8_t code = 0;
+        uint32_t body_len = 0;
+        ProtobufCMessage *msg = NULL;
+        int64_t n = dyn_wire_frame_peek(stream + off, total + tail - off,
+                                        TEST_MAX_FRAME_BYTES, &code, &body_len);
+        assert_int_equal(n, (int64_t)sizes[i]);
+        assert_int_equal(code, s.codes[i]);
+        assert_int_equal(dyn_wire_decode(code,
+                                         stream + off + DYN_WIRE_HEADER_BYTES,
+                                         body_len, &msg),
+                         0);
+        assert_int_equal(dyn_wire_msg_id(msg), s.ids[i]);
+        assert_true(msg_equal(s.msgs[i], msg));
+        dyn_wire_msg_free(msg);
+        off += (size_t)n;
+    }
+    uint8_t code;
+    uint32_t body_len;
+    assert_int_equal(off, total);
+    assert_int_equal(dyn_wire_frame_peek(stream + off, tail,
+                                         TEST_MAX_FRAME_BYTES, &code,
+                                         &body_len),
+                     0);
+    for (size_t i = 0; i < SAMPLE_COUNT; i++)
+        free(frames[i]);
+    free(stream);
+}
+
+static void
+pipelined_frames_arriving_in_small_chunks_are_found_in_order(void **state)
+{
+    (void)state;
+    static const size_t chunks[] = {1, 2, 3, 5, 8, 13, 21};
+    struct samples s;
+    size_t total = 0, sizes[SAMPLE_COUNT];
+    uint8_t *frames[SAMPLE_COUNT];
+
+    samples_init(&s);
+    for (size_t i = 0; i < SAMPLE_COUNT; i++) {
+        frames[i] = frame_of(s.msgs[i], &sizes[i]);
+        total += sizes[i];
+    }
+    uint8_t *stream = xmalloc(total);
+    uint8_t *inbuf = xmalloc(total);
+    size_t off = 0;
+    for (size_t i = 0; i < SAMPLE_COUNT; i++) {
+        memcpy(stream + off, frames[i], sizes[i]);
+        off += sizes[i];
+    }
+
+    /* as the daemon's read loop: append a chunk, take every whole frame */
+    size_t sent = 0, in_len = 0, next = 0;
+    for (size_t c = 0; sent < total; c++) {
+        size_t n = chunks[c % (sizeof(chunks) / sizeof(chunks[0]))];
+        if (n > total - sent)
+            n = total - sent;
+        memcpy(inbuf + in_len, stream + sent, n);
+        sent += n;
+        in_len += n;
+        for (;;) {
+            uint8_t code = 0;
+            uint32_t body_len = 0;
+            ProtobufCMessage *msg = NULL;
+            int64_t got = dyn_wire_frame_peek(
+                inbuf, in_len, TEST_MAX_FRAME_BYTES, &code, &body_len);
+            if (got == 0)
+                break;
+            assert_true(next < SAMPLE_COUNT);
+            assert_int_equal(got, (int64_t)sizes[next]);
+            assert_int_equal(code, s.codes[next]);
+            assert_int_equal(dyn_wire_decode(code,
+                                             inbuf + DYN_WIRE_HEADER_BYTES,
+                                             body_len, &msg),
+                             0);
+            assert_int_equal(dyn_wire_msg_id(msg), s.ids[next]);
+            dyn_wire_msg_free(msg);
+            memmove(inbuf, inbuf + got, in_len - (size_t)got);
+            in_len -= (size_t)got;
+            next++;
+        }
+    }
+    assert_int_equal(next, SAMPLE_COUNT);
+    assert_int_equal(in_len, 0);
+    for (size_t i = 0; i < SAMPLE_COUNT; i++)
+        free(frames[i]);
+    free(inbuf);
+    free(stream);
+}
+
+/* ---- malformed bodies ---- */
+
+static void
+decode_refuses_unknown_code(void **state)
+{
+    (void)state;
+    static const uint8_t ping_body[] = {0x08, 0x01};
+
+    for (unsigned code = 0; code < CODE_COUNT; code++) {
+        if (dyn_wire_descriptor((uint8_t)code) != NULL)
+            continue;
+        assert_decode_fails((uint8_t)code, ping_body, 0, -DYN_EBADCODE);
+        assert_decode_fails((uint8_t)code, ping_body, sizeof(ping_body),
+                            -DYN_EBADCODE);
+    }
+}
+
+static void
+peek_reports_unknown_code_for_decode_to_refuse(void **state)
+{
+    (void)state;
+    static const uint8_t frame[] = {0, 0, 0, 3, 99, 0x08, 0x01};
+    uint8_t code = 0;
+    uint32_t body_len = 0;
+
+    /* framing is independent of the code: peek finds the frame */
+    assert_int_equal(dyn_wire_frame_peek(frame, sizeof(frame),
+                                         TEST_MAX_FRAME_BYTES, &code,
+                                         &body_len),
+                     sizeof(frame));
+    assert_int_equal(code, 99);
+    assert_decode_fails(code, frame + DYN_WIRE_HEADER_BYTES, body_len,
+                        -DYN_EBADCODE);
+}
+
+/* A malformed body: what it shows, the code it is sent as, its bytes. */
+struct bad_body {
+    const char *what;
+    uint8_t code;
+    const uint8_t *body;
+    size_t len;
+};
+
+#define BODY(...)                                                              \
+    (const uint8_t[]){__VA_ARGS__}, sizeof((const uint8_t[]){__VA_ARGS__})
+
+static void
+assert_each_gives_edecode(const struct bad_body *bad, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        ProtobufCMessage *msg = NULL;
+        int rc = dyn_wire_decode(bad[i].code, bad[i].body, bad[i].len, &msg);
+        if (rc == 0)
+            dyn_wire_msg_free(msg);
+        if (rc != -DYN_EDECODE)
+            fail_msg("%s: got %d, not -DYN_EDECODE", bad[i].what, rc);
+    }
+}
+
+static void
+decode_refuses_truncated_varint(void **state)
+{
+    (void)state;
+    const struct bad_body bad[] = {
+        {"id tag with no value", DYN_MSG_PING_REQ, BODY(0x08)},
+        {"id varint that continues", DYN_MSG_PING_REQ, BODY(0x08, 0x80)},
+        {"long id varint cut", DYN_MSG_GET_REQ,
+         BODY(0x08, 0xff, 0xff, 0xff, 0xff, 0xff)},
+        {"tag varint cut", DYN_MSG_STATUS_RESP, BODY(0x80)},
+        {"eleven-byte varint", DYN_MSG_PING_RESP,
+         BODY(0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+              0x01)},
+    };
+
+    assert_each_gives_edecode(bad, sizeof(bad) / sizeof(bad[0]));
+}
+
+static void
+decode_refuses_field_whose_wire_type_does_not_match(void **state)
+{
+    (void)state;
+    const struct bad_body bad[] = {
+        {"id as bytes", DYN_MSG_PING_REQ, BODY(0x0a, 0x01, 0x00)},
+        {"id as fixed32", DYN_MSG_ERROR, BODY(0x0d, 1, 2, 3, 4)},
+        {"id as fixed64", DYN_MSG_STATUS_REQ,
+         BODY(0x09, 1, 2, 3, 4, 5, 6, 7, 8)},
+        {"key as varint", DYN_MSG_GET_REQ, BODY(0x10, 0x05)},
+        {"name as varint", DYN_MSG_STATUS_RESP, BODY(0x10, 0x05)},
+        {"siblings as varint", DYN_MSG_GET_RESP, BODY(0x18, 0x01)},
+        {"dot as fixed32", DYN_MSG_PUT_RESP, BODY(0x1d, 1, 2, 3, 4)},
+        {"wire type 6", DYN_MSG_PING_REQ, BODY(0x7e, 0x01)},
+        {"wire type 7", DYN_MSG_PING_REQ, BODY(0x0f, 0x01)},
+        {"group start", DYN_MSG_PING_REQ, BODY(0x7b, 0x7c)},
+    };
+
+    assert_each_gives_edecode(bad, sizeof(bad) / sizeof(bad[0]));
+}
+
+static void
+decode_refuses_field_number_zero(void **state)
+{
+    (void)state;
+    const struct bad_body bad[] = {
+        {"field 0 varint", DYN_MSG_PING_REQ, BODY(0x00, 0x01)},
+        {"field 0 bytes", DYN_MSG_PUT_REQ, BODY(0x02, 0x01, 'x')},
+    };
+
+    assert_each_gives_edecode(bad, sizeof(bad) / sizeof(bad[0]));
+}
+
+static void
+decode_refuses_length_delimited_field_longer_than_body(void **state)
+{
+    (void)state;
+    const struct bad_body bad[] = {
+        {"key of 5 with 1 byte", DYN_MSG_GET_REQ, BODY(0x12, 0x05, 'a')},
+        {"key of 4 GiB", DYN_MSG_PUT_REQ,
+         BODY(0x12, 0xff, 0xff, 0xff, 0xff, 0x0f, 'a')},
+        {"message of 4 with 3 bytes", DYN_MSG_ERROR,
+         BODY(0x1a, 0x04, 'o', 'o', 'p')},
+        {"dot of 5 inside a sibling of 4", DYN_MSG_GET_RESP,
+         BODY(0x1a, 0x04, 0x0a, 0x05, 0x08, 0x01)},
+    };
+
+    assert_each_gives_edecode(bad, sizeof(bad) / sizeof(bad[0]));
+}
+
+/*
+ * protobuf-c 1.4 does not check UTF-8 in proto3 string fields: such a body
+ * decodes and the bytes are kept, up to the first NUL (strings are C
+ * strings).  Text from the wire must be checked where it is used.
+ */
+static void
+decode_keeps_invalid_utf8_in_string_fields(void **state)
+{
+    (void)state;
+    static const uint8_t overlong[] = {0x1a, 0x02, 0xc0, 0x80};
+    static const uint8_t surrogate[] = {0x1a, 0x03, 0xed, 0xa0, 0x80};
+    static const uint8_t ff[] = {0x12, 0x01, 0xff}; /* StatusResp.name */
+    static const uint8_t nul[] = {0x1a, 0x03, 'a', 0, 'b'};
+    ProtobufCMessage *msg = NULL;
+
+    assert_int_equal(
+        dyn_wire_decode(DYN_MSG_ERROR, overlong, sizeof(overlong), &msg), 0);
+    assert_string_equal(((Dynpb__Error *)msg)->message, "\xc0\x80");
+    dyn_wire_msg_free(msg);
+
+    assert_int_equal(
+        dyn_wire_decode(DYN_MSG_ERROR, surrogate, sizeof(surrogate), &msg), 0);
+    assert_string_equal(((Dynpb__Error *)msg)->message, "\xed\xa0\x80");
+    dyn_wire_msg_free(msg);
+
+    assert_int_equal(dyn_wire_decode(DYN_MSG_STATUS_RESP, ff, sizeof(ff), &msg),
+                     0);
+    assert_string_equal(((Dynpb__StatusResp *)msg)->name, "\xff");
+    dyn_wire_msg_free(msg);
+
+    assert_int_equal(dyn_wire_decode(DYN_MSG_ERROR, nul, sizeof(nul), &msg), 0);
+    assert_string_equal(((Dynpb__Error *)msg)->message, "a");
+    dyn_wire_msg_free(msg);
+}
+
+static void
+decode_skips_unknown_fields(void **state)
+{
+    (void)state;
+    /* id 7, then field 15 varint, field 16 bytes, field 17 fixed64 */
+    static const uint8_t body[] = {0x08, 0x07, 0x78, 0x01, 0x82, 0x01, 0x02,
+                                   'x',  'y',  0x89, 0x01, 1,    2,    3,
+                                   4,    5,    6,    7,    8};
+    ProtobufCMessage *msg = NULL;
+
+    assert_int_equal(
+        dyn_wire_decode(DYN_MSG_PING_REQ, body, sizeof(body), &msg), 0);
+    assert_int_equal(dyn_wire_msg_id(msg), 7);
+    dyn_wire_msg_free(msg);
+}
+
+static void
+every_truncation_of_valid_bodies_decodes_or_gives_edecode(void **state)
+{
+    (void)state;
+    struct samples s;
+
+    samples_init(&s);
+    for (size_t i = 0; i < SAMPLE_COUNT; i++) {
+        size_t len;
+        uint8_t *body = body_of(s.msgs[i], &len);
+        for (size_t cut = 0; cut < len; cut++) {
+            uint8_t *part = xmalloc(cut); /* exact size for ASan */
+            memcpy(part, body, cut);
+            assert_decodes_or_edecode(s.codes[i], part, cut);
+            free(part);
+        }
+        free(body);
+    }
+}
+
+/* A body for code: random bytes, or a sample's body mutated. */
+static size_t
+random_body(struct rng *r, const uint8_t *valid, size_t valid_len, uint8_t *out,
+            size_t cap)
+{
+    size_t len;
+
+    if (valid == NULL || rng_below(r, 2) == 0) {
+        len = rng_below(r, RANDOM_BODY_MAX_BYTES + 1);
+        for (size_t i = 0; i < len; i++)
+            out[i] = (uint8_t)rng_next(r);
+        return len;
+    }
+    len = valid_len;
+    memcpy(out, valid, len);
+    for (uint32_t k = rng_below(r, 4) + 1; k > 0; k--) {
+        uint32_t op = rng_below(r, 4);
+        if (op == 0 && len > 0) { /* flip one bit */
+            out[rng_below(r, (uint32_t)len)] ^=
+                (uint8_t)(1u << rng_below(r, 8));
+        } else if (op == 1 && len > 0) { /* overwrite one byte */
+            out[rng_below(r, (uint32_t)len)] = (uint8_t)rng_next(r);
+        } else if (op == 2 && len < cap) { /* insert one byte */
+            size_t at = rng_below(r, (uint32_t)len + 1);
+            memmove(out + at + 1, out + at, len - at);
+            out[at] = (uint8_t)rng_next(r);
+            len++;
+        } else if (len > 0) { /* cut the end */
+            len = rng_below(r, (uint32_t)len);
+        }
+    }
+    return len;
+}
+
+static void
+random_and_mutated_bodies_for_every_code_never_crash(void **state)
+{
+    (void)state;
+    struct rng r = {test_seed(__func__)};
+    struct samples s;
+
+    samples_init(&s);
+    for (size_t i = 0; i < SAMPLE_COUNT; i++) {
+        size_t valid_len;
+        uint8_t *valid = body_of(s.msgs[i], &valid_len);
+        size_t cap = valid_len + 8 > RANDOM_BODY_MAX_BYTES
+                         ? valid_len + 8
+                         : RANDOM_BODY_MAX_BYTES;
+        uint8_t *work = xmalloc(cap);
+        for (unsigned n = 0; n < RANDOM_BODIES_PER_CODE; n++) {
+            size_t len = random_body(&r, valid, valid_len, work, cap);
+            uint8_t *body = xmalloc(len); /* exact size for ASan */
+            memcpy(body, work, len);
+            assert_decodes_or_edecode(s.codes[i], body, len);
+            free(body);
+        }
+        free(work);
+        free(valid);
+    }
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(every_protocol_code_maps_to_its_message_type),
+        cmocka_unit_test(code_of_and_descriptor_agree_for_every_code),
+        cmocka_unit_test(message_types_outside_the_protocol_have_no_code),
+        cmocka_unit_test(pack_refuses_message_type_without_code),
+        cmocka_unit_test(msg_id_returns_the_id_of_every_message_type),
+        cmocka_unit_test(msg_id_of_message_without_id_field_is_zero),
+        cmocka_unit_test(every_message_type_round_trips_with_every_field),
+        cmocka_unit_test(
+            every_message_type_round_trips_with_every_field_at_default),
+        cmocka_unit_test(binary_key_and_values_keep_their_nul_bytes),
+        cmocka_unit_test(empty_value_and_tombstone_round_trip_as_empty),
+        cmocka_unit_test(one_mebibyte_value_round_trips),
+        cmocka_unit_test(peek_needs_more_for_every_proper_prefix_of_a_frame),
+        cmocka_unit_test(
+            peek_returns_exact_frame_size_and_ignores_bytes_after_it),
+        cmocka_unit_test(smallest_frame_is_length_one_with_empty_body),
+        cmocka_unit_test(peek_refuses_zero_length_prefix),
+        cmocka_unit_test(peek_refuses_oversized_length_before_any_body_byte),
+        cmocka_unit_test(peek_accepts_frame_of_exactly_max_frame_bytes),
+        cmocka_unit_test(pipelined_frames_are_found_one_after_another),
+        cmocka_unit_test(
+            pipelined_frames_arriving_in_small_chunks_are_found_in_order),
+        cmocka_unit_test(decode_refuses_unknown_code),
+        cmocka_unit_test(peek_reports_unknown_code_for_decode_to_refuse),
+        cmocka_unit_test(decode_refuses_truncated_varint),
+        cmocka_unit_test(decode_refuses_field_whose_wire_type_does_not_match),
+        cmocka_unit_test(decode_refuses_field_number_zero),
+        cmocka_unit_test(
+            decode_refuses_length_delimited_field_longer_than_body),
+        cmocka_unit_test(decode_keeps_invalid_utf8_in_string_fields),
+        cmocka_unit_test(decode_skips_unknown_fields),
+        cmocka_unit_test(
+            every_truncation_of_valid_bodies_decodes_or_gives_edecode),
+        cmocka_unit_test(random_and_mutated_bodies_for_every_code_never_crash),
+    };
+
+    return cmocka_run_group_tests_name("wire", tests, NULL, NULL);
+}
