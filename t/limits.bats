@@ -1,0 +1,59 @@
+#!/usr/bin/env bats
+# Limits that refuse a write must refuse it whole and lose nothing:
+# a full store, and a key at max_siblings.
+
+load helpers
+
+teardown() { stop_all_nodes; }
+
+@test "a full store refuses writes with a clear error and keeps every acknowledged key" {
+    start_node n1 "storage:" "  engine: lmdb" "  sync: always" "  max_bytes: 1MiB"
+    head -c 20000 /dev/urandom >"$BATS_TEST_TMPDIR/value"
+    local i acked=0 status_full=
+    for i in $(seq 1 200); do
+        if dyn put "big$i" <"$BATS_TEST_TMPDIR/value" 2>"$BATS_TEST_TMPDIR/err"; then
+            acked=$i
+        else
+            status_full=$?
+            break
+        fi
+    done
+    [ -n "$status_full" ] || { echo "200 puts of 20 KB fit in 1 MiB?" >&2; return 1; }
+    assert_eq 5 "$status_full" "exit status of a put into a full store"
+    grep -q "store full" "$BATS_TEST_TMPDIR/err"
+    [ "$acked" -gt 5 ]
+    # Everything acknowledged reads back, before and after a restart.
+    for i in 1 $((acked / 2)) "$acked"; do
+        dyn get "big$i" >"$BATS_TEST_TMPDIR/got"
+        cmp "$BATS_TEST_TMPDIR/value" "$BATS_TEST_TMPDIR/got"
+    done
+    stop_node n1
+    assert_eq 0 "$EXIT" "exit status of the stopped node"
+    start_node n1 "storage:" "  engine: lmdb" "  sync: always" "  max_bytes: 1MiB"
+    for i in $(seq 1 "$acked"); do
+        dyn get "big$i" >"$BATS_TEST_TMPDIR/got"
+        cmp "$BATS_TEST_TMPDIR/value" "$BATS_TEST_TMPDIR/got"
+    done
+    # Small writes that fit still work, or are refused the same way.
+    run dyn put small x
+    [ "$status" -eq 0 ] || [ "$status" -eq 5 ]
+}
+
+@test "a put past max_siblings is refused naming the count and keeps every sibling" {
+    start_node n1 "limits:" "  max_siblings: 3" "  sibling_warn: 2"
+    dyn put k v1 2>/dev/null
+    dyn put k v2 2>/dev/null
+    dyn put k v3 2>/dev/null
+    run dyn put k v4
+    assert_eq 5 "$status" "exit status of the refused put"
+    [[ "$output" == "dyn: put k: "*"3 siblings"* ]]
+    run dyn get k --json
+    assert_eq '["v1","v2","v3"]' "$(echo "$output" | jq -c '[.siblings[].value] | sort')"
+    # The node warned before the limit was reached.
+    grep -q "key k has 2 siblings" "$(node_dir n1)/log"
+    # A put with the context of a read still supersedes them all.
+    dyn put k merged -C "$(dyn get k --json | jq -r .context)"
+    run dyn get k
+    assert_eq 0 "$status"
+    assert_eq merged "$output"
+}
