@@ -33,6 +33,7 @@
 struct options {
     const char *config_path;
     const char *pid_file;
+    const char *log_file; /* NULL: standard error */
     const char *log_level; /* NULL: the config's */
     int check_config;
     int foreground;
@@ -43,7 +44,7 @@ usage(FILE *out)
 {
     fprintf(out,
             "Usage: dynamod [-c FILE] [--check-config] [-f] [--log-level LEVEL]\n"
-            "               [--pid-file FILE]\n"
+            "               [--pid-file FILE] [--log-file FILE]\n"
             "\n"
             "The dynamo storage node.\n"
             "\n"
@@ -52,6 +53,7 @@ usage(FILE *out)
             "  -f, --foreground     stay in the foreground (systemd, tests)\n"
             "      --log-level L    error, warn, info or debug (overrides log.level)\n"
             "      --pid-file FILE  write the daemon's pid to FILE\n"
+            "      --log-file FILE  append the log to FILE (default: stderr)\n"
             "  -h, --help           show this help\n"
             "      --version        show the version\n"
             "\n"
@@ -63,13 +65,14 @@ usage(FILE *out)
 static int
 parse_args(int argc, char **argv, struct options *o)
 {
-    enum { OPT_CHECK = 256, OPT_LOG, OPT_PID, OPT_VERSION };
+    enum { OPT_CHECK = 256, OPT_LOG, OPT_PID, OPT_LOGFILE, OPT_VERSION };
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
         {"check-config", no_argument, NULL, OPT_CHECK},
         {"foreground", no_argument, NULL, 'f'},
         {"log-level", required_argument, NULL, OPT_LOG},
         {"pid-file", required_argument, NULL, OPT_PID},
+        {"log-file", required_argument, NULL, OPT_LOGFILE},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, OPT_VERSION},
         {NULL, 0, NULL, 0},
@@ -83,6 +86,7 @@ parse_args(int argc, char **argv, struct options *o)
         case OPT_CHECK: o->check_config = 1; break;
         case OPT_LOG: o->log_level = optarg; break;
         case OPT_PID: o->pid_file = optarg; break;
+        case OPT_LOGFILE: o->log_file = optarg; break;
         case 'h': usage(stdout); exit(0);
         case OPT_VERSION: printf("dynamod %s\n", PACKAGE_VERSION); exit(0);
         default:
@@ -110,6 +114,21 @@ apply_log_level(struct dyn_config *cfg, const char *name)
     fprintf(stderr,
             "dynamod: --log-level %s: use error, warn, info or debug\n", name);
     return -1;
+}
+
+/* Send standard error, and so the log, to the end of `path`. */
+static int
+redirect_log(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        fprintf(stderr, "dynamod: --log-file %s: %s\n", path,
+                strerror(errno));
+        return -1;
+    }
+    dup2(fd, STDERR_FILENO);
+    close(fd);
+    return 0;
 }
 
 static int
@@ -219,6 +238,10 @@ main(int argc, char **argv)
         return 0;
     }
     log_set_level(cfg.log_level);
+    if (o.log_file != NULL && redirect_log(o.log_file) < 0) {
+        dyn_config_free(&cfg);
+        return DYNAMOD_EXIT_USAGE;
+    }
     signal(SIGPIPE, SIG_IGN);
     int ready_fd = o.foreground ? -1 : detach();
     int status = run_node(&cfg, &o, ready_fd);
