@@ -260,6 +260,20 @@ dyn_object_live_count(const struct dyn_object *obj)
  * `fresh` in dot order.  Values are borrowed; the caller moves ownership
  * only once nothing else can fail.  NULL on -ENOMEM.
  */
+/*
+ * True when a put with `ctx` supersedes sibling `s`: ctx covers its dot,
+ * or the put has no context and `s` is a tombstone.  A write made without
+ * reading (or after reading "not found") has nothing to lose by replacing
+ * a delete, and keeping the tombstone as a sibling would make every
+ * "delete, then write again" read back as a conflict.  Concurrent deletes
+ * and writes thus resolve add-wins; values are never dropped this way.
+ */
+static bool
+put_supersedes(const struct dyn_vv *ctx, const struct dyn_sibling *s)
+{
+    return dyn_vv_covers(ctx, s->dot) || (ctx->len == 0 && s->deleted);
+}
+
 static struct dyn_sibling *
 put_siblings(const struct dyn_object *obj, const struct dyn_vv *ctx,
              const struct dyn_sibling *fresh, uint32_t count)
@@ -272,7 +286,7 @@ put_siblings(const struct dyn_object *obj, const struct dyn_vv *ctx,
         return NULL;
     for (uint32_t i = 0; i < obj->sibling_count; i++) {
         const struct dyn_sibling *s = &obj->siblings[i];
-        if (dyn_vv_covers(ctx, s->dot))
+        if (put_supersedes(ctx, s))
             continue;
         /* fresh never ties: its counter beats every dot of its node. */
         if (!placed && dot_cmp(fresh->dot, s->dot) < 0) {
@@ -341,7 +355,7 @@ dyn_object_put(struct dyn_object *obj, const struct dyn_vv *ctx, uint64_t node,
         return -EOVERFLOW;
     fresh.dot.counter = known + 1;
     for (uint32_t i = 0; i < obj->sibling_count; i++)
-        kept += !dyn_vv_covers(ctx, obj->siblings[i].dot);
+        kept += !put_supersedes(ctx, &obj->siblings[i]);
     if (kept + 1 > limits->max_siblings)
         return -DYN_ESIBLINGS;
     count = (uint32_t)(kept + 1); /* fits: max_siblings is a uint32_t */
@@ -364,7 +378,7 @@ dyn_object_put(struct dyn_object *obj, const struct dyn_vv *ctx, uint64_t node,
 
     /* Commit.  ctx may alias obj->vv, so use it before freeing obj->vv. */
     for (uint32_t i = 0; i < obj->sibling_count; i++)
-        if (dyn_vv_covers(ctx, obj->siblings[i].dot))
+        if (put_supersedes(ctx, &obj->siblings[i]))
             free(obj->siblings[i].value);
     free(obj->siblings);
     dyn_vv_free(&obj->vv);

@@ -17,7 +17,8 @@
  * - put(ctx) at coordinator A: drop the siblings whose dot ctx covers, add
  *   one sibling with dot (A, max(vv[A], ctx[A]) + 1), and join ctx and the
  *   new dot into vv.  With no
- *   context (ctx empty) nothing is dropped: the new value is a sibling.
+ *   context (ctx empty) only tombstones are dropped: the new value is a
+ *   sibling of every live version (add-wins against concurrent deletes).
  * - sync(a, b): vv = pointwise max; a sibling survives if both sides hold
  *   it, or the other side's vv does not cover its dot (it never saw it).
  *   Sync is commutative, associative and idempotent.

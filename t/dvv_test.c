@@ -293,6 +293,47 @@ delete_makes_tombstone_and_live_count_zero(void **state)
 }
 
 static void
+put_without_context_replaces_tombstones_but_not_values(void **state)
+{
+    struct dyn_object obj;
+    (void)state;
+
+    dyn_object_init(&obj);
+    put_str(&obj, NULL, 1, 100, "a");
+    assert_int_equal(
+        dyn_object_put(&obj, &obj.vv, 1, 101, NULL, 0, true, &roomy, NULL), 0);
+    put_str(&obj, NULL, 2, 102, "b"); /* a concurrent live version */
+    assert_int_equal(obj.sibling_count, 1); /* the tombstone went */
+    put_str(&obj, NULL, 1, 103, "c");
+    assert_int_equal(obj.sibling_count, 2); /* values stay siblings */
+    assert_true(holds_value(&obj, "b"));
+    assert_true(holds_value(&obj, "c"));
+    assert_true(object_valid(&obj));
+    dyn_object_free(&obj);
+}
+
+static void
+put_with_context_keeps_a_tombstone_it_did_not_see(void **state)
+{
+    struct dyn_object obj;
+    struct dyn_vv ctx;
+    (void)state;
+
+    dyn_object_init(&obj);
+    put_str(&obj, NULL, 1, 100, "a");
+    assert_int_equal(dyn_vv_copy(&ctx, &obj.vv), 0);
+    /* Another client deletes with the same read's context... */
+    assert_int_equal(
+        dyn_object_put(&obj, &ctx, 2, 101, NULL, 0, true, &roomy, NULL), 0);
+    /* ...and this one writes with it: a real conflict, both kept. */
+    put_str(&obj, &ctx, 1, 102, "b");
+    assert_int_equal(obj.sibling_count, 2);
+    assert_int_equal(dyn_object_live_count(&obj), 1);
+    dyn_vv_free(&ctx);
+    dyn_object_free(&obj);
+}
+
+static void
 put_past_max_siblings_is_refused_and_leaves_object_unchanged(void **state)
 {
     const struct dyn_dvv_limits two = {2, 10};
@@ -1274,6 +1315,13 @@ sim_client_write(struct sim *sim, struct sim_client *c, uint32_t r)
     struct dyn_object *obj = &sim->replica[r];
     struct dyn_dot dot;
 
+    /* A put without a context supersedes the tombstones it finds. */
+    struct dyn_dot tombs[SIM_MAX_WRITES];
+    uint32_t tomb_count = 0;
+    for (uint32_t i = 0; ctx->len == 0 && i < obj->sibling_count; i++)
+        if (obj->siblings[i].deleted && tomb_count < SIM_MAX_WRITES)
+            tombs[tomb_count++] = obj->siblings[i].dot;
+
     for (uint32_t i = 0; i < len; i++)
         value[i] = (uint8_t)(sim->writes * 7 + i);
     SIM_CHECK(sim, dyn_object_put(obj, ctx, sim->node_id[r],
@@ -1284,6 +1332,12 @@ sim_client_write(struct sim *sim, struct sim_client *c, uint32_t r)
     for (uint32_t i = 0; ctx == &c->ctx && i < c->seen_count; i++)
         SIM_CHECK(sim,
                   find_dot(obj, c->seen[i].node, c->seen[i].counter) == NULL);
+    for (uint32_t i = 0; i < tomb_count; i++) {
+        SIM_CHECK(sim, find_dot(obj, tombs[i].node, tombs[i].counter) == NULL);
+        struct sim_write *t = sim_find_write(sim, tombs[i]);
+        SIM_CHECK(sim, t != NULL);
+        t->covered = true;
+    }
     struct sim_write *w = sim_record_write(sim, dot, ctx);
     w->deleted = del;
     w->value_len = len;
@@ -1478,6 +1532,8 @@ main(void)
             put_counter_passes_context_counter_so_dots_are_never_reused),
         cmocka_unit_test(put_with_context_that_is_the_object_vv_itself_works),
         cmocka_unit_test(delete_makes_tombstone_and_live_count_zero),
+        cmocka_unit_test(put_without_context_replaces_tombstones_but_not_values),
+        cmocka_unit_test(put_with_context_keeps_a_tombstone_it_did_not_see),
         cmocka_unit_test(
             put_past_max_siblings_is_refused_and_leaves_object_unchanged),
         cmocka_unit_test(put_rejects_node_zero_and_tombstone_with_value),
