@@ -122,21 +122,34 @@ client_close(struct client *c)
     c->fd = -1;
 }
 
+/*
+ * Send all of buf, unless the node answers first: a node that refuses a
+ * frame (too large, say) replies and closes without reading the rest, so
+ * the reply must be read, not lost to a reset.  Returns 0, 1 when the
+ * node replied before everything was sent, or a negative code.
+ */
 static int
 send_all(struct client *c, const uint8_t *buf, size_t len, int64_t deadline)
 {
     while (len > 0) {
-        ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL);
-        if (n > 0) {
-            buf += n;
-            len -= (size_t)n;
-            continue;
-        }
-        if (n < 0 && errno != EAGAIN && errno != EINTR)
+        struct pollfd p = {.fd = c->fd, .events = POLLIN | POLLOUT};
+        int64_t left = deadline - now_ms();
+        if (left <= 0)
+            return -ETIMEDOUT;
+        int n = poll(&p, 1, (int)left);
+        if (n < 0 && errno != EINTR)
             return -errno;
-        int rc = wait_fd(c->fd, POLLOUT, deadline);
-        if (rc < 0)
-            return rc;
+        if (n <= 0)
+            continue;
+        if (p.revents & POLLIN)
+            return 1;
+        ssize_t sent = send(c->fd, buf, len, MSG_NOSIGNAL);
+        if (sent > 0) {
+            buf += sent;
+            len -= (size_t)sent;
+        } else if (sent < 0 && errno != EAGAIN && errno != EINTR) {
+            return -errno;
+        }
     }
     return 0;
 }
@@ -186,8 +199,10 @@ recv_frame(struct client *c, int64_t deadline, ProtobufCMessage **msg)
      * is read or any memory is sized by it. */
     int64_t n = dyn_wire_frame_peek(hdr, sizeof(hdr), CLIENT_MAX_FRAME_BYTES,
                                     &code, &body_len);
-    if (n < 0)
-        return (int)n;
+    if (n < 0) {
+        /* Not the caller's request that was too large: the reply. */
+        return n == -DYN_EFRAMESIZE ? -DYN_EPROTO : (int)n;
+    }
     body_len = ((uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 |
                 (uint32_t)hdr[2] << 8 | hdr[3]) - 1;
     code = hdr[DYN_WIRE_LEN_BYTES];
@@ -221,7 +236,7 @@ send_request(struct client *c, ProtobufCMessage *req, int64_t deadline)
     int64_t n = dyn_wire_frame_pack(req, buf);
     int rc = n < 0 ? (int)n : send_all(c, buf, (size_t)n, deadline);
     free(buf);
-    return rc;
+    return rc > 0 ? 0 : rc; /* an early reply is read like any other */
 }
 
 /* An Error reply: its code, its text into c->err. */

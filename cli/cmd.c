@@ -73,6 +73,7 @@ cli_exit_for(int code)
     case -DYN_EBADARG:
     case -DYN_EKEYSIZE:
     case -DYN_EVALUESIZE:
+    case -DYN_EFRAMESIZE: /* the node's answer to a request too large */
     case -DYN_EBADCONTEXT:
     case -DYN_ECONFIG:
         return CLI_EXIT_USAGE;
@@ -86,8 +87,6 @@ cli_exit_for(int code)
     case -EPIPE:
     case -EHOSTUNREACH:
     case -ENETUNREACH:
-    case -DYN_EFRAME:
-    case -DYN_EDECODE:
         return CLI_EXIT_UNAVAILABLE;
     default:
         return CLI_EXIT_REFUSED;
@@ -161,11 +160,30 @@ common_opt(struct cli *cli, int ch, const char *arg)
     return 1; /* not common */
 }
 
+/*
+ * Say what getopt refused, in one line.  With a leading ':' in the option
+ * string getopt returns ':' for a missing value and '?' for an unknown
+ * option; optopt names a short option, or is 0 for an unknown long one,
+ * which the argument getopt stopped at names.
+ */
+static void
+bad_option(const struct cli *cli, const char *arg, int ch, const char *help)
+{
+    if (ch == ':' && optopt > ' ' && optopt < 127)
+        cli_error(cli, "option -%c needs a value (try '%s')", optopt, help);
+    else if (ch == ':')
+        cli_error(cli, "option %s needs a value (try '%s')", arg, help);
+    else if (optopt > ' ' && optopt < 127)
+        cli_error(cli, "unknown option -%c (try '%s')", optopt, help);
+    else
+        cli_error(cli, "unknown option %s (try '%s')", arg, help);
+}
+
 /* Build the getopt tables of one command. */
 static void
 cmd_optspec(const struct cli_cmd *cmd, char *optstr, struct option *longopts)
 {
-    snprintf(optstr, CLI_OPTSTR_BYTES, "%s%s", cmd->opts ? cmd->opts : "",
+    snprintf(optstr, CLI_OPTSTR_BYTES, ":%s%s", cmd->opts ? cmd->opts : "",
              CLI_COMMON_OPTS);
     size_t n = 0;
     for (size_t i = 0; i < COMMON_LONGOPT_COUNT; i++)
@@ -188,15 +206,18 @@ parse_cmd_args(struct cli *cli, const struct cli_prog *prog,
     optind = 0; /* 0, not 1: glibc then re-initialises its scan state */
     opterr = 0;
     int ch;
+    /* A leading ':' makes getopt tell a missing value (':') from an
+     * unknown option ('?'). */
     while ((ch = getopt_long(argc, argv, optstr, longopts, NULL)) != -1) {
         if (ch == 'h') {
             cmd_usage(prog, cmd, stdout);
             return 1;
         }
         if (ch == '?' || ch == ':') {
-            const char *bad = argv[optind - 1];
-            cli_error(cli, "%s: unknown option or missing value '%s'; try "
-                      "'%s %s --help'", cmd->name, bad, prog->name, cmd->name);
+            char help[64];
+            snprintf(help, sizeof(help), "%s %s --help", prog->name,
+                     cmd->name);
+            bad_option(cli, argv[optind - 1], ch, help);
             return -1;
         }
         int rc = common_opt(cli, ch, optarg);
@@ -230,7 +251,7 @@ parse_global(struct cli *cli, const struct cli_prog *prog, int argc,
     };
     opterr = 0;
     int ch;
-    while ((ch = getopt_long(argc, argv, "+H:t:h", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "+:H:t:h", longopts, NULL)) != -1) {
         if (ch == 'h') {
             prog_usage(prog, stdout);
             exit(CLI_EXIT_OK);
@@ -240,8 +261,9 @@ parse_global(struct cli *cli, const struct cli_prog *prog, int argc,
             exit(CLI_EXIT_OK);
         }
         if (ch == '?' || ch == ':') {
-            cli_error(cli, "unknown option or missing value '%s'; try '%s "
-                      "--help'", argv[optind - 1], prog->name);
+            char help[64];
+            snprintf(help, sizeof(help), "%s --help", prog->name);
+            bad_option(cli, argv[optind - 1], ch, help);
             return -1;
         }
         if (common_opt(cli, ch, optarg) < 0)

@@ -24,14 +24,7 @@ read_stdin(struct cli *cli, uint8_t **out, size_t *out_len)
             return CLI_EXIT_REFUSED;
         }
         if (len == cap) {
-            if (cap > DYN_MAX_VALUE_BYTES_LIMIT) {
-                cli_error(cli, "put: standard input is over %u bytes, the "
-                          "largest value a node accepts",
-                          DYN_MAX_VALUE_BYTES_LIMIT);
-                free(buf);
-                return CLI_EXIT_USAGE;
-            }
-            cap *= 2;
+            cap *= 2; /* stops growing: len is checked after each read */
             uint8_t *p = realloc(buf, cap);
             if (p == NULL)
                 free(buf);
@@ -49,6 +42,13 @@ read_stdin(struct cli *cli, uint8_t **out, size_t *out_len)
             return CLI_EXIT_USAGE;
         }
         len += (size_t)n;
+        if (len > DYN_MAX_VALUE_BYTES_LIMIT) {
+            cli_error(cli, "put: standard input is over %u bytes, the "
+                      "largest value a node accepts",
+                      DYN_MAX_VALUE_BYTES_LIMIT);
+            free(buf);
+            return CLI_EXIT_USAGE;
+        }
     }
     *out = buf;
     *out_len = len;

@@ -1,5 +1,6 @@
 /*
- * conn.c - connection framing, backpressure and batched replies (conn.h).
+ * conn.c - connection framing, backpressure, batched replies and graceful
+ * endings (conn.h).
  *
  * Loop thread only.
  */
@@ -19,18 +20,15 @@
 
 #define CONN_READ_CHUNK_BYTES (64u * 1024) /* room offered to each read */
 #define CONN_ERROR_TEXT_BYTES 512          /* one Error message line */
+#define CONN_DRAIN_BYTES (4u << 20) /* discarded after FIN before closing */
+#define CONN_KEEPALIVE_S 60         /* TCP keepalive idle time */
 
 static void conn_update_reading(struct conn *c);
 
 static void
 conn_free(struct conn *c)
 {
-    struct server *srv = c->srv;
-    for (struct conn **p = &srv->flush_list; *p != NULL; p = &(*p)->flush_next)
-        if (*p == c) {
-            *p = c->flush_next;
-            break;
-        }
+    server_unschedule_flush(c->srv, c);
     free(c->in);
     free(c->out);
     free(c->wbuf);
@@ -73,19 +71,14 @@ conn_close(struct conn *c)
 static void
 schedule_flush(struct conn *c)
 {
-    if (c->on_flush_list || c->closing)
-        return;
-    c->on_flush_list = true;
-    c->flush_next = c->srv->flush_list;
-    c->srv->flush_list = c;
+    if (!c->closing)
+        server_schedule_flush(c->srv, c);
 }
 
 void
-conn_close_after_flush(struct conn *c)
+conn_end(struct conn *c)
 {
-    c->close_after_flush = true;
-    c->reading = false;
-    uv_read_stop((uv_stream_t *)&c->tcp);
+    c->ending = true;
     schedule_flush(c);
 }
 
@@ -158,27 +151,42 @@ void
 conn_request_end(struct conn *c)
 {
     c->pending--;
-    if (!c->closing)
-        schedule_flush(c); /* may resume reading there */
+    schedule_flush(c); /* may resume reading, or end, there */
     conn_unref(c);
 }
 
-/* True while the connection may take more requests. */
+/* True while the connection may start more requests. */
 static bool
 conn_can_take_requests(const struct conn *c)
 {
     const struct dyn_config *cfg = c->srv->cfg;
-    return !c->closing && !c->close_after_flush && !c->srv->stopping &&
+    return !c->closing && !c->ending && !c->srv->stopping &&
            c->pending < cfg->max_pending &&
            c->out_len + c->wbuf_len <= cfg->max_output_bytes;
 }
 
-/* Frame and dispatch buffered input while allowed. */
+/* A stream we cannot frame: say so and end the connection. */
 static void
-conn_process_input(struct conn *c)
+conn_bad_frame(struct conn *c, int code)
+{
+    c->srv->stats.bad_frames++;
+    log_warn("%s: %s; closing the connection", c->peer, dyn_strerror(code));
+    conn_send_error(c, 0, code, "%s (max_frame_bytes is %u)",
+                    dyn_strerror(code), c->srv->cfg->max_frame_bytes);
+    conn_end(c);
+}
+
+/*
+ * Frame buffered input and hand each whole frame to `handle` while
+ * `go_on` allows.  Returns nothing; consumed bytes leave the buffer.
+ */
+static void
+conn_frames(struct conn *c, bool (*go_on)(const struct conn *),
+            void (*handle)(struct conn *, uint8_t, const uint8_t *,
+                           uint32_t))
 {
     size_t off = 0;
-    while (conn_can_take_requests(c)) {
+    while (go_on(c)) {
         uint8_t code;
         uint32_t body_len;
         int64_t n = dyn_wire_frame_peek(c->in + off, c->in_len - off,
@@ -187,17 +195,11 @@ conn_process_input(struct conn *c)
         if (n == 0)
             break;
         if (n < 0) {
-            c->srv->stats.bad_frames++;
-            log_warn("%s: %s; closing the connection", c->peer,
-                     dyn_strerror((int)n));
-            conn_send_error(c, 0, (int)n, "%s (max_frame_bytes is %u)",
-                            dyn_strerror((int)n),
-                            c->srv->cfg->max_frame_bytes);
-            conn_close_after_flush(c);
+            conn_bad_frame(c, (int)n);
+            off = c->in_len; /* nothing after it can be framed */
             break;
         }
-        dispatch_frame(c, code, c->in + off + DYN_WIRE_HEADER_BYTES,
-                       body_len);
+        handle(c, code, c->in + off + DYN_WIRE_HEADER_BYTES, body_len);
         off += (size_t)n;
     }
     if (off > 0) {
@@ -207,10 +209,48 @@ conn_process_input(struct conn *c)
 }
 
 static void
+conn_process_input(struct conn *c)
+{
+    conn_frames(c, conn_can_take_requests, dispatch_frame);
+}
+
+static bool
+conn_open_for_refusals(const struct conn *c)
+{
+    return !c->closing && !c->ending;
+}
+
+/* Answer a request that will not be started: the node is stopping. */
+static void
+conn_refuse_frame(struct conn *c, uint8_t code, const uint8_t *body,
+                  uint32_t body_len)
+{
+    ProtobufCMessage *msg;
+    uint64_t id = 0;
+    if (dyn_wire_decode(code, body, body_len, &msg) == 0) {
+        id = dyn_wire_msg_id(msg);
+        dyn_wire_msg_free(msg);
+    }
+    conn_send_error(c, id, -DYN_ESHUTDOWN, "%s: request not started",
+                    dyn_strerror(-DYN_ESHUTDOWN));
+}
+
+void
+conn_stop(struct conn *c)
+{
+    conn_frames(c, conn_open_for_refusals, conn_refuse_frame);
+    conn_end(c);
+}
+
+static void
 conn_alloc_cb(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
 {
     (void)suggested;
     struct conn *c = handle->data;
+    if (c->draining) {
+        /* Discarded input lands in the (now idle) input buffer. */
+        c->in_len = 0;
+    }
     /* At most one whole frame plus one read chunk is ever buffered. */
     size_t limit = (size_t)c->srv->cfg->max_frame_bytes + DYN_WIRE_LEN_BYTES +
                    CONN_READ_CHUNK_BYTES;
@@ -230,9 +270,23 @@ conn_read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
     (void)buf;
     struct conn *c = stream->data;
+    if (c->draining) {
+        c->drained += nread > 0 ? (size_t)nread : 0;
+        if (nread < 0 || c->drained > CONN_DRAIN_BYTES)
+            conn_close(c);
+        return;
+    }
+    if (nread == UV_EOF) {
+        /* Half-closed: answer every request it sent, then end. */
+        c->peer_eof = true;
+        c->reading = false;
+        uv_read_stop(stream);
+        conn_process_input(c);
+        schedule_flush(c);
+        return;
+    }
     if (nread < 0) {
-        if (nread != UV_EOF)
-            log_debug("%s: read: %s", c->peer, uv_strerror((int)nread));
+        log_debug("%s: read: %s", c->peer, uv_strerror((int)nread));
         conn_close(c);
         return;
     }
@@ -245,7 +299,7 @@ conn_read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 static void
 conn_update_reading(struct conn *c)
 {
-    bool want = conn_can_take_requests(c);
+    bool want = conn_can_take_requests(c) && !c->peer_eof;
     if (want && !c->reading) {
         if (uv_read_start((uv_stream_t *)&c->tcp, conn_alloc_cb,
                           conn_read_cb) == 0)
@@ -272,39 +326,82 @@ conn_write_cb(uv_write_t *req, int status)
     conn_unref(c);
 }
 
+static void
+conn_shutdown_cb(uv_shutdown_t *req, int status)
+{
+    struct conn *c = req->data;
+    if (status < 0 || c->peer_eof) {
+        conn_close(c);
+    } else if (!c->closing) {
+        /* Read until the peer closes, so its unread replies survive. */
+        c->draining = true;
+        if (uv_read_start((uv_stream_t *)&c->tcp, conn_alloc_cb,
+                          conn_read_cb) < 0)
+            conn_close(c);
+    }
+    conn_unref(c);
+}
+
+/* Every reply is out: send FIN, or close when the peer already did. */
+static void
+conn_finish(struct conn *c)
+{
+    if (c->draining || c->closing)
+        return;
+    if (c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = false;
+    }
+    c->shutdown_req.data = c;
+    if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp,
+                    conn_shutdown_cb) < 0) {
+        conn_close(c);
+        return;
+    }
+    c->draining = true; /* no further flushes start a write */
+    c->refs++;
+}
+
+static void
+conn_write_out(struct conn *c)
+{
+    uint8_t *tmp = c->wbuf;
+    size_t tmp_cap = c->wbuf_cap;
+    c->wbuf = c->out;
+    c->wbuf_cap = c->out_cap;
+    c->wbuf_len = c->out_len;
+    c->out = tmp;
+    c->out_cap = tmp_cap;
+    c->out_len = 0;
+    uv_buf_t b = uv_buf_init((char *)c->wbuf, (unsigned)c->wbuf_len);
+    c->write_req.data = c;
+    if (uv_write(&c->write_req, (uv_stream_t *)&c->tcp, &b, 1,
+                 conn_write_cb) < 0) {
+        conn_close(c);
+        return;
+    }
+    c->writing = true;
+    c->refs++;
+}
+
 void
 conn_flush(struct conn *c)
 {
-    if (c->closing)
+    if (c->closing || c->draining)
         return;
     /* Input held back by backpressure may go on now. */
     if (c->in_len > 0)
         conn_process_input(c);
-    if (!c->writing && c->out_len > 0) {
-        uint8_t *tmp = c->wbuf;
-        size_t tmp_cap = c->wbuf_cap;
-        c->wbuf = c->out;
-        c->wbuf_cap = c->out_cap;
-        c->wbuf_len = c->out_len;
-        c->out = tmp;
-        c->out_cap = tmp_cap;
-        c->out_len = 0;
-        uv_buf_t b = uv_buf_init((char *)c->wbuf, (unsigned)c->wbuf_len);
-        c->write_req.data = c;
-        int rc = uv_write(&c->write_req, (uv_stream_t *)&c->tcp, &b, 1,
-                          conn_write_cb);
-        if (rc < 0) {
-            conn_close(c);
-            return;
-        }
-        c->writing = true;
-        c->refs++;
-    }
-    if (c->close_after_flush && !c->writing && c->out_len == 0) {
-        conn_close(c);
+    if (!c->writing && c->out_len > 0)
+        conn_write_out(c);
+    if (c->closing)
         return;
-    }
-    if (!c->close_after_flush)
+    /* With nothing pending and the output drained, input processing was
+     * not held back, so no whole request is left unanswered either. */
+    if ((c->ending || c->peer_eof) && c->pending == 0 && !c->writing &&
+        c->out_len == 0)
+        conn_finish(c);
+    else if (!c->ending)
         conn_update_reading(c);
 }
 
@@ -352,6 +449,8 @@ conn_accept(struct server *srv, uv_stream_t *listener)
     }
     srv->stats.connections++;
     uv_tcp_nodelay(&c->tcp, 1);
+    /* A peer host that vanishes without a FIN is found and dropped. */
+    uv_tcp_keepalive(&c->tcp, 1, CONN_KEEPALIVE_S);
     conn_name_peer(c);
     if (srv->conn_count > srv->cfg->max_connections) {
         log_warn("%s: refused: %u connections open (max_connections)",
@@ -359,7 +458,7 @@ conn_accept(struct server *srv, uv_stream_t *listener)
         conn_send_error(c, 0, -DYN_EBUSY,
                         "too many connections (max_connections is %u)",
                         srv->cfg->max_connections);
-        conn_close_after_flush(c);
+        conn_end(c);
         return;
     }
     conn_update_reading(c);

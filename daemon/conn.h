@@ -11,10 +11,18 @@
  * loop turn (server's flush_check), so pipelined requests cost one write
  * system call per turn, not one per reply.
  *
- * Lifetime: a connection is referenced by its handle and by each request
- * in flight.  When the peer goes away, requests still in flight finish
- * and their replies are dropped; the struct is freed with the last ref.
- * Loop thread only.
+ * Ending: a connection that must end (bad input, refused, the node
+ * stopping) or whose peer half-closed first finishes the requests in
+ * flight and writes their replies; then it sends FIN (uv_shutdown) and
+ * reads and discards what the peer still sends until the peer closes
+ * (at most CONN_DRAIN_BYTES), and only then closes.  Closing a socket
+ * with unread input would send a reset, and the peer's kernel would drop
+ * replies it had not yet read.
+ *
+ * Lifetime: a connection is referenced by its handle, by a write or a
+ * shutdown in progress, and by each request in flight.  When the peer
+ * resets, requests still in flight finish and their replies are dropped;
+ * the struct is freed with the last ref.  Loop thread only.
  */
 #ifndef DYNAMOD_CONN_H
 #define DYNAMOD_CONN_H
@@ -49,8 +57,12 @@ struct conn {
     uint32_t pending; /* requests in flight */
     uint32_t refs;    /* the handle + one per request in flight */
     bool reading;     /* uv_read_start is active */
-    bool closing;     /* no more reads; replies dropped */
-    bool close_after_flush; /* bad stream: close once `out` is written */
+    bool closing;     /* uv_close called; replies dropped */
+    bool ending;      /* take no more requests; end once replies are out */
+    bool peer_eof;    /* the peer half-closed: nothing more to read */
+    bool draining;    /* FIN sent: reading only to discard */
+    size_t drained;   /* bytes discarded while draining */
+    uv_shutdown_t shutdown_req;
     char peer[64];    /* "host:port" of the other end, for logs */
 };
 
@@ -71,8 +83,17 @@ void conn_request_end(struct conn *c);
 /* Write out queued replies (called once per loop turn by the server). */
 void conn_flush(struct conn *c);
 
-/* Stop reading, write what is queued, then close (shutdown, bad input). */
-void conn_close_after_flush(struct conn *c);
+/*
+ * Take no more requests: finish those in flight, write the replies, then
+ * end the connection gracefully (bad input, refused, node stopping).
+ */
+void conn_end(struct conn *c);
+
+/*
+ * The node is stopping: answer whole requests already received but not
+ * started with an Error (DYN_ESHUTDOWN), then conn_end().
+ */
+void conn_stop(struct conn *c);
 
 /* Close now; queued replies are dropped. */
 void conn_close(struct conn *c);

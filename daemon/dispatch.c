@@ -45,7 +45,7 @@ dispatch_frame(struct conn *c, uint8_t code, const uint8_t *body,
         conn_send_error(c, 0, -DYN_EBADCODE,
                         "message code %u is not a request this node accepts",
                         code);
-        conn_close_after_flush(c);
+        conn_end(c);
         return;
     }
     ProtobufCMessage *msg;
@@ -54,7 +54,7 @@ dispatch_frame(struct conn *c, uint8_t code, const uint8_t *body,
         log_warn("%s: %s body of %u bytes does not decode; closing", c->peer,
                  e->name, body_len);
         conn_send_error(c, 0, rc, "%s request body does not decode", e->name);
-        conn_close_after_flush(c);
+        conn_end(c);
         return;
     }
     e->handler(c, msg);

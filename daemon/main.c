@@ -169,9 +169,12 @@ detach(void)
     }
     close(fds[0]);
     setsid();
+    /* Let go of the caller's terminal or pipe: $(dynamod ...) returns.
+     * Standard error stays: it is the log unless --log-file is given. */
     int null = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (null >= 0) {
         dup2(null, STDIN_FILENO);
+        dup2(null, STDOUT_FILENO);
         close(null);
     }
     return fds[1];
@@ -203,9 +206,16 @@ run_node(struct dyn_config *cfg, const struct options *o, int ready_fd)
     uv_loop_init(&loop);
     struct server srv;
     int status = DYNAMOD_EXIT_FAIL;
-    if (server_init(&srv, &loop, cfg, dd.node_id, err, sizeof(err)) < 0) {
+    /* The pid file comes first, so that no failure after the server is
+     * up has to take it down again. */
+    if (o->pid_file != NULL && write_pid_file(o->pid_file) < 0) {
+        /* reported */
+    } else if (server_init(&srv, &loop, cfg, dd.node_id, err,
+                           sizeof(err)) < 0) {
         log_error("%s", err);
-    } else if (o->pid_file == NULL || write_pid_file(o->pid_file) == 0) {
+        if (o->pid_file != NULL)
+            unlink(o->pid_file);
+    } else {
         report_ready(ready_fd, 0);
         ready_fd = -1;
         status = server_run(&srv) < 0 ? DYNAMOD_EXIT_FAIL : 0;

@@ -41,6 +41,41 @@ server_wall_ms(void)
 }
 
 static void
+server_flush_idle_cb(uv_idle_t *handle)
+{
+    /* Nothing to do: being active keeps the loop from blocking in poll
+     * while replies wait for the check phase.  A write that completes at
+     * once has its callback in the pending phase, after which the loop
+     * would otherwise sleep with that connection still queued. */
+    (void)handle;
+}
+
+void
+server_schedule_flush(struct server *srv, struct conn *c)
+{
+    if (c->on_flush_list)
+        return;
+    c->on_flush_list = true;
+    c->flush_next = srv->flush_list;
+    srv->flush_list = c;
+    if (!uv_is_active((uv_handle_t *)&srv->flush_idle))
+        uv_idle_start(&srv->flush_idle, server_flush_idle_cb);
+}
+
+void
+server_unschedule_flush(struct server *srv, struct conn *c)
+{
+    if (!c->on_flush_list)
+        return;
+    for (struct conn **p = &srv->flush_list; *p != NULL; p = &(*p)->flush_next)
+        if (*p == c) {
+            *p = c->flush_next;
+            break;
+        }
+    c->on_flush_list = false;
+}
+
+static void
 server_flush_check_cb(uv_check_t *handle)
 {
     struct server *srv = handle->data;
@@ -50,6 +85,7 @@ server_flush_check_cb(uv_check_t *handle)
         c->on_flush_list = false;
         conn_flush(c);
     }
+    uv_idle_stop(&srv->flush_idle);
 }
 
 static void
@@ -68,6 +104,7 @@ server_close_handles(struct server *srv)
 {
     uv_close((uv_handle_t *)&srv->stop_timer, NULL);
     uv_close((uv_handle_t *)&srv->flush_check, NULL);
+    uv_close((uv_handle_t *)&srv->flush_idle, NULL);
     uv_close((uv_handle_t *)&srv->sigterm, NULL);
     uv_close((uv_handle_t *)&srv->sigint, NULL);
 }
@@ -77,7 +114,7 @@ server_stop_timer_cb(uv_timer_t *timer)
 {
     struct server *srv = timer->data;
     if (srv->conn_count > 0 &&
-        server_wall_ms() - srv->stopping_since_ms < SERVER_STOP_GRACE_MS)
+        uv_now(srv->loop) - srv->stopping_since_ms < SERVER_STOP_GRACE_MS)
         return;
     for (struct conn *c = srv->conns; c != NULL; c = c->next) {
         log_warn("%s: replies not read within %d ms of stopping; dropped",
@@ -94,15 +131,21 @@ server_begin_stop(struct server *srv, const char *why)
     if (srv->stopping)
         return;
     srv->stopping = true;
-    srv->stopping_since_ms = server_wall_ms();
+    srv->stopping_since_ms = uv_now(srv->loop);
     log_info("%s: stopping: finishing %llu queued writes", why,
              (unsigned long long)writer_pending(srv->writer));
     uv_close((uv_handle_t *)&srv->listener, NULL);
     /* Applies and flushes what is queued; its callbacks queue replies. */
-    writer_stop(srv->writer);
+    int rc = writer_stop(srv->writer);
     srv->writer = NULL;
+    if (rc < 0) {
+        log_error("the final storage flush failed (%s): writes acknowledged "
+                  "since the last good flush may not be on disk",
+                  dyn_strerror(rc));
+        srv->exit_status = rc;
+    }
     for (struct conn *c = srv->conns; c != NULL; c = c->next)
-        conn_close_after_flush(c);
+        conn_stop(c);
     uv_timer_start(&srv->stop_timer, server_stop_timer_cb, 0,
                    SERVER_STOP_POLL_MS);
 }
@@ -213,6 +256,7 @@ server_init(struct server *srv, uv_loop_t *loop, const struct dyn_config *cfg,
     srv->limits.dvv.max_siblings = cfg->max_siblings;
     srv->limits.dvv.max_vv_entries = cfg->max_vv_entries;
     srv->limits.max_value_bytes = cfg->max_value_bytes;
+    srv->limits.max_object_bytes = cfg->max_object_bytes;
 
     int rc = server_open_store(srv, err, err_len);
     if (rc < 0)
@@ -226,6 +270,7 @@ server_init(struct server *srv, uv_loop_t *loop, const struct dyn_config *cfg,
     uv_check_init(loop, &srv->flush_check);
     srv->flush_check.data = srv;
     uv_check_start(&srv->flush_check, server_flush_check_cb);
+    uv_idle_init(loop, &srv->flush_idle);
     uv_timer_init(loop, &srv->stop_timer);
     srv->stop_timer.data = srv;
     uv_signal_init(loop, &srv->sigterm);
@@ -258,5 +303,7 @@ server_run(struct server *srv)
     dyn_store_close(srv->store);
     srv->store = NULL;
     log_info("stopped");
+    if (srv->exit_status < 0)
+        return srv->exit_status;
     return rc < 0 ? rc : 0;
 }

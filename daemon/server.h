@@ -35,6 +35,8 @@ struct server {
     uv_signal_t sigterm;
     uv_signal_t sigint;
     uv_check_t flush_check; /* writes queued replies once per loop turn */
+    uv_idle_t flush_idle;   /* active while flush_list is not empty, so
+                               the loop never blocks with replies queued */
     uv_timer_t stop_timer;  /* polls for in-flight work while stopping */
 
     struct conn *conns;        /* every open connection */
@@ -42,7 +44,8 @@ struct server {
     uint32_t conn_count;       /* entries in conns */
     uint64_t started_ms;       /* wall clock at start, ms */
     bool stopping;             /* SIGTERM/SIGINT seen */
-    uint64_t stopping_since_ms; /* wall clock when stopping began */
+    uint64_t stopping_since_ms; /* uv_now() when stopping began */
+    int exit_status;           /* 0, or why the node must exit non-zero */
     int ready_fd;              /* write end of the daemonize pipe, or -1 */
     struct server_stats stats;
 };
@@ -61,5 +64,11 @@ int server_run(struct server *srv);
 
 /* Wall clock in ms (for dots and uptime). */
 uint64_t server_wall_ms(void);
+
+/* Put `c` on the list of connections to flush this loop turn. */
+void server_schedule_flush(struct server *srv, struct conn *c);
+
+/* Take `c` off that list (it is being freed). */
+void server_unschedule_flush(struct server *srv, struct conn *c);
 
 #endif

@@ -34,6 +34,8 @@ struct writer {
     bool stop;        /* set by writer_stop */
     uint64_t commits; /* transactions committed */
     uint64_t ops;     /* ops applied successfully */
+    int failed;       /* writer thread only: a flush failed; every later
+                         op fails with this code */
 
     uint64_t pending; /* submitted, callback not yet run; loop thread only */
 };
@@ -111,7 +113,8 @@ static bool
 is_txn_failure(int status)
 {
     return status < 0 && status != -DYN_ESIBLINGS &&
-           status != -DYN_ECHECKSUM && status != -DYN_EFORMAT;
+           status != -DYN_EOBJECTSIZE && status != -DYN_ECHECKSUM &&
+           status != -DYN_EFORMAT;
 }
 
 /* Apply ops one transaction each (after a batch failed as a whole). */
@@ -220,52 +223,77 @@ take_batch(struct writer *w)
     return batch;
 }
 
+/*
+ * Flush the store.  A failed flush leaves the durability of everything
+ * committed since the last good one unknown (the kernel may have dropped
+ * the dirty pages), so the writer refuses every later write with that
+ * error rather than acknowledge writes it cannot vouch for.
+ */
 static void
 flush_store(struct writer *w)
 {
     int rc = dyn_store_flush(w->opts.store);
-    if (rc < 0)
-        log_error("storage flush failed: %s", dyn_strerror(rc));
+    if (rc < 0 && w->failed == 0) {
+        log_error("storage flush failed: %s; refusing all writes from now "
+                  "on (restart the node once the disk is healthy)",
+                  dyn_strerror(rc));
+        w->failed = rc;
+    }
+}
+
+/* Flush when the periodic deadline has passed; `lock` is held. */
+static void
+flush_if_due(struct writer *w, uint64_t *flush_due_ms)
+{
+    if (*flush_due_ms == 0 || mono_ms() < *flush_due_ms)
+        return;
+    pthread_mutex_unlock(&w->lock);
+    flush_store(w);
+    pthread_mutex_lock(&w->lock);
+    *flush_due_ms = 0;
+}
+
+/* Apply a batch and hand it to the loop; `lock` is held. */
+static void
+run_batch(struct writer *w, struct writer_op *batch, uint64_t *flush_due_ms)
+{
+    pthread_mutex_unlock(&w->lock);
+    struct batch_counts counts = {0, 0};
+    if (w->failed != 0) {
+        for (struct writer_op *op = batch; op != NULL; op = op->next)
+            op->status = w->failed;
+    } else {
+        process_batch(w, batch, &counts);
+        if (w->opts.sync == DYN_SYNC_PERIODIC && *flush_due_ms == 0)
+            *flush_due_ms = mono_ms() + w->opts.sync_interval_ms;
+    }
+    pthread_mutex_lock(&w->lock);
+    w->commits += counts.commits;
+    w->ops += counts.ops;
+    while (batch != NULL) {
+        struct writer_op *next = batch->next;
+        list_append(&w->done_tail, batch);
+        batch = next;
+    }
+    uv_async_send(&w->done_async);
 }
 
 static void *
 writer_main(void *arg)
 {
     struct writer *w = arg;
-    bool periodic = w->opts.sync == DYN_SYNC_PERIODIC;
     uint64_t flush_due_ms = 0; /* 0: nothing committed since last flush */
 
     pthread_mutex_lock(&w->lock);
     for (;;) {
-        if (w->queue == NULL && !w->stop) {
-            wait_for_work(w, flush_due_ms);
-            if (flush_due_ms != 0 && mono_ms() >= flush_due_ms) {
-                pthread_mutex_unlock(&w->lock);
-                flush_store(w);
-                pthread_mutex_lock(&w->lock);
-                flush_due_ms = 0;
-            }
-            continue;
-        }
-        if (w->queue == NULL && w->stop)
+        /* Checked on every pass, so a steady load cannot defer it. */
+        flush_if_due(w, &flush_due_ms);
+        if (w->queue != NULL)
+            run_batch(w, take_batch(w), &flush_due_ms);
+        else if (w->stop)
             break;
-        struct writer_op *batch = take_batch(w);
-        pthread_mutex_unlock(&w->lock);
-
-        struct batch_counts counts = {0, 0};
-        process_batch(w, batch, &counts);
-        if (periodic && flush_due_ms == 0)
-            flush_due_ms = mono_ms() + w->opts.sync_interval_ms;
-
-        pthread_mutex_lock(&w->lock);
-        w->commits += counts.commits;
-        w->ops += counts.ops;
-        while (batch != NULL) {
-            struct writer_op *next = batch->next;
-            list_append(&w->done_tail, batch);
-            batch = next;
-        }
-        uv_async_send(&w->done_async);
+        else
+            wait_for_work(w, flush_due_ms);
     }
     pthread_mutex_unlock(&w->lock);
     flush_store(w); /* whatever the sync mode: stopping is a checkpoint */
@@ -360,14 +388,17 @@ writer_free_cb(uv_handle_t *handle)
     free(w);
 }
 
-void
+int
 writer_stop(struct writer *w)
 {
+    int failed;
     pthread_mutex_lock(&w->lock);
     w->stop = true;
     pthread_cond_signal(&w->wake);
     pthread_mutex_unlock(&w->lock);
     pthread_join(w->thread, NULL);
+    failed = w->failed; /* the thread is gone: no race */
     writer_done_async_cb(&w->done_async);
     uv_close((uv_handle_t *)&w->done_async, writer_free_cb);
+    return failed;
 }

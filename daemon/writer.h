@@ -10,7 +10,10 @@
  * handle; each op's callback runs there.
  *
  * With storage.sync: periodic the thread also flushes the store every
- * sync_interval_ms when something was committed since the last flush.
+ * sync_interval_ms when something was committed since the last flush,
+ * also under a load that never leaves the queue empty.  A failed flush
+ * makes every later write fail with its code: the node stops
+ * acknowledging writes it cannot make durable.
  */
 #ifndef DYNAMOD_WRITER_H
 #define DYNAMOD_WRITER_H
@@ -84,8 +87,10 @@ void writer_counts(struct writer *w, uint64_t *commits, uint64_t *ops);
 /*
  * Apply everything queued, flush, stop the thread and run the remaining
  * callbacks (loop thread).  Then close the async handle; `w` is freed
- * when the loop has closed it.
+ * when the loop has closed it.  Returns 0, or the code of a storage flush
+ * that failed while the writer ran or at this final flush (the writes
+ * acknowledged since the previous good flush may not be durable).
  */
-void writer_stop(struct writer *w);
+int writer_stop(struct writer *w);
 
 #endif

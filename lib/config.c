@@ -111,6 +111,7 @@ enum field_id {
     F_MAX_KEY_BYTES,
     F_MAX_VALUE_BYTES,
     F_MAX_FRAME_BYTES,
+    F_MAX_OBJECT_BYTES,
     F_MAX_SIBLINGS,
     F_SIBLING_WARN,
     F_MAX_VV_ENTRIES,
@@ -205,6 +206,9 @@ static const struct field fields[F_COUNT] = {
     [F_MAX_FRAME_BYTES] =
         NUM("limits.max_frame_bytes", FIELD_SIZE, max_frame_bytes, KIB,
             DYN_MAX_FRAME_BYTES_LIMIT, 0),
+    [F_MAX_OBJECT_BYTES] =
+        NUM("limits.max_object_bytes", FIELD_SIZE, max_object_bytes, KIB,
+            DYN_MAX_OBJECT_BYTES_LIMIT, 32 * MIB),
     [F_MAX_SIBLINGS] = NUM("limits.max_siblings", FIELD_UINT, max_siblings, 1,
                            DYN_DVV_MAX_SIBLINGS_LIMIT, 100),
     [F_SIBLING_WARN] = NUM("limits.sibling_warn", FIELD_UINT, sibling_warn, 1,
@@ -217,7 +221,7 @@ static const struct field fields[F_COUNT] = {
     [F_MAX_PENDING] =
         NUM("limits.max_pending", FIELD_UINT, max_pending, 1, 65536, 128),
     [F_MAX_OUTPUT_BYTES] = NUM("limits.max_output_bytes", FIELD_SIZE,
-                               max_output_bytes, 64 * KIB, 16 * GIB, 64 * MIB),
+                               max_output_bytes, 64 * KIB, GIB, 64 * MIB),
     [F_REQUEST_TIMEOUT_MS] = NUM("requests.timeout_ms", FIELD_UINT,
                                  request_timeout_ms, 1, CONFIG_MAX_MS, 5000),
     [F_LOG_LEVEL] = ENUM("log.level", log_level, log_level_names, DYN_LOG_INFO),
@@ -1171,6 +1175,9 @@ finish(struct parse *p)
     /* A reply of a whole frame must fit in the output queue. */
     if (rc == 0)
         rc = check_le(p, F_MAX_FRAME_BYTES, F_MAX_OUTPUT_BYTES);
+    /* An object must hold at least one value of the largest size. */
+    if (rc == 0)
+        rc = check_le(p, F_MAX_VALUE_BYTES, F_MAX_OBJECT_BYTES);
     return rc;
 }
 

@@ -24,6 +24,9 @@
 #define DYN_MAX_KEY_BYTES_LIMIT 65535
 #define DYN_MAX_VALUE_BYTES_LIMIT (16u << 20)  /* 16 MiB */
 #define DYN_MAX_FRAME_BYTES_LIMIT (64u << 20)  /* 64 MiB */
+/* An object (all siblings of a key) stays well under what a client
+ * accepts in one reply (CLIENT_MAX_FRAME_BYTES, 64 MiB + slack). */
+#define DYN_MAX_OBJECT_BYTES_LIMIT (48u << 20) /* 48 MiB */
 
 enum dyn_log_level {
     DYN_LOG_ERROR,
@@ -60,6 +63,7 @@ struct dyn_config {
     uint32_t max_key_bytes;      /* default 1024 */
     uint32_t max_value_bytes;    /* default 1 MiB, at most 16 MiB */
     uint32_t max_frame_bytes;    /* default max_value + key + 64 KiB */
+    uint32_t max_object_bytes;   /* a key's siblings, encoded; 32 MiB */
     uint32_t max_siblings;       /* default 100 */
     uint32_t sibling_warn;       /* log a warning from this many; 25 */
     uint32_t max_vv_entries;     /* default 10 */

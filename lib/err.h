@@ -36,7 +36,8 @@
     XX(EBADARG, 1017, "invalid argument")                                     \
     XX(EFORMAT, 1018, "stored data has an unknown format")                    \
     XX(EPROTO, 1019, "unexpected message")                                    \
-    XX(EINTERNAL, 1020, "internal error")
+    XX(EINTERNAL, 1020, "internal error")                                     \
+    XX(EOBJECTSIZE, 1021, "object too large (max_object_bytes)")
 
 enum dyn_err {
 #define DYN_ERR_ENUM(name, value, msg) DYN_##name = (value),

@@ -28,8 +28,11 @@ dyn_kv_get(struct dyn_store_txn *txn, uint32_t partition, const uint8_t *key,
 static int
 kv_store_object(struct dyn_store_txn *txn, uint32_t partition,
                 const uint8_t *key, size_t key_len,
-                const struct dyn_object *obj)
+                const struct dyn_object *obj,
+                const struct dyn_kv_limits *limits)
 {
+    if (dyn_object_encoded_size(obj) > limits->max_object_bytes)
+        return -DYN_EOBJECTSIZE;
     uint8_t *rec;
     size_t rec_len;
     int rc = dyn_record_encode(obj, &rec, &rec_len);
@@ -55,7 +58,8 @@ dyn_kv_put(struct dyn_store_txn *txn, const struct dyn_kv_put *put,
                         put->value_len, put->deleted, &limits->dvv, dot);
     if (rc < 0)
         goto fail;
-    rc = kv_store_object(txn, put->partition, put->key, put->key_len, result);
+    rc = kv_store_object(txn, put->partition, put->key, put->key_len, result,
+                         limits);
     if (rc < 0)
         goto fail;
     return 0;
@@ -85,7 +89,7 @@ dyn_kv_merge(struct dyn_store_txn *txn, uint32_t partition,
         goto out;
     }
     dyn_object_prune(result, node, limits->dvv.max_vv_entries);
-    rc = kv_store_object(txn, partition, key, key_len, result);
+    rc = kv_store_object(txn, partition, key, key_len, result, limits);
     if (rc < 0)
         dyn_object_free(result);
 out:

@@ -24,6 +24,7 @@
 struct dyn_kv_limits {
     struct dyn_dvv_limits dvv; /* max_siblings, max_vv_entries */
     uint32_t max_value_bytes;  /* bound on values read back */
+    uint32_t max_object_bytes; /* bound on a key's encoded siblings */
 };
 
 /* A client put or delete, as the coordinator applies it. */

@@ -50,6 +50,7 @@ open_fixture(void **state, enum dyn_store_engine engine)
     fx->limits.dvv.max_siblings = 3;
     fx->limits.dvv.max_vv_entries = 10;
     fx->limits.max_value_bytes = 1u << 20;
+    fx->limits.max_object_bytes = 64;
     *state = fx;
     return 0;
 }
@@ -204,6 +205,22 @@ damage_record(struct fixture *fx, size_t offset)
 }
 
 static void
+put_past_max_object_bytes_is_refused_and_stores_nothing(void **state)
+{
+    struct dyn_object before, after;
+    assert_int_equal(put(*state, "small", NULL, NODE_A, NULL), 0);
+    assert_int_equal(get(*state, &before), 0);
+    assert_int_equal(put(*state, "a value that makes the key far too big "
+                                 "for sixty-four bytes",
+                         NULL, NODE_A, NULL),
+                     -DYN_EOBJECTSIZE);
+    assert_int_equal(get(*state, &after), 0);
+    assert_true(dyn_object_equal(&before, &after));
+    dyn_object_free(&before);
+    dyn_object_free(&after);
+}
+
+static void
 damaged_record_is_reported_not_served(void **state)
 {
     struct dyn_object obj;
@@ -314,6 +331,9 @@ record_round_trips_and_detects_every_flipped_byte(void **state)
             teardown),                                                         \
         cmocka_unit_test_setup_teardown(                                       \
             put_past_max_siblings_is_refused_and_stores_nothing, setup,        \
+            teardown),                                                         \
+        cmocka_unit_test_setup_teardown(                                       \
+            put_past_max_object_bytes_is_refused_and_stores_nothing, setup,    \
             teardown),                                                         \
         cmocka_unit_test_setup_teardown(damaged_record_is_reported_not_served, \
                                         setup, teardown),                      \
