@@ -513,7 +513,7 @@ dyn_object_prune(struct dyn_object *obj, uint64_t local_node,
                  uint32_t max_entries)
 {
     struct dyn_vv *vv = &obj->vv;
-    uint32_t removed = 0, victim;
+    uint32_t removed = 0, victim = 0; /* set by prune_victim() */
 
     while (vv->len > max_entries && prune_victim(obj, local_node, &victim)) {
         memmove(&vv->entry[victim], &vv->entry[victim + 1],
