@@ -13,17 +13,28 @@
 #include "cmd.h"
 #include "kvops.h"
 
+/* Check the options before anything is read: usage errors exit 2. */
 static int
-resolve_choose(struct cli *cli, struct cli_args *args,
-               const Dynpb__GetResp *resp, struct kv_write *wr)
+resolve_check_opts(struct cli *cli, struct cli_args *args, uint32_t *w)
 {
-    const char *pick = cli_opt(args, 'p');
-    const char *value = cli_opt(args, 'V');
-    if ((pick == NULL) == (value == NULL)) {
+    if ((cli_opt(args, 'p') == NULL) == (cli_opt(args, 'V') == NULL)) {
         cli_error(cli, "resolve: give exactly one of --pick N and --value "
                   "VALUE");
         return CLI_EXIT_USAGE;
     }
+    uint32_t pick;
+    if (cli_opt_uint(cli, args, 'p', 1, UINT32_MAX / 2, &pick) < 0 ||
+        cli_opt_uint(cli, args, 'w', 1, 16, w) < 0)
+        return CLI_EXIT_USAGE;
+    return CLI_EXIT_OK;
+}
+
+/* The value to write: --value's, or sibling --pick N's. */
+static int
+resolve_choose(struct cli *cli, struct cli_args *args,
+               const Dynpb__GetResp *resp, struct kv_write *wr)
+{
+    const char *value = cli_opt(args, 'V');
     if (value != NULL) {
         wr->value = (const uint8_t *)value;
         wr->value_len = strlen(value);
@@ -43,8 +54,12 @@ static int
 cmd_resolve_exec(struct cli *cli, struct cli_args *args)
 {
     const char *key = args->argv[0];
+    struct kv_write wr = {.key = key};
+    int rc = resolve_check_opts(cli, args, &wr.w);
+    if (rc != CLI_EXIT_OK)
+        return rc;
     struct client c;
-    int rc = kv_connect(cli, &c);
+    rc = kv_connect(cli, &c);
     if (rc != CLI_EXIT_OK)
         return rc;
     Dynpb__GetResp *got = NULL;
@@ -53,16 +68,10 @@ cmd_resolve_exec(struct cli *cli, struct cli_args *args)
         cli_error(cli, "resolve %s: not found", key);
         rc = CLI_EXIT_NOTFOUND;
     }
-    struct kv_write wr = {.key = key};
     if (rc == CLI_EXIT_OK)
         rc = resolve_choose(cli, args, got, &wr);
     if (rc == CLI_EXIT_OK) {
-        uint32_t w = 0;
-        rc = cli_opt_uint(cli, args, 'w', 1, 16, &w) < 0 ? CLI_EXIT_USAGE : 0;
-        wr.w = w;
         wr.context = got->context;
-    }
-    if (rc == CLI_EXIT_OK) {
         Dynpb__PutResp *resp;
         rc = kv_put(cli, &c, &wr, &resp);
         if (rc == CLI_EXIT_OK) {

@@ -12,6 +12,9 @@
 #include "dvv.h"
 #include "err.h"
 #include "json.h"
+#include "text.h"
+
+#define KV_KEY_TEXT_BYTES 80 /* a key as quoted in an error line */
 
 int
 kv_connect(struct cli *cli, struct client *c)
@@ -28,7 +31,9 @@ int
 kv_fail(struct cli *cli, struct client *c, int code, const char *what,
         const char *key)
 {
-    cli_error(cli, "%s %s: %s", what, key, c->err);
+    char text[KV_KEY_TEXT_BYTES];
+    dyn_text_escape(text, sizeof(text), (const uint8_t *)key, strlen(key));
+    cli_error(cli, "%s %s: %s", what, text, c->err);
     return cli_exit_for(code);
 }
 

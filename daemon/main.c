@@ -79,7 +79,8 @@ parse_args(int argc, char **argv, struct options *o)
     };
     *o = (struct options){.config_path = DYNAMOD_DEFAULT_CONFIG};
     int ch;
-    while ((ch = getopt_long(argc, argv, "c:fh", longopts, NULL)) != -1) {
+    opterr = 0; /* our own one-line messages */
+    while ((ch = getopt_long(argc, argv, ":c:fh", longopts, NULL)) != -1) {
         switch (ch) {
         case 'c': o->config_path = optarg; break;
         case 'f': o->foreground = 1; break;
@@ -89,8 +90,13 @@ parse_args(int argc, char **argv, struct options *o)
         case OPT_LOGFILE: o->log_file = optarg; break;
         case 'h': usage(stdout); exit(0);
         case OPT_VERSION: printf("dynamod %s\n", PACKAGE_VERSION); exit(0);
+        case ':':
+            fprintf(stderr, "dynamod: option %s needs a value (try "
+                    "'dynamod --help')\n", argv[optind - 1]);
+            return -1;
         default:
-            fprintf(stderr, "dynamod: try 'dynamod --help'\n");
+            fprintf(stderr, "dynamod: unknown option %s (try 'dynamod "
+                    "--help')\n", argv[optind - 1]);
             return -1;
         }
     }
@@ -118,12 +124,11 @@ apply_log_level(struct dyn_config *cfg, const char *name)
 
 /* Send standard error, and so the log, to the end of `path`. */
 static int
-redirect_log(const char *path)
+redirect_log(const char *path, char *err, size_t err_len)
 {
     int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
     if (fd < 0) {
-        fprintf(stderr, "dynamod: --log-file %s: %s\n", path,
-                strerror(errno));
+        snprintf(err, err_len, "--log-file %s: %s", path, strerror(errno));
         return -1;
     }
     dup2(fd, STDERR_FILENO);
@@ -132,12 +137,12 @@ redirect_log(const char *path)
 }
 
 static int
-write_pid_file(const char *path)
+write_pid_file(const char *path, char *err, size_t err_len)
 {
     FILE *f = fopen(path, "we");
     if (f == NULL || fprintf(f, "%ld\n", (long)getpid()) < 0 ||
         fclose(f) != 0) {
-        log_error("pid file %s: %s", path, strerror(errno));
+        snprintf(err, err_len, "pid file %s: %s", path, strerror(errno));
         return -1;
     }
     return 0;
@@ -161,11 +166,18 @@ detach(void)
         exit(DYNAMOD_EXIT_FAIL);
     }
     if (pid > 0) {
+        /* The child sends a status byte, then on failure its reason. */
         close(fds[1]);
-        unsigned char status = DYNAMOD_EXIT_FAIL;
-        if (read(fds[0], &status, 1) != 1)
-            waitpid(pid, NULL, WNOHANG); /* died before saying: failure */
-        exit(status);
+        char msg[DYNAMOD_ERR_BYTES + 1];
+        ssize_t n = read(fds[0], msg, sizeof(msg) - 1);
+        if (n <= 0) {
+            fprintf(stderr, "dynamod: the node exited before it listened\n");
+            exit(DYNAMOD_EXIT_FAIL);
+        }
+        msg[n] = '\0';
+        if (msg[0] != 0 && n > 1)
+            fprintf(stderr, "dynamod: %s\n", msg + 1);
+        exit((unsigned char)msg[0]);
     }
     close(fds[0]);
     setsid();
@@ -180,23 +192,36 @@ detach(void)
     return fds[1];
 }
 
+/*
+ * Tell the waiting parent (if detached) how the start went: a status
+ * byte, and for a failure the reason, which the parent prints, so a
+ * failed start says why on the terminal even when the log goes to a file.
+ */
 static void
-report_ready(int fd, unsigned char status)
+report_ready(int fd, unsigned char status, const char *why)
 {
     if (fd < 0)
         return;
-    if (write(fd, &status, 1) != 1)
-        log_warn("could not tell the parent process we started");
+    char msg[DYNAMOD_ERR_BYTES + 1];
+    int len = snprintf(msg, sizeof(msg), "%c%s", status ? status : 0,
+                       status && why ? why : "");
+    if (status == 0)
+        len = 1; /* "%c" of 0 still counts one byte */
+    if (len > (int)sizeof(msg) - 1)
+        len = (int)sizeof(msg) - 1;
+    if (write(fd, msg, (size_t)len) != len)
+        log_warn("could not tell the parent process how the start went");
     close(fd);
 }
 
 static int
 run_node(struct dyn_config *cfg, const struct options *o, int ready_fd)
 {
-    char err[DYNAMOD_ERR_BYTES];
+    char err[DYNAMOD_ERR_BYTES] = "";
     struct datadir dd;
     if (datadir_open(&dd, cfg->data_dir, err, sizeof(err)) < 0) {
         log_error("%s", err);
+        report_ready(ready_fd, DYNAMOD_EXIT_FAIL, err);
         return DYNAMOD_EXIT_FAIL;
     }
     if (dd.created)
@@ -208,19 +233,20 @@ run_node(struct dyn_config *cfg, const struct options *o, int ready_fd)
     int status = DYNAMOD_EXIT_FAIL;
     /* The pid file comes first, so that no failure after the server is
      * up has to take it down again. */
-    if (o->pid_file != NULL && write_pid_file(o->pid_file) < 0) {
-        /* reported */
+    if (o->pid_file != NULL &&
+        write_pid_file(o->pid_file, err, sizeof(err)) < 0) {
+        log_error("%s", err);
     } else if (server_init(&srv, &loop, cfg, dd.node_id, err,
                            sizeof(err)) < 0) {
         log_error("%s", err);
         if (o->pid_file != NULL)
             unlink(o->pid_file);
     } else {
-        report_ready(ready_fd, 0);
+        report_ready(ready_fd, 0, NULL);
         ready_fd = -1;
         status = server_run(&srv) < 0 ? DYNAMOD_EXIT_FAIL : 0;
     }
-    report_ready(ready_fd, (unsigned char)status);
+    report_ready(ready_fd, (unsigned char)status, err);
     uv_loop_close(&loop);
     datadir_close(&dd);
     return status;
@@ -248,13 +274,16 @@ main(int argc, char **argv)
         return 0;
     }
     log_set_level(cfg.log_level);
-    if (o.log_file != NULL && redirect_log(o.log_file) < 0) {
-        dyn_config_free(&cfg);
-        return DYNAMOD_EXIT_USAGE;
-    }
     signal(SIGPIPE, SIG_IGN);
     int ready_fd = o.foreground ? -1 : detach();
-    int status = run_node(&cfg, &o, ready_fd);
+    /* After detaching: the parent keeps the terminal for its message. */
+    int status = DYNAMOD_EXIT_USAGE;
+    if (o.log_file == NULL || redirect_log(o.log_file, err, sizeof(err)) == 0)
+        status = run_node(&cfg, &o, ready_fd);
+    else if (ready_fd >= 0)
+        report_ready(ready_fd, DYNAMOD_EXIT_USAGE, err);
+    else
+        fprintf(stderr, "dynamod: %s\n", err);
     dyn_config_free(&cfg);
     return status;
 }

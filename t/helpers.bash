@@ -11,11 +11,13 @@ DYN_TEST_DEADLINE_S=15   # how long a node may take to start or stop
 # node_dir NAME: where NAME's config, data and log live.
 node_dir() { echo "$BATS_TEST_TMPDIR/$1"; }
 
-# pick_port: a random port that nothing answers on right now.
+# pick_port: a random port that nothing answers on right now, below the
+# kernel's range for client ports (32768 and up), where a socket in
+# TIME_WAIT could make bind fail although nothing answers.
 pick_port() {
     local port
     for _ in $(seq 1 50); do
-        port=$((20000 + RANDOM % 40000))
+        port=$((10000 + RANDOM % 22000))
         if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
             echo "$port"; return 0
         fi
@@ -76,7 +78,8 @@ start_node() {
             export DYN_HOST=$NODE_ADDR
             return 0
         fi
-        kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+        kill -9 "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
         # A port taken between the check and the bind: try another.
         grep -q "address already in use" "$dir/log" 2>/dev/null || break
         rm -f "$dir/port"
@@ -99,8 +102,8 @@ wait_exit() {
         sleep "$DYN_TEST_POLL_S"
     done
     if kill -0 "$pid" 2>/dev/null; then return 1; fi
-    wait "$pid" 2>/dev/null
-    EXIT=$?
+    EXIT=0
+    wait "$pid" 2>/dev/null || EXIT=$?
     return 0
 }
 
@@ -135,6 +138,73 @@ assert_eq() {
     if [ "$1" != "$2" ]; then
         echo "expected ${3:-value}: '$1'" >&2
         echo "got: '$2'" >&2
+        return 1
+    fi
+}
+
+# --- Added for the end-to-end suites (cli, data, crash, daemon, fuzz). ---
+
+# wait_until CMD [ARGS...]: poll CMD until it succeeds; fail after the
+# deadline.
+wait_until() {
+    local deadline=$((SECONDS + DYN_TEST_DEADLINE_S))
+    until "$@"; do
+        [ $SECONDS -lt $deadline ] || return 1
+        sleep "$DYN_TEST_POLL_S"
+    done
+}
+
+# node_status FIELD: one field of `dynctl status --json`'s "node" object.
+node_status() { dynctl status --json | jq -r ".node.$1"; }
+
+# check_acked FILE: every "KEY VALUE" line of FILE reads back as VALUE
+# from the node at $DYN_HOST; names the first that does not.
+check_acked() {
+    local key value got n=0
+    while read -r key value; do
+        got=$(dyn get "$key") || { echo "acknowledged $key is gone" >&2; return 1; }
+        assert_eq "$value" "$got" "value of acknowledged $key" || return 1
+        n=$((n + 1))
+    done <"$1"
+    echo "# $n acknowledged writes checked"
+}
+
+# start_node_config NAME: start NAME on the config.yaml already in its
+# directory (written by write_config, then edited by the test); sets
+# NODE_ADDR and DYN_HOST like start_node.  If the port turns out to be
+# taken, the listen line gets another port and it tries again.
+start_node_config() {
+    local dir; dir=$(node_dir "$1")
+    local listen pid
+    for _ in 1 2 3 4 5; do
+        listen=$(sed -n 's/^  listen: *//p' "$dir/config.yaml")
+        dynamod -c "$dir/config.yaml" -f >>"$dir/log" 2>&1 3>&- &
+        pid=$!
+        echo "$pid" >"$dir/pid"
+        echo "$pid" >>"$BATS_TEST_TMPDIR/pids"
+        if wait_ready "$listen" "$pid"; then
+            NODE_ADDR=$listen
+            export DYN_HOST=$NODE_ADDR
+            return 0
+        fi
+        kill -9 "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+        grep -q "listen $listen: address already in use" "$dir/log" || break
+        sed -i "s/^  listen: .*/  listen: 127.0.0.1:$(pick_port)/" \
+            "$dir/config.yaml"
+    done
+    echo "node $1 did not start; its log:" >&2
+    cat "$dir/log" >&2
+    return 1
+}
+
+# crash_node NAME: SIGKILL and wait, usable under bats' errexit (kill_node
+# is not: the `wait` in wait_exit returns 137 there and aborts the test).
+crash_node() {
+    local pid; pid=$(node_pid "$1")
+    kill -KILL "$pid" 2>/dev/null || true
+    if ! wait_exit "$pid"; then
+        echo "node $1 (pid $pid) did not die" >&2
         return 1
     fi
 }
