@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "text.h"
 
 #define DVV_FORMAT_V1 1        /* first byte of an object encoding */
 #define DVV_FLAG_DELETED 0x01u /* sibling flags: a tombstone */
@@ -46,8 +47,6 @@
 #define TOKEN_MAX_BODY_CHARS                                                   \
     ((TOKEN_MAX_VV_BYTES * 8 + B64_BITS - 1) / B64_BITS)
 
-static const char b64url[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 /* The context of a put made without one. */
 static const struct dyn_vv empty_vv = {0, NULL};
@@ -821,12 +820,8 @@ char *
 dyn_context_to_token(const struct dyn_vv *vv)
 {
     size_t n = dyn_vv_encoded_size(vv);
-    size_t chars = (n * 8 + B64_BITS - 1) / B64_BITS;
     uint8_t *bin = malloc(n);
-    char *tok = malloc(1 + chars + 1);
-    char *p = tok;
-    uint32_t acc = 0;
-    unsigned bits = 0;
+    char *tok = malloc(1 + dyn_text_base64url_size(n));
 
     if (bin == NULL || tok == NULL) {
         free(bin);
@@ -834,61 +829,16 @@ dyn_context_to_token(const struct dyn_vv *vv)
         return NULL;
     }
     dyn_vv_encode(vv, bin);
-    *p++ = TOKEN_VERSION;
-    for (size_t i = 0; i < n; i++) {
-        acc = (acc << 8) | bin[i];
-        for (bits += 8; bits >= B64_BITS; bits -= B64_BITS)
-            *p++ = b64url[(acc >> (bits - B64_BITS)) & 0x3f];
-    }
-    if (bits > 0)
-        *p++ = b64url[(acc << (B64_BITS - bits)) & 0x3f];
-    *p = '\0';
+    tok[0] = TOKEN_VERSION;
+    dyn_text_base64url_encode(tok + 1, bin, n);
     free(bin);
     return tok;
-}
-
-/* The 6-bit value of a base64url character, or -1. */
-static int
-b64_value(char c)
-{
-    const char *hit = c == '\0' ? NULL : strchr(b64url, c);
-
-    return hit == NULL ? -1 : (int)(hit - b64url);
-}
-
-/*
- * Decode `n` base64url characters into bin (room for n * 6 / 8 bytes).
- * The unused low bits of the last character must be zero, as we write
- * them, so each vv has exactly one token.
- */
-static int
-b64_decode(const char *s, size_t n, uint8_t *bin, size_t *bin_len)
-{
-    uint32_t acc = 0;
-    unsigned bits = 0;
-    size_t len = 0;
-
-    for (size_t i = 0; i < n; i++) {
-        int v = b64_value(s[i]);
-        if (v < 0)
-            return -DYN_EBADCONTEXT;
-        acc = (acc << B64_BITS) | (uint32_t)v;
-        bits += B64_BITS;
-        if (bits >= 8) {
-            bits -= 8;
-            bin[len++] = (uint8_t)(acc >> bits);
-        }
-    }
-    if ((acc & ((1u << bits) - 1)) != 0)
-        return -DYN_EBADCONTEXT;
-    *bin_len = len;
-    return 0;
 }
 
 int
 dyn_context_from_token(struct dyn_vv *out, const char *token)
 {
-    size_t n, bin_len;
+    size_t n;
     uint8_t *bin;
     int rc;
 
@@ -903,9 +853,9 @@ dyn_context_from_token(struct dyn_vv *out, const char *token)
     bin = malloc(n * B64_BITS / 8);
     if (bin == NULL)
         return -ENOMEM;
-    rc = b64_decode(token, n, bin, &bin_len);
-    if (rc == 0)
-        rc = dyn_vv_decode(out, bin, bin_len);
+    int64_t bin_len = dyn_text_base64url_decode(bin, token, n);
+    rc = bin_len < 0 ? -DYN_EBADCONTEXT
+                     : dyn_vv_decode(out, bin, (size_t)bin_len);
     free(bin);
     return rc == -DYN_EFORMAT ? -DYN_EBADCONTEXT : rc;
 }

@@ -10,6 +10,8 @@
 
 static const char b64_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char b64url_alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 /* The escaped form of one byte into piece (5 bytes); returns its length. */
 static size_t
@@ -101,35 +103,72 @@ dyn_text_base64_size(size_t len)
     return (len + 2) / 3 * 4 + 1;
 }
 
+size_t
+dyn_text_base64url_size(size_t len)
+{
+    return (len * 8 + 5) / 6 + 1;
+}
+
+/* Encode without padding; returns the characters written. */
+static size_t
+b64_encode(const char *alphabet, char *out, const uint8_t *data, size_t len)
+{
+    size_t o = 0;
+    uint32_t acc = 0;
+    unsigned bits = 0;
+    for (size_t i = 0; i < len; i++) {
+        acc = (acc << 8) | data[i];
+        for (bits += 8; bits >= 6; bits -= 6)
+            out[o++] = alphabet[(acc >> (bits - 6)) & 63];
+    }
+    if (bits > 0)
+        out[o++] = alphabet[(acc << (6 - bits)) & 63];
+    out[o] = '\0';
+    return o;
+}
+
 void
 dyn_text_base64_encode(char *out, const uint8_t *data, size_t len)
 {
-    size_t o = 0, i = 0;
-    for (; i + 3 <= len; i += 3) {
-        uint32_t v = (uint32_t)data[i] << 16 | (uint32_t)data[i + 1] << 8 |
-                     data[i + 2];
-        out[o++] = b64_alphabet[v >> 18];
-        out[o++] = b64_alphabet[(v >> 12) & 63];
-        out[o++] = b64_alphabet[(v >> 6) & 63];
-        out[o++] = b64_alphabet[v & 63];
-    }
-    if (i < len) {
-        uint32_t v = (uint32_t)data[i] << 16;
-        if (i + 1 < len)
-            v |= (uint32_t)data[i + 1] << 8;
-        out[o++] = b64_alphabet[v >> 18];
-        out[o++] = b64_alphabet[(v >> 12) & 63];
-        out[o++] = i + 1 < len ? b64_alphabet[(v >> 6) & 63] : '=';
+    size_t o = b64_encode(b64_alphabet, out, data, len);
+    while (o % 4 != 0)
         out[o++] = '=';
-    }
     out[o] = '\0';
 }
 
-static int
-b64_value(char ch)
+void
+dyn_text_base64url_encode(char *out, const uint8_t *data, size_t len)
 {
-    const char *p = ch ? strchr(b64_alphabet, ch) : NULL;
-    return p ? (int)(p - b64_alphabet) : -1;
+    b64_encode(b64url_alphabet, out, data, len);
+}
+
+/*
+ * Decode `len` characters (no padding).  The unused low bits of the last
+ * character must be zero, as the encoder writes them, so every byte
+ * string has exactly one encoding.
+ */
+static int64_t
+b64_decode(const char *alphabet, uint8_t *out, const char *text, size_t len)
+{
+    if (len % 4 == 1)
+        return -DYN_EBADARG;
+    size_t o = 0;
+    uint32_t acc = 0;
+    unsigned bits = 0;
+    for (size_t i = 0; i < len; i++) {
+        const char *hit = text[i] ? strchr(alphabet, text[i]) : NULL;
+        if (hit == NULL)
+            return -DYN_EBADARG;
+        acc = acc << 6 | (uint32_t)(hit - alphabet);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[o++] = (uint8_t)(acc >> bits);
+        }
+    }
+    if ((acc & ((1u << bits) - 1)) != 0)
+        return -DYN_EBADARG;
+    return (int64_t)o;
 }
 
 int64_t
@@ -142,21 +181,13 @@ dyn_text_base64_decode(uint8_t *out, const char *text, size_t len)
     if (pad > 0 && (pad > 2 || len % 4 != 0))
         return -DYN_EBADARG;
     len -= pad;
-    if (len % 4 == 1 || (pad > 0 && len % 4 == 0))
+    if (pad > 0 && len % 4 == 0)
         return -DYN_EBADARG;
-    size_t o = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < len; i++) {
-        int v = b64_value(text[i]);
-        if (v < 0)
-            return -DYN_EBADARG;
-        acc = acc << 6 | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (uint8_t)(acc >> bits);
-        }
-    }
-    return (int64_t)o;
+    return b64_decode(b64_alphabet, out, text, len);
+}
+
+int64_t
+dyn_text_base64url_decode(uint8_t *out, const char *text, size_t len)
+{
+    return b64_decode(b64url_alphabet, out, text, len);
 }

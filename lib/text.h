@@ -32,8 +32,15 @@ void dyn_text_base64_encode(char *out, const uint8_t *data, size_t len);
 
 /*
  * Decode standard base64 (padding optional, no whitespace).  Returns the
- * decoded length (out must hold len * 3 / 4 + 3 bytes) or -DYN_EBADARG.
+ * decoded length (out must hold len * 3 / 4 + 3 bytes) or -DYN_EBADARG,
+ * also for stray padding or nonzero unused bits in the last character.
  */
 int64_t dyn_text_base64_decode(uint8_t *out, const char *text, size_t len);
+
+/* base64url (RFC 4648 section 5) without padding: the same, for tokens
+ * that must survive URLs and shells unquoted. */
+size_t dyn_text_base64url_size(size_t len);
+void dyn_text_base64url_encode(char *out, const uint8_t *data, size_t len);
+int64_t dyn_text_base64url_decode(uint8_t *out, const char *text, size_t len);
 
 #endif

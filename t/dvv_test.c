@@ -17,6 +17,8 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,50 +27,12 @@
 #include "dvv.h"
 #include "err.h"
 
-#define DEFAULT_SEED 0x5eed2024u   /* used when DYN_TEST_SEED is unset */
 #define MAX_VALUE_BYTES (1u << 20) /* decode bound, as the daemon's default */
 #define ENC_BUF_BYTES 4096         /* room for the small objects built here */
 
 static const struct dyn_dvv_limits roomy = {1000, 1000};
 
 /* ---- helpers ---- */
-
-struct rng {
-    uint64_t state; /* splitmix64 state */
-};
-
-static uint64_t
-rng_next(struct rng *r)
-{
-    uint64_t z = (r->state += 0x9e3779b97f4a7c15u);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-    return z ^ (z >> 31);
-}
-
-static uint32_t
-rng_below(struct rng *r, uint32_t n)
-{
-    return (uint32_t)(rng_next(r) % n);
-}
-
-static bool
-rng_percent(struct rng *r, uint32_t pct)
-{
-    return rng_below(r, 100) < pct;
-}
-
-/* The base seed of this run, printed so a failure can be replayed. */
-static uint64_t
-test_seed(const char *what)
-{
-    const char *env = getenv("DYN_TEST_SEED");
-    uint64_t seed = env != NULL ? strtoull(env, NULL, 0) : DEFAULT_SEED;
-
-    print_message("%s: seed %" PRIu64 " (set DYN_TEST_SEED to replay)\n", what,
-                  seed);
-    return seed;
-}
 
 static struct dyn_dot
 put_str(struct dyn_object *obj, const struct dyn_vv *ctx, uint64_t node,

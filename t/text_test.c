@@ -20,6 +20,8 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -33,7 +35,6 @@
 #include "err.h"
 #include "text.h"
 
-#define DEFAULT_SEED 0x5eed2024u /* used when DYN_TEST_SEED is unset */
 #define CANARY 0xa5              /* byte that must survive past out_len */
 #define ESCAPE_MAX_OUT_LEN 40    /* escape is swept over 0..this */
 #define ESCAPE_PIECE_MAX 4       /* longest escape of one byte: \xHH */
@@ -43,45 +44,6 @@
 #define UNKNOWN_ERRNO 1500       /* no errno, no project code */
 
 /* ---- helpers ---- */
-
-struct rng {
-    uint64_t state; /* splitmix64 state */
-};
-
-static uint64_t
-rng_next(struct rng *r)
-{
-    uint64_t z = (r->state += 0x9e3779b97f4a7c15u);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-    return z ^ (z >> 31);
-}
-
-static uint32_t
-rng_below(struct rng *r, uint32_t n)
-{
-    return (uint32_t)(rng_next(r) % n);
-}
-
-/* The base seed of this run, printed so a failure can be replayed. */
-static uint64_t
-test_seed(const char *what)
-{
-    const char *env = getenv("DYN_TEST_SEED");
-    uint64_t seed = env != NULL ? strtoull(env, NULL, 0) : DEFAULT_SEED;
-
-    print_message("%s: seed %" PRIu64 " (set DYN_TEST_SEED to replay)\n", what,
-                  seed);
-    return seed;
-}
-
-static void *
-xmalloc(size_t n)
-{
-    void *p = malloc(n ? n : 1);
-    assert_non_null(p);
-    return p;
-}
 
 #define BYTES(s) ((const uint8_t *)(s)), (sizeof(s) - 1)
 

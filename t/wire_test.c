@@ -23,6 +23,8 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -32,7 +34,6 @@
 #include "err.h"
 #include "wire.h"
 
-#define DEFAULT_SEED 0x5eed2024u        /* used when DYN_TEST_SEED is unset */
 #define TEST_MAX_FRAME_BYTES (4u << 20) /* room for the 1 MiB value */
 #define BIG_VALUE_BYTES (1u << 20)      /* the large value round-tripped */
 #define RANDOM_BODIES_PER_CODE 3000     /* fuzz iterations per code */
@@ -41,45 +42,6 @@
 #define SAMPLE_COUNT 9                  /* one sample per message type */
 
 /* ---- helpers ---- */
-
-struct rng {
-    uint64_t state; /* splitmix64 state */
-};
-
-static uint64_t
-rng_next(struct rng *r)
-{
-    uint64_t z = (r->state += 0x9e3779b97f4a7c15u);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-    return z ^ (z >> 31);
-}
-
-static uint32_t
-rng_below(struct rng *r, uint32_t n)
-{
-    return (uint32_t)(rng_next(r) % n);
-}
-
-/* The base seed of this run, printed so a failure can be replayed. */
-static uint64_t
-test_seed(const char *what)
-{
-    const char *env = getenv("DYN_TEST_SEED");
-    uint64_t seed = env != NULL ? strtoull(env, NULL, 0) : DEFAULT_SEED;
-
-    print_message("%s: seed %" PRIu64 " (set DYN_TEST_SEED to replay)\n", what,
-                  seed);
-    return seed;
-}
-
-static void *
-xmalloc(size_t n)
-{
-    void *p = malloc(n ? n : 1);
-    assert_non_null(p);
-    return p;
-}
 
 /* Bytes one element of a field of this type takes in the C struct. */
 static size_t
