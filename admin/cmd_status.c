@@ -51,8 +51,8 @@ status_print(const Dynpb__StatusResp *st)
     printf("id        %016" PRIx64 "\n", st->node_id);
     printf("address   %s\n", st->address);
     printf("zone      %s\n", *st->zone ? st->zone : "-");
-    printf("cluster   %s (n=%u r=%u w=%u, %u partitions)\n", st->cluster,
-           st->n, st->r, st->w, st->partitions);
+    printf("cluster   %s (n=%u r=%u w=%u, %u partitions)\n", st->cluster, st->n,
+           st->r, st->w, st->partitions);
     printf("state     %s\n", st->state);
     printf("keys      %" PRIu64 "\n", st->keys);
     printf("store     %s used of %s (%s, sync %s)\n", used, max, st->engine,

@@ -56,8 +56,8 @@ wait_fd(int fd, short events, int64_t deadline)
 static int
 connect_addr(struct client *c, const struct addrinfo *ai, int64_t deadline)
 {
-    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
-                    0);
+    int fd =
+        socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
         return -errno;
     int rc = 0;
@@ -99,8 +99,7 @@ client_connect(struct client *c, const char *hostport, int timeout_ms)
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res;
     int gai = getaddrinfo(host, service, &hints, &res);
     if (gai != 0) {
-        snprintf(c->err, sizeof(c->err), "%s: %s", hostport,
-                 gai_strerror(gai));
+        snprintf(c->err, sizeof(c->err), "%s: %s", hostport, gai_strerror(gai));
         return -EHOSTUNREACH;
     }
     int64_t deadline = now_ms() + timeout_ms;
@@ -204,7 +203,8 @@ recv_frame(struct client *c, int64_t deadline, ProtobufCMessage **msg)
         return n == -DYN_EFRAMESIZE ? -DYN_EPROTO : (int)n;
     }
     body_len = ((uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 |
-                (uint32_t)hdr[2] << 8 | hdr[3]) - 1;
+                (uint32_t)hdr[2] << 8 | hdr[3]) -
+               1;
     code = hdr[DYN_WIRE_LEN_BYTES];
     uint8_t *body = malloc(body_len ? body_len : 1);
     if (body == NULL)

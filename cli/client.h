@@ -18,10 +18,10 @@
 #define CLIENT_MAX_FRAME_BYTES (64u << 20) /* replies we accept, at most */
 
 struct client {
-    int fd;              /* -1 when not connected */
-    int timeout_ms;      /* per call, from sending to the whole reply */
-    uint64_t next_id;    /* request ids, from 1 */
-    char addr[300];      /* HOST:PORT as given, for messages */
+    int fd;                     /* -1 when not connected */
+    int timeout_ms;             /* per call, from sending to the whole reply */
+    uint64_t next_id;           /* request ids, from 1 */
+    char addr[300];             /* HOST:PORT as given, for messages */
     char err[CLIENT_ERR_BYTES]; /* the last failure, one line */
 };
 

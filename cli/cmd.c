@@ -12,7 +12,7 @@
 #include "err.h"
 
 #define CLI_COMMON_OPTS "H:t:h"
-#define CLI_OPT_JSON 1      /* code of --json in cli_args.opt */
+#define CLI_OPT_JSON 1 /* code of --json in cli_args.opt */
 #define CLI_OPTSTR_BYTES 128
 #define CLI_MAX_LONGOPTS 32
 
@@ -127,8 +127,8 @@ prog_usage(const struct cli_prog *prog, FILE *out)
 static void
 cmd_usage(const struct cli_prog *prog, const struct cli_cmd *cmd, FILE *out)
 {
-    fprintf(out, "Usage: %s %s %s\n\n%s\n", prog->name, cmd->name,
-            cmd->usage, cmd->summary);
+    fprintf(out, "Usage: %s %s %s\n\n%s\n", prog->name, cmd->name, cmd->usage,
+            cmd->summary);
     if (cmd->help != NULL)
         fprintf(out, "\n%s", cmd->help);
     fprintf(out, "\nCommon options: -H HOST:PORT, -t MS, --json, -h.\n");
@@ -215,8 +215,7 @@ parse_cmd_args(struct cli *cli, const struct cli_prog *prog,
         }
         if (ch == '?' || ch == ':') {
             char help[64];
-            snprintf(help, sizeof(help), "%s %s --help", prog->name,
-                     cmd->name);
+            snprintf(help, sizeof(help), "%s %s --help", prog->name, cmd->name);
             bad_option(cli, argv[optind - 1], ch, help);
             return -1;
         }
@@ -295,8 +294,7 @@ cli_main(const struct cli_prog *prog, int argc, char **argv)
     }
     struct cli_args args;
     memset(&args, 0, sizeof(args));
-    int rc = parse_cmd_args(&cli, prog, cmd, argc - first, argv + first,
-                            &args);
+    int rc = parse_cmd_args(&cli, prog, cmd, argc - first, argv + first, &args);
     if (rc != 0)
         return rc > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
     return cmd->exec(&cli, &args);

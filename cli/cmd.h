@@ -74,8 +74,8 @@ const char *cli_opt(const struct cli_args *args, int ch);
  * Parse an option's integer in lo..hi; prints "PROG: -C: ..." and returns
  * -1 when out of range or not a number.
  */
-int cli_opt_uint(struct cli *cli, const struct cli_args *args, int ch,
-                 long lo, long hi, uint32_t *out);
+int cli_opt_uint(struct cli *cli, const struct cli_args *args, int ch, long lo,
+                 long hi, uint32_t *out);
 
 /* Print "PROG: message" to stderr (one line). */
 void cli_error(const struct cli *cli, const char *fmt, ...)

@@ -42,7 +42,7 @@ cmd_del_exec(struct cli *cli, struct cli_args *args)
 {
     struct kv_write wr = {.key = args->argv[0], .deleted = true};
     int rc = cli_opt_uint(cli, args, 'w', 1, 16, &wr.w) < 0 ? CLI_EXIT_USAGE
-                                                           : CLI_EXIT_OK;
+                                                            : CLI_EXIT_OK;
     if (rc == CLI_EXIT_OK && cli_opt(args, 'C') != NULL)
         rc = kv_parse_context(cli, cli_opt(args, 'C'), &wr.context);
     if (rc != CLI_EXIT_OK)

@@ -50,7 +50,8 @@ get_print_value(struct cli *cli, const char *key, const Dynpb__GetResp *resp)
         return CLI_EXIT_NOTFOUND;
     }
     if (resp->n_siblings > 1) {
-        cli_error(cli, "get %s: %zu siblings (%zu deleted); see 'dyn get %s "
+        cli_error(cli,
+                  "get %s: %zu siblings (%zu deleted); see 'dyn get %s "
                   "--json' or settle with 'dyn resolve %s'",
                   key, resp->n_siblings, resp->n_siblings - live, key, key);
         return CLI_EXIT_SIBLINGS;

@@ -43,7 +43,8 @@ read_stdin(struct cli *cli, uint8_t **out, size_t *out_len)
         }
         len += (size_t)n;
         if (len > DYN_MAX_VALUE_BYTES_LIMIT) {
-            cli_error(cli, "put: standard input is over %u bytes, the "
+            cli_error(cli,
+                      "put: standard input is over %u bytes, the "
                       "largest value a node accepts",
                       DYN_MAX_VALUE_BYTES_LIMIT);
             free(buf);
@@ -61,7 +62,7 @@ cmd_put_exec(struct cli *cli, struct cli_args *args)
     struct kv_write wr = {.key = args->argv[0]};
     uint8_t *input = NULL;
     int rc = cli_opt_uint(cli, args, 'w', 1, 16, &wr.w) < 0 ? CLI_EXIT_USAGE
-                                                           : CLI_EXIT_OK;
+                                                            : CLI_EXIT_OK;
     if (rc == CLI_EXIT_OK && cli_opt(args, 'C') != NULL)
         rc = kv_parse_context(cli, cli_opt(args, 'C'), &wr.context);
     if (rc == CLI_EXIT_OK && args->argc == 2) {

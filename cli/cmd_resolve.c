@@ -19,7 +19,7 @@ resolve_check_opts(struct cli *cli, struct cli_args *args, uint32_t *w)
 {
     if ((cli_opt(args, 'p') == NULL) == (cli_opt(args, 'V') == NULL)) {
         cli_error(cli, "resolve: give exactly one of --pick N and --value "
-                  "VALUE");
+                       "VALUE");
         return CLI_EXIT_USAGE;
     }
     uint32_t pick;

@@ -9,11 +9,7 @@
 extern const struct cli_cmd cmd_get, cmd_put, cmd_del, cmd_resolve;
 
 static const struct cli_cmd *const cmd_table[] = {
-    &cmd_get,
-    &cmd_put,
-    &cmd_del,
-    &cmd_resolve,
-    NULL,
+    &cmd_get, &cmd_put, &cmd_del, &cmd_resolve, NULL,
 };
 
 int

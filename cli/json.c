@@ -48,10 +48,26 @@ json_close(struct json *j, char ch)
         j->depth--;
 }
 
-void json_begin_object(struct json *j) { json_open(j, '{'); }
-void json_end_object(struct json *j) { json_close(j, '}'); }
-void json_begin_array(struct json *j) { json_open(j, '['); }
-void json_end_array(struct json *j) { json_close(j, ']'); }
+void
+json_begin_object(struct json *j)
+{
+    json_open(j, '{');
+}
+void
+json_end_object(struct json *j)
+{
+    json_close(j, '}');
+}
+void
+json_begin_array(struct json *j)
+{
+    json_open(j, '[');
+}
+void
+json_end_array(struct json *j)
+{
+    json_close(j, ']');
+}
 
 static void
 json_raw_string(struct json *j, const uint8_t *s, size_t len)
@@ -60,11 +76,21 @@ json_raw_string(struct json *j, const uint8_t *s, size_t len)
     for (size_t i = 0; i < len; i++) {
         uint8_t ch = s[i];
         switch (ch) {
-        case '"': fputs("\\\"", j->out); break;
-        case '\\': fputs("\\\\", j->out); break;
-        case '\n': fputs("\\n", j->out); break;
-        case '\r': fputs("\\r", j->out); break;
-        case '\t': fputs("\\t", j->out); break;
+        case '"':
+            fputs("\\\"", j->out);
+            break;
+        case '\\':
+            fputs("\\\\", j->out);
+            break;
+        case '\n':
+            fputs("\\n", j->out);
+            break;
+        case '\r':
+            fputs("\\r", j->out);
+            break;
+        case '\t':
+            fputs("\\t", j->out);
+            break;
         default:
             if (ch < 0x20 || ch == 0x7f)
                 fprintf(j->out, "\\u%04x", ch);

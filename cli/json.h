@@ -39,8 +39,8 @@ void json_null(struct json *j);
  * Write `value` as "value_key": text plus "encoding_key": "utf8" or
  * "base64" (base64 when the bytes are not printable UTF-8).
  */
-void json_bytes(struct json *j, const char *value_key,
-                const char *encoding_key, const uint8_t *data, size_t len);
+void json_bytes(struct json *j, const char *value_key, const char *encoding_key,
+                const uint8_t *data, size_t len);
 
 /* End the document with a newline. */
 void json_finish(struct json *j);

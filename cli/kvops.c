@@ -81,8 +81,10 @@ kv_parse_context(struct cli *cli, const char *token, ProtobufCBinaryData *ctx)
     struct dyn_vv vv;
     int rc = dyn_context_from_token(&vv, token);
     if (rc < 0) {
-        cli_error(cli, "-C: '%.40s' is not a context token (use the "
-                  "\"context\" of 'dyn get --json' unchanged)", token);
+        cli_error(cli,
+                  "-C: '%.40s' is not a context token (use the "
+                  "\"context\" of 'dyn get --json' unchanged)",
+                  token);
         return CLI_EXIT_USAGE;
     }
     ctx->len = dyn_vv_encoded_size(&vv);
@@ -150,7 +152,8 @@ kv_report_put(struct cli *cli, const char *what, const char *key,
         json_end_object(&j);
         json_finish(&j);
     } else if (resp->siblings > 1) {
-        cli_error(cli, "%s %s: stored; the key now has %u siblings (see "
+        cli_error(cli,
+                  "%s %s: stored; the key now has %u siblings (see "
                   "'dyn get %s --json', settle with 'dyn resolve')",
                   what, key, resp->siblings, key);
     }

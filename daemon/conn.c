@@ -182,16 +182,15 @@ conn_bad_frame(struct conn *c, int code)
  */
 static void
 conn_frames(struct conn *c, bool (*go_on)(const struct conn *),
-            void (*handle)(struct conn *, uint8_t, const uint8_t *,
-                           uint32_t))
+            void (*handle)(struct conn *, uint8_t, const uint8_t *, uint32_t))
 {
     size_t off = 0;
     while (go_on(c)) {
         uint8_t code;
         uint32_t body_len;
-        int64_t n = dyn_wire_frame_peek(c->in + off, c->in_len - off,
-                                        c->srv->cfg->max_frame_bytes, &code,
-                                        &body_len);
+        int64_t n =
+            dyn_wire_frame_peek(c->in + off, c->in_len - off,
+                                c->srv->cfg->max_frame_bytes, &code, &body_len);
         if (n == 0)
             break;
         if (n < 0) {
@@ -335,8 +334,8 @@ conn_shutdown_cb(uv_shutdown_t *req, int status)
     } else if (!c->closing) {
         /* Read until the peer closes, so its unread replies survive. */
         c->draining = true;
-        if (uv_read_start((uv_stream_t *)&c->tcp, conn_alloc_cb,
-                          conn_read_cb) < 0)
+        if (uv_read_start((uv_stream_t *)&c->tcp, conn_alloc_cb, conn_read_cb) <
+            0)
             conn_close(c);
     }
     conn_unref(c);
@@ -375,8 +374,8 @@ conn_write_out(struct conn *c)
     c->out_len = 0;
     uv_buf_t b = uv_buf_init((char *)c->wbuf, (unsigned)c->wbuf_len);
     c->write_req.data = c;
-    if (uv_write(&c->write_req, (uv_stream_t *)&c->tcp, &b, 1,
-                 conn_write_cb) < 0) {
+    if (uv_write(&c->write_req, (uv_stream_t *)&c->tcp, &b, 1, conn_write_cb) <
+        0) {
         conn_close(c);
         return;
     }
@@ -453,8 +452,8 @@ conn_accept(struct server *srv, uv_stream_t *listener)
     uv_tcp_keepalive(&c->tcp, 1, CONN_KEEPALIVE_S);
     conn_name_peer(c);
     if (srv->conn_count > srv->cfg->max_connections) {
-        log_warn("%s: refused: %u connections open (max_connections)",
-                 c->peer, srv->conn_count - 1);
+        log_warn("%s: refused: %u connections open (max_connections)", c->peer,
+                 srv->conn_count - 1);
         conn_send_error(c, 0, -DYN_EBUSY,
                         "too many connections (max_connections is %u)",
                         srv->cfg->max_connections);

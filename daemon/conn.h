@@ -42,17 +42,17 @@ struct conn {
     struct conn *flush_next;  /* in srv->flush_list */
     bool on_flush_list;
 
-    uint8_t *in;        /* received bytes not yet framed */
-    size_t in_len;      /* bytes in `in` */
-    size_t in_cap;      /* bytes allocated for `in` */
-    uint8_t *out;       /* replies not yet handed to uv_write */
-    size_t out_len;     /* bytes in `out` */
-    size_t out_cap;     /* bytes allocated for `out` */
-    uint8_t *wbuf;      /* the buffer uv_write is sending */
-    size_t wbuf_len;    /* bytes in wbuf */
-    size_t wbuf_cap;    /* bytes allocated for wbuf */
+    uint8_t *in;     /* received bytes not yet framed */
+    size_t in_len;   /* bytes in `in` */
+    size_t in_cap;   /* bytes allocated for `in` */
+    uint8_t *out;    /* replies not yet handed to uv_write */
+    size_t out_len;  /* bytes in `out` */
+    size_t out_cap;  /* bytes allocated for `out` */
+    uint8_t *wbuf;   /* the buffer uv_write is sending */
+    size_t wbuf_len; /* bytes in wbuf */
+    size_t wbuf_cap; /* bytes allocated for wbuf */
     uv_write_t write_req;
-    bool writing;       /* write_req in flight */
+    bool writing; /* write_req in flight */
 
     uint32_t pending; /* requests in flight */
     uint32_t refs;    /* the handle + one per request in flight */
@@ -63,7 +63,7 @@ struct conn {
     bool draining;    /* FIN sent: reading only to discard */
     size_t drained;   /* bytes discarded while draining */
     uv_shutdown_t shutdown_req;
-    char peer[64];    /* "host:port" of the other end, for logs */
+    char peer[64]; /* "host:port" of the other end, for logs */
 };
 
 /* Accept a connection on the listener (loop thread). */

@@ -65,8 +65,7 @@ coord_put_done(struct writer_op *op)
         char text[COORD_KEY_TEXT_BYTES];
         log_warn("key %s has %u siblings (max_siblings %u): clients are "
                  "writing without reading first",
-                 dyn_text_escape(text, sizeof(text), op->key,
-                                 op->put.key_len),
+                 dyn_text_escape(text, sizeof(text), op->key, op->put.key_len),
                  op->result.sibling_count, cfg->max_siblings);
     }
     req->cb(req->arg, op->status, &op->result, op->dot);

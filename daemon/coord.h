@@ -32,8 +32,7 @@ typedef void (*coord_get_cb)(void *arg, int status,
 /* `obj` is the key's object after the write, `dot` the write's dot;
  * both valid for the duration of the call (status 0 only). */
 typedef void (*coord_put_cb)(void *arg, int status,
-                             const struct dyn_object *obj,
-                             struct dyn_dot dot);
+                             const struct dyn_object *obj, struct dyn_dot dot);
 
 struct coord_put_args {
     const uint8_t *key; /* borrowed; copied as needed */

@@ -21,7 +21,7 @@
 #define DATADIR_ID_FILE "node_id"
 #define DATADIR_LOCK_FILE "LOCK"
 #define DATADIR_ID_TEXT_BYTES 32 /* 16 hex digits, newline, slack */
-#define DATADIR_PATH_BYTES 4096   /* longest data_dir path we take */
+#define DATADIR_PATH_BYTES 4096  /* longest data_dir path we take */
 
 static int
 mkdir_p(const char *path)
@@ -135,7 +135,8 @@ datadir_open(struct datadir *dd, const char *path, char *err, size_t err_len)
     dd->lock_fd = -1;
     dd->node_id = 0;
     dd->created = 0;
-    if (strlen(path) + sizeof("/" DATADIR_ID_FILE ".tmp") > DATADIR_PATH_BYTES) {
+    if (strlen(path) + sizeof("/" DATADIR_ID_FILE ".tmp") >
+        DATADIR_PATH_BYTES) {
         snprintf(err, err_len, "data_dir %.64s...: path too long", path);
         return -ENAMETOOLONG;
     }

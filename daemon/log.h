@@ -14,8 +14,8 @@
 void log_set_level(enum dyn_log_level level);
 int log_enabled(enum dyn_log_level level);
 
-__attribute__((format(printf, 2, 3))) void
-log_msg(enum dyn_log_level level, const char *fmt, ...);
+__attribute__((format(printf, 2, 3))) void log_msg(enum dyn_log_level level,
+                                                   const char *fmt, ...);
 
 #define log_error(...) log_msg(DYN_LOG_ERROR, __VA_ARGS__)
 #define log_warn(...) log_msg(DYN_LOG_WARN, __VA_ARGS__)

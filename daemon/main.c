@@ -33,7 +33,7 @@
 struct options {
     const char *config_path;
     const char *pid_file;
-    const char *log_file; /* NULL: standard error */
+    const char *log_file;  /* NULL: standard error */
     const char *log_level; /* NULL: the config's */
     int check_config;
     int foreground;
@@ -42,24 +42,26 @@ struct options {
 static void
 usage(FILE *out)
 {
-    fprintf(out,
-            "Usage: dynamod [-c FILE] [--check-config] [-f] [--log-level LEVEL]\n"
-            "               [--pid-file FILE] [--log-file FILE]\n"
-            "\n"
-            "The dynamo storage node.\n"
-            "\n"
-            "  -c, --config FILE    configuration (default %s)\n"
-            "      --check-config   check the configuration, print it is ok, exit\n"
-            "  -f, --foreground     stay in the foreground (systemd, tests)\n"
-            "      --log-level L    error, warn, info or debug (overrides log.level)\n"
-            "      --pid-file FILE  write the daemon's pid to FILE\n"
-            "      --log-file FILE  append the log to FILE (default: stderr)\n"
-            "  -h, --help           show this help\n"
-            "      --version        show the version\n"
-            "\n"
-            "SIGTERM or SIGINT stops the node after finishing queued writes.\n"
-            "See dynamod(8) and the commented example etc/dynamod.yaml.\n",
-            DYNAMOD_DEFAULT_CONFIG);
+    fprintf(
+        out,
+        "Usage: dynamod [-c FILE] [--check-config] [-f] [--log-level LEVEL]\n"
+        "               [--pid-file FILE] [--log-file FILE]\n"
+        "\n"
+        "The dynamo storage node.\n"
+        "\n"
+        "  -c, --config FILE    configuration (default %s)\n"
+        "      --check-config   check the configuration, print it is ok, exit\n"
+        "  -f, --foreground     stay in the foreground (systemd, tests)\n"
+        "      --log-level L    error, warn, info or debug (overrides "
+        "log.level)\n"
+        "      --pid-file FILE  write the daemon's pid to FILE\n"
+        "      --log-file FILE  append the log to FILE (default: stderr)\n"
+        "  -h, --help           show this help\n"
+        "      --version        show the version\n"
+        "\n"
+        "SIGTERM or SIGINT stops the node after finishing queued writes.\n"
+        "See dynamod(8) and the commented example etc/dynamod.yaml.\n",
+        DYNAMOD_DEFAULT_CONFIG);
 }
 
 static int
@@ -82,21 +84,41 @@ parse_args(int argc, char **argv, struct options *o)
     opterr = 0; /* our own one-line messages */
     while ((ch = getopt_long(argc, argv, ":c:fh", longopts, NULL)) != -1) {
         switch (ch) {
-        case 'c': o->config_path = optarg; break;
-        case 'f': o->foreground = 1; break;
-        case OPT_CHECK: o->check_config = 1; break;
-        case OPT_LOG: o->log_level = optarg; break;
-        case OPT_PID: o->pid_file = optarg; break;
-        case OPT_LOGFILE: o->log_file = optarg; break;
-        case 'h': usage(stdout); exit(0);
-        case OPT_VERSION: printf("dynamod %s\n", PACKAGE_VERSION); exit(0);
+        case 'c':
+            o->config_path = optarg;
+            break;
+        case 'f':
+            o->foreground = 1;
+            break;
+        case OPT_CHECK:
+            o->check_config = 1;
+            break;
+        case OPT_LOG:
+            o->log_level = optarg;
+            break;
+        case OPT_PID:
+            o->pid_file = optarg;
+            break;
+        case OPT_LOGFILE:
+            o->log_file = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            exit(0);
+        case OPT_VERSION:
+            printf("dynamod %s\n", PACKAGE_VERSION);
+            exit(0);
         case ':':
-            fprintf(stderr, "dynamod: option %s needs a value (try "
-                    "'dynamod --help')\n", argv[optind - 1]);
+            fprintf(stderr,
+                    "dynamod: option %s needs a value (try "
+                    "'dynamod --help')\n",
+                    argv[optind - 1]);
             return -1;
         default:
-            fprintf(stderr, "dynamod: unknown option %s (try 'dynamod "
-                    "--help')\n", argv[optind - 1]);
+            fprintf(stderr,
+                    "dynamod: unknown option %s (try 'dynamod "
+                    "--help')\n",
+                    argv[optind - 1]);
             return -1;
         }
     }
@@ -117,8 +139,8 @@ apply_log_level(struct dyn_config *cfg, const char *name)
             cfg->log_level = l;
             return 0;
         }
-    fprintf(stderr,
-            "dynamod: --log-level %s: use error, warn, info or debug\n", name);
+    fprintf(stderr, "dynamod: --log-level %s: use error, warn, info or debug\n",
+            name);
     return -1;
 }
 
@@ -225,8 +247,8 @@ run_node(struct dyn_config *cfg, const struct options *o, int ready_fd)
         return DYNAMOD_EXIT_FAIL;
     }
     if (dd.created)
-        log_info("data_dir %s initialised: new node id %016llx",
-                 cfg->data_dir, (unsigned long long)dd.node_id);
+        log_info("data_dir %s initialised: new node id %016llx", cfg->data_dir,
+                 (unsigned long long)dd.node_id);
     uv_loop_t loop;
     uv_loop_init(&loop);
     struct server srv;
@@ -236,8 +258,8 @@ run_node(struct dyn_config *cfg, const struct options *o, int ready_fd)
     if (o->pid_file != NULL &&
         write_pid_file(o->pid_file, err, sizeof(err)) < 0) {
         log_error("%s", err);
-    } else if (server_init(&srv, &loop, cfg, dd.node_id, err,
-                           sizeof(err)) < 0) {
+    } else if (server_init(&srv, &loop, cfg, dd.node_id, err, sizeof(err)) <
+               0) {
         log_error("%s", err);
         if (o->pid_file != NULL)
             unlink(o->pid_file);

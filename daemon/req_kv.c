@@ -63,9 +63,10 @@ kv_check(struct conn *c, uint64_t id, ProtobufCBinaryData key,
 {
     const struct dyn_config *cfg = c->srv->cfg;
     if (key.len == 0 || key.len > cfg->max_key_bytes) {
-        conn_send_error(c, id, -DYN_EKEYSIZE,
-                        "key of %zu bytes: keys are 1 to %u bytes (max_key_bytes)",
-                        key.len, cfg->max_key_bytes);
+        conn_send_error(
+            c, id, -DYN_EKEYSIZE,
+            "key of %zu bytes: keys are 1 to %u bytes (max_key_bytes)", key.len,
+            cfg->max_key_bytes);
         return false;
     }
     if (quorum > cfg->n) {
@@ -200,8 +201,7 @@ kv_check_put(struct conn *c, const Dynpb__PutReq *put, struct dyn_vv *ctx)
         return false;
     }
     if (put->deleted && put->value.len > 0) {
-        conn_send_error(c, put->id, -DYN_EBADARG,
-                        "a delete carries no value");
+        conn_send_error(c, put->id, -DYN_EBADARG, "a delete carries no value");
         return false;
     }
     if (put->context.len > 0 &&
@@ -236,8 +236,8 @@ req_put(struct conn *c, const ProtobufCMessage *msg)
         .ctx = &ctx,
         .deleted = put->deleted,
         .w = put->w ? put->w : c->srv->cfg->w,
-        .timeout_ms = put->timeout_ms ? put->timeout_ms
-                                      : c->srv->cfg->request_timeout_ms,
+        .timeout_ms =
+            put->timeout_ms ? put->timeout_ms : c->srv->cfg->request_timeout_ms,
     };
     int rc = coord_put(c->srv, &args, kv_put_done, req);
     if (rc < 0) {

@@ -27,9 +27,9 @@
 #include "writer.h"
 
 #define SERVER_LISTEN_BACKLOG 511
-#define SERVER_STOP_POLL_MS 10     /* how often stopping checks for idle */
-#define SERVER_STOP_GRACE_MS 5000  /* replies unread this long are dropped */
-#define SERVER_MAX_BATCH_OPS 4096  /* writes per group commit at most */
+#define SERVER_STOP_POLL_MS 10    /* how often stopping checks for idle */
+#define SERVER_STOP_GRACE_MS 5000 /* replies unread this long are dropped */
+#define SERVER_MAX_BATCH_OPS 4096 /* writes per group commit at most */
 #define SERVER_PATH_BYTES 4096
 
 uint64_t

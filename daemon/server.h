@@ -39,14 +39,14 @@ struct server {
                                the loop never blocks with replies queued */
     uv_timer_t stop_timer;  /* polls for in-flight work while stopping */
 
-    struct conn *conns;        /* every open connection */
-    struct conn *flush_list;   /* connections with replies to write */
-    uint32_t conn_count;       /* entries in conns */
-    uint64_t started_ms;       /* wall clock at start, ms */
-    bool stopping;             /* SIGTERM/SIGINT seen */
+    struct conn *conns;         /* every open connection */
+    struct conn *flush_list;    /* connections with replies to write */
+    uint32_t conn_count;        /* entries in conns */
+    uint64_t started_ms;        /* wall clock at start, ms */
+    bool stopping;              /* SIGTERM/SIGINT seen */
     uint64_t stopping_since_ms; /* uv_now() when stopping began */
-    int exit_status;           /* 0, or why the node must exit non-zero */
-    int ready_fd;              /* write end of the daemonize pipe, or -1 */
+    int exit_status;            /* 0, or why the node must exit non-zero */
+    int ready_fd;               /* write end of the daemonize pipe, or -1 */
     struct server_stats stats;
 };
 

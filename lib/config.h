@@ -17,13 +17,13 @@
 #include "store.h"
 
 #define DYN_CONFIG_MAX_SEEDS 64
-#define DYN_CONFIG_ERR_BYTES 512 /* room for "file:line:col: message" */
+#define DYN_CONFIG_ERR_BYTES 512     /* room for "file:line:col: message" */
 #define DYN_CONFIG_MAX_NAME_BYTES 63 /* node, cluster and zone names */
 
 /* Hard ceilings: the config refuses anything larger. */
 #define DYN_MAX_KEY_BYTES_LIMIT 65535
-#define DYN_MAX_VALUE_BYTES_LIMIT (16u << 20)  /* 16 MiB */
-#define DYN_MAX_FRAME_BYTES_LIMIT (64u << 20)  /* 64 MiB */
+#define DYN_MAX_VALUE_BYTES_LIMIT (16u << 20) /* 16 MiB */
+#define DYN_MAX_FRAME_BYTES_LIMIT (64u << 20) /* 64 MiB */
 /* An object (all siblings of a key) stays well under what a client
  * accepts in one reply (CLIENT_MAX_FRAME_BYTES, 64 MiB + slack). */
 #define DYN_MAX_OBJECT_BYTES_LIMIT (48u << 20) /* 48 MiB */
@@ -45,7 +45,7 @@ struct dyn_config {
     char *zone;      /* NULL when not set */
 
     /* cluster: */
-    char *cluster_name; /* default "dynamo" */
+    char *cluster_name;                /* default "dynamo" */
     char *seeds[DYN_CONFIG_MAX_SEEDS]; /* HOST:PORT each; owned */
     uint32_t seed_count;
     uint32_t n;          /* replicas per key; default 3, 1..16 */
@@ -60,16 +60,16 @@ struct dyn_config {
     uint64_t max_bytes;           /* default 1 GiB; size suffixes allowed */
 
     /* limits: */
-    uint32_t max_key_bytes;      /* default 1024 */
-    uint32_t max_value_bytes;    /* default 1 MiB, at most 16 MiB */
-    uint32_t max_frame_bytes;    /* default max_value + key + 64 KiB */
-    uint32_t max_object_bytes;   /* a key's siblings, encoded; 32 MiB */
-    uint32_t max_siblings;       /* default 100 */
-    uint32_t sibling_warn;       /* log a warning from this many; 25 */
-    uint32_t max_vv_entries;     /* default 10 */
-    uint32_t max_connections;    /* default 1024 */
-    uint32_t max_pending;        /* requests in flight per connection; 128 */
-    uint64_t max_output_bytes;   /* queued reply bytes per conn; 64 MiB */
+    uint32_t max_key_bytes;    /* default 1024 */
+    uint32_t max_value_bytes;  /* default 1 MiB, at most 16 MiB */
+    uint32_t max_frame_bytes;  /* default max_value + key + 64 KiB */
+    uint32_t max_object_bytes; /* a key's siblings, encoded; 32 MiB */
+    uint32_t max_siblings;     /* default 100 */
+    uint32_t sibling_warn;     /* log a warning from this many; 25 */
+    uint32_t max_vv_entries;   /* default 10 */
+    uint32_t max_connections;  /* default 1024 */
+    uint32_t max_pending;      /* requests in flight per connection; 128 */
+    uint64_t max_output_bytes; /* queued reply bytes per conn; 64 MiB */
 
     /* requests: */
     uint32_t request_timeout_ms; /* default 5000 */

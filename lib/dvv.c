@@ -47,7 +47,6 @@
 #define TOKEN_MAX_BODY_CHARS                                                   \
     ((TOKEN_MAX_VV_BYTES * 8 + B64_BITS - 1) / B64_BITS)
 
-
 /* The context of a put made without one. */
 static const struct dyn_vv empty_vv = {0, NULL};
 

@@ -45,8 +45,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DYN_DVV_DEFAULT_MAX_ENTRIES 10 /* vector entries kept (paper: 10) */
-#define DYN_DVV_MAX_ENTRIES_LIMIT 1024 /* hard ceiling on any decoded vv */
+#define DYN_DVV_DEFAULT_MAX_ENTRIES 10   /* vector entries kept (paper: 10) */
+#define DYN_DVV_MAX_ENTRIES_LIMIT 1024   /* hard ceiling on any decoded vv */
 #define DYN_DVV_MAX_SIBLINGS_LIMIT 65536 /* hard ceiling, any decoded obj */
 
 struct dyn_dot {

@@ -16,7 +16,7 @@ dyn_strerror(int code)
 {
     switch (code) {
 #define DYN_ERR_MSG(name, value, msg)                                          \
-    case -(value):                                                                \
+    case -(value):                                                             \
         return msg;
         DYN_ERRNO_MAP(DYN_ERR_MSG)
 #undef DYN_ERR_MSG
@@ -38,7 +38,7 @@ dyn_err_name(int code)
 {
     switch (code) {
 #define DYN_ERR_NAME(name, value, msg)                                         \
-    case -(value):                                                                \
+    case -(value):                                                             \
         return "DYN_" #name;
         DYN_ERRNO_MAP(DYN_ERR_NAME)
 #undef DYN_ERR_NAME

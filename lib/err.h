@@ -16,27 +16,27 @@
 
 /* XX(name, value, message) */
 #define DYN_ERRNO_MAP(XX)                                                      \
-    XX(ENOTFOUND, 1000, "not found")                                          \
-    XX(EQUORUM, 1001, "quorum not reached")                                   \
-    XX(ETIMEDOUT, 1002, "request timed out")                                  \
-    XX(EFRAME, 1003, "malformed frame")                                       \
-    XX(EFRAMESIZE, 1004, "frame larger than max_frame_bytes")                 \
-    XX(EBADCODE, 1005, "unknown message code")                                \
-    XX(EDECODE, 1006, "message body does not decode")                         \
-    XX(EKEYSIZE, 1007, "key empty or longer than max_key_bytes")              \
-    XX(EVALUESIZE, 1008, "value longer than max_value_bytes")                 \
-    XX(ESIBLINGS, 1009, "too many siblings")                                  \
-    XX(ESTOREFULL, 1010, "store full (storage.max_bytes reached)")            \
-    XX(ECHECKSUM, 1011, "stored object failed its checksum")                  \
-    XX(EBADCONTEXT, 1012, "context token is not valid")                       \
-    XX(ECONFIG, 1013, "configuration error")                                  \
-    XX(EWRONGCLUSTER, 1014, "peer belongs to another cluster")                \
-    XX(ESHUTDOWN, 1015, "node is shutting down")                              \
-    XX(EBUSY, 1016, "too many pending requests")                              \
-    XX(EBADARG, 1017, "invalid argument")                                     \
-    XX(EFORMAT, 1018, "stored data has an unknown format")                    \
-    XX(EPROTO, 1019, "unexpected message")                                    \
-    XX(EINTERNAL, 1020, "internal error")                                     \
+    XX(ENOTFOUND, 1000, "not found")                                           \
+    XX(EQUORUM, 1001, "quorum not reached")                                    \
+    XX(ETIMEDOUT, 1002, "request timed out")                                   \
+    XX(EFRAME, 1003, "malformed frame")                                        \
+    XX(EFRAMESIZE, 1004, "frame larger than max_frame_bytes")                  \
+    XX(EBADCODE, 1005, "unknown message code")                                 \
+    XX(EDECODE, 1006, "message body does not decode")                          \
+    XX(EKEYSIZE, 1007, "key empty or longer than max_key_bytes")               \
+    XX(EVALUESIZE, 1008, "value longer than max_value_bytes")                  \
+    XX(ESIBLINGS, 1009, "too many siblings")                                   \
+    XX(ESTOREFULL, 1010, "store full (storage.max_bytes reached)")             \
+    XX(ECHECKSUM, 1011, "stored object failed its checksum")                   \
+    XX(EBADCONTEXT, 1012, "context token is not valid")                        \
+    XX(ECONFIG, 1013, "configuration error")                                   \
+    XX(EWRONGCLUSTER, 1014, "peer belongs to another cluster")                 \
+    XX(ESHUTDOWN, 1015, "node is shutting down")                               \
+    XX(EBUSY, 1016, "too many pending requests")                               \
+    XX(EBADARG, 1017, "invalid argument")                                      \
+    XX(EFORMAT, 1018, "stored data has an unknown format")                     \
+    XX(EPROTO, 1019, "unexpected message")                                     \
+    XX(EINTERNAL, 1020, "internal error")                                      \
     XX(EOBJECTSIZE, 1021, "object too large (max_object_bytes)")
 
 enum dyn_err {

@@ -48,8 +48,8 @@ dyn_kv_put(struct dyn_store_txn *txn, const struct dyn_kv_put *put,
            uint64_t node, uint64_t now_ms, const struct dyn_kv_limits *limits,
            struct dyn_object *result, struct dyn_dot *dot)
 {
-    int rc = dyn_kv_get(txn, put->partition, put->key, put->key_len, limits,
-                        result);
+    int rc =
+        dyn_kv_get(txn, put->partition, put->key, put->key_len, limits, result);
     if (rc == -DYN_ENOTFOUND)
         rc = 0; /* a new key starts as the empty object */
     if (rc < 0)
@@ -69,9 +69,8 @@ fail:
 }
 
 int
-dyn_kv_merge(struct dyn_store_txn *txn, uint32_t partition,
-             const uint8_t *key, size_t key_len,
-             const struct dyn_object *incoming, uint64_t node,
+dyn_kv_merge(struct dyn_store_txn *txn, uint32_t partition, const uint8_t *key,
+             size_t key_len, const struct dyn_object *incoming, uint64_t node,
              const struct dyn_kv_limits *limits, struct dyn_object *result)
 {
     struct dyn_object local;

@@ -28,8 +28,7 @@ record_crc(const uint8_t *buf, size_t len)
 }
 
 int
-dyn_record_encode(const struct dyn_object *obj, uint8_t **out,
-                  size_t *out_len)
+dyn_record_encode(const struct dyn_object *obj, uint8_t **out, size_t *out_len)
 {
     size_t body_len = dyn_object_encoded_size(obj);
     uint8_t *buf = malloc(DYN_RECORD_HEADER_BYTES + body_len);

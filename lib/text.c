@@ -35,7 +35,7 @@ dyn_text_escape(char *out, size_t out_len, const uint8_t *data, size_t len)
     for (size_t i = 0; i < len && full < out_len; i++)
         full += escape_byte(piece, data[i]);
     /* Room kept for "..." only when the whole text does not fit. */
-    size_t room = full < out_len ? out_len - 1
+    size_t room = full < out_len               ? out_len - 1
                   : out_len > sizeof(ellipsis) ? out_len - sizeof(ellipsis)
                                                : 0;
     size_t o = 0;

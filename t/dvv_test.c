@@ -266,7 +266,7 @@ put_without_context_replaces_tombstones_but_not_values(void **state)
     put_str(&obj, NULL, 1, 100, "a");
     assert_int_equal(
         dyn_object_put(&obj, &obj.vv, 1, 101, NULL, 0, true, &roomy, NULL), 0);
-    put_str(&obj, NULL, 2, 102, "b"); /* a concurrent live version */
+    put_str(&obj, NULL, 2, 102, "b");       /* a concurrent live version */
     assert_int_equal(obj.sibling_count, 1); /* the tombstone went */
     put_str(&obj, NULL, 1, 103, "c");
     assert_int_equal(obj.sibling_count, 2); /* values stay siblings */
@@ -1496,7 +1496,8 @@ main(void)
             put_counter_passes_context_counter_so_dots_are_never_reused),
         cmocka_unit_test(put_with_context_that_is_the_object_vv_itself_works),
         cmocka_unit_test(delete_makes_tombstone_and_live_count_zero),
-        cmocka_unit_test(put_without_context_replaces_tombstones_but_not_values),
+        cmocka_unit_test(
+            put_without_context_replaces_tombstones_but_not_values),
         cmocka_unit_test(put_with_context_keeps_a_tombstone_it_did_not_see),
         cmocka_unit_test(
             put_past_max_siblings_is_refused_and_leaves_object_unchanged),

@@ -118,8 +118,8 @@ get(struct fixture *fx, struct dyn_object *obj)
 {
     struct dyn_store_txn *txn;
     assert_int_equal(dyn_store_begin(fx->store, false, &txn), 0);
-    int rc = dyn_kv_get(txn, PARTITION, (const uint8_t *)"k", 1, &fx->limits,
-                        obj);
+    int rc =
+        dyn_kv_get(txn, PARTITION, (const uint8_t *)"k", 1, &fx->limits, obj);
     dyn_store_abort(txn);
     return rc;
 }
@@ -197,9 +197,9 @@ damage_record(struct fixture *fx, size_t offset)
     assert_non_null(copy);
     memcpy(copy, rec.data, rec.len);
     copy[offset % rec.len] ^= 0x40;
-    assert_int_equal(dyn_store_put(txn, PARTITION, (const uint8_t *)"k", 1,
-                                   copy, rec.len),
-                     0);
+    assert_int_equal(
+        dyn_store_put(txn, PARTITION, (const uint8_t *)"k", 1, copy, rec.len),
+        0);
     assert_int_equal(dyn_store_commit(txn), 0);
     free(copy);
 }
@@ -210,8 +210,9 @@ put_past_max_object_bytes_is_refused_and_stores_nothing(void **state)
     struct dyn_object before, after;
     assert_int_equal(put(*state, "small", NULL, NODE_A, NULL), 0);
     assert_int_equal(get(*state, &before), 0);
-    assert_int_equal(put(*state, "a value that makes the key far too big "
-                                 "for sixty-four bytes",
+    assert_int_equal(put(*state,
+                         "a value that makes the key far too big "
+                         "for sixty-four bytes",
                          NULL, NODE_A, NULL),
                      -DYN_EOBJECTSIZE);
     assert_int_equal(get(*state, &after), 0);
@@ -312,17 +313,16 @@ record_round_trips_and_detects_every_flipped_byte(void **state)
     rec[0] = 99;
     assert_int_equal(dyn_record_decode(&back, rec, len, 1u << 20),
                      -DYN_EFORMAT);
-    assert_int_equal(dyn_record_decode(&back, rec, 3, 1u << 20),
-                     -DYN_EFORMAT);
+    assert_int_equal(dyn_record_decode(&back, rec, 3, 1u << 20), -DYN_EFORMAT);
     free(rec);
     dyn_object_free(&obj);
 }
 
 #define KV_TESTS(setup)                                                        \
-    cmocka_unit_test_setup_teardown(get_of_a_missing_key_is_not_found, setup, \
+    cmocka_unit_test_setup_teardown(get_of_a_missing_key_is_not_found, setup,  \
                                     teardown),                                 \
-        cmocka_unit_test_setup_teardown(put_then_get_returns_the_value,       \
-                                        setup, teardown),                      \
+        cmocka_unit_test_setup_teardown(put_then_get_returns_the_value, setup, \
+                                        teardown),                             \
         cmocka_unit_test_setup_teardown(                                       \
             put_without_context_on_existing_key_adds_a_sibling, setup,         \
             teardown),                                                         \

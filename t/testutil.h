@@ -46,8 +46,7 @@ static inline uint64_t
 test_seed(const char *what)
 {
     const char *env = getenv("DYN_TEST_SEED");
-    uint64_t seed =
-        env != NULL ? strtoull(env, NULL, 0) : TEST_DEFAULT_SEED;
+    uint64_t seed = env != NULL ? strtoull(env, NULL, 0) : TEST_DEFAULT_SEED;
 
     print_message("%s: seed %" PRIu64 " (set DYN_TEST_SEED to replay)\n", what,
                   seed);

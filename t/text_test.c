@@ -35,13 +35,13 @@
 #include "err.h"
 #include "text.h"
 
-#define CANARY 0xa5              /* byte that must survive past out_len */
-#define ESCAPE_MAX_OUT_LEN 40    /* escape is swept over 0..this */
-#define ESCAPE_PIECE_MAX 4       /* longest escape of one byte: \xHH */
-#define B64_MAX_RANDOM_LEN 300   /* random round trips use 0..this bytes */
-#define UTF8_RANDOM_RUNS 200000  /* random 1..8 byte inputs checked */
-#define UTF8_RANDOM_MAX_LEN 8    /* longest random UTF-8 input */
-#define UNKNOWN_ERRNO 1500       /* no errno, no project code */
+#define CANARY 0xa5             /* byte that must survive past out_len */
+#define ESCAPE_MAX_OUT_LEN 40   /* escape is swept over 0..this */
+#define ESCAPE_PIECE_MAX 4      /* longest escape of one byte: \xHH */
+#define B64_MAX_RANDOM_LEN 300  /* random round trips use 0..this bytes */
+#define UTF8_RANDOM_RUNS 200000 /* random 1..8 byte inputs checked */
+#define UTF8_RANDOM_MAX_LEN 8   /* longest random UTF-8 input */
+#define UNKNOWN_ERRNO 1500      /* no errno, no project code */
 
 /* ---- helpers ---- */
 
