@@ -1,9 +1,33 @@
 /*
- * ring.h - consistent hashing: keys to partitions (Dynamo section 4.2,
- * strategy 3 of section 6.2: Q equal partitions of the hash space).
+ * ring.h - consistent hashing: keys to partitions, partitions to owners,
+ * preference lists (Dynamo section 4.2, strategy 3 of section 6.2: Q equal
+ * partitions of the hash space, each owned by one member).
  *
  * partition(key) = XXH3_64(key) >> (64 - log2 Q).  Q is a power of two,
- * fixed when the cluster is created.  Thread-safe.
+ * fixed when the cluster is created.
+ *
+ * A struct dyn_ring is one epoch of the placement: the members (sorted by
+ * id) and the owner of every partition.  Rings are values: a membership
+ * change (dyn_ring_claim_join, dyn_ring_claim_leave) builds a new ring with
+ * epoch + 1 and leaves its input alone.
+ *
+ * Claim guarantees, with S members:
+ * - balance: every member owns floor(Q/S) or ceil(Q/S) partitions;
+ * - windows: when S >= N and Q >= N, every N consecutive partitions
+ *   (cyclically, Q-1 is followed by 0) have N distinct owners;
+ * - few moves: a join first tries to move exactly the new member's share
+ *   floor(Q/S) from the most loaded owners; a leave first tries to move
+ *   only the leaving member's partitions.  Only when that greedy step
+ *   cannot meet balance and windows is a fresh layout computed, chosen to
+ *   agree with the old owners where it can.
+ * - determinism: the same ring and member always give the same result.
+ * Caveat: some rings admit no layout with the window rule, e.g. S == N
+ * with Q not a multiple of S (N members in every window forces period N);
+ * see dyn_ring_windows_possible().  Claim then keeps balance with few
+ * moves and dyn_ring_check() reports the windows that repeat.
+ *
+ * lib/ code: no I/O, no clock, no threads.  Thread-safe on distinct rings;
+ * a ring that nobody modifies may be read from many threads.
  */
 #ifndef DYN_RING_H
 #define DYN_RING_H
@@ -12,12 +36,145 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DYN_RING_MAX_PARTITIONS 65536u
+#define DYN_RING_MAX_PARTITIONS 65536u /* Q ceiling */
+#define DYN_RING_MAX_MEMBERS 1024u     /* members of one ring */
+#define DYN_RING_MAX_N 64u             /* replication factor ceiling */
+#define DYN_RING_NAME_BYTES 64         /* member name, NUL included */
+#define DYN_RING_ADDRESS_BYTES 128     /* member address, NUL included */
+#define DYN_RING_ZONE_BYTES 64         /* member zone, NUL included */
+#define DYN_RING_FORMAT 1              /* first byte of dyn_ring_encode */
+
+struct dyn_ring_member {
+    uint64_t id;                          /* node id, unique in the ring */
+    char name[DYN_RING_NAME_BYTES];       /* NUL-terminated */
+    char address[DYN_RING_ADDRESS_BYTES]; /* "host:port", NUL-terminated */
+    char zone[DYN_RING_ZONE_BYTES];       /* "" when none, NUL-terminated */
+};
+
+struct dyn_ring {
+    uint64_t epoch;                  /* 1 at creation, +1 per claim */
+    uint32_t partitions;             /* Q, a power of two */
+    uint32_t n;                      /* replicas per key (N) */
+    uint32_t member_count;           /* S, >= 1 */
+    struct dyn_ring_member *members; /* [member_count], by id; owned */
+    uint32_t *owner; /* [partitions]: index into members; owned */
+};
 
 /* True when q is a power of two in 1..DYN_RING_MAX_PARTITIONS. */
 bool dyn_ring_partitions_valid(uint32_t q);
 
 /* The partition of `key` in a ring of q partitions (q valid). */
 uint32_t dyn_ring_partition_of(const uint8_t *key, size_t key_len, uint32_t q);
+
+/*
+ * Make a ring of q partitions and replication factor n in which `first`
+ * (copied) owns every partition, epoch 1.
+ *
+ * out: set to the new ring on success, NULL on error; the caller frees it
+ *      with dyn_ring_free().
+ * Returns 0, -DYN_EBADARG (q not valid, n not in 1..DYN_RING_MAX_N, a
+ * string of `first` not NUL-terminated) or -ENOMEM.
+ */
+int dyn_ring_new(struct dyn_ring **out, uint32_t q, uint32_t n,
+                 const struct dyn_ring_member *first);
+
+/* Free a ring and everything it owns.  NULL is a no-op. */
+void dyn_ring_free(struct dyn_ring *r);
+
+/*
+ * Deep copy of `in` into *out (caller frees with dyn_ring_free()).
+ * Returns 0 or -ENOMEM (*out NULL).
+ */
+int dyn_ring_copy(const struct dyn_ring *in, struct dyn_ring **out);
+
+/*
+ * A new ring (epoch + 1) with `m` added and partitions claimed for it, per
+ * the guarantees above.  `in` and `m` are borrowed for the call.
+ *
+ * out: the new ring (caller frees with dyn_ring_free()); NULL on error.
+ * Returns 0, -EEXIST (m->id already a member), -DYN_EBADARG (a string of
+ * m not NUL-terminated, or the ring already has DYN_RING_MAX_MEMBERS) or
+ * -ENOMEM.
+ */
+int dyn_ring_claim_join(const struct dyn_ring *in,
+                        const struct dyn_ring_member *m, struct dyn_ring **out);
+
+/*
+ * A new ring (epoch + 1) without member `id`; its partitions are given to
+ * the others with the same guarantees as a join.
+ *
+ * Returns 0, -DYN_ENOTFOUND (id not a member), -DYN_EBADARG (id is the
+ * last member: a ring always has one) or -ENOMEM.  *out as for join.
+ */
+int dyn_ring_claim_leave(const struct dyn_ring *in, uint64_t id,
+                         struct dyn_ring **out);
+
+/*
+ * The preference list of `partition`: member indexes written to
+ * out[0..count-1], count = min(n, member_count, max).
+ *
+ * Without zones: walk the partitions from `partition` onward (wrapping)
+ * and take the first n distinct owners.  With zones: a first walk of the
+ * whole ring takes owners only from zones not yet used (a member with zone
+ * "" counts as a zone of its own); if that gives fewer than n, a second
+ * walk fills with owners not yet taken.  So replicas span as many zones as
+ * exist, up to n, and the first entry is always the partition's owner.
+ *
+ * Returns the count, or -DYN_EBADARG (partition out of range).
+ */
+int dyn_ring_preflist(const struct dyn_ring *r, uint32_t partition,
+                      uint32_t *out, uint32_t max);
+
+/*
+ * Check the guarantees: a member owning fewer than floor(Q/S) or more
+ * than ceil(Q/S) partitions is one violation; when S >= N and Q >= N, each
+ * window of N consecutive partitions with a repeated owner is one more.
+ *
+ * report: if not NULL and report_len > 0, filled (always NUL-terminated,
+ *         truncated to report_len) with the first few violations, one per
+ *         line, human readable; "" when there are none.
+ * Returns the number of violations (0: the ring is good) or -ENOMEM.
+ */
+int dyn_ring_check(const struct dyn_ring *r, char *report, size_t report_len);
+
+/*
+ * False when no layout of q partitions over s members can keep every
+ * window of n distinct while balanced: s == n with q not a multiple of n,
+ * or a member owning ceil(q/s) >= 2 partitions that cannot be n apart.
+ * True when the window rule does not apply (s < n or q < n).  Claim then
+ * puts balance and few moves before windows; dyn_ring_check() still
+ * counts the repeats.  (True is necessary, and met by claim for the
+ * rings the tests sweep, but is not proven sufficient.)
+ */
+bool dyn_ring_windows_possible(uint32_t q, uint32_t n, uint32_t s);
+
+/*
+ * Number of partitions whose owner (by member id) differs between a and
+ * b, or -DYN_EBADARG when their partition counts differ.
+ */
+int dyn_ring_moves(const struct dyn_ring *a, const struct dyn_ring *b);
+
+/*
+ * Serialization, for persistence and gossip.  Fixed width, little
+ * endian:
+ *   u8 format (DYN_RING_FORMAT), u64 epoch, u32 Q, u32 N, u32 S,
+ *   S times: u64 id, then name, address, zone each as u8 length + bytes
+ *            (no NUL; length below the field size),
+ *   Q times: u16 owner (index into the members).
+ *
+ * dyn_ring_encoded_size: the exact byte count dyn_ring_encode writes.
+ * dyn_ring_encode: writes into buf[0..len); returns the byte count or
+ *   -DYN_EBADARG when len is too small.
+ * dyn_ring_decode: strict; *out is a new ring the caller frees with
+ *   dyn_ring_free() (NULL on error).  Returns 0, -DYN_EFORMAT (unknown
+ *   format byte, truncated input, a count over its limit or beyond the
+ *   bytes present, Q not a power of two, N out of range, ids not strictly
+ *   increasing, a string with a NUL or too long, an owner index out of
+ *   range, trailing bytes) or -ENOMEM.  Counts are checked before any
+ *   allocation.
+ */
+size_t dyn_ring_encoded_size(const struct dyn_ring *r);
+int dyn_ring_encode(const struct dyn_ring *r, uint8_t *buf, size_t len);
+int dyn_ring_decode(const uint8_t *buf, size_t len, struct dyn_ring **out);
 
 #endif
