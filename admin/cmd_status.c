@@ -53,6 +53,9 @@ status_print(const Dynpb__StatusResp *st)
     printf("zone      %s\n", *st->zone ? st->zone : "-");
     printf("cluster   %s (n=%u r=%u w=%u, %u partitions)\n", st->cluster, st->n,
            st->r, st->w, st->partitions);
+    printf("ring      epoch %" PRIu64 ", %u member%s, %u partitions owned "
+           "here\n",
+           st->epoch, st->members, st->members == 1 ? "" : "s", st->owned);
     printf("state     %s\n", st->state);
     printf("keys      %" PRIu64 "\n", st->keys);
     printf("store     %s used of %s (%s, sync %s)\n", used, max, st->engine,
@@ -74,7 +77,7 @@ status_print_json(const Dynpb__StatusResp *st)
     json_init(&j, stdout);
     json_begin_object(&j);
     json_key(&j, "epoch");
-    json_uint(&j, 0);
+    json_uint(&j, st->epoch);
     json_key(&j, "nodes");
     json_begin_array(&j);
     json_begin_object(&j);
@@ -83,7 +86,7 @@ status_print_json(const Dynpb__StatusResp *st)
     json_key(&j, "zone");
     *st->zone ? json_string(&j, st->zone) : json_null(&j);
     json_key(&j, "state"), json_string(&j, st->state);
-    json_key(&j, "partitions"), json_uint(&j, st->partitions);
+    json_key(&j, "partitions"), json_uint(&j, st->owned);
     json_key(&j, "reachable"), json_bool(&j, true);
     json_end_object(&j);
     json_end_array(&j);

@@ -1,16 +1,18 @@
 /*
  * dynctl.c - dynamo administration.  The command table below drives
- * dispatch and --help; cluster commands (ring, tokens, join, handoff...)
- * join it as they come to work.
+ * dispatch and --help; cluster commands (join, leave, handoff...) join it
+ * as they come to work.
  */
 #include <stddef.h>
 
 #include "cmd.h"
 
-extern const struct cli_cmd cmd_status;
+extern const struct cli_cmd cmd_ring, cmd_status, cmd_tokens;
 
 static const struct cli_cmd *const cmd_table[] = {
     &cmd_status,
+    &cmd_ring,
+    &cmd_tokens,
     NULL,
 };
 

@@ -138,6 +138,13 @@ json_int(struct json *j, int64_t v)
 }
 
 void
+json_double(struct json *j, double v, int decimals)
+{
+    json_sep(j);
+    fprintf(j->out, "%.*f", decimals, v);
+}
+
+void
 json_bool(struct json *j, bool v)
 {
     json_sep(j);

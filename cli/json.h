@@ -33,6 +33,7 @@ void json_string_len(struct json *j, const uint8_t *s, size_t len);
 void json_uint(struct json *j, uint64_t v);
 void json_int(struct json *j, int64_t v);
 void json_bool(struct json *j, bool v);
+void json_double(struct json *j, double v, int decimals);
 void json_null(struct json *j);
 
 /*

@@ -28,7 +28,7 @@ coord_get(struct server *srv, const uint8_t *key, size_t key_len, uint32_t r,
     (void)r;          /* one replica answers every quorum here */
     (void)timeout_ms; /* a local read does not wait on anyone */
     uint32_t partition =
-        dyn_ring_partition_of(key, key_len, srv->cfg->partitions);
+        dyn_ring_partition_of(key, key_len, srv->ring->partitions);
     struct dyn_store_txn *txn;
     int rc = dyn_store_begin(srv->store, false, &txn);
     if (rc < 0)
@@ -78,7 +78,7 @@ coord_put(struct server *srv, const struct coord_put_args *args,
           coord_put_cb cb, void *arg)
 {
     uint32_t partition =
-        dyn_ring_partition_of(args->key, args->key_len, srv->cfg->partitions);
+        dyn_ring_partition_of(args->key, args->key_len, srv->ring->partitions);
     struct coord_put_req *req = malloc(sizeof(*req));
     struct writer_op *op = writer_op_new(
         partition, args->key, args->key_len, args->value, args->value_len,

@@ -73,18 +73,19 @@ read_id(const char *file, uint64_t *id)
     return 0;
 }
 
-static int
-write_id(const char *dir, const char *file, uint64_t id)
+int
+datadir_write_file(const char *dir, const char *name, const void *data,
+                   size_t len)
 {
-    char tmp[DATADIR_PATH_BYTES + 8];
+    char file[DATADIR_PATH_BYTES], tmp[DATADIR_PATH_BYTES + 8];
+    snprintf(file, sizeof(file), "%s/%s", dir, name);
     snprintf(tmp, sizeof(tmp), "%s.tmp", file);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
     if (fd < 0)
         return -errno;
-    char text[DATADIR_ID_TEXT_BYTES];
-    int len = snprintf(text, sizeof(text), "%016" PRIx64 "\n", id);
     int rc = 0;
-    if (write(fd, text, (size_t)len) != len || fsync(fd) < 0)
+    errno = 0;
+    if (write(fd, data, len) != (ssize_t)len || fsync(fd) < 0)
         rc = errno ? -errno : -EIO;
     close(fd);
     if (rc == 0 && rename(tmp, file) < 0)
@@ -94,6 +95,44 @@ write_id(const char *dir, const char *file, uint64_t id)
     if (rc < 0)
         unlink(tmp);
     return rc;
+}
+
+int
+datadir_read_file(const char *dir, const char *name, size_t max_len,
+                  uint8_t **out, size_t *out_len)
+{
+    char file[DATADIR_PATH_BYTES];
+    snprintf(file, sizeof(file), "%s/%s", dir, name);
+    int fd = open(file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    /* Read one byte past the limit to tell "too large" from "exact". */
+    uint8_t *buf = malloc(max_len + 1);
+    size_t len = 0;
+    ssize_t n = 0;
+    while (buf != NULL && len <= max_len &&
+           (n = read(fd, buf + len, max_len + 1 - len)) > 0)
+        len += (size_t)n;
+    int rc = buf == NULL     ? -ENOMEM
+             : n < 0         ? -errno
+             : len > max_len ? -EFBIG
+                             : 0;
+    close(fd);
+    if (rc < 0) {
+        free(buf);
+        return rc;
+    }
+    *out = buf;
+    *out_len = len;
+    return 0;
+}
+
+static int
+write_id(const char *dir, uint64_t id)
+{
+    char text[DATADIR_ID_TEXT_BYTES];
+    int len = snprintf(text, sizeof(text), "%016" PRIx64 "\n", id);
+    return datadir_write_file(dir, DATADIR_ID_FILE, text, (size_t)len);
 }
 
 static int
@@ -154,7 +193,7 @@ datadir_open(struct datadir *dd, const char *path, char *err, size_t err_len)
     if (rc == -ENOENT) {
         rc = make_id(&dd->node_id);
         if (rc == 0)
-            rc = write_id(path, file, dd->node_id);
+            rc = write_id(path, dd->node_id);
         dd->created = rc == 0;
     }
     if (rc < 0) {

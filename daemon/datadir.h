@@ -31,4 +31,19 @@ int datadir_open(struct datadir *dd, const char *path, char *err,
 /* Release the lock. */
 void datadir_close(struct datadir *dd);
 
+/*
+ * Replace file `name` of directory `dir` with `len` bytes, atomically and
+ * durably: a temporary file, fsync, rename, fsync of the directory.  A
+ * crash leaves the old file or the new one, never a mix.  0 or -errno.
+ */
+int datadir_write_file(const char *dir, const char *name, const void *data,
+                       size_t len);
+
+/*
+ * Read file `name` of `dir` whole, refusing more than max_len bytes
+ * (-EFBIG).  On 0, *out is the caller's to free().  -ENOENT when absent.
+ */
+int datadir_read_file(const char *dir, const char *name, size_t max_len,
+                      uint8_t **out, size_t *out_len);
+
 #endif

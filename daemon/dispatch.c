@@ -21,6 +21,7 @@ static const struct dispatch_entry dispatch_table[] = {
     {DYN_MSG_GET_REQ, "get", req_get},
     {DYN_MSG_PUT_REQ, "put", req_put},
     {DYN_MSG_STATUS_REQ, "status", req_status},
+    {DYN_MSG_RING_REQ, "ring", req_ring},
 };
 
 #define DISPATCH_COUNT (sizeof(dispatch_table) / sizeof(dispatch_table[0]))

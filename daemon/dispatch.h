@@ -32,5 +32,6 @@ void req_get(struct conn *c, const ProtobufCMessage *msg);
 void req_put(struct conn *c, const ProtobufCMessage *msg);
 void req_ping(struct conn *c, const ProtobufCMessage *msg);
 void req_status(struct conn *c, const ProtobufCMessage *msg);
+void req_ring(struct conn *c, const ProtobufCMessage *msg);
 
 #endif

@@ -2,6 +2,9 @@
  * req_admin.c - ping and status: what dynctl asks a node about itself.
  * Loop thread.
  */
+#include <errno.h>
+#include <stdlib.h>
+
 #include "conn.h"
 #include "dispatch.h"
 #include "err.h"
@@ -55,5 +58,34 @@ req_status(struct conn *c, const ProtobufCMessage *msg)
     if (srv->writer != NULL)
         writer_counts(srv->writer, &resp.commits, &resp.writes);
     resp.connections = srv->conn_count;
+    resp.epoch = srv->ring->epoch;
+    resp.members = srv->ring->member_count;
+    for (uint32_t p = 0; p < srv->ring->partitions; p++)
+        resp.owned +=
+            srv->ring->members[srv->ring->owner[p]].id == srv->node_id;
     conn_send(c, &resp.base);
+}
+
+void
+req_ring(struct conn *c, const ProtobufCMessage *msg)
+{
+    const struct dyn_ring *ring = c->srv->ring;
+    uint64_t id = dyn_wire_msg_id(msg);
+    size_t len = dyn_ring_encoded_size(ring);
+    uint8_t *buf = malloc(len);
+    if (buf == NULL) {
+        conn_send_error(c, id, -ENOMEM, "ring: out of memory");
+        return;
+    }
+    int rc = dyn_ring_encode(ring, buf, len);
+    if (rc < 0) {
+        conn_send_error(c, id, rc, "ring: %s", dyn_strerror(rc));
+    } else {
+        Dynpb__RingResp resp = DYNPB__RING_RESP__INIT;
+        resp.id = id;
+        resp.ring.data = buf;
+        resp.ring.len = len;
+        conn_send(c, &resp.base);
+    }
+    free(buf);
 }

@@ -245,9 +245,10 @@ server_start_writer(struct server *srv, char *err, size_t err_len)
 
 int
 server_init(struct server *srv, uv_loop_t *loop, const struct dyn_config *cfg,
-            uint64_t node_id, char *err, size_t err_len)
+            uint64_t node_id, struct dyn_ring *ring, char *err, size_t err_len)
 {
     memset(srv, 0, sizeof(*srv));
+    srv->ring = ring;
     srv->loop = loop;
     srv->cfg = cfg;
     srv->node_id = node_id;
@@ -259,8 +260,11 @@ server_init(struct server *srv, uv_loop_t *loop, const struct dyn_config *cfg,
     srv->limits.max_object_bytes = cfg->max_object_bytes;
 
     int rc = server_open_store(srv, err, err_len);
-    if (rc < 0)
+    if (rc < 0) {
+        dyn_ring_free(srv->ring);
+        srv->ring = NULL;
         return rc;
+    }
     rc = server_start_writer(srv, err, err_len);
     if (rc < 0)
         goto fail_store;
@@ -287,6 +291,8 @@ fail_writer:
 fail_store:
     dyn_store_close(srv->store);
     srv->store = NULL;
+    dyn_ring_free(srv->ring);
+    srv->ring = NULL;
     return rc;
 }
 
@@ -302,6 +308,8 @@ server_run(struct server *srv)
     int rc = uv_run(srv->loop, UV_RUN_DEFAULT);
     dyn_store_close(srv->store);
     srv->store = NULL;
+    dyn_ring_free(srv->ring);
+    srv->ring = NULL;
     log_info("stopped");
     if (srv->exit_status < 0)
         return srv->exit_status;

@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "kv.h"
+#include "ring.h"
 #include "store.h"
 
 struct conn;
@@ -30,6 +31,7 @@ struct server {
     struct dyn_store *store;      /* owned */
     struct writer *writer;        /* owned; group-commit thread */
     struct dyn_kv_limits limits;  /* from cfg */
+    struct dyn_ring *ring;        /* owned; persisted in data_dir/ring */
 
     uv_tcp_t listener;
     uv_signal_t sigterm;
@@ -52,12 +54,12 @@ struct server {
 
 /*
  * Open the store and start the writer, bind the listener and install the
- * signal handlers.  On error returns a negative code and writes a
- * one-line reason into err.
+ * signal handlers.  The server takes ownership of `ring` (also on error).  On
+ * error returns a negative code and writes a one-line reason into err.
  */
 int server_init(struct server *srv, uv_loop_t *loop,
-                const struct dyn_config *cfg, uint64_t node_id, char *err,
-                size_t err_len);
+                const struct dyn_config *cfg, uint64_t node_id,
+                struct dyn_ring *ring, char *err, size_t err_len);
 
 /* Run until stopped by a signal; then release everything. 0 or code. */
 int server_run(struct server *srv);

@@ -31,6 +31,8 @@ static const struct wire_code wire_codes[] = {
     {DYN_MSG_PUT_RESP, &dynpb__put_resp__descriptor},
     {DYN_MSG_STATUS_REQ, &dynpb__status_req__descriptor},
     {DYN_MSG_STATUS_RESP, &dynpb__status_resp__descriptor},
+    {DYN_MSG_RING_REQ, &dynpb__ring_req__descriptor},
+    {DYN_MSG_RING_RESP, &dynpb__ring_resp__descriptor},
 };
 
 #define WIRE_CODE_COUNT (sizeof(wire_codes) / sizeof(wire_codes[0]))

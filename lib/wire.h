@@ -34,6 +34,8 @@ enum dyn_msg_code {
     DYN_MSG_PUT_RESP = 13,
     DYN_MSG_STATUS_REQ = 20,
     DYN_MSG_STATUS_RESP = 21,
+    DYN_MSG_RING_REQ = 22,
+    DYN_MSG_RING_RESP = 23,
 };
 
 /*

@@ -479,6 +479,8 @@ every_protocol_code_maps_to_its_message_type(void **state)
         {13, &dynpb__put_resp__descriptor},
         {20, &dynpb__status_req__descriptor},
         {21, &dynpb__status_resp__descriptor},
+        {22, &dynpb__ring_req__descriptor},
+        {23, &dynpb__ring_resp__descriptor},
     };
     size_t known = 0;
 

@@ -1,0 +1,123 @@
+/*
+ * ringfile.c - the node's ring on disk (ringfile.h).
+ */
+#include "ringfile.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "datadir.h"
+#include "err.h"
+
+#define RINGFILE_NAME "ring"
+/* A ring of the largest Q and most members encodes well below this. */
+#define RINGFILE_MAX_BYTES (4u << 20)
+
+int
+ringfile_store(const struct dyn_config *cfg, const struct dyn_ring *ring,
+               char *err, size_t err_len)
+{
+    size_t len = dyn_ring_encoded_size(ring);
+    uint8_t *buf = malloc(len);
+    if (buf == NULL) {
+        snprintf(err, err_len, "ring: out of memory");
+        return -ENOMEM;
+    }
+    int rc = dyn_ring_encode(ring, buf, len);
+    if (rc >= 0)
+        rc = datadir_write_file(cfg->data_dir, RINGFILE_NAME, buf, len);
+    free(buf);
+    if (rc < 0)
+        snprintf(err, err_len, "%s/" RINGFILE_NAME ": %s", cfg->data_dir,
+                 dyn_strerror(rc));
+    return rc < 0 ? rc : 0;
+}
+
+/* This node as a ring member, from its config. */
+static void
+self_member(const struct dyn_config *cfg, uint64_t node_id,
+            struct dyn_ring_member *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->id = node_id;
+    snprintf(m->name, sizeof(m->name), "%s", cfg->node_name);
+    snprintf(m->address, sizeof(m->address), "%s", cfg->listen);
+    snprintf(m->zone, sizeof(m->zone), "%s", cfg->zone ? cfg->zone : "");
+}
+
+static int
+ringfile_create(const struct dyn_config *cfg, uint64_t node_id,
+                struct dyn_ring **out, char *err, size_t err_len)
+{
+    struct dyn_ring_member self;
+    self_member(cfg, node_id, &self);
+    int rc = dyn_ring_new(out, cfg->partitions, cfg->n, &self);
+    if (rc < 0) {
+        snprintf(err, err_len, "ring: %s", dyn_strerror(rc));
+        return rc;
+    }
+    rc = ringfile_store(cfg, *out, err, err_len);
+    if (rc < 0) {
+        dyn_ring_free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+/* A stored ring must suit this node and its config. */
+static int
+ringfile_check(const struct dyn_config *cfg, uint64_t node_id,
+               const struct dyn_ring *ring, char *err, size_t err_len)
+{
+    if (ring->partitions != cfg->partitions) {
+        snprintf(err, err_len,
+                 "cluster.partitions is %u but this node's cluster was "
+                 "created with %u (Q is fixed at creation; set it back)",
+                 cfg->partitions, ring->partitions);
+        return -DYN_ECONFIG;
+    }
+    for (uint32_t i = 0; i < ring->member_count; i++)
+        if (ring->members[i].id == node_id)
+            return 0;
+    snprintf(err, err_len,
+             "%s/" RINGFILE_NAME " does not name this node (id %016llx): "
+             "was the ring file copied from another node?",
+             cfg->data_dir, (unsigned long long)node_id);
+    return -DYN_EFORMAT;
+}
+
+int
+ringfile_load(const struct dyn_config *cfg, uint64_t node_id,
+              struct dyn_ring **out, int *created, char *err, size_t err_len)
+{
+    uint8_t *buf;
+    size_t len;
+    *out = NULL;
+    *created = 0;
+    int rc = datadir_read_file(cfg->data_dir, RINGFILE_NAME, RINGFILE_MAX_BYTES,
+                               &buf, &len);
+    if (rc == -ENOENT) {
+        *created = 1;
+        return ringfile_create(cfg, node_id, out, err, err_len);
+    }
+    if (rc < 0) {
+        snprintf(err, err_len, "%s/" RINGFILE_NAME ": %s", cfg->data_dir,
+                 dyn_strerror(rc));
+        return rc;
+    }
+    rc = dyn_ring_decode(buf, len, out);
+    free(buf);
+    if (rc < 0) {
+        snprintf(err, err_len, "%s/" RINGFILE_NAME ": not a ring we wrote (%s)",
+                 cfg->data_dir, dyn_strerror(rc));
+        return rc;
+    }
+    rc = ringfile_check(cfg, node_id, *out, err, err_len);
+    if (rc < 0) {
+        dyn_ring_free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
