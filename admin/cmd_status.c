@@ -8,6 +8,7 @@
 #include "client.h"
 #include "cmd.h"
 #include "json.h"
+#include "kvops.h"
 #include "wire.h"
 
 /* "1.5 MiB" */
@@ -121,20 +122,12 @@ static int
 cmd_status_exec(struct cli *cli, struct cli_args *args)
 {
     (void)args;
-    struct client c;
-    int rc = client_connect(&c, cli->host, cli->timeout_ms);
-    if (rc < 0) {
-        cli_error(cli, "%s", c.err);
-        return cli_exit_for(rc);
-    }
     Dynpb__StatusReq req = DYNPB__STATUS_REQ__INIT;
     ProtobufCMessage *resp;
-    rc = client_call(&c, &req.base, &dynpb__status_resp__descriptor, &resp);
-    client_close(&c);
-    if (rc < 0) {
-        cli_error(cli, "status: %s", c.err);
-        return cli_exit_for(rc);
-    }
+    int rc = kv_request_once(cli, "status", &req.base,
+                             &dynpb__status_resp__descriptor, &resp);
+    if (rc != CLI_EXIT_OK)
+        return rc;
     if (cli->json)
         status_print_json((Dynpb__StatusResp *)resp);
     else

@@ -28,6 +28,23 @@ kv_connect(struct cli *cli, struct client *c)
 }
 
 int
+kv_request_once(struct cli *cli, const char *what, ProtobufCMessage *req,
+                const ProtobufCMessageDescriptor *want, ProtobufCMessage **resp)
+{
+    struct client c;
+    int rc = kv_connect(cli, &c);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    rc = client_call(&c, req, want, resp);
+    client_close(&c);
+    if (rc < 0) {
+        cli_error(cli, "%s: %s", what, c.err);
+        return cli_exit_for(rc);
+    }
+    return CLI_EXIT_OK;
+}
+
+int
 kv_fail(struct cli *cli, struct client *c, int code, const char *what,
         const char *key)
 {

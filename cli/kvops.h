@@ -17,6 +17,16 @@
 /* Connect to cli->host; an exit code. */
 int kv_connect(struct cli *cli, struct client *c);
 
+/*
+ * One request on a connection of its own: connect to cli->host, send
+ * `req`, wait for a reply of type `want`, close.  Returns CLI_EXIT_OK
+ * with *resp (free with dyn_wire_msg_free), or an exit code after
+ * printing "PROG: WHAT: reason".
+ */
+int kv_request_once(struct cli *cli, const char *what, ProtobufCMessage *req,
+                    const ProtobufCMessageDescriptor *want,
+                    ProtobufCMessage **resp);
+
 /* Print "PROG: WHAT KEY: reason" for `code` and return its exit code. */
 int kv_fail(struct cli *cli, struct client *c, int code, const char *what,
             const char *key);
