@@ -18,6 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "file.h"
+
 #define DATADIR_ID_FILE "node_id"
 #define DATADIR_LOCK_FILE "LOCK"
 #define DATADIR_ID_TEXT_BYTES 32 /* 16 hex digits, newline, slack */
@@ -103,28 +105,7 @@ datadir_read_file(const char *dir, const char *name, size_t max_len,
 {
     char file[DATADIR_PATH_BYTES];
     snprintf(file, sizeof(file), "%s/%s", dir, name);
-    int fd = open(file, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    /* Read one byte past the limit to tell "too large" from "exact". */
-    uint8_t *buf = malloc(max_len + 1);
-    size_t len = 0;
-    ssize_t n = 0;
-    while (buf != NULL && len <= max_len &&
-           (n = read(fd, buf + len, max_len + 1 - len)) > 0)
-        len += (size_t)n;
-    int rc = buf == NULL     ? -ENOMEM
-             : n < 0         ? -errno
-             : len > max_len ? -EFBIG
-                             : 0;
-    close(fd);
-    if (rc < 0) {
-        free(buf);
-        return rc;
-    }
-    *out = buf;
-    *out_len = len;
-    return 0;
+    return dyn_file_read(file, max_len, out, out_len);
 }
 
 static int

@@ -25,6 +25,7 @@
  * where the position is derived from the byte offset.
  */
 #include "config.h"
+#include "file.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -47,9 +48,8 @@
 #define GIB ((uint64_t)1 << 30)
 #define TIB ((uint64_t)1 << 40)
 
-#define CONFIG_MAX_FILE_BYTES MIB    /* a larger file is refused */
-#define CONFIG_READ_CHUNK_BYTES 4096 /* first read buffer; doubles */
-#define CONFIG_SHOW_BYTES 40         /* bytes of a bad value quoted */
+#define CONFIG_MAX_FILE_BYTES MIB /* a larger file is refused */
+#define CONFIG_SHOW_BYTES 40      /* bytes of a bad value quoted */
 #define CONFIG_SHOW_BUF_BYTES (CONFIG_SHOW_BYTES + sizeof "...")
 #define CONFIG_LIST_BUF_BYTES 256           /* a ", "-joined list of names */
 #define CONFIG_NUM_BUF_BYTES 32             /* a formatted uint64 and suffix */
@@ -1048,46 +1048,6 @@ parse_buffer(struct parse *p, const char *buf, size_t len)
     return rc;
 }
 
-/* Read all of `path` into *out (caller frees); 0 or -errno. */
-static int
-read_file(const char *path, char **out, size_t *out_len)
-{
-    size_t len = 0, cap = 0;
-    char *buf = NULL;
-    int rc = 0;
-    int fd;
-
-    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-        return -errno;
-    while (rc == 0) {
-        ssize_t n;
-        if (len == cap) {
-            char *grown = realloc(buf, cap ? 2 * cap : CONFIG_READ_CHUNK_BYTES);
-            if (grown == NULL) {
-                rc = -ENOMEM;
-                break;
-            }
-            buf = grown;
-            cap = cap ? 2 * cap : CONFIG_READ_CHUNK_BYTES;
-        }
-        n = read(fd, buf + len, cap - len);
-        if (n < 0 && errno != EINTR)
-            rc = -errno;
-        else if (n == 0)
-            break;
-        else if (n > 0 && (len += (size_t)n) > CONFIG_MAX_FILE_BYTES)
-            rc = -EFBIG;
-    }
-    close(fd);
-    if (rc < 0) {
-        free(buf);
-        return rc;
-    }
-    *out = buf;
-    *out_len = len;
-    return 0;
-}
-
 /* After the walk. */
 
 /* Defaults that depend on other keys, for the keys the file left out. */
@@ -1210,7 +1170,7 @@ dyn_config_load(struct dyn_config *cfg, const char *path, char *err,
                 size_t err_len)
 {
     struct parse p = {.cfg = cfg, .path = path, .err = err, .err_len = err_len};
-    char *buf = NULL;
+    uint8_t *buf = NULL;
     size_t len = 0;
     int rc;
 
@@ -1221,10 +1181,10 @@ dyn_config_load(struct dyn_config *cfg, const char *path, char *err,
     if ((cfg->path = strdup(path)) == NULL)
         rc = -ENOMEM;
     else
-        rc = read_file(path, &buf, &len);
+        rc = dyn_file_read(path, CONFIG_MAX_FILE_BYTES, &buf, &len);
     if (rc < 0)
         rc = fail_errno(&p, rc);
-    else if ((rc = parse_buffer(&p, buf, len)) == 0)
+    else if ((rc = parse_buffer(&p, (const char *)buf, len)) == 0)
         rc = finish(&p);
     free(buf);
     if (rc < 0)
