@@ -882,6 +882,27 @@ join_greedy(struct dyn_ring *r, uint32_t k, uint32_t *count, uint32_t *dist)
     }
 }
 
+/*
+ * The stages after the greedy one, shared by join and leave: repair,
+ * then a fresh layout if rules still fail.  Frees `old` (which also holds
+ * `count`); on success *out = r, on error r is freed.
+ */
+static int
+claim_finish(struct dyn_ring *r, uint32_t *old, uint32_t *count,
+             struct dyn_ring **out)
+{
+    int rc = claim_repair(r, old, count);
+    if (rc == 0)
+        rc = claim_fallback(r, old);
+    free(old);
+    if (rc < 0) {
+        dyn_ring_free(r);
+        return rc;
+    }
+    *out = r;
+    return 0;
+}
+
 int
 dyn_ring_claim_join(const struct dyn_ring *in, const struct dyn_ring_member *m,
                     struct dyn_ring **out)
@@ -915,16 +936,7 @@ dyn_ring_claim_join(const struct dyn_ring *in, const struct dyn_ring_member *m,
         count[old[p]]++;
     }
     join_greedy(r, k, count, dist);
-    rc = claim_repair(r, old, count);
-    if (rc == 0)
-        rc = claim_fallback(r, old);
-    free(old);
-    if (rc < 0) {
-        dyn_ring_free(r);
-        return rc;
-    }
-    *out = r;
-    return 0;
+    return claim_finish(r, old, count, out);
 }
 
 /*
@@ -1009,16 +1021,7 @@ dyn_ring_claim_leave(const struct dyn_ring *in, uint64_t id,
             count[old[p]]++;
     }
     leave_greedy(r, count);
-    rc = claim_repair(r, old, count);
-    if (rc == 0)
-        rc = claim_fallback(r, old);
-    free(old);
-    if (rc < 0) {
-        dyn_ring_free(r);
-        return rc;
-    }
-    *out = r;
-    return 0;
+    return claim_finish(r, old, count, out);
 }
 
 /* Walk from p; take owners not yet in out[] (and of an unused zone). */
