@@ -1,6 +1,6 @@
 /*
- * cmd_status.c - dynctl status: the node asked, and the members it knows
- * (today: itself; the cluster issues add the rest).
+ * cmd_status.c - dynctl status: the members of the ring as the node at -H
+ * sees them (reachable or not, partitions owned), then the node itself.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -42,9 +42,24 @@ fmt_uptime(char *out, size_t len, uint64_t s)
 }
 
 static void
+status_print_members(const Dynpb__StatusResp *st)
+{
+    printf("%-16s %-22s %-8s %-12s %10s %9s\n", "NODE", "ADDRESS", "ZONE",
+           "STATE", "PARTITIONS", "OWNERSHIP");
+    for (size_t i = 0; i < st->n_member_list; i++) {
+        const Dynpb__Member *m = st->member_list[i];
+        printf("%-16s %-22s %-8s %-12s %10u %8.2f%%\n", m->name, m->address,
+               *m->zone ? m->zone : "-", m->state, m->partitions,
+               st->partitions ? 100.0 * m->partitions / st->partitions : 0.0);
+    }
+    printf("\n");
+}
+
+static void
 status_print(const Dynpb__StatusResp *st)
 {
     char used[32], max[32], up[48];
+    status_print_members(st);
     fmt_bytes(used, sizeof(used), st->store_bytes);
     fmt_bytes(max, sizeof(max), st->store_max_bytes);
     fmt_uptime(up, sizeof(up), st->uptime_s);
@@ -58,6 +73,9 @@ status_print(const Dynpb__StatusResp *st)
            "here\n",
            st->epoch, st->members, st->members == 1 ? "" : "s", st->owned);
     printf("state     %s\n", st->state);
+    printf("transfers %u partition transfer%s in progress%s\n", st->transfers,
+           st->transfers == 1 ? "" : "s",
+           st->transfers ? " (dynctl handoff)" : "");
     printf("keys      %" PRIu64 "\n", st->keys);
     printf("store     %s used of %s (%s, sync %s)\n", used, max, st->engine,
            st->sync);
@@ -79,17 +97,29 @@ status_print_json(const Dynpb__StatusResp *st)
     json_begin_object(&j);
     json_key(&j, "epoch");
     json_uint(&j, st->epoch);
+    json_key(&j, "partitions"), json_uint(&j, st->partitions);
     json_key(&j, "nodes");
     json_begin_array(&j);
-    json_begin_object(&j);
-    json_key(&j, "name"), json_string(&j, st->name);
-    json_key(&j, "address"), json_string(&j, st->address);
-    json_key(&j, "zone");
-    *st->zone ? json_string(&j, st->zone) : json_null(&j);
-    json_key(&j, "state"), json_string(&j, st->state);
-    json_key(&j, "partitions"), json_uint(&j, st->owned);
-    json_key(&j, "reachable"), json_bool(&j, true);
-    json_end_object(&j);
+    for (size_t i = 0; i < st->n_member_list; i++) {
+        const Dynpb__Member *m = st->member_list[i];
+        char mid[17];
+        snprintf(mid, sizeof(mid), "%016" PRIx64, m->node_id);
+        json_begin_object(&j);
+        json_key(&j, "name"), json_string(&j, m->name);
+        json_key(&j, "id"), json_string(&j, mid);
+        json_key(&j, "address"), json_string(&j, m->address);
+        json_key(&j, "zone");
+        *m->zone ? json_string(&j, m->zone) : json_null(&j);
+        json_key(&j, "state"), json_string(&j, m->state);
+        json_key(&j, "partitions"), json_uint(&j, m->partitions);
+        json_key(&j, "ownership_pct");
+        json_double(&j,
+                    st->partitions ? 100.0 * m->partitions / st->partitions
+                                   : 0.0,
+                    2);
+        json_key(&j, "reachable"), json_bool(&j, m->reachable);
+        json_end_object(&j);
+    }
     json_end_array(&j);
     json_key(&j, "node");
     json_begin_object(&j);
@@ -113,6 +143,7 @@ status_print_json(const Dynpb__StatusResp *st)
     json_key(&j, "writes"), json_uint(&j, st->writes);
     json_key(&j, "commits"), json_uint(&j, st->commits);
     json_key(&j, "connections"), json_uint(&j, st->connections);
+    json_key(&j, "transfers"), json_uint(&j, st->transfers);
     json_end_object(&j);
     json_end_object(&j);
     json_finish(&j);
@@ -139,7 +170,7 @@ cmd_status_exec(struct cli *cli, struct cli_args *args)
 const struct cli_cmd cmd_status = {
     .name = "status",
     .usage = "",
-    .summary = "show the node: name, id, address, state, keys, store, uptime",
+    .summary = "members (state, partitions, reachable) and the node asked",
     .min_args = 0,
     .max_args = 0,
     .exec = cmd_status_exec,

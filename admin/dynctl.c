@@ -1,19 +1,16 @@
 /*
  * dynctl.c - dynamo administration.  The command table below drives
- * dispatch and --help; cluster commands (join, leave, handoff...) join it
- * as they come to work.
+ * dispatch and --help.
  */
 #include <stddef.h>
 
 #include "cmd.h"
 
-extern const struct cli_cmd cmd_ring, cmd_status, cmd_tokens;
+extern const struct cli_cmd cmd_handoff, cmd_join, cmd_ring, cmd_status,
+    cmd_tokens;
 
 static const struct cli_cmd *const cmd_table[] = {
-    &cmd_status,
-    &cmd_ring,
-    &cmd_tokens,
-    NULL,
+    &cmd_status, &cmd_ring, &cmd_tokens, &cmd_join, &cmd_handoff, NULL,
 };
 
 int

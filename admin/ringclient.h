@@ -1,11 +1,13 @@
 /*
- * ringclient.h - fetch and decode the ring of the node at -H, for the
- * dynctl commands that show it.
+ * ringclient.h - fetch and decode the ring of a node, and ask other
+ * members than the one at -H, for the dynctl commands that need the
+ * cluster's view.
  */
 #ifndef DYNCTL_RINGCLIENT_H
 #define DYNCTL_RINGCLIENT_H
 
 #include "cmd.h"
+#include "wire.h"
 #include "ring.h"
 
 /*
@@ -13,5 +15,15 @@
  * dyn_ring_free), or an exit code after printing why.
  */
 int ringclient_fetch(struct cli *cli, struct dyn_ring **out);
+
+/* The same, from the node at `host` instead of -H. */
+int ringclient_fetch_at(struct cli *cli, const char *host,
+                        struct dyn_ring **out);
+
+/* kv_request_once (kvops.h) to the node at `host` instead of -H. */
+int ringclient_request_at(struct cli *cli, const char *host, const char *what,
+                          ProtobufCMessage *req,
+                          const ProtobufCMessageDescriptor *want,
+                          ProtobufCMessage **resp);
 
 #endif

@@ -78,6 +78,7 @@ cli_exit_for(int code)
     case -DYN_ECONFIG:
         return CLI_EXIT_USAGE;
     case -DYN_EQUORUM:
+    case -DYN_EUNAVAILABLE:
     case -DYN_ETIMEDOUT:
     case -DYN_ESHUTDOWN:
     case -DYN_EBUSY:

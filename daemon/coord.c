@@ -1,8 +1,11 @@
 /*
- * coord.c - the single-node coordinator (coord.h): the node is the only
- * replica of every key, so a read is one local read and a write is one
- * write through the writer thread.  R and W are satisfied by that one
- * replica; the cluster coordinator replaces this file's bodies.
+ * coord.c - the replicating coordinator (coord.h).
+ *
+ * Each request is a small state machine: one slot per replica, filled by
+ * the local store (at once) or by a peer's answer (later, or by the
+ * deadline).  The client is answered as soon as the quorum is met; the
+ * request itself lives until every slot is filled, so late answers still
+ * count for read repair and are never delivered to freed memory.
  *
  * Loop thread.
  */
@@ -10,87 +13,449 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "err.h"
 #include "kv.h"
 #include "log.h"
-#include "ring.h"
+#include "peer.h"
 #include "server.h"
 #include "text.h"
+#include "wire.h"
 #include "writer.h"
 
 #define COORD_KEY_TEXT_BYTES 80 /* key as shown in log lines */
+
+uint32_t
+coord_targets(struct server *srv, uint32_t partition, struct coord_target *out,
+              bool *self_in)
+{
+    const struct dyn_ring *ring = srv->ring;
+    uint32_t idx[DYN_RING_MAX_N];
+    int count = dyn_ring_preflist(ring, partition, idx, DYN_RING_MAX_N);
+    *self_in = false;
+    if (count <= 0)
+        return 0; /* partition comes from the same ring: not reached */
+    for (int i = 0; i < count; i++) {
+        const struct dyn_ring_member *m = &ring->members[idx[i]];
+        out[i].id = m->id;
+        memcpy(out[i].name, m->name, sizeof(out[i].name));
+        memcpy(out[i].address, m->address, sizeof(out[i].address));
+        out[i].local = m->id == srv->node_id;
+        if (out[i].local)
+            *self_in = true;
+    }
+    return (uint32_t)count;
+}
+
+bool
+coord_is_replica(struct server *srv, const uint8_t *key, size_t key_len)
+{
+    struct coord_target t[DYN_RING_MAX_N];
+    bool self_in;
+    coord_targets(srv, dyn_ring_partition_of(key, key_len, srv->ring->partitions),
+                  t, &self_in);
+    return self_in;
+}
+
+static void
+log_key(const char *what, const uint8_t *key, size_t key_len)
+{
+    char text[COORD_KEY_TEXT_BYTES];
+    log_error("key %s: %s", dyn_text_escape(text, sizeof(text), key, key_len),
+              what);
+}
+
+/* ---- the state shared by get and put ---- */
+
+enum slot_state {
+    SLOT_WAITING,
+    SLOT_OK,      /* answered well */
+    SLOT_FAILED,  /* unreachable, timed out, refused */
+    SLOT_DAMAGED, /* its copy failed its checksum: repair it */
+};
+
+struct coord_req;
+
+struct coord_slot {
+    struct coord_req *req;
+    struct coord_target target;
+    enum slot_state state;
+    struct dyn_object obj; /* get: the replica's copy (SLOT_OK) */
+};
+
+struct coord_req {
+    struct server *srv;
+    uint8_t *key;
+    size_t key_len;
+    uint32_t partition;
+    uint32_t timeout_ms;
+    struct coord_quorum q;
+    uint32_t outstanding; /* slots still SLOT_WAITING */
+    bool answered;        /* the client has its answer */
+    struct coord_slot slots[DYN_RING_MAX_N];
+
+    struct dyn_object merged; /* get: the sync of every copy so far;
+                                 put: the object after the local write */
+    struct dyn_dot dot;       /* put: the write's dot */
+    uint8_t *encoded;         /* put: `merged`, encoded, for replicas */
+    size_t encoded_len;
+
+    coord_get_cb get_cb;
+    coord_put_cb put_cb;
+    void *arg;
+};
+
+static struct coord_req *
+coord_req_new(struct server *srv, const uint8_t *key, size_t key_len,
+              uint32_t wanted, uint32_t timeout_ms, bool *self_in)
+{
+    struct coord_req *req = calloc(1, sizeof(*req));
+    if (req == NULL)
+        return NULL;
+    req->key = malloc(key_len);
+    if (req->key == NULL) {
+        free(req);
+        return NULL;
+    }
+    memcpy(req->key, key, key_len);
+    req->key_len = key_len;
+    req->srv = srv;
+    req->timeout_ms = timeout_ms;
+    req->partition = dyn_ring_partition_of(key, key_len, srv->ring->partitions);
+    struct coord_target t[DYN_RING_MAX_N];
+    uint32_t count = coord_targets(srv, req->partition, t, self_in);
+    for (uint32_t i = 0; i < count; i++) {
+        req->slots[i].req = req;
+        req->slots[i].target = t[i];
+        req->slots[i].state = SLOT_WAITING;
+        dyn_object_init(&req->slots[i].obj);
+    }
+    req->q.replicas = count;
+    req->q.wanted = wanted < count ? wanted : count;
+    req->outstanding = count;
+    dyn_object_init(&req->merged);
+    return req;
+}
+
+static void
+coord_req_free(struct coord_req *req)
+{
+    for (uint32_t i = 0; i < req->q.replicas; i++)
+        dyn_object_free(&req->slots[i].obj);
+    dyn_object_free(&req->merged);
+    free(req->encoded);
+    free(req->key);
+    free(req);
+}
+
+/* Fill a slot; the caller then runs the request's progress step. */
+static void
+slot_fill(struct coord_slot *slot, enum slot_state state)
+{
+    slot->state = state;
+    slot->req->outstanding--;
+    if (state == SLOT_OK)
+        slot->req->q.acked++;
+}
+
+/* Send `req->encoded` to one replica to merge; the answer is ignored but
+ * for logging (read repair, and the tail of a put). */
+static void
+repair_sent_cb(void *arg, int status, const ProtobufCMessage *reply)
+{
+    (void)arg; /* the request may be gone: nothing of it is used here */
+    (void)reply;
+    if (status < 0)
+        log_debug("read repair of a replica: %s", dyn_strerror(status));
+}
+
+static int
+send_replica_put(struct coord_req *req, struct coord_slot *slot,
+                 peer_reply_cb cb, void *arg)
+{
+    Dynpb__ReplicaPutReq msg = DYNPB__REPLICA_PUT_REQ__INIT;
+    msg.key.data = req->key;
+    msg.key.len = req->key_len;
+    msg.object.data = req->encoded;
+    msg.object.len = req->encoded_len;
+    return peer_call(req->srv, slot->target.address, &msg.base,
+                     req->timeout_ms, cb, arg);
+}
+
+static void
+local_merge_done(struct writer_op *op)
+{
+    if (op->status < 0)
+        log_warn("read repair of the local copy: %s", dyn_strerror(op->status));
+    writer_op_free(op);
+}
+
+/* Merge `obj` into the local copy (read repair); fire and forget. */
+static void
+repair_local(struct coord_req *req, const struct dyn_object *obj)
+{
+    struct dyn_object copy;
+    dyn_object_init(&copy);
+    if (dyn_object_copy(&copy, obj) < 0)
+        return;
+    struct writer_op *op = writer_op_new_object(
+        WRITER_MERGE, req->partition, req->key, req->key_len, &copy);
+    if (op == NULL) {
+        dyn_object_free(&copy);
+        return;
+    }
+    op->done_cb = local_merge_done;
+    if (server_submit_write(req->srv, op) < 0)
+        writer_op_free(op);
+}
+
+/* ---- get ---- */
+
+static void
+get_answer(struct coord_req *req, int status)
+{
+    req->answered = true;
+    req->get_cb(req->arg, status, &req->q, &req->merged);
+}
+
+/* Write the merged object back to every replica that showed less. */
+static void
+get_read_repair(struct coord_req *req)
+{
+    if (req->merged.sibling_count == 0 && req->merged.vv.len == 0)
+        return;
+    for (uint32_t i = 0; i < req->q.replicas; i++) {
+        struct coord_slot *s = &req->slots[i];
+        bool stale = s->state == SLOT_DAMAGED ||
+                     (s->state == SLOT_OK &&
+                      !dyn_object_equal(&s->obj, &req->merged));
+        if (!stale)
+            continue;
+        req->srv->stats.repairs++;
+        if (s->target.local) {
+            repair_local(req, &req->merged);
+            continue;
+        }
+        if (req->encoded == NULL &&
+            dyn_object_encode_alloc(&req->merged, &req->encoded,
+                                    &req->encoded_len) < 0)
+            return;
+        send_replica_put(req, s, repair_sent_cb, NULL);
+    }
+}
+
+static void
+get_progress(struct coord_req *req)
+{
+    if (!req->answered && req->q.acked >= req->q.wanted)
+        get_answer(req, 0);
+    if (req->outstanding > 0)
+        return;
+    if (!req->answered)
+        get_answer(req, -DYN_EQUORUM);
+    get_read_repair(req);
+    coord_req_free(req);
+}
+
+/* Fold a replica's copy into `merged`. */
+static int
+get_merge(struct coord_req *req, const struct dyn_object *obj)
+{
+    struct dyn_object out;
+    dyn_object_init(&out);
+    int rc = dyn_object_sync(&out, &req->merged, obj);
+    if (rc < 0)
+        return rc;
+    dyn_object_free(&req->merged);
+    req->merged = out;
+    return 0;
+}
+
+static void
+get_reply_cb(void *arg, int status, const ProtobufCMessage *reply)
+{
+    struct coord_slot *slot = arg;
+    struct coord_req *req = slot->req;
+    enum slot_state state = SLOT_FAILED;
+    if (status == 0) {
+        const Dynpb__ReplicaGetResp *r = (const Dynpb__ReplicaGetResp *)reply;
+        int rc = 0;
+        if (r->object.len > 0)
+            rc = dyn_object_decode(&slot->obj, r->object.data, r->object.len,
+                                   req->srv->cfg->max_value_bytes);
+        if (rc == 0)
+            rc = get_merge(req, &slot->obj);
+        if (rc == 0)
+            state = SLOT_OK;
+        else
+            log_warn("replica %s sent an object that does not decode (%s)",
+                     slot->target.name, dyn_strerror(rc));
+    } else if (status == -DYN_ECHECKSUM) {
+        state = SLOT_DAMAGED;
+    }
+    slot_fill(slot, state);
+    get_progress(req);
+}
+
+static void
+get_local(struct coord_req *req, struct coord_slot *slot)
+{
+    struct dyn_store_txn *txn;
+    int rc = dyn_store_begin(req->srv->store, false, &txn);
+    if (rc == 0) {
+        rc = dyn_kv_get(txn, req->partition, req->key, req->key_len,
+                        &req->srv->limits, &slot->obj);
+        dyn_store_abort(txn);
+    }
+    if (rc == -DYN_ENOTFOUND)
+        rc = 0;
+    if (rc == 0)
+        rc = get_merge(req, &slot->obj);
+    if (rc == -DYN_ECHECKSUM)
+        log_key("stored object failed its checksum; not served, repaired "
+                "from the other replicas",
+                req->key, req->key_len);
+    slot_fill(slot, rc == 0                   ? SLOT_OK
+                    : rc == -DYN_ECHECKSUM ? SLOT_DAMAGED
+                                           : SLOT_FAILED);
+}
 
 int
 coord_get(struct server *srv, const uint8_t *key, size_t key_len, uint32_t r,
           uint32_t timeout_ms, coord_get_cb cb, void *arg)
 {
-    (void)r;          /* one replica answers every quorum here */
-    (void)timeout_ms; /* a local read does not wait on anyone */
-    uint32_t partition =
-        dyn_ring_partition_of(key, key_len, srv->ring->partitions);
-    struct dyn_store_txn *txn;
-    int rc = dyn_store_begin(srv->store, false, &txn);
-    if (rc < 0)
-        return rc;
-    struct dyn_object obj;
-    rc = dyn_kv_get(txn, partition, key, key_len, &srv->limits, &obj);
-    dyn_store_abort(txn);
-    if (rc == -DYN_ENOTFOUND)
-        rc = 0;
-    if (rc == -DYN_ECHECKSUM) {
-        char text[COORD_KEY_TEXT_BYTES];
-        log_error("key %s: stored object failed its checksum; not served",
-                  dyn_text_escape(text, sizeof(text), key, key_len));
+    bool self_in;
+    struct coord_req *req =
+        coord_req_new(srv, key, key_len, r, timeout_ms, &self_in);
+    if (req == NULL)
+        return -ENOMEM;
+    if (!self_in) {
+        coord_req_free(req);
+        return -DYN_EINTERNAL; /* callers forward first */
     }
-    if (rc < 0)
-        return rc;
-    cb(arg, 0, &obj);
-    dyn_object_free(&obj);
+    req->get_cb = cb;
+    req->arg = arg;
+    /* Ask the peers first, so their answers overlap the local read. */
+    for (uint32_t i = 0; i < req->q.replicas; i++) {
+        struct coord_slot *s = &req->slots[i];
+        if (s->target.local)
+            continue;
+        Dynpb__ReplicaGetReq msg = DYNPB__REPLICA_GET_REQ__INIT;
+        msg.key.data = req->key;
+        msg.key.len = req->key_len;
+        if (peer_call(srv, s->target.address, &msg.base, timeout_ms,
+                      get_reply_cb, s) < 0)
+            slot_fill(s, SLOT_FAILED);
+    }
+    for (uint32_t i = 0; i < req->q.replicas; i++)
+        if (req->slots[i].target.local)
+            get_local(req, &req->slots[i]);
+    get_progress(req);
     return 0;
 }
 
-struct coord_put_req {
-    struct server *srv;
-    coord_put_cb cb;
-    void *arg;
-};
+/* ---- put ---- */
 
 static void
-coord_put_done(struct writer_op *op)
+put_answer(struct coord_req *req, int status)
 {
-    struct coord_put_req *req = op->arg;
+    req->answered = true;
+    req->put_cb(req->arg, status, &req->q, &req->merged, req->dot);
+}
+
+static void
+put_progress(struct coord_req *req)
+{
+    if (!req->answered && req->q.acked >= req->q.wanted)
+        put_answer(req, 0);
+    if (req->outstanding > 0)
+        return;
+    if (!req->answered)
+        put_answer(req, -DYN_EQUORUM);
+    coord_req_free(req);
+}
+
+static void
+put_ack_cb(void *arg, int status, const ProtobufCMessage *reply)
+{
+    struct coord_slot *slot = arg;
+    (void)reply;
+    if (status < 0)
+        log_debug("replica %s did not take a write: %s", slot->target.name,
+                  dyn_strerror(status));
+    slot_fill(slot, status == 0 ? SLOT_OK : SLOT_FAILED);
+    put_progress(slot->req);
+}
+
+static void
+put_local_done(struct writer_op *op)
+{
+    struct coord_req *req = op->arg;
     const struct dyn_config *cfg = req->srv->cfg;
-    if (op->status == 0 && op->result.sibling_count >= cfg->sibling_warn) {
+    int status = op->status;
+    if (status == 0 && op->result.sibling_count >= cfg->sibling_warn) {
         char text[COORD_KEY_TEXT_BYTES];
         log_warn("key %s has %u siblings (max_siblings %u): clients are "
                  "writing without reading first",
-                 dyn_text_escape(text, sizeof(text), op->key, op->put.key_len),
+                 dyn_text_escape(text, sizeof(text), req->key, req->key_len),
                  op->result.sibling_count, cfg->max_siblings);
     }
-    req->cb(req->arg, op->status, &op->result, op->dot);
-    free(req);
+    if (status == 0) {
+        req->merged = op->result;
+        dyn_object_init(&op->result);
+        req->dot = op->dot;
+        status = dyn_object_encode_alloc(&req->merged, &req->encoded,
+                                         &req->encoded_len);
+    }
     writer_op_free(op);
+    if (status < 0) {
+        /* The local write failed: nothing was replicated.  Answer with
+         * its code (a full store, too many siblings) rather than as a
+         * quorum failure. */
+        req->answered = true;
+        req->put_cb(req->arg, status, &req->q, &req->merged, req->dot);
+        coord_req_free(req);
+        return;
+    }
+    for (uint32_t i = 0; i < req->q.replicas; i++) {
+        struct coord_slot *s = &req->slots[i];
+        if (s->target.local)
+            slot_fill(s, SLOT_OK);
+        else if (send_replica_put(req, s, put_ack_cb, s) < 0)
+            slot_fill(s, SLOT_FAILED);
+    }
+    put_progress(req);
 }
 
 int
 coord_put(struct server *srv, const struct coord_put_args *args,
           coord_put_cb cb, void *arg)
 {
-    uint32_t partition =
-        dyn_ring_partition_of(args->key, args->key_len, srv->ring->partitions);
-    struct coord_put_req *req = malloc(sizeof(*req));
+    bool self_in;
+    struct coord_req *req = coord_req_new(srv, args->key, args->key_len,
+                                          args->w, args->timeout_ms, &self_in);
+    if (req == NULL)
+        return -ENOMEM;
+    if (!self_in) {
+        coord_req_free(req);
+        return -DYN_EINTERNAL; /* callers forward first */
+    }
     struct writer_op *op = writer_op_new(
-        partition, args->key, args->key_len, args->value, args->value_len,
+        req->partition, args->key, args->key_len, args->value, args->value_len,
         args->ctx, args->deleted, server_wall_ms());
-    if (req == NULL || op == NULL) {
-        free(req);
-        writer_op_free(op);
+    if (op == NULL) {
+        coord_req_free(req);
         return -ENOMEM;
     }
-    *req = (struct coord_put_req){.srv = srv, .cb = cb, .arg = arg};
-    op->done_cb = coord_put_done;
+    req->put_cb = cb;
+    req->arg = arg;
+    op->done_cb = put_local_done;
     op->arg = req;
-    writer_submit(srv->writer, op);
-    return 0;
+    int rc = server_submit_write(srv, op);
+    if (rc < 0) {
+        writer_op_free(op);
+        coord_req_free(req);
+    }
+    return rc;
 }

@@ -1,13 +1,25 @@
 /*
- * coord.h - the request coordinator (Dynamo section 4.5).
+ * coord.h - the request coordinator (Dynamo sections 4.5 and 4.6).
  *
- * The client handlers ask the coordinator for a key's object or to write
- * a version, and get the answer through a callback.  This is the seam
- * where replication slots in: today the node is its own and only replica
- * (reads from the local store, writes through the group-commit writer);
- * the replicating coordinator sends the same requests to the N nodes of
- * the key's preference list and answers after R or W replies, behind the
- * same interface.
+ * A node coordinates a key when it is in the key's preference list (the
+ * first min(N, S) distinct owners walking the ring from the key's
+ * partition); any other node forwards the request to one that is
+ * (forward.h).  The coordinator:
+ *
+ * - get: reads its own copy and asks the other replicas for theirs,
+ *   answers once R of them (itself included) have answered, with the DVV
+ *   sync of every copy seen, and keeps listening until every replica has
+ *   answered or the deadline passed; then writes the merged object back to
+ *   every replica whose copy was stale or damaged (read repair).
+ * - put: applies the write to its own copy (which makes the new version's
+ *   dot: this node's id and next counter), sends the resulting object to
+ *   the other replicas, which merge it, and answers once W copies
+ *   (itself included) are durable.
+ *
+ * R and W are capped at the number of replicas, so a cluster smaller
+ * than N still reads and writes (each node holds a copy).  A quorum that
+ * cannot be met by the deadline is -DYN_EQUORUM, with the counts in the
+ * coord_quorum the callback receives.
  *
  * A call that fails at once returns a negative code and never runs its
  * callback; a call that returns 0 runs its callback exactly once, on the
@@ -21,17 +33,27 @@
 #include <stdint.h>
 
 #include "dvv.h"
+#include "ring.h"
 
 struct server;
+
+/* How a quorum went, for the caller's message. */
+struct coord_quorum {
+    uint32_t wanted;   /* R or W, after capping at `replicas` */
+    uint32_t acked;    /* replicas that answered well */
+    uint32_t replicas; /* replicas asked (the preference list) */
+};
 
 /* `obj` is borrowed for the duration of the call (status 0 only; a key
  * never written is status 0 with an empty object). */
 typedef void (*coord_get_cb)(void *arg, int status,
+                             const struct coord_quorum *q,
                              const struct dyn_object *obj);
 
-/* `obj` is the key's object after the write, `dot` the write's dot;
- * both valid for the duration of the call (status 0 only). */
+/* `obj` is the key's object after the write at this node, `dot` the
+ * write's dot; both valid for the duration of the call (status 0). */
 typedef void (*coord_put_cb)(void *arg, int status,
+                             const struct coord_quorum *q,
                              const struct dyn_object *obj, struct dyn_dot dot);
 
 struct coord_put_args {
@@ -41,9 +63,28 @@ struct coord_put_args {
     uint32_t value_len;
     const struct dyn_vv *ctx; /* borrowed; NULL: no context */
     bool deleted;
-    uint32_t w;          /* acks wanted, 1..n (already validated) */
+    uint32_t w;          /* acks wanted, >= 1 (capped at the replicas) */
     uint32_t timeout_ms; /* deadline */
 };
+
+/* One replica of a key: copied out of the ring. */
+struct coord_target {
+    uint64_t id;
+    char name[DYN_RING_NAME_BYTES];
+    char address[DYN_RING_ADDRESS_BYTES];
+    bool local; /* this node */
+};
+
+/*
+ * The preference list of `partition` in the ring this node holds, into
+ * out[0..DYN_RING_MAX_N).  Returns the count (>= 1); *self_in says
+ * whether this node is in it.
+ */
+uint32_t coord_targets(struct server *srv, uint32_t partition,
+                       struct coord_target *out, bool *self_in);
+
+/* True when this node is a replica of `key` (and so coordinates it). */
+bool coord_is_replica(struct server *srv, const uint8_t *key, size_t key_len);
 
 int coord_get(struct server *srv, const uint8_t *key, size_t key_len,
               uint32_t r, uint32_t timeout_ms, coord_get_cb cb, void *arg);

@@ -22,6 +22,14 @@ static const struct dispatch_entry dispatch_table[] = {
     {DYN_MSG_PUT_REQ, "put", req_put},
     {DYN_MSG_STATUS_REQ, "status", req_status},
     {DYN_MSG_RING_REQ, "ring", req_ring},
+    {DYN_MSG_JOIN_CMD_REQ, "join", req_join_cmd},
+    {DYN_MSG_PARTITION_STATS_REQ, "partition stats", req_partition_stats},
+    {DYN_MSG_HANDOFF_REQ, "handoff", req_handoff},
+    {DYN_MSG_REPLICA_GET_REQ, "replica get", req_replica_get},
+    {DYN_MSG_REPLICA_PUT_REQ, "replica put", req_replica_put},
+    {DYN_MSG_GOSSIP_REQ, "gossip", req_gossip},
+    {DYN_MSG_JOIN_REQ, "join (seed)", req_join},
+    {DYN_MSG_TRANSFER_REQ, "transfer", req_transfer},
 };
 
 #define DISPATCH_COUNT (sizeof(dispatch_table) / sizeof(dispatch_table[0]))

@@ -27,11 +27,22 @@ typedef void (*dispatch_handler_fn)(struct conn *c,
 void dispatch_frame(struct conn *c, uint8_t code, const uint8_t *body,
                     uint32_t body_len);
 
-/* Handlers (req_kv.c, req_admin.c). */
+/* Client and admin handlers (req_kv.c, req_admin.c, handoff.c,
+ * req_peer.c, membership.c). */
 void req_get(struct conn *c, const ProtobufCMessage *msg);
 void req_put(struct conn *c, const ProtobufCMessage *msg);
 void req_ping(struct conn *c, const ProtobufCMessage *msg);
 void req_status(struct conn *c, const ProtobufCMessage *msg);
 void req_ring(struct conn *c, const ProtobufCMessage *msg);
+void req_handoff(struct conn *c, const ProtobufCMessage *msg);
+void req_partition_stats(struct conn *c, const ProtobufCMessage *msg);
+void req_join_cmd(struct conn *c, const ProtobufCMessage *msg);
+
+/* Node-to-node handlers (req_peer.c, membership.c). */
+void req_replica_get(struct conn *c, const ProtobufCMessage *msg);
+void req_replica_put(struct conn *c, const ProtobufCMessage *msg);
+void req_transfer(struct conn *c, const ProtobufCMessage *msg);
+void req_gossip(struct conn *c, const ProtobufCMessage *msg);
+void req_join(struct conn *c, const ProtobufCMessage *msg);
 
 #endif

@@ -1,5 +1,6 @@
 /*
- * req_admin.c - ping and status: what dynctl asks a node about itself.
+ * req_admin.c - ping, status and ring: what dynctl asks a node about
+ * itself and the cluster as it sees it.
  * Loop thread.
  */
 #include <errno.h>
@@ -8,6 +9,8 @@
 #include "conn.h"
 #include "dispatch.h"
 #include "err.h"
+#include "handoff.h"
+#include "membership.h"
 #include "server.h"
 #include "wire.h"
 #include "writer.h"
@@ -49,10 +52,10 @@ req_status(struct conn *c, const ProtobufCMessage *msg)
     resp.version = PACKAGE_VERSION;
     resp.engine = (char *)dyn_config_engine_name(cfg->engine);
     resp.sync = (char *)dyn_config_sync_name(cfg->sync);
-    resp.n = cfg->n;
+    resp.n = srv->ring->n;
     resp.r = cfg->r;
     resp.w = cfg->w;
-    resp.partitions = cfg->partitions;
+    resp.partitions = srv->ring->partitions;
     resp.requests = srv->stats.requests;
     resp.errors = srv->stats.errors;
     if (srv->writer != NULL)
@@ -60,10 +63,40 @@ req_status(struct conn *c, const ProtobufCMessage *msg)
     resp.connections = srv->conn_count;
     resp.epoch = srv->ring->epoch;
     resp.members = srv->ring->member_count;
-    for (uint32_t p = 0; p < srv->ring->partitions; p++)
-        resp.owned +=
-            srv->ring->members[srv->ring->owner[p]].id == srv->node_id;
+    const struct dyn_ring *ring = srv->ring;
+    uint32_t *owned = calloc(ring->member_count, sizeof(*owned));
+    Dynpb__Member *members = calloc(ring->member_count, sizeof(*members));
+    Dynpb__Member **ptrs = calloc(ring->member_count, sizeof(*ptrs));
+    if (owned == NULL || members == NULL || ptrs == NULL) {
+        conn_send_error(c, resp.id, -ENOMEM, "status: out of memory");
+        goto out;
+    }
+    for (uint32_t p = 0; p < ring->partitions; p++)
+        owned[ring->owner[p]]++;
+    for (uint32_t i = 0; i < ring->member_count; i++) {
+        const struct dyn_ring_member *m = &ring->members[i];
+        bool self = m->id == srv->node_id;
+        bool reachable = membership_reachable(srv, m);
+        dynpb__member__init(&members[i]);
+        members[i].node_id = m->id;
+        members[i].name = (char *)m->name;
+        members[i].address = (char *)m->address;
+        members[i].zone = (char *)m->zone;
+        members[i].partitions = owned[i];
+        members[i].reachable = reachable;
+        members[i].state = reachable ? "up" : "unreachable";
+        ptrs[i] = &members[i];
+        if (self)
+            resp.owned = owned[i];
+    }
+    resp.n_member_list = ring->member_count;
+    resp.member_list = ptrs;
+    resp.transfers = handoff_count(srv);
     conn_send(c, &resp.base);
+out:
+    free(owned);
+    free(members);
+    free(ptrs);
 }
 
 void

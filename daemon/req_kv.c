@@ -3,7 +3,8 @@
  *
  * Each handler checks the request against the configured limits (a bad
  * request gets an Error naming the limit and loses nothing), hands it to
- * the coordinator, and turns the coordinator's answer into a response.
+ * the coordinator when this node replicates the key, or forwards it to a
+ * replica when it does not, and turns the answer into a response.
  * Loop thread.
  */
 #include <errno.h>
@@ -13,6 +14,7 @@
 #include "coord.h"
 #include "dispatch.h"
 #include "err.h"
+#include "forward.h"
 #include "server.h"
 #include "wire.h"
 
@@ -39,9 +41,15 @@ kv_req_new(struct conn *c, uint64_t id)
  * knows which key and operation it asked for and says so itself.
  */
 static void
-kv_send_failure(struct conn *c, struct kv_req *req, int status)
+kv_send_failure(struct conn *c, struct kv_req *req, int status,
+                const struct coord_quorum *q, const char *what)
 {
-    if (status == -DYN_ECHECKSUM)
+    if (status == -DYN_EQUORUM && q != NULL)
+        conn_send_error(c, req->id, status,
+                        "%s quorum not reached: %u of %u replicas answered "
+                        "in time, %u wanted",
+                        what, q->acked, q->replicas, q->wanted);
+    else if (status == -DYN_ECHECKSUM)
         conn_send_error(c, req->id, status,
                         "the stored object failed its checksum and is not "
                         "served (see the node's log)");
@@ -54,6 +62,60 @@ kv_req_end(struct kv_req *req)
 {
     conn_request_end(req->conn);
     free(req);
+}
+
+/* The answer of the replica a request was forwarded to: relayed as is,
+ * under the client's request id. */
+static void
+kv_forward_done(void *arg, int status, const ProtobufCMessage *reply,
+                uint32_t tried, const char *last)
+{
+    struct kv_req *req = arg;
+    struct conn *c = req->conn;
+    if (status == 0) {
+        dyn_wire_msg_set_id((ProtobufCMessage *)reply, req->id);
+        conn_send(c, reply);
+    } else if (reply != NULL) {
+        const Dynpb__Error *e = (const Dynpb__Error *)reply;
+        conn_send_error(c, req->id, status, "%s", e->message);
+    } else {
+        conn_send_error(c, req->id, status,
+                        "no replica of the key answered: %u tried, the last "
+                        "(%s): %s",
+                        tried, last, dyn_strerror(status));
+    }
+    kv_req_end(req);
+}
+
+/*
+ * Forward to a replica.  On failure returns 0 after answering (the
+ * request is ended) or a negative code for the caller to report.
+ */
+static int
+kv_forward(struct conn *c, struct kv_req *req, const ProtobufCMessage *msg,
+           ProtobufCBinaryData key, bool forwarded, uint32_t timeout_ms)
+{
+    if (forwarded) {
+        /* The sender's ring says we replicate the key, ours says not:
+         * rings differ while a change is gossiped.  No second hop. */
+        conn_send_error(c, req->id, -DYN_EUNAVAILABLE,
+                        "this node is not a replica of the key in its ring "
+                        "(epoch %llu): the ring is changing, retry",
+                        (unsigned long long)c->srv->ring->epoch);
+        kv_req_end(req);
+        return 0;
+    }
+    int rc = forward_request(c->srv, msg, key.data, key.len, timeout_ms,
+                             kv_forward_done, req);
+    if (rc < 0) {
+        conn_send_error(c, req->id, rc,
+                        "no replica of the key is reachable from this node "
+                        "(%s)",
+                        dyn_strerror(rc));
+        kv_req_end(req);
+        return 0;
+    }
+    return 0;
 }
 
 /* Check key size and a quorum value; sends the Error and returns false. */
@@ -69,10 +131,11 @@ kv_check(struct conn *c, uint64_t id, ProtobufCBinaryData key,
             cfg->max_key_bytes);
         return false;
     }
-    if (quorum > cfg->n) {
+    uint32_t n = c->srv->ring->n;
+    if (quorum > n) {
         conn_send_error(c, id, -DYN_EBADARG,
                         "%s=%u is more than the cluster's n=%u", quorum_name,
-                        quorum, cfg->n);
+                        quorum, n);
         return false;
     }
     return true;
@@ -91,7 +154,8 @@ kv_context_bytes(const struct dyn_vv *vv, ProtobufCBinaryData *out)
 }
 
 static void
-kv_get_done(void *arg, int status, const struct dyn_object *obj)
+kv_get_done(void *arg, int status, const struct coord_quorum *q,
+            const struct dyn_object *obj)
 {
     struct kv_req *req = arg;
     struct conn *c = req->conn;
@@ -110,7 +174,7 @@ kv_get_done(void *arg, int status, const struct dyn_object *obj)
     if (status == 0)
         status = kv_context_bytes(&obj->vv, &resp.context);
     if (status < 0) {
-        kv_send_failure(c, req, status);
+        kv_send_failure(c, req, status, q, "read");
         goto out;
     }
     for (uint32_t i = 0; i < n; i++) {
@@ -152,17 +216,21 @@ req_get(struct conn *c, const ProtobufCMessage *msg)
     uint32_t r = get->r ? get->r : c->srv->cfg->r;
     uint32_t timeout_ms =
         get->timeout_ms ? get->timeout_ms : c->srv->cfg->request_timeout_ms;
-    int rc = coord_get(c->srv, get->key.data, get->key.len, r, timeout_ms,
+    int rc;
+    if (coord_is_replica(c->srv, get->key.data, get->key.len))
+        rc = coord_get(c->srv, get->key.data, get->key.len, r, timeout_ms,
                        kv_get_done, req);
+    else
+        rc = kv_forward(c, req, msg, get->key, get->forwarded, timeout_ms);
     if (rc < 0) {
-        kv_send_failure(c, req, rc);
+        kv_send_failure(c, req, rc, NULL, "read");
         kv_req_end(req);
     }
 }
 
 static void
-kv_put_done(void *arg, int status, const struct dyn_object *obj,
-            struct dyn_dot dot)
+kv_put_done(void *arg, int status, const struct coord_quorum *q,
+            const struct dyn_object *obj, struct dyn_dot dot)
 {
     struct kv_req *req = arg;
     struct conn *c = req->conn;
@@ -176,7 +244,7 @@ kv_put_done(void *arg, int status, const struct dyn_object *obj,
                         "(max_siblings); read it and put with its context",
                         c->srv->cfg->max_siblings);
     } else if (status < 0) {
-        kv_send_failure(c, req, status);
+        kv_send_failure(c, req, status, q, "write");
     } else {
         pdot.node = dot.node;
         pdot.counter = dot.counter;
@@ -239,9 +307,14 @@ req_put(struct conn *c, const ProtobufCMessage *msg)
         .timeout_ms =
             put->timeout_ms ? put->timeout_ms : c->srv->cfg->request_timeout_ms,
     };
-    int rc = coord_put(c->srv, &args, kv_put_done, req);
+    int rc;
+    if (coord_is_replica(c->srv, put->key.data, put->key.len))
+        rc = coord_put(c->srv, &args, kv_put_done, req);
+    else
+        rc = kv_forward(c, req, msg, put->key, put->forwarded,
+                        args.timeout_ms);
     if (rc < 0) {
-        kv_send_failure(c, req, rc);
+        kv_send_failure(c, req, rc, NULL, "write");
         kv_req_end(req);
     }
 out:

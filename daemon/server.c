@@ -23,7 +23,10 @@
 
 #include "conn.h"
 #include "err.h"
+#include "handoff.h"
 #include "log.h"
+#include "membership.h"
+#include "peer.h"
 #include "writer.h"
 
 #define SERVER_LISTEN_BACKLOG 511
@@ -135,6 +138,11 @@ server_begin_stop(struct server *srv, const char *why)
     log_info("%s: stopping: finishing %llu queued writes", why,
              (unsigned long long)writer_pending(srv->writer));
     uv_close((uv_handle_t *)&srv->listener, NULL);
+    /* Background work first; then the calls to peers fail, so requests
+     * waiting on replicas are answered before the writer stops. */
+    membership_stop(srv);
+    handoff_stop(srv);
+    peers_stop(srv);
     /* Applies and flushes what is queued; its callbacks queue replies. */
     int rc = writer_stop(srv->writer);
     srv->writer = NULL;
@@ -244,6 +252,29 @@ server_start_writer(struct server *srv, char *err, size_t err_len)
 }
 
 int
+server_submit_write(struct server *srv, struct writer_op *op)
+{
+    if (srv->writer == NULL)
+        return -DYN_ESHUTDOWN;
+    writer_submit(srv->writer, op);
+    return 0;
+}
+
+/* Peers, gossip and transfers: everything that talks to other nodes. */
+static int
+server_start_cluster(struct server *srv, char *err, size_t err_len)
+{
+    int rc = peers_init(srv);
+    if (rc == 0)
+        rc = handoff_init(srv);
+    if (rc == 0)
+        rc = membership_init(srv);
+    if (rc < 0)
+        snprintf(err, err_len, "cluster: %s", dyn_strerror(rc));
+    return rc;
+}
+
+int
 server_init(struct server *srv, uv_loop_t *loop, const struct dyn_config *cfg,
             uint64_t node_id, struct dyn_ring *ring, char *err, size_t err_len)
 {
@@ -271,6 +302,14 @@ server_init(struct server *srv, uv_loop_t *loop, const struct dyn_config *cfg,
     rc = server_listen(srv, err, err_len);
     if (rc < 0)
         goto fail_writer;
+    rc = server_start_cluster(srv, err, err_len);
+    if (rc < 0) {
+        membership_stop(srv);
+        handoff_stop(srv);
+        peers_stop(srv);
+        uv_close((uv_handle_t *)&srv->listener, NULL);
+        goto fail_writer;
+    }
     uv_check_init(loop, &srv->flush_check);
     srv->flush_check.data = srv;
     uv_check_start(&srv->flush_check, server_flush_check_cb);

@@ -15,13 +15,18 @@
 #include "store.h"
 
 struct conn;
+struct handoff;
+struct membership;
+struct peer_set;
 struct writer;
+struct writer_op;
 
 struct server_stats {
     uint64_t requests;    /* requests answered */
     uint64_t errors;      /* requests answered with an Error */
     uint64_t bad_frames;  /* connections closed for bad framing */
     uint64_t connections; /* connections accepted */
+    uint64_t repairs;     /* stale replicas sent the merged object */
 };
 
 struct server {
@@ -31,7 +36,11 @@ struct server {
     struct dyn_store *store;      /* owned */
     struct writer *writer;        /* owned; group-commit thread */
     struct dyn_kv_limits limits;  /* from cfg */
-    struct dyn_ring *ring;        /* owned; persisted in data_dir/ring */
+    struct dyn_ring *ring;        /* owned; persisted in data_dir/ring;
+                                     replaced by membership_adopt() */
+    struct peer_set *peers;       /* owned; connections to other nodes */
+    struct membership *membership; /* owned; gossip, joins */
+    struct handoff *handoff;      /* owned; partition transfers */
 
     uv_tcp_t listener;
     uv_signal_t sigterm;
@@ -66,6 +75,12 @@ int server_run(struct server *srv);
 
 /* Wall clock in ms (for dots and uptime). */
 uint64_t server_wall_ms(void);
+
+/*
+ * Queue a storage write.  Returns 0 (op's callback runs later) or
+ * -DYN_ESHUTDOWN once the node is stopping (the caller still owns op).
+ */
+int server_submit_write(struct server *srv, struct writer_op *op);
 
 /* Put `c` on the list of connections to flush this loop turn. */
 void server_schedule_flush(struct server *srv, struct conn *c);

@@ -74,6 +74,7 @@ writer_op_new(uint32_t partition, const uint8_t *key, size_t key_len,
     memcpy(op->key, key, key_len);
     if (value_len > 0)
         memcpy(op->value, value, value_len);
+    dyn_object_init(&op->object);
     op->put = (struct dyn_kv_put){
         .partition = partition,
         .key = op->key,
@@ -87,6 +88,21 @@ writer_op_new(uint32_t partition, const uint8_t *key, size_t key_len,
     return op;
 }
 
+struct writer_op *
+writer_op_new_object(enum writer_op_kind kind, uint32_t partition,
+                     const uint8_t *key, size_t key_len,
+                     struct dyn_object *object)
+{
+    struct writer_op *op =
+        writer_op_new(partition, key, key_len, NULL, 0, NULL, false, 0);
+    if (op == NULL)
+        return NULL;
+    op->kind = kind;
+    op->object = *object;
+    dyn_object_init(object);
+    return op;
+}
+
 void
 writer_op_free(struct writer_op *op)
 {
@@ -96,16 +112,54 @@ writer_op_free(struct writer_op *op)
     free(op->value);
     dyn_vv_free(&op->ctx);
     dyn_object_free(&op->result);
+    dyn_object_free(&op->object);
     free(op);
 }
 
 /* Apply one op in `txn`; its status says how it went. */
+/*
+ * Drop the key only when it holds exactly the versions handed over, so a
+ * write that arrived after the transfer read it is kept (and handed over
+ * by the next pass).
+ */
+static int
+apply_delete_if(struct writer *w, struct dyn_store_txn *txn,
+                struct writer_op *op)
+{
+    const struct dyn_kv_put *k = &op->put;
+    op->deleted = false;
+    int rc = dyn_kv_get(txn, k->partition, k->key, k->key_len,
+                        &w->opts.limits, &op->result);
+    if (rc == -DYN_ENOTFOUND)
+        return 0;
+    if (rc < 0)
+        return rc;
+    if (!dyn_object_equal(&op->result, &op->object))
+        return 0;
+    rc = dyn_store_del(txn, k->partition, k->key, k->key_len);
+    op->deleted = rc == 0;
+    return rc;
+}
+
 static void
 apply_op(struct writer *w, struct dyn_store_txn *txn, struct writer_op *op)
 {
     dyn_object_free(&op->result);
-    op->status = dyn_kv_put(txn, &op->put, w->opts.node_id, op->now_ms,
-                            &w->opts.limits, &op->result, &op->dot);
+    switch (op->kind) {
+    case WRITER_PUT:
+        op->status = dyn_kv_put(txn, &op->put, w->opts.node_id, op->now_ms,
+                                &w->opts.limits, &op->result, &op->dot);
+        break;
+    case WRITER_MERGE:
+        op->status = dyn_kv_merge(txn, op->put.partition, op->put.key,
+                                  op->put.key_len, &op->object,
+                                  w->opts.node_id, &w->opts.limits,
+                                  &op->result);
+        break;
+    case WRITER_DELETE_IF:
+        op->status = apply_delete_if(w, txn, op);
+        break;
+    }
 }
 
 /* A store-level failure: the transaction is lost, not just one op. */

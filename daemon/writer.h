@@ -33,11 +33,20 @@ struct writer_op;
  * and frees it with writer_op_free(). */
 typedef void (*writer_done_cb)(struct writer_op *op);
 
+enum writer_op_kind {
+    WRITER_PUT,       /* a client's put or delete, coordinated here */
+    WRITER_MERGE,     /* a replica's object, merged with DVV sync */
+    WRITER_DELETE_IF, /* drop the key if it still holds `object` */
+};
+
 struct writer_op {
     struct writer_op *next; /* queue link; the writer's */
+    enum writer_op_kind kind;
 
     /* input, owned by the op */
-    struct dyn_kv_put put; /* points at key/value/ctx below */
+    struct dyn_kv_put put; /* points at key/value/ctx below; MERGE and
+                              DELETE_IF use its partition, key, key_len */
+    struct dyn_object object; /* MERGE: incoming; DELETE_IF: expected */
     uint8_t *key;
     uint8_t *value;
     struct dyn_vv ctx;
@@ -46,7 +55,8 @@ struct writer_op {
     /* output, valid in the callback */
     int status;               /* 0 or a negative code */
     struct dyn_object result; /* the object as stored (status 0) */
-    struct dyn_dot dot;       /* the write's dot (status 0) */
+    struct dyn_dot dot;       /* the write's dot (status 0; PUT only) */
+    bool deleted;             /* DELETE_IF: the key was dropped */
 
     writer_done_cb done_cb;
     void *arg; /* the caller's */
@@ -69,6 +79,15 @@ struct writer_op *writer_op_new(uint32_t partition, const uint8_t *key,
                                 size_t key_len, const uint8_t *value,
                                 uint32_t value_len, const struct dyn_vv *ctx,
                                 bool deleted, uint64_t now_ms);
+
+/*
+ * Make a MERGE or DELETE_IF op for (partition, key); `object` is moved
+ * into the op (left empty) on success, untouched on failure (NULL).
+ */
+struct writer_op *writer_op_new_object(enum writer_op_kind kind,
+                                       uint32_t partition, const uint8_t *key,
+                                       size_t key_len,
+                                       struct dyn_object *object);
 void writer_op_free(struct writer_op *op);
 
 /* Start the thread.  Returns 0 or a negative code. */

@@ -858,3 +858,15 @@ dyn_context_from_token(struct dyn_vv *out, const char *token)
     free(bin);
     return rc == -DYN_EFORMAT ? -DYN_EBADCONTEXT : rc;
 }
+
+int
+dyn_object_encode_alloc(const struct dyn_object *obj, uint8_t **out,
+                        size_t *len)
+{
+    size_t size = dyn_object_encoded_size(obj);
+    *out = malloc(size);
+    if (*out == NULL)
+        return -ENOMEM;
+    *len = dyn_object_encode(obj, *out);
+    return 0;
+}

@@ -179,6 +179,11 @@ size_t dyn_object_encode(const struct dyn_object *obj, uint8_t *buf);
 int dyn_object_decode(struct dyn_object *out, const uint8_t *buf, size_t len,
                       uint32_t max_value_bytes);
 
+/* Encode into a new buffer (*out, *len; the caller frees *out).  An empty
+ * object still encodes (a few bytes).  Returns 0 or -ENOMEM. */
+int dyn_object_encode_alloc(const struct dyn_object *obj, uint8_t **out,
+                            size_t *len);
+
 /*
  * Binary encoding of a vv (the wire form of a context): vv_len, then
  * (node, counter, ts_ms) varints.  Same conventions as above.

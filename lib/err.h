@@ -37,7 +37,9 @@
     XX(EFORMAT, 1018, "stored data has an unknown format")                     \
     XX(EPROTO, 1019, "unexpected message")                                     \
     XX(EINTERNAL, 1020, "internal error")                                      \
-    XX(EOBJECTSIZE, 1021, "object too large (max_object_bytes)")
+    XX(EOBJECTSIZE, 1021, "object too large (max_object_bytes)")          \
+    XX(EUNAVAILABLE, 1022, "no replica available")                            \
+    XX(ENOTMEMBER, 1023, "not a member of this cluster")
 
 enum dyn_err {
 #define DYN_ERR_ENUM(name, value, msg) DYN_##name = (value),

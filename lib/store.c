@@ -234,7 +234,21 @@ dyn_store_scan_partition(struct dyn_store_txn *txn, uint32_t partition,
         return txn->err;
     if (cb == NULL)
         return -DYN_EBADARG;
-    return txn->store->ops->scan(txn, false, partition, cb, arg);
+    return txn->store->ops->scan(txn, false, partition, NULL, 0, cb, arg);
+}
+
+int
+dyn_store_scan_partition_from(struct dyn_store_txn *txn, uint32_t partition,
+                              const uint8_t *start, size_t start_len,
+                              dyn_store_visit_cb cb, void *arg)
+{
+    if (txn->err != 0)
+        return txn->err;
+    if (cb == NULL || start_len > DYN__STORE_MAX_KEY_BYTES ||
+        (start == NULL && start_len > 0))
+        return -DYN_EBADARG;
+    return txn->store->ops->scan(txn, false, partition, start, start_len, cb,
+                                 arg);
 }
 
 int
@@ -244,7 +258,7 @@ dyn_store_scan_all(struct dyn_store_txn *txn, dyn_store_visit_cb cb, void *arg)
         return txn->err;
     if (cb == NULL)
         return -DYN_EBADARG;
-    return txn->store->ops->scan(txn, true, 0, cb, arg);
+    return txn->store->ops->scan(txn, true, 0, NULL, 0, cb, arg);
 }
 
 int

@@ -109,6 +109,17 @@ typedef int (*dyn_store_visit_cb)(void *arg, uint32_t partition,
 int dyn_store_scan_partition(struct dyn_store_txn *txn, uint32_t partition,
                              dyn_store_visit_cb cb, void *arg);
 
+/*
+ * The same, from the first record of `partition` at or after `start` in
+ * the store's order (the order scans visit; for keys longer than an
+ * engine keeps whole, not plain byte order).  A scan resumed from the
+ * last key it visited sees that record again first.
+ */
+int dyn_store_scan_partition_from(struct dyn_store_txn *txn,
+                                  uint32_t partition, const uint8_t *start,
+                                  size_t start_len, dyn_store_visit_cb cb,
+                                  void *arg);
+
 /* Visit every record of the store in (partition, key) order. */
 int dyn_store_scan_all(struct dyn_store_txn *txn, dyn_store_visit_cb cb,
                        void *arg);

@@ -72,8 +72,10 @@ struct dyn__store_ops {
                size_t value_len);
     int (*del)(struct dyn_store_txn *txn, uint32_t partition,
                const uint8_t *key, size_t key_len);
-    /* all: every partition in order; else only `partition`. */
+    /* all: every partition in order; else only `partition`, from the
+     * first record whose key is at or after `start` (NULL: the first). */
     int (*scan)(struct dyn_store_txn *txn, bool all, uint32_t partition,
+                const uint8_t *start, size_t start_len,
                 dyn_store_visit_cb cb, void *arg);
     int (*meta_get)(struct dyn_store_txn *txn, const char *name,
                     size_t name_len, struct dyn_bytes *value);

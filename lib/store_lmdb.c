@@ -352,9 +352,10 @@ visit(MDB_cursor *cur, MDB_cursor_op first, MDB_val *k, bool all,
 
 static int
 lmdb_scan(struct dyn_store_txn *txn, bool all, uint32_t partition,
-          dyn_store_visit_cb cb, void *arg)
+          const uint8_t *start, size_t start_len, dyn_store_visit_cb cb,
+          void *arg)
 {
-    uint8_t start[PARTITION_BYTES];
+    struct db_key dk;
     MDB_cursor *cur;
     MDB_val k;
     int rc;
@@ -362,9 +363,10 @@ lmdb_scan(struct dyn_store_txn *txn, bool all, uint32_t partition,
     rc = mdb_cursor_open(to_mdb(txn), txn_store(txn)->records, &cur);
     if (rc != 0)
         return translate(rc);
-    put_be32(start, partition);
-    k.mv_data = start;
-    k.mv_size = sizeof(start);
+    /* A long key's position is that of its stored (prefix, hash) form:
+     * the order scans visit, so resuming from it is consistent. */
+    encode_key(&dk, partition, start, start == NULL ? 0 : start_len);
+    k = dk.val;
     rc = visit(cur, all ? MDB_FIRST : MDB_SET_RANGE, &k, all, partition, cb,
                arg);
     mdb_cursor_close(cur);

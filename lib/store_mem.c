@@ -773,9 +773,11 @@ scan_write(struct mem_txn *t, const struct mem_key *start, bool all,
 
 static int
 mem_scan(struct dyn_store_txn *txn, bool all, uint32_t partition,
-         dyn_store_visit_cb cb, void *arg)
+         const uint8_t *from, size_t from_len, dyn_store_visit_cb cb,
+         void *arg)
 {
-    struct mem_key start = {NS_RECORDS, all ? 0 : partition, NULL, 0};
+    struct mem_key start = {NS_RECORDS, all ? 0 : partition, from,
+                            from == NULL ? 0 : from_len};
     struct mem_txn *t = to_txn(txn);
 
     if (txn->write)

@@ -33,6 +33,22 @@ static const struct wire_code wire_codes[] = {
     {DYN_MSG_STATUS_RESP, &dynpb__status_resp__descriptor},
     {DYN_MSG_RING_REQ, &dynpb__ring_req__descriptor},
     {DYN_MSG_RING_RESP, &dynpb__ring_resp__descriptor},
+    {DYN_MSG_JOIN_CMD_REQ, &dynpb__join_cmd_req__descriptor},
+    {DYN_MSG_JOIN_CMD_RESP, &dynpb__join_cmd_resp__descriptor},
+    {DYN_MSG_PARTITION_STATS_REQ, &dynpb__partition_stats_req__descriptor},
+    {DYN_MSG_PARTITION_STATS_RESP, &dynpb__partition_stats_resp__descriptor},
+    {DYN_MSG_HANDOFF_REQ, &dynpb__handoff_req__descriptor},
+    {DYN_MSG_HANDOFF_RESP, &dynpb__handoff_resp__descriptor},
+    {DYN_MSG_REPLICA_GET_REQ, &dynpb__replica_get_req__descriptor},
+    {DYN_MSG_REPLICA_GET_RESP, &dynpb__replica_get_resp__descriptor},
+    {DYN_MSG_REPLICA_PUT_REQ, &dynpb__replica_put_req__descriptor},
+    {DYN_MSG_REPLICA_PUT_RESP, &dynpb__replica_put_resp__descriptor},
+    {DYN_MSG_GOSSIP_REQ, &dynpb__gossip_req__descriptor},
+    {DYN_MSG_GOSSIP_RESP, &dynpb__gossip_resp__descriptor},
+    {DYN_MSG_JOIN_REQ, &dynpb__join_req__descriptor},
+    {DYN_MSG_JOIN_RESP, &dynpb__join_resp__descriptor},
+    {DYN_MSG_TRANSFER_REQ, &dynpb__transfer_req__descriptor},
+    {DYN_MSG_TRANSFER_RESP, &dynpb__transfer_resp__descriptor},
 };
 
 #define WIRE_CODE_COUNT (sizeof(wire_codes) / sizeof(wire_codes[0]))
@@ -97,18 +113,38 @@ dyn_wire_msg_free(ProtobufCMessage *msg)
         protobuf_c_message_free_unpacked(msg, NULL);
 }
 
-uint64_t
-dyn_wire_msg_id(const ProtobufCMessage *msg)
+/* The descriptor of a message's `id` field, or NULL. */
+static const ProtobufCFieldDescriptor *
+id_field(const ProtobufCMessage *msg)
 {
     const ProtobufCFieldDescriptor *field =
         protobuf_c_message_descriptor_get_field(msg->descriptor, 1);
     if (field == NULL || field->type != PROTOBUF_C_TYPE_UINT64 ||
         field->label == PROTOBUF_C_LABEL_REPEATED ||
         strcmp(field->name, "id") != 0)
+        return NULL;
+    return field;
+}
+
+uint64_t
+dyn_wire_msg_id(const ProtobufCMessage *msg)
+{
+    const ProtobufCFieldDescriptor *field = id_field(msg);
+    if (field == NULL)
         return 0;
     uint64_t id;
     memcpy(&id, (const char *)msg + field->offset, sizeof(id));
     return id;
+}
+
+bool
+dyn_wire_msg_set_id(ProtobufCMessage *msg, uint64_t id)
+{
+    const ProtobufCFieldDescriptor *field = id_field(msg);
+    if (field == NULL)
+        return false;
+    memcpy((char *)msg + field->offset, &id, sizeof(id));
+    return true;
 }
 
 size_t

@@ -13,6 +13,7 @@
 #ifndef DYN_WIRE_H
 #define DYN_WIRE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,6 +37,22 @@ enum dyn_msg_code {
     DYN_MSG_STATUS_RESP = 21,
     DYN_MSG_RING_REQ = 22,
     DYN_MSG_RING_RESP = 23,
+    DYN_MSG_JOIN_CMD_REQ = 24,
+    DYN_MSG_JOIN_CMD_RESP = 25,
+    DYN_MSG_PARTITION_STATS_REQ = 26,
+    DYN_MSG_PARTITION_STATS_RESP = 27,
+    DYN_MSG_HANDOFF_REQ = 28,
+    DYN_MSG_HANDOFF_RESP = 29,
+    DYN_MSG_REPLICA_GET_REQ = 30,
+    DYN_MSG_REPLICA_GET_RESP = 31,
+    DYN_MSG_REPLICA_PUT_REQ = 32,
+    DYN_MSG_REPLICA_PUT_RESP = 33,
+    DYN_MSG_GOSSIP_REQ = 34,
+    DYN_MSG_GOSSIP_RESP = 35,
+    DYN_MSG_JOIN_REQ = 36,
+    DYN_MSG_JOIN_RESP = 37,
+    DYN_MSG_TRANSFER_REQ = 38,
+    DYN_MSG_TRANSFER_RESP = 39,
 };
 
 /*
@@ -75,6 +92,9 @@ void dyn_wire_msg_free(ProtobufCMessage *msg);
  * has none.
  */
 uint64_t dyn_wire_msg_id(const ProtobufCMessage *msg);
+
+/* Set that id; false when the message has no `id` field. */
+bool dyn_wire_msg_set_id(ProtobufCMessage *msg, uint64_t id);
 
 /* Bytes a whole frame of `msg` takes: header + packed body. */
 size_t dyn_wire_frame_size(const ProtobufCMessage *msg);

@@ -1,0 +1,157 @@
+/*
+ * forward.c - requests for keys this node does not replicate (forward.h).
+ * Loop thread.
+ */
+#include "forward.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "coord.h"
+#include "err.h"
+#include "peer.h"
+#include "server.h"
+#include "wire.h"
+
+#define FORWARD_MARGIN_PCT 90 /* the replica gets this share of a try */
+
+struct forward {
+    struct server *srv;
+    ProtobufCMessage *msg; /* our copy of the request; owned */
+    bool is_put;
+    struct coord_target targets[DYN_RING_MAX_N];
+    uint32_t count;
+    uint32_t next;     /* index of the next target to try */
+    uint64_t deadline; /* uv_now() */
+    forward_cb cb;
+    void *arg;
+};
+
+static int forward_send_next(struct forward *f);
+
+/* Healthy replicas first; the order is otherwise the preference list's. */
+static void
+forward_order(struct forward *f)
+{
+    struct coord_target sorted[DYN_RING_MAX_N];
+    uint32_t n = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (uint32_t i = 0; i < f->count; i++)
+            if (peer_healthy(f->srv, f->targets[i].address) == (pass == 0))
+                sorted[n++] = f->targets[i];
+    memcpy(f->targets, sorted, n * sizeof(sorted[0]));
+}
+
+static void
+forward_free(struct forward *f)
+{
+    dyn_wire_msg_free(f->msg);
+    free(f);
+}
+
+/* May the request go to the next replica after this failure? */
+static bool
+forward_retryable(const struct forward *f, int status)
+{
+    if (status == -ECONNREFUSED || status == -DYN_EBUSY)
+        return true; /* not delivered */
+    if (f->is_put)
+        return false;
+    return status == -DYN_ETIMEDOUT || status == -ECONNRESET ||
+           status == -DYN_ESHUTDOWN || status == -DYN_EPROTO;
+}
+
+static void
+forward_reply_cb(void *arg, int status, const ProtobufCMessage *reply)
+{
+    struct forward *f = arg;
+    bool from_peer = reply != NULL; /* an answer, even an Error */
+    if (status == 0 || from_peer || !forward_retryable(f, status) ||
+        f->next >= f->count) {
+        f->cb(f->arg, status, reply, f->next, f->targets[f->next - 1].name);
+        forward_free(f);
+        return;
+    }
+    int rc = forward_send_next(f);
+    if (rc < 0) {
+        f->cb(f->arg, rc, NULL, f->next, f->targets[f->next - 1].name);
+        forward_free(f);
+    }
+}
+
+static void
+forward_set_timeout(struct forward *f, uint32_t timeout_ms)
+{
+    if (f->is_put) {
+        ((Dynpb__PutReq *)f->msg)->timeout_ms = timeout_ms;
+        ((Dynpb__PutReq *)f->msg)->forwarded = true;
+    } else {
+        ((Dynpb__GetReq *)f->msg)->timeout_ms = timeout_ms;
+        ((Dynpb__GetReq *)f->msg)->forwarded = true;
+    }
+}
+
+/*
+ * Send to the next target that accepts the call.  Returns 0 when one did,
+ * else the last failure (never runs the caller's callback).
+ */
+static int
+forward_send_next(struct forward *f)
+{
+    int rc = -ECONNREFUSED;
+    while (f->next < f->count) {
+        uint64_t now = uv_now(f->srv->loop);
+        if (now >= f->deadline)
+            return -DYN_ETIMEDOUT;
+        uint32_t left = f->count - f->next;
+        uint32_t share = (uint32_t)((f->deadline - now) / left);
+        share = share ? share : 1;
+        uint32_t told = (uint32_t)((uint64_t)share * FORWARD_MARGIN_PCT / 100);
+        forward_set_timeout(f, told ? told : 1);
+        const struct coord_target *t = &f->targets[f->next++];
+        rc = peer_call(f->srv, t->address, f->msg, share, forward_reply_cb, f);
+        if (rc == 0 || !forward_retryable(f, rc))
+            return rc;
+    }
+    return rc;
+}
+
+int
+forward_request(struct server *srv, const ProtobufCMessage *req,
+                const uint8_t *key, size_t key_len, uint32_t timeout_ms,
+                forward_cb cb, void *arg)
+{
+    struct forward *f = calloc(1, sizeof(*f));
+    if (f == NULL)
+        return -ENOMEM;
+    /* Copy the request: the caller's is freed when its handler returns. */
+    size_t size = protobuf_c_message_get_packed_size(req);
+    uint8_t *buf = malloc(size ? size : 1);
+    if (buf == NULL) {
+        free(f);
+        return -ENOMEM;
+    }
+    protobuf_c_message_pack(req, buf);
+    int rc = dyn_wire_decode(dyn_wire_code_of(req), buf, size, &f->msg);
+    free(buf);
+    if (rc < 0) {
+        free(f);
+        return rc;
+    }
+    f->srv = srv;
+    f->is_put = req->descriptor == &dynpb__put_req__descriptor;
+    f->cb = cb;
+    f->arg = arg;
+    f->deadline = uv_now(srv->loop) + timeout_ms;
+    bool self_in;
+    f->count = coord_targets(
+        srv, dyn_ring_partition_of(key, key_len, srv->ring->partitions),
+        f->targets, &self_in);
+    forward_order(f);
+    rc = forward_send_next(f);
+    if (rc < 0)
+        forward_free(f);
+    return rc;
+}

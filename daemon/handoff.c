@@ -1,0 +1,716 @@
+/*
+ * handoff.c - partition transfers (handoff.h), and the HandoffReq that
+ * shows them.
+ *
+ * A transfer's life: WAITING (for a slot) -> SENDING (a batch in flight
+ * to its targets) -> [RETRYING (a target failed; the batch goes again to
+ * the targets that did not take it)] -> [DELETING (handoff: dropping the
+ * batch's keys here)] -> next batch ... -> done (freed).
+ *
+ * A transfer is referenced by its calls and writes in flight (`busy`);
+ * when the node stops it is freed by the last of them.
+ *
+ * Loop thread.
+ */
+#include "handoff.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "conn.h"
+#include "coord.h"
+#include "dispatch.h"
+#include "err.h"
+#include "log.h"
+#include "peer.h"
+#include "record.h"
+#include "server.h"
+#include "wire.h"
+#include "writer.h"
+
+#define HANDOFF_TICK_MS 100
+#define HANDOFF_FIRST_SWEEP_MS 1000
+#define HANDOFF_SWEEP_MS 10000
+#define HANDOFF_SLOTS 2
+#define HANDOFF_BATCH_BYTES (256u * 1024)
+#define HANDOFF_BATCH_KEYS 512u
+#define HANDOFF_RETRY_MS 1000
+#define HANDOFF_WHY_BYTES 192
+
+enum transfer_state {
+    T_WAITING,
+    T_SENDING,
+    T_RETRYING,
+    T_DELETING,
+    T_DONE,
+};
+
+static const char *const state_names[] = {"waiting", "sending", "retrying",
+                                          "deleting", "done"};
+
+struct batch_entry {
+    uint8_t *key; /* owned */
+    size_t key_len;
+    struct dyn_object obj; /* as sent: what a handoff may delete */
+};
+
+struct transfer {
+    struct transfer *next;
+    struct server *srv;
+    uint32_t partition;
+    struct coord_target targets[DYN_RING_MAX_N];
+    bool target_has_batch[DYN_RING_MAX_N];
+    uint32_t target_count;
+    bool handoff; /* delete here once sent */
+    enum transfer_state state;
+    char why[HANDOFF_WHY_BYTES];
+    uint32_t busy; /* calls and writes in flight */
+
+    uint64_t total_keys, total_bytes; /* counted at start */
+    uint64_t done_keys, done_bytes;
+    uint64_t started_ms; /* uv_now() when sending began */
+
+    uint8_t *resume; /* last key of the previous batch; owned */
+    size_t resume_len;
+    bool has_resume;
+
+    struct batch_entry *entries; /* the batch in flight; owned */
+    uint32_t entry_count;
+    uint64_t batch_bytes;
+    uint32_t acks_waiting;
+    bool batch_failed;
+    uint64_t retry_at; /* uv_now() */
+};
+
+struct handoff {
+    uv_timer_t timer;
+    struct transfer *list; /* in start order */
+    uint64_t next_sweep;   /* uv_now() */
+    uint64_t completed;    /* transfers finished since start */
+};
+
+static void transfer_send(struct transfer *t);
+static void transfer_next_batch(struct transfer *t);
+
+static bool
+stopping(const struct transfer *t)
+{
+    return t->srv->handoff == NULL;
+}
+
+/* ---- batches ---- */
+
+static void
+batch_free(struct transfer *t)
+{
+    for (uint32_t i = 0; i < t->entry_count; i++) {
+        free(t->entries[i].key);
+        dyn_object_free(&t->entries[i].obj);
+    }
+    free(t->entries);
+    t->entries = NULL;
+    t->entry_count = 0;
+    t->batch_bytes = 0;
+}
+
+static void
+transfer_free(struct transfer *t)
+{
+    batch_free(t);
+    free(t->resume);
+    free(t);
+}
+
+/* The last reference of a stopped node's transfer frees it. */
+static bool
+transfer_release(struct transfer *t)
+{
+    t->busy--;
+    if (!stopping(t))
+        return false;
+    if (t->busy == 0)
+        transfer_free(t);
+    return true;
+}
+
+struct batch_read {
+    struct transfer *t;
+    uint32_t max_value_bytes;
+};
+
+static int
+batch_visit(void *arg, uint32_t partition, struct dyn_bytes key,
+            struct dyn_bytes value)
+{
+    struct batch_read *br = arg;
+    struct transfer *t = br->t;
+    (void)partition;
+    if (t->has_resume && key.len == t->resume_len &&
+        memcmp(key.data, t->resume, key.len) == 0)
+        return 0; /* sent with the previous batch */
+    if (t->entry_count >= HANDOFF_BATCH_KEYS ||
+        (t->entry_count > 0 && t->batch_bytes + value.len > HANDOFF_BATCH_BYTES))
+        return 1; /* full */
+    struct batch_entry *e = &t->entries[t->entry_count];
+    dyn_object_init(&e->obj);
+    int rc = dyn_record_decode(&e->obj, value.data, value.len,
+                               br->max_value_bytes);
+    if (rc < 0) {
+        /* A damaged record is not sent: its replicas' copies repair it. */
+        log_warn("transfer of partition %u: a stored record failed its "
+                 "check (%s); skipped",
+                 t->partition, dyn_strerror(rc));
+        dyn_object_free(&e->obj);
+        return 0;
+    }
+    e->key = malloc(key.len ? key.len : 1);
+    if (e->key == NULL) {
+        dyn_object_free(&e->obj);
+        return -ENOMEM;
+    }
+    memcpy(e->key, key.data, key.len);
+    e->key_len = key.len;
+    t->entry_count++;
+    t->batch_bytes += key.len + value.len;
+    return 0;
+}
+
+/* Read the next batch from the store into t->entries. */
+static int
+batch_read(struct transfer *t)
+{
+    batch_free(t);
+    t->entries = calloc(HANDOFF_BATCH_KEYS, sizeof(*t->entries));
+    if (t->entries == NULL)
+        return -ENOMEM;
+    struct dyn_store_txn *txn;
+    int rc = dyn_store_begin(t->srv->store, false, &txn);
+    if (rc < 0)
+        return rc;
+    struct batch_read br = {.t = t,
+                            .max_value_bytes = t->srv->cfg->max_value_bytes};
+    rc = dyn_store_scan_partition_from(
+        txn, t->partition, t->has_resume ? t->resume : NULL,
+        t->has_resume ? t->resume_len : 0, batch_visit, &br);
+    dyn_store_abort(txn);
+    return rc < 0 ? rc : 0;
+}
+
+/* ---- sending ---- */
+
+static void
+transfer_fail(struct transfer *t, const char *fmt, const char *name,
+              const char *reason)
+{
+    snprintf(t->why, sizeof(t->why), fmt, name, reason);
+    t->batch_failed = true;
+}
+
+static void
+batch_done(struct transfer *t);
+
+struct ack {
+    struct transfer *t;
+    uint32_t target;
+};
+
+static void
+transfer_reply_cb(void *arg, int status, const ProtobufCMessage *reply)
+{
+    struct ack *a = arg;
+    struct transfer *t = a->t;
+    uint32_t i = a->target;
+    free(a);
+    if (transfer_release(t))
+        return;
+    if (status == 0) {
+        t->target_has_batch[i] = true;
+    } else if (reply != NULL) {
+        transfer_fail(t, "%s refused the batch: %s", t->targets[i].name,
+                      ((const Dynpb__Error *)reply)->message);
+    } else {
+        transfer_fail(t, "%s unreachable: %s", t->targets[i].name,
+                      dyn_strerror(status));
+    }
+    if (--t->acks_waiting == 0)
+        batch_done(t);
+}
+
+/* Send the batch to every target that does not have it yet. */
+static void
+transfer_send(struct transfer *t)
+{
+    struct server *srv = t->srv;
+    Dynpb__TransferReq msg = DYNPB__TRANSFER_REQ__INIT;
+    Dynpb__TransferEntry *ents = calloc(t->entry_count, sizeof(*ents));
+    Dynpb__TransferEntry **ptrs = calloc(t->entry_count, sizeof(*ptrs));
+    uint8_t **bufs = calloc(t->entry_count, sizeof(*bufs));
+    int rc = ents && ptrs && bufs ? 0 : -ENOMEM;
+    for (uint32_t i = 0; rc == 0 && i < t->entry_count; i++) {
+        dynpb__transfer_entry__init(&ents[i]);
+        ents[i].key.data = t->entries[i].key;
+        ents[i].key.len = t->entries[i].key_len;
+        rc = dyn_object_encode_alloc(&t->entries[i].obj, &bufs[i],
+                                     &ents[i].object.len);
+        ents[i].object.data = bufs[i];
+        ptrs[i] = &ents[i];
+    }
+    t->state = T_SENDING;
+    t->batch_failed = false;
+    t->acks_waiting = 1; /* held until every call is made */
+    if (rc < 0) {
+        transfer_fail(t, "%s%s", "", "out of memory");
+    } else {
+        msg.partition = t->partition;
+        msg.n_entries = t->entry_count;
+        msg.entries = ptrs;
+        for (uint32_t i = 0; i < t->target_count; i++) {
+            if (t->target_has_batch[i])
+                continue;
+            struct ack *a = malloc(sizeof(*a));
+            if (a == NULL) {
+                transfer_fail(t, "%s%s", "", "out of memory");
+                break;
+            }
+            *a = (struct ack){t, i};
+            int crc =
+                peer_call(srv, t->targets[i].address, &msg.base,
+                          srv->cfg->request_timeout_ms, transfer_reply_cb, a);
+            if (crc < 0) {
+                free(a);
+                transfer_fail(t, "%s unreachable: %s", t->targets[i].name,
+                              dyn_strerror(crc));
+                continue;
+            }
+            t->busy++;
+            t->acks_waiting++;
+        }
+    }
+    for (uint32_t i = 0; bufs != NULL && i < t->entry_count; i++)
+        free(bufs[i]);
+    free(bufs);
+    free(ents);
+    free(ptrs);
+    if (--t->acks_waiting == 0)
+        batch_done(t);
+}
+
+static void
+delete_done(struct writer_op *op)
+{
+    struct transfer *t = op->arg;
+    if (op->status < 0)
+        log_warn("handoff of partition %u: a key was not dropped: %s",
+                 t->partition, dyn_strerror(op->status));
+    writer_op_free(op);
+    if (transfer_release(t))
+        return;
+    if (--t->acks_waiting == 0)
+        transfer_next_batch(t);
+}
+
+/* Handoff: drop the batch's keys, unless this node replicates the
+ * partition again by now. */
+static void
+batch_delete(struct transfer *t)
+{
+    struct coord_target tg[DYN_RING_MAX_N];
+    bool self_in;
+    coord_targets(t->srv, t->partition, tg, &self_in);
+    t->state = T_DELETING;
+    t->acks_waiting = 1;
+    for (uint32_t i = 0; !self_in && i < t->entry_count; i++) {
+        struct batch_entry *e = &t->entries[i];
+        if (e->key == NULL)
+            continue;
+        struct writer_op *op = writer_op_new_object(
+            WRITER_DELETE_IF, t->partition, e->key, e->key_len, &e->obj);
+        if (op == NULL)
+            continue; /* kept; the next sweep tries again */
+        op->done_cb = delete_done;
+        op->arg = t;
+        if (server_submit_write(t->srv, op) < 0) {
+            writer_op_free(op);
+            continue;
+        }
+        t->busy++;
+        t->acks_waiting++;
+    }
+    if (--t->acks_waiting == 0)
+        transfer_next_batch(t);
+}
+
+/* Every target answered for this batch. */
+static void
+batch_done(struct transfer *t)
+{
+    if (t->batch_failed) {
+        t->state = T_RETRYING;
+        t->retry_at = uv_now(t->srv->loop) + HANDOFF_RETRY_MS;
+        return;
+    }
+    t->why[0] = '\0';
+    t->done_keys += t->entry_count;
+    t->done_bytes += t->batch_bytes;
+    if (t->entry_count > 0) {
+        struct batch_entry *last = &t->entries[t->entry_count - 1];
+        uint8_t *r = malloc(last->key_len ? last->key_len : 1);
+        if (r != NULL) {
+            memcpy(r, last->key, last->key_len);
+            free(t->resume);
+            t->resume = r;
+            t->resume_len = last->key_len;
+            t->has_resume = true;
+        }
+    }
+    if (t->handoff)
+        batch_delete(t);
+    else
+        transfer_next_batch(t);
+}
+
+static void
+transfer_next_batch(struct transfer *t)
+{
+    memset(t->target_has_batch, 0, sizeof(t->target_has_batch));
+    int rc = batch_read(t);
+    if (rc < 0) {
+        snprintf(t->why, sizeof(t->why), "reading the store: %s",
+                 dyn_strerror(rc));
+        t->state = T_RETRYING;
+        t->retry_at = uv_now(t->srv->loop) + HANDOFF_RETRY_MS;
+        return;
+    }
+    if (t->entry_count == 0) {
+        t->state = T_DONE; /* the tick frees it */
+        return;
+    }
+    transfer_send(t);
+}
+
+/* ---- starting ---- */
+
+struct count {
+    uint64_t keys, bytes;
+};
+
+static int
+count_visit(void *arg, uint32_t partition, struct dyn_bytes key,
+            struct dyn_bytes value)
+{
+    struct count *c = arg;
+    (void)partition;
+    c->keys++;
+    c->bytes += key.len + value.len;
+    return 0;
+}
+
+static int
+first_visit(void *arg, uint32_t partition, struct dyn_bytes key,
+            struct dyn_bytes value)
+{
+    (void)arg;
+    (void)partition;
+    (void)key;
+    (void)value;
+    return 1;
+}
+
+/* Keys and bytes of a partition (count), or whether it has any (!count). */
+static int
+partition_count(struct server *srv, uint32_t partition, struct count *out,
+                bool count)
+{
+    struct dyn_store_txn *txn;
+    *out = (struct count){0, 0};
+    int rc = dyn_store_begin(srv->store, false, &txn);
+    if (rc < 0)
+        return rc;
+    rc = dyn_store_scan_partition(txn, partition,
+                                  count ? count_visit : first_visit, out);
+    dyn_store_abort(txn);
+    if (rc == 1) {
+        out->keys = 1;
+        rc = 0;
+    }
+    return rc;
+}
+
+static void
+transfer_begin(struct transfer *t)
+{
+    struct count c;
+    if (partition_count(t->srv, t->partition, &c, true) == 0) {
+        t->total_keys = c.keys;
+        t->total_bytes = c.bytes;
+    }
+    t->started_ms = uv_now(t->srv->loop);
+    t->why[0] = '\0';
+    transfer_next_batch(t);
+}
+
+static void
+transfer_add(struct server *srv, uint32_t partition,
+             const struct coord_target *targets, uint32_t count, bool handoff)
+{
+    struct handoff *h = srv->handoff;
+    struct transfer *t = calloc(1, sizeof(*t));
+    if (t == NULL) {
+        log_error("partition %u: no memory for its transfer; the next "
+                  "sweep retries a handoff",
+                  partition);
+        return;
+    }
+    t->srv = srv;
+    t->partition = partition;
+    memcpy(t->targets, targets, count * sizeof(targets[0]));
+    t->target_count = count;
+    t->handoff = handoff;
+    t->state = T_WAITING;
+    snprintf(t->why, sizeof(t->why), "waiting for a slot (%d at a time)",
+             HANDOFF_SLOTS);
+    struct transfer **tail = &h->list;
+    while (*tail != NULL)
+        tail = &(*tail)->next;
+    *tail = t;
+}
+
+static bool
+target_in(const struct coord_target *list, uint32_t count, uint64_t id)
+{
+    for (uint32_t i = 0; i < count; i++)
+        if (list[i].id == id)
+            return true;
+    return false;
+}
+
+/* The preference list of `partition` in `ring` (not necessarily ours). */
+static uint32_t
+ring_targets(struct server *srv, const struct dyn_ring *ring,
+             uint32_t partition, struct coord_target *out, bool *self_in)
+{
+    struct dyn_ring *saved = srv->ring;
+    srv->ring = (struct dyn_ring *)ring; /* coord_targets reads srv->ring */
+    uint32_t n = coord_targets(srv, partition, out, self_in);
+    srv->ring = saved;
+    return n;
+}
+
+void
+handoff_ring_changed(struct server *srv, const struct dyn_ring *old,
+                     const struct dyn_ring *cur)
+{
+    if (srv->handoff == NULL || old->partitions != cur->partitions)
+        return;
+    uint32_t started = 0;
+    for (uint32_t p = 0; p < cur->partitions; p++) {
+        struct coord_target was[DYN_RING_MAX_N], now[DYN_RING_MAX_N];
+        struct coord_target to[DYN_RING_MAX_N];
+        bool was_in, now_in;
+        uint32_t nw = ring_targets(srv, old, p, was, &was_in);
+        uint32_t nn = ring_targets(srv, cur, p, now, &now_in);
+        if (!was_in)
+            continue; /* we held nothing of it (the sweep checks) */
+        uint32_t nt = 0;
+        for (uint32_t i = 0; i < nn; i++)
+            if (!now[i].local && !target_in(was, nw, now[i].id))
+                to[nt++] = now[i];
+        if (!now_in && nt == 0) { /* leaving: every replica confirms */
+            for (uint32_t i = 0; i < nn; i++)
+                to[nt++] = now[i];
+        }
+        struct count c;
+        if (nt == 0 || partition_count(srv, p, &c, false) < 0 || c.keys == 0)
+            continue; /* nothing held here to send */
+        transfer_add(srv, p, to, nt, !now_in);
+        started++;
+    }
+    if (started > 0)
+        log_info("ring epoch %llu: %u partition transfers queued",
+                 (unsigned long long)cur->epoch, started);
+}
+
+/* Partitions held here but not replicated here: hand them off. */
+static void
+handoff_sweep(struct server *srv)
+{
+    struct handoff *h = srv->handoff;
+    uint32_t found = 0;
+    for (uint32_t p = 0; p < srv->ring->partitions; p++) {
+        struct coord_target tg[DYN_RING_MAX_N];
+        bool self_in;
+        uint32_t n = coord_targets(srv, p, tg, &self_in);
+        if (self_in)
+            continue;
+        bool queued = false;
+        for (struct transfer *t = h->list; t != NULL && !queued; t = t->next)
+            queued = t->partition == p && t->handoff;
+        struct count c;
+        if (queued || partition_count(srv, p, &c, false) < 0 || c.keys == 0)
+            continue;
+        transfer_add(srv, p, tg, n, true);
+        found++;
+    }
+    if (found > 0)
+        log_info("%u partitions hold data this node does not replicate: "
+                 "handing them off",
+                 found);
+}
+
+/* Start waiting transfers while slots are free.  One that finds nothing
+ * to send is done at once and takes no slot. */
+static void
+handoff_start_waiting(struct handoff *h, uint32_t active)
+{
+    for (struct transfer *t = h->list; t != NULL && active < HANDOFF_SLOTS;
+         t = t->next) {
+        if (t->state != T_WAITING)
+            continue;
+        transfer_begin(t);
+        if (t->state != T_DONE)
+            active++;
+    }
+}
+
+static void
+handoff_tick_cb(uv_timer_t *timer)
+{
+    struct server *srv = timer->data;
+    struct handoff *h = srv->handoff;
+    uint64_t now = uv_now(srv->loop);
+    uint32_t active = 0;
+    for (struct transfer **pp = &h->list; *pp != NULL;) {
+        struct transfer *t = *pp;
+        if (t->state == T_DONE && t->busy == 0) {
+            if (t->done_keys > 0)
+                log_info("partition %u %s %u nodes: %llu keys, %llu bytes",
+                         t->partition,
+                         t->handoff ? "handed off to" : "transferred to",
+                         t->target_count, (unsigned long long)t->done_keys,
+                         (unsigned long long)t->done_bytes);
+            *pp = t->next;
+            transfer_free(t);
+            h->completed++;
+            continue;
+        }
+        if (t->state == T_RETRYING && now >= t->retry_at && t->busy == 0)
+            transfer_send(t);
+        if (t->state != T_WAITING && t->state != T_DONE)
+            active++;
+        pp = &t->next;
+    }
+    handoff_start_waiting(h, active);
+    if (now >= h->next_sweep) {
+        h->next_sweep = now + HANDOFF_SWEEP_MS;
+        handoff_sweep(srv);
+    }
+}
+
+int
+handoff_init(struct server *srv)
+{
+    struct handoff *h = calloc(1, sizeof(*h));
+    if (h == NULL)
+        return -ENOMEM;
+    srv->handoff = h;
+    h->next_sweep = uv_now(srv->loop) + HANDOFF_FIRST_SWEEP_MS;
+    uv_timer_init(srv->loop, &h->timer);
+    h->timer.data = srv;
+    return uv_timer_start(&h->timer, handoff_tick_cb, HANDOFF_TICK_MS,
+                          HANDOFF_TICK_MS);
+}
+
+static void
+handoff_free_cb(uv_handle_t *handle)
+{
+    free(handle->data);
+}
+
+void
+handoff_stop(struct server *srv)
+{
+    struct handoff *h = srv->handoff;
+    if (h == NULL)
+        return;
+    srv->handoff = NULL; /* transfers see they are stopping */
+    struct transfer *t = h->list;
+    while (t != NULL) {
+        struct transfer *next = t->next;
+        if (t->busy == 0)
+            transfer_free(t); /* else freed by its last callback */
+        t = next;
+    }
+    h->timer.data = h;
+    uv_close((uv_handle_t *)&h->timer, handoff_free_cb);
+}
+
+uint32_t
+handoff_count(struct server *srv)
+{
+    uint32_t n = 0;
+    if (srv->handoff != NULL)
+        for (struct transfer *t = srv->handoff->list; t != NULL; t = t->next)
+            n++;
+    return n;
+}
+
+/* ---- HandoffReq ---- */
+
+static void
+fill_transfer(struct server *srv, const struct transfer *t,
+              Dynpb__Transfer *out, char **to)
+{
+    uint64_t now = uv_now(srv->loop);
+    dynpb__transfer__init(out);
+    out->partition = t->partition;
+    out->from = srv->cfg->node_name;
+    for (uint32_t i = 0; i < t->target_count; i++)
+        to[i] = (char *)t->targets[i].name;
+    out->n_to = t->target_count;
+    out->to = to;
+    out->done_keys = t->done_keys;
+    out->total_keys = t->total_keys > t->done_keys ? t->total_keys
+                                                   : t->done_keys;
+    out->done_bytes = t->done_bytes;
+    out->total_bytes = t->total_bytes > t->done_bytes ? t->total_bytes
+                                                      : t->done_bytes;
+    uint64_t elapsed = t->state == T_WAITING ? 0 : now - t->started_ms;
+    if (elapsed > 0)
+        out->rate_bps = t->done_bytes * 1000 / elapsed;
+    if (out->rate_bps > 0)
+        out->eta_s =
+            (uint32_t)((out->total_bytes - out->done_bytes) / out->rate_bps);
+    out->state = (char *)state_names[t->state];
+    out->why = (char *)t->why;
+    out->handoff = t->handoff;
+}
+
+void
+req_handoff(struct conn *c, const ProtobufCMessage *msg)
+{
+    struct server *srv = c->srv;
+    Dynpb__HandoffResp resp = DYNPB__HANDOFF_RESP__INIT;
+    resp.id = dyn_wire_msg_id(msg);
+    uint32_t n = handoff_count(srv);
+    Dynpb__Transfer *ts = calloc(n ? n : 1, sizeof(*ts));
+    Dynpb__Transfer **ptrs = calloc(n ? n : 1, sizeof(*ptrs));
+    char **to = calloc((size_t)(n ? n : 1) * DYN_RING_MAX_N, sizeof(*to));
+    if (ts == NULL || ptrs == NULL || to == NULL) {
+        conn_send_error(c, resp.id, -ENOMEM, "handoff: out of memory");
+    } else {
+        uint32_t i = 0;
+        for (struct transfer *t = n ? srv->handoff->list : NULL; t != NULL;
+             t = t->next, i++) {
+            fill_transfer(srv, t, &ts[i], &to[(size_t)i * DYN_RING_MAX_N]);
+            ptrs[i] = &ts[i];
+        }
+        resp.n_transfers = n;
+        resp.transfers = ptrs;
+        conn_send(c, &resp.base);
+    }
+    free(ts);
+    free(ptrs);
+    free(to);
+}

@@ -1,0 +1,52 @@
+/*
+ * handoff.h - partition transfers: when the ring changes, partitions
+ * stream from the nodes that hold them to the nodes that now replicate
+ * them (Dynamo sections 4.9 and 6.2).
+ *
+ * When a node adopts a new ring, for every partition it replicated in the
+ * old ring it starts a transfer to each node that replicates it in the
+ * new ring and did not in the old one.  Every old replica does this, so a
+ * new replica receives every version any of them holds, and one old
+ * replica being down does not hold the join up (the price: up to N copies
+ * of each batch on the wire).  A partition this node no longer replicates
+ * is a handoff: it is sent to the new replicas and then deleted here,
+ * batch by batch, each key only after every target acknowledged the batch
+ * holding it, and only if it still holds exactly the versions sent (a
+ * write that arrived meanwhile is kept and sent by a later pass).
+ *
+ * Batches are read from the store in key order (at most
+ * HANDOFF_BATCH_BYTES or HANDOFF_BATCH_KEYS), sent to every target, and
+ * merged there with DVV sync, so a batch sent twice changes nothing.  A
+ * target that fails is retried after a pause; the transfer shows why.
+ * At most HANDOFF_SLOTS transfers run at once; the rest wait.
+ *
+ * A sweep (at start and every HANDOFF_SWEEP_MS) finds partitions this
+ * node holds data for but does not replicate, and hands them off: this
+ * finishes handoffs cut short by a restart and moves the data of a node
+ * that joined with data of its own.
+ *
+ * Loop thread.
+ */
+#ifndef DYNAMOD_HANDOFF_H
+#define DYNAMOD_HANDOFF_H
+
+#include <stdint.h>
+
+#include "ring.h"
+
+struct server;
+
+int handoff_init(struct server *srv);
+
+/* Stop: transfers stop where they are (they resume after a restart by the
+ * sweep, for handoffs; see the README's limits for the rest). */
+void handoff_stop(struct server *srv);
+
+/* The ring changed from `old` to `cur` (both borrowed for the call). */
+void handoff_ring_changed(struct server *srv, const struct dyn_ring *old,
+                          const struct dyn_ring *cur);
+
+/* Transfers queued or running. */
+uint32_t handoff_count(struct server *srv);
+
+#endif

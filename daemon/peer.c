@@ -1,0 +1,589 @@
+/*
+ * peer.c - node-to-node RPC (peer.h).
+ *
+ * Each peer is a connection state machine:
+ *
+ *   IDLE --call--> CONNECTING --ok--> CONNECTED --error/EOF--> CLOSING
+ *     ^               |                                          |
+ *     +----failed-----+ (down for a back-off) <------closed------+
+ *
+ * Frames of calls made while CONNECTING wait in the output buffer.  When
+ * the connection fails or is lost, every call on it fails (the peer may
+ * or may not have applied a request it received: callers only send
+ * requests that are safe to repeat, as DVV merges are).
+ *
+ * One repeating timer scans the calls in flight for deadlines; a peer
+ * has at most PEER_MAX_CALLS of them, so the scan is bounded.
+ */
+#include "peer.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "config.h"
+#include "err.h"
+#include "log.h"
+#include "ring.h"
+#include "server.h"
+#include "wire.h"
+
+#define PEER_MAX_CALLS 8192       /* calls in flight per peer */
+#define PEER_TICK_MS 20           /* deadline resolution */
+#define PEER_BACKOFF_MIN_MS 200   /* after a failed connect */
+#define PEER_BACKOFF_MAX_MS 2000  /* back-off ceiling */
+#define PEER_CONNECT_TIMEOUT_MS 2000
+#define PEER_READ_CHUNK 65536
+
+enum peer_state {
+    PEER_IDLE,
+    PEER_CONNECTING,
+    PEER_CONNECTED,
+    PEER_CLOSING,
+};
+
+struct peer_call {
+    struct peer_call *prev, *next; /* in peer->calls, oldest first */
+    uint64_t id;
+    uint64_t deadline; /* uv_now() */
+    uint8_t reply_code;
+    peer_reply_cb cb;
+    void *arg;
+};
+
+struct peer {
+    struct peer *next; /* in peer_set */
+    struct server *srv;
+    char address[DYN_RING_ADDRESS_BYTES];
+    struct sockaddr_storage addr;
+    bool resolved;
+
+    enum peer_state state;
+    uv_tcp_t tcp;
+    uv_connect_t connect_req;
+    uv_write_t write_req;
+    bool writing;
+    uint64_t connect_deadline;
+
+    uint8_t *in;
+    size_t in_len, in_cap;
+    uint8_t *out; /* frames not yet handed to uv_write */
+    size_t out_len, out_cap;
+    uint8_t *wbuf; /* the bytes uv_write is sending */
+    size_t wbuf_len, wbuf_cap;
+
+    struct peer_call *calls, *calls_tail;
+    uint32_t call_count;
+    uint64_t next_id;
+
+    uint64_t down_until;  /* uv_now(): calls fail fast before this */
+    uint32_t backoff_ms;  /* next back-off */
+    uint64_t answered_ms; /* uv_now() of the last answer, 0: never */
+    bool suspect;         /* a call timed out since the last answer */
+    bool in_call;         /* inside peer_call: callbacks must wait */
+    int deferred_status;  /* failure seen inside peer_call, for the tick */
+};
+
+struct peer_set {
+    struct peer *peers;
+    uv_timer_t timer;
+    bool stopped;
+};
+
+static struct peer_set *
+peer_set(struct server *srv)
+{
+    return srv->peers;
+}
+
+static void peer_lost(struct peer *p, int status, const char *why);
+static void peer_flush(struct peer *p);
+
+/* ---- calls ---- */
+
+static void
+call_unlink(struct peer *p, struct peer_call *call)
+{
+    if (call->prev != NULL)
+        call->prev->next = call->next;
+    else
+        p->calls = call->next;
+    if (call->next != NULL)
+        call->next->prev = call->prev;
+    else
+        p->calls_tail = call->prev;
+    p->call_count--;
+}
+
+static void
+call_finish(struct peer *p, struct peer_call *call, int status,
+            const ProtobufCMessage *reply)
+{
+    call_unlink(p, call);
+    call->cb(call->arg, status, reply);
+    free(call);
+}
+
+/* Fail every call on the peer (connection lost, node stopping). */
+static void
+calls_fail_all(struct peer *p, int status)
+{
+    while (p->calls != NULL)
+        call_finish(p, p->calls, status, NULL);
+}
+
+static struct peer_call *
+call_find(struct peer *p, uint64_t id)
+{
+    /* Answers mostly come in order: the oldest call is the usual hit. */
+    for (struct peer_call *c = p->calls; c != NULL; c = c->next)
+        if (c->id == id)
+            return c;
+    return NULL;
+}
+
+/* ---- buffers ---- */
+
+static int
+buf_reserve(uint8_t **buf, size_t *cap, size_t need)
+{
+    if (need <= *cap)
+        return 0;
+    size_t n = *cap ? *cap : 4096;
+    while (n < need)
+        n *= 2;
+    uint8_t *b = realloc(*buf, n);
+    if (b == NULL)
+        return -ENOMEM;
+    *buf = b;
+    *cap = n;
+    return 0;
+}
+
+/* ---- connection ---- */
+
+static void
+peer_closed_cb(uv_handle_t *handle)
+{
+    struct peer *p = handle->data;
+    p->state = PEER_IDLE;
+    p->in_len = 0;
+    p->writing = false;
+    if (peer_set(p->srv)->stopped)
+        return;
+    /* Calls made while closing wait in `out`: connect again for them. */
+    if (p->call_count > 0)
+        peer_flush(p);
+}
+
+static void
+peer_close(struct peer *p)
+{
+    if (p->state == PEER_IDLE || p->state == PEER_CLOSING)
+        return;
+    p->state = PEER_CLOSING;
+    uv_close((uv_handle_t *)&p->tcp, peer_closed_cb);
+}
+
+/* The connection failed or was lost: fail its calls, close it. */
+static void
+peer_lost(struct peer *p, int status, const char *why)
+{
+    if (p->state == PEER_CONNECTING) {
+        p->down_until = uv_now(p->srv->loop) + p->backoff_ms;
+        log_debug("peer %s: %s; retrying after %u ms", p->address, why,
+                  p->backoff_ms);
+        p->backoff_ms *= 2;
+        if (p->backoff_ms > PEER_BACKOFF_MAX_MS)
+            p->backoff_ms = PEER_BACKOFF_MAX_MS;
+    } else {
+        log_debug("peer %s: %s", p->address, why);
+    }
+    p->out_len = 0; /* frames of the calls failed below */
+    peer_close(p);
+    if (p->in_call) /* callbacks never run before peer_call returns */
+        p->deferred_status = status;
+    else
+        calls_fail_all(p, status);
+}
+
+static void
+peer_handle_frame(struct peer *p, uint8_t code, const uint8_t *body,
+                  uint32_t body_len)
+{
+    ProtobufCMessage *msg;
+    int rc = dyn_wire_decode(code, body, body_len, &msg);
+    if (rc < 0) {
+        peer_lost(p, -DYN_EPROTO, "answer does not decode");
+        return;
+    }
+    uint64_t id = dyn_wire_msg_id(msg);
+    p->answered_ms = uv_now(p->srv->loop);
+    p->suspect = false;
+    if (code == DYN_MSG_ERROR && id == 0) {
+        const Dynpb__Error *e = (const Dynpb__Error *)msg;
+        log_warn("peer %s refused the connection: %s", p->address,
+                 e->message);
+        dyn_wire_msg_free(msg);
+        peer_lost(p, -DYN_EPROTO, "peer sent a connection error");
+        return;
+    }
+    struct peer_call *call = call_find(p, id);
+    if (call == NULL) { /* its deadline passed: nobody waits */
+        dyn_wire_msg_free(msg);
+        return;
+    }
+    if (code == DYN_MSG_ERROR) {
+        const Dynpb__Error *e = (const Dynpb__Error *)msg;
+        call_finish(p, call, e->code < 0 ? e->code : -DYN_EPROTO, msg);
+    } else if (code != call->reply_code) {
+        call_finish(p, call, -DYN_EPROTO, NULL);
+    } else {
+        call_finish(p, call, 0, msg);
+    }
+    dyn_wire_msg_free(msg);
+}
+
+static void
+peer_alloc_cb(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
+{
+    struct peer *p = handle->data;
+    (void)suggested;
+    if (buf_reserve(&p->in, &p->in_cap, p->in_len + PEER_READ_CHUNK) < 0) {
+        *buf = uv_buf_init(NULL, 0); /* libuv reports UV_ENOBUFS */
+        return;
+    }
+    *buf = uv_buf_init((char *)p->in + p->in_len, PEER_READ_CHUNK);
+}
+
+static void
+peer_read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    struct peer *p = stream->data;
+    (void)buf;
+    if (nread < 0) {
+        peer_lost(p, nread == UV_EOF ? -ECONNRESET : (int)nread,
+                  nread == UV_EOF ? "closed by the peer"
+                                  : uv_strerror((int)nread));
+        return;
+    }
+    p->in_len += (size_t)nread;
+    size_t off = 0;
+    uint32_t max_frame = p->srv->cfg->max_frame_bytes;
+    while (p->state == PEER_CONNECTED) {
+        uint8_t code;
+        uint32_t body_len;
+        int64_t n = dyn_wire_frame_peek(p->in + off, p->in_len - off,
+                                        max_frame, &code, &body_len);
+        if (n < 0) {
+            peer_lost(p, -DYN_EPROTO, "bad frame from the peer");
+            return;
+        }
+        if (n == 0)
+            break;
+        peer_handle_frame(p, code, p->in + off + DYN_WIRE_HEADER_BYTES,
+                          body_len);
+        off += (size_t)n;
+    }
+    if (p->state != PEER_CONNECTED)
+        return;
+    memmove(p->in, p->in + off, p->in_len - off);
+    p->in_len -= off;
+}
+
+static void
+peer_write_cb(uv_write_t *req, int status)
+{
+    struct peer *p = req->data;
+    p->writing = false;
+    if (p->state != PEER_CONNECTED)
+        return;
+    if (status < 0) {
+        peer_lost(p, status, uv_strerror(status));
+        return;
+    }
+    peer_flush(p);
+}
+
+static void
+peer_connect_cb(uv_connect_t *req, int status)
+{
+    struct peer *p = req->data;
+    if (p->state != PEER_CONNECTING)
+        return; /* closed meanwhile (stopping, or the connect timed out) */
+    if (status < 0) {
+        peer_lost(p, status == UV_ECONNREFUSED ? -ECONNREFUSED : status,
+                  uv_strerror(status));
+        return;
+    }
+    p->state = PEER_CONNECTED;
+    p->backoff_ms = PEER_BACKOFF_MIN_MS;
+    uv_tcp_nodelay(&p->tcp, 1);
+    uv_tcp_keepalive(&p->tcp, 1, 60);
+    int rc = uv_read_start((uv_stream_t *)&p->tcp, peer_alloc_cb, peer_read_cb);
+    if (rc < 0) {
+        peer_lost(p, rc, uv_strerror(rc));
+        return;
+    }
+    peer_flush(p);
+}
+
+static int
+peer_connect(struct peer *p)
+{
+    uv_tcp_init(p->srv->loop, &p->tcp);
+    p->tcp.data = p;
+    p->connect_req.data = p;
+    p->state = PEER_CONNECTING;
+    p->connect_deadline = uv_now(p->srv->loop) + PEER_CONNECT_TIMEOUT_MS;
+    int rc = uv_tcp_connect(&p->connect_req, &p->tcp,
+                            (const struct sockaddr *)&p->addr, peer_connect_cb);
+    if (rc < 0) {
+        peer_lost(p, rc, uv_strerror(rc));
+        return rc;
+    }
+    return 0;
+}
+
+/* Hand queued frames to the socket, connecting first if needed. */
+static void
+peer_flush(struct peer *p)
+{
+    if (p->state == PEER_IDLE && p->out_len > 0) {
+        peer_connect(p);
+        return;
+    }
+    if (p->state != PEER_CONNECTED || p->writing || p->out_len == 0)
+        return;
+    /* Swap buffers: frames queued from now on go to the other one. */
+    uint8_t *b = p->wbuf;
+    size_t cap = p->wbuf_cap;
+    p->wbuf = p->out;
+    p->wbuf_cap = p->out_cap;
+    p->wbuf_len = p->out_len;
+    p->out = b;
+    p->out_cap = cap;
+    p->out_len = 0;
+    uv_buf_t ub = uv_buf_init((char *)p->wbuf, (unsigned)p->wbuf_len);
+    p->write_req.data = p;
+    p->writing = true;
+    int rc = uv_write(&p->write_req, (uv_stream_t *)&p->tcp, &ub, 1,
+                      peer_write_cb);
+    if (rc < 0) {
+        p->writing = false;
+        peer_lost(p, rc, uv_strerror(rc));
+    }
+}
+
+/* ---- the set of peers ---- */
+
+static int
+peer_resolve(struct peer *p)
+{
+    char host[256];
+    uint16_t port;
+    if (dyn_config_parse_hostport(p->address, host, sizeof(host), &port) < 0)
+        return -DYN_EBADARG;
+    char service[8];
+    snprintf(service, sizeof(service), "%u", port);
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM};
+    struct addrinfo *res;
+    /* Numeric addresses resolve at once; a host name blocks the loop for
+     * one lookup, once per peer (addresses are taken as given at join). */
+    if (getaddrinfo(host, service, &hints, &res) != 0)
+        return -DYN_EBADARG;
+    memcpy(&p->addr, res->ai_addr, res->ai_addrlen);
+    freeaddrinfo(res);
+    p->resolved = true;
+    return 0;
+}
+
+static struct peer *
+peer_find(struct server *srv, const char *address)
+{
+    for (struct peer *p = peer_set(srv)->peers; p != NULL; p = p->next)
+        if (strcmp(p->address, address) == 0)
+            return p;
+    return NULL;
+}
+
+static int
+peer_get(struct server *srv, const char *address, struct peer **out)
+{
+    struct peer *p = peer_find(srv, address);
+    if (p != NULL) {
+        *out = p;
+        return 0;
+    }
+    if (strlen(address) >= sizeof(p->address))
+        return -DYN_EBADARG;
+    p = calloc(1, sizeof(*p));
+    if (p == NULL)
+        return -ENOMEM;
+    p->srv = srv;
+    snprintf(p->address, sizeof(p->address), "%s", address);
+    p->backoff_ms = PEER_BACKOFF_MIN_MS;
+    p->next_id = 1;
+    int rc = peer_resolve(p);
+    if (rc < 0) {
+        free(p);
+        return rc;
+    }
+    p->next = peer_set(srv)->peers;
+    peer_set(srv)->peers = p;
+    *out = p;
+    return 0;
+}
+
+static void
+peers_tick_cb(uv_timer_t *timer)
+{
+    struct server *srv = timer->data;
+    uint64_t now = uv_now(srv->loop);
+    for (struct peer *p = peer_set(srv)->peers; p != NULL; p = p->next) {
+        if (p->deferred_status < 0) {
+            int status = p->deferred_status;
+            p->deferred_status = 0;
+            calls_fail_all(p, status);
+        }
+        if (p->state == PEER_CONNECTING && now >= p->connect_deadline) {
+            peer_lost(p, -DYN_ETIMEDOUT, "connect timed out");
+            continue;
+        }
+        struct peer_call *c = p->calls;
+        while (c != NULL) {
+            struct peer_call *next = c->next;
+            if (now >= c->deadline) {
+                p->suspect = true;
+                call_finish(p, c, -DYN_ETIMEDOUT, NULL);
+            }
+            c = next;
+        }
+    }
+}
+
+int
+peers_init(struct server *srv)
+{
+    struct peer_set *set = calloc(1, sizeof(*set));
+    if (set == NULL)
+        return -ENOMEM;
+    srv->peers = set;
+    uv_timer_init(srv->loop, &set->timer);
+    set->timer.data = srv;
+    return uv_timer_start(&set->timer, peers_tick_cb, PEER_TICK_MS,
+                          PEER_TICK_MS);
+}
+
+static void
+peer_set_free_cb(uv_handle_t *handle)
+{
+    struct server *srv = handle->data;
+    struct peer_set *set = peer_set(srv);
+    /* The peers' handles were closed before the timer's, and libuv runs
+     * close callbacks in order, so none is still referenced. */
+    struct peer *p = set->peers;
+    while (p != NULL) {
+        struct peer *next = p->next;
+        free(p->in);
+        free(p->out);
+        free(p->wbuf);
+        free(p);
+        p = next;
+    }
+    free(set);
+    srv->peers = NULL;
+}
+
+void
+peers_stop(struct server *srv)
+{
+    struct peer_set *set = peer_set(srv);
+    if (set == NULL || set->stopped)
+        return;
+    set->stopped = true;
+    for (struct peer *p = set->peers; p != NULL; p = p->next) {
+        p->out_len = 0;
+        peer_close(p);
+        calls_fail_all(p, -DYN_ESHUTDOWN);
+    }
+    uv_close((uv_handle_t *)&set->timer, peer_set_free_cb);
+}
+
+int
+peer_call(struct server *srv, const char *address, ProtobufCMessage *req,
+          uint32_t timeout_ms, peer_reply_cb cb, void *arg)
+{
+    struct peer_set *set = peer_set(srv);
+    if (set == NULL || set->stopped)
+        return -DYN_ESHUTDOWN;
+    struct peer *p;
+    int rc = peer_get(srv, address, &p);
+    if (rc < 0)
+        return rc;
+    uint64_t now = uv_now(srv->loop);
+    if (p->state == PEER_IDLE && now < p->down_until)
+        return -ECONNREFUSED;
+    if (p->call_count >= PEER_MAX_CALLS ||
+        p->out_len > srv->cfg->max_output_bytes)
+        return -DYN_EBUSY;
+    struct peer_call *call = calloc(1, sizeof(*call));
+    if (call == NULL)
+        return -ENOMEM;
+    call->id = p->next_id++;
+    dyn_wire_msg_set_id(req, call->id);
+    size_t size = dyn_wire_frame_size(req);
+    if (size > srv->cfg->max_frame_bytes + DYN_WIRE_LEN_BYTES) {
+        free(call);
+        return -DYN_EFRAMESIZE;
+    }
+    if (buf_reserve(&p->out, &p->out_cap, p->out_len + size) < 0) {
+        free(call);
+        return -ENOMEM;
+    }
+    int64_t n = dyn_wire_frame_pack(req, p->out + p->out_len);
+    if (n < 0) {
+        free(call);
+        return (int)n;
+    }
+    p->out_len += (size_t)n;
+    call->reply_code = (uint8_t)(dyn_wire_code_of(req) + 1);
+    call->deadline = now + timeout_ms;
+    call->cb = cb;
+    call->arg = arg;
+    call->prev = p->calls_tail;
+    if (p->calls_tail != NULL)
+        p->calls_tail->next = call;
+    else
+        p->calls = call;
+    p->calls_tail = call;
+    p->call_count++;
+    /* Connects when idle; the frame goes out with the next write. */
+    p->in_call = true;
+    peer_flush(p);
+    p->in_call = false;
+    return 0;
+}
+
+bool
+peer_healthy(struct server *srv, const char *address)
+{
+    struct peer *p = peer_find(srv, address);
+    if (p == NULL)
+        return true; /* never tried: assume the best */
+    if (p->suspect)
+        return false;
+    return !(p->state == PEER_IDLE && uv_now(srv->loop) < p->down_until);
+}
+
+bool
+peer_answered_within(struct server *srv, const char *address,
+                     uint64_t within_ms)
+{
+    struct peer *p = peer_find(srv, address);
+    if (p == NULL || p->answered_ms == 0)
+        return false;
+    return uv_now(srv->loop) - p->answered_ms <= within_ms;
+}

@@ -1,0 +1,251 @@
+/*
+ * req_peer.c - what a node does for its peers: read its copy of a key,
+ * merge a replica's object, merge a transfer batch, count what it holds
+ * per partition.
+ *
+ * Everything that arrives is checked like a client request: key sizes,
+ * object encodings (strictly decoded, values bounded by max_value_bytes),
+ * counts.  A merge goes through the writer thread like any write, so it is
+ * acknowledged only once durable.  Loop thread.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "conn.h"
+#include "dispatch.h"
+#include "err.h"
+#include "kv.h"
+#include "log.h"
+#include "server.h"
+#include "wire.h"
+#include "writer.h"
+
+static uint32_t
+partition_of(struct server *srv, ProtobufCBinaryData key)
+{
+    return dyn_ring_partition_of(key.data, key.len, srv->ring->partitions);
+}
+
+static bool
+key_ok(struct conn *c, uint64_t id, ProtobufCBinaryData key)
+{
+    if (key.len > 0 && key.len <= c->srv->cfg->max_key_bytes)
+        return true;
+    conn_send_error(c, id, -DYN_EKEYSIZE,
+                    "key of %zu bytes: keys are 1 to %u bytes", key.len,
+                    c->srv->cfg->max_key_bytes);
+    return false;
+}
+
+void
+req_replica_get(struct conn *c, const ProtobufCMessage *msg)
+{
+    const Dynpb__ReplicaGetReq *g = (const Dynpb__ReplicaGetReq *)msg;
+    struct server *srv = c->srv;
+    if (!key_ok(c, g->id, g->key))
+        return;
+    struct dyn_store_txn *txn;
+    struct dyn_object obj;
+    dyn_object_init(&obj);
+    int rc = dyn_store_begin(srv->store, false, &txn);
+    if (rc == 0) {
+        rc = dyn_kv_get(txn, partition_of(srv, g->key), g->key.data,
+                        g->key.len, &srv->limits, &obj);
+        dyn_store_abort(txn);
+    }
+    Dynpb__ReplicaGetResp resp = DYNPB__REPLICA_GET_RESP__INIT;
+    resp.id = g->id;
+    if (rc == 0)
+        rc = dyn_object_encode_alloc(&obj, &resp.object.data,
+                                     &resp.object.len);
+    if (rc == 0 || rc == -DYN_ENOTFOUND)
+        conn_send(c, &resp.base);
+    else
+        conn_send_error(c, g->id, rc, "replica read: %s", dyn_strerror(rc));
+    free(resp.object.data);
+    dyn_object_free(&obj);
+}
+
+/* A ReplicaPutReq or a TransferReq waiting for its merges. */
+struct merge_req {
+    struct conn *conn;
+    uint64_t id;
+    uint8_t reply_code; /* DYN_MSG_REPLICA_PUT_RESP or ..._TRANSFER_RESP */
+    uint32_t waiting;   /* merges not yet done */
+    int status;         /* first failure */
+};
+
+static void
+merge_req_finish(struct merge_req *m)
+{
+    struct conn *c = m->conn;
+    if (m->status < 0) {
+        conn_send_error(c, m->id, m->status, "merge: %s",
+                        dyn_strerror(m->status));
+    } else if (m->reply_code == DYN_MSG_REPLICA_PUT_RESP) {
+        Dynpb__ReplicaPutResp resp = DYNPB__REPLICA_PUT_RESP__INIT;
+        resp.id = m->id;
+        conn_send(c, &resp.base);
+    } else {
+        Dynpb__TransferResp resp = DYNPB__TRANSFER_RESP__INIT;
+        resp.id = m->id;
+        conn_send(c, &resp.base);
+    }
+    conn_request_end(c);
+    free(m);
+}
+
+static void
+merge_done(struct writer_op *op)
+{
+    struct merge_req *m = op->arg;
+    if (op->status < 0 && m->status == 0)
+        m->status = op->status;
+    writer_op_free(op);
+    if (--m->waiting == 0)
+        merge_req_finish(m);
+}
+
+/* Decode one object and queue its merge.  0 or a negative code. */
+static int
+merge_one(struct server *srv, struct merge_req *m, ProtobufCBinaryData key,
+          ProtobufCBinaryData object)
+{
+    if (key.len == 0 || key.len > srv->cfg->max_key_bytes)
+        return -DYN_EKEYSIZE;
+    if (object.len > srv->cfg->max_object_bytes)
+        return -DYN_EOBJECTSIZE;
+    struct dyn_object obj;
+    dyn_object_init(&obj);
+    int rc = dyn_object_decode(&obj, object.data, object.len,
+                               srv->cfg->max_value_bytes);
+    if (rc < 0)
+        return rc;
+    struct writer_op *op = writer_op_new_object(
+        WRITER_MERGE, partition_of(srv, key), key.data, key.len, &obj);
+    if (op == NULL) {
+        dyn_object_free(&obj);
+        return -ENOMEM;
+    }
+    op->done_cb = merge_done;
+    op->arg = m;
+    rc = server_submit_write(srv, op);
+    if (rc < 0) {
+        writer_op_free(op);
+        return rc;
+    }
+    m->waiting++;
+    return 0;
+}
+
+static struct merge_req *
+merge_req_new(struct conn *c, uint64_t id, uint8_t reply_code)
+{
+    struct merge_req *m = calloc(1, sizeof(*m));
+    if (m == NULL) {
+        conn_send_error(c, id, -ENOMEM, "merge: out of memory");
+        return NULL;
+    }
+    m->conn = c;
+    m->id = id;
+    m->reply_code = reply_code;
+    m->waiting = 1; /* held until every merge is queued */
+    conn_request_begin(c);
+    return m;
+}
+
+/* Drop the hold taken by merge_req_new; answers when nothing is left. */
+static void
+merge_req_queued(struct merge_req *m, int status)
+{
+    if (status < 0 && m->status == 0)
+        m->status = status;
+    if (--m->waiting == 0)
+        merge_req_finish(m);
+}
+
+void
+req_replica_put(struct conn *c, const ProtobufCMessage *msg)
+{
+    const Dynpb__ReplicaPutReq *p = (const Dynpb__ReplicaPutReq *)msg;
+    struct merge_req *m = merge_req_new(c, p->id, DYN_MSG_REPLICA_PUT_RESP);
+    if (m != NULL)
+        merge_req_queued(m, merge_one(c->srv, m, p->key, p->object));
+}
+
+void
+req_transfer(struct conn *c, const ProtobufCMessage *msg)
+{
+    const Dynpb__TransferReq *t = (const Dynpb__TransferReq *)msg;
+    struct server *srv = c->srv;
+    if (t->partition >= srv->ring->partitions) {
+        conn_send_error(c, t->id, -DYN_EBADARG,
+                        "transfer of partition %u: the ring has %u",
+                        t->partition, srv->ring->partitions);
+        return;
+    }
+    struct merge_req *m = merge_req_new(c, t->id, DYN_MSG_TRANSFER_RESP);
+    if (m == NULL)
+        return;
+    int rc = 0;
+    for (size_t i = 0; i < t->n_entries && rc == 0; i++) {
+        const Dynpb__TransferEntry *e = t->entries[i];
+        if (partition_of(srv, e->key) != t->partition)
+            rc = -DYN_EBADARG; /* not this partition's key: refuse all */
+        else
+            rc = merge_one(srv, m, e->key, e->object);
+    }
+    if (rc < 0)
+        log_warn("%s: transfer batch of partition %u refused: %s", c->peer,
+                 t->partition, dyn_strerror(rc));
+    merge_req_queued(m, rc);
+}
+
+struct stats_visit {
+    uint64_t *keys, *bytes;
+    uint32_t partitions;
+};
+
+static int
+stats_visit(void *arg, uint32_t partition, struct dyn_bytes key,
+            struct dyn_bytes value)
+{
+    struct stats_visit *v = arg;
+    if (partition >= v->partitions)
+        return 0; /* not this ring's: cannot be, Q is fixed */
+    v->keys[partition]++;
+    v->bytes[partition] += key.len + value.len;
+    return 0;
+}
+
+void
+req_partition_stats(struct conn *c, const ProtobufCMessage *msg)
+{
+    struct server *srv = c->srv;
+    uint64_t id = dyn_wire_msg_id(msg);
+    uint32_t q = srv->ring->partitions;
+    Dynpb__PartitionStatsResp resp = DYNPB__PARTITION_STATS_RESP__INIT;
+    resp.id = id;
+    resp.keys = calloc(q, sizeof(*resp.keys));
+    resp.bytes = calloc(q, sizeof(*resp.bytes));
+    struct dyn_store_txn *txn = NULL;
+    int rc = resp.keys && resp.bytes ? 0 : -ENOMEM;
+    if (rc == 0)
+        rc = dyn_store_begin(srv->store, false, &txn);
+    if (rc == 0) {
+        struct stats_visit v = {resp.keys, resp.bytes, q};
+        /* One scan of the whole store on the loop: an operator's request,
+         * made before a join, not on the request path. */
+        rc = dyn_store_scan_all(txn, stats_visit, &v);
+        dyn_store_abort(txn);
+    }
+    if (rc < 0) {
+        conn_send_error(c, id, rc, "partition stats: %s", dyn_strerror(rc));
+    } else {
+        resp.n_keys = q;
+        resp.n_bytes = q;
+        conn_send(c, &resp.base);
+    }
+    free(resp.keys);
+    free(resp.bytes);
+}
