@@ -54,6 +54,18 @@ kv_fail(struct cli *cli, struct client *c, int code, const char *what,
     return cli_exit_for(code);
 }
 
+/*
+ * The deadline the node is given: a little inside our own, so that a
+ * quorum the node cannot meet comes back as its message (which replicas
+ * answered) before we give up waiting.
+ */
+static uint32_t
+kv_node_timeout(const struct cli *cli)
+{
+    uint32_t t = (uint32_t)cli->timeout_ms;
+    return t - t / 10;
+}
+
 int
 kv_get(struct cli *cli, struct client *c, const char *key, uint32_t r,
        Dynpb__GetResp **out)
@@ -62,7 +74,7 @@ kv_get(struct cli *cli, struct client *c, const char *key, uint32_t r,
     req.key.data = (uint8_t *)key;
     req.key.len = strlen(key);
     req.r = r;
-    req.timeout_ms = (uint32_t)cli->timeout_ms;
+    req.timeout_ms = kv_node_timeout(cli);
     ProtobufCMessage *resp;
     int rc = client_call(c, &req.base, &dynpb__get_resp__descriptor, &resp);
     if (rc < 0)
@@ -83,7 +95,7 @@ kv_put(struct cli *cli, struct client *c, const struct kv_write *wr,
     req.context = wr->context;
     req.deleted = wr->deleted;
     req.w = wr->w;
-    req.timeout_ms = (uint32_t)cli->timeout_ms;
+    req.timeout_ms = kv_node_timeout(cli);
     ProtobufCMessage *resp;
     int rc = client_call(c, &req.base, &dynpb__put_resp__descriptor, &resp);
     if (rc < 0)

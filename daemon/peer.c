@@ -55,6 +55,7 @@ struct peer_call {
 
 struct peer {
     struct peer *next; /* in peer_set */
+    struct peer_set *set;
     struct server *srv;
     char address[DYN_RING_ADDRESS_BYTES];
     struct sockaddr_storage addr;
@@ -90,6 +91,7 @@ struct peer_set {
     struct peer *peers;
     uv_timer_t timer;
     bool stopped;
+    uint32_t closes_pending; /* after stop: handles not yet closed */
 };
 
 static struct peer_set *
@@ -100,6 +102,7 @@ peer_set(struct server *srv)
 
 static void peer_lost(struct peer *p, int status, const char *why);
 static void peer_flush(struct peer *p);
+static void peer_set_closed_one(struct peer_set *set);
 
 /* ---- calls ---- */
 
@@ -171,8 +174,10 @@ peer_closed_cb(uv_handle_t *handle)
     p->state = PEER_IDLE;
     p->in_len = 0;
     p->writing = false;
-    if (peer_set(p->srv)->stopped)
+    if (p->set->stopped) {
+        peer_set_closed_one(p->set);
         return;
+    }
     /* Calls made while closing wait in `out`: connect again for them. */
     if (p->call_count > 0)
         peer_flush(p);
@@ -403,6 +408,8 @@ peer_resolve(struct peer *p)
 static struct peer *
 peer_find(struct server *srv, const char *address)
 {
+    if (peer_set(srv) == NULL)
+        return NULL;
     for (struct peer *p = peer_set(srv)->peers; p != NULL; p = p->next)
         if (strcmp(p->address, address) == 0)
             return p;
@@ -423,6 +430,7 @@ peer_get(struct server *srv, const char *address, struct peer **out)
     if (p == NULL)
         return -ENOMEM;
     p->srv = srv;
+    p->set = peer_set(srv);
     snprintf(p->address, sizeof(p->address), "%s", address);
     p->backoff_ms = PEER_BACKOFF_MIN_MS;
     p->next_id = 1;
@@ -477,13 +485,13 @@ peers_init(struct server *srv)
                           PEER_TICK_MS);
 }
 
+/* After stop, every handle's close callback comes here; the last one
+ * frees the set (libuv gives no order among close callbacks). */
 static void
-peer_set_free_cb(uv_handle_t *handle)
+peer_set_closed_one(struct peer_set *set)
 {
-    struct server *srv = handle->data;
-    struct peer_set *set = peer_set(srv);
-    /* The peers' handles were closed before the timer's, and libuv runs
-     * close callbacks in order, so none is still referenced. */
+    if (--set->closes_pending > 0)
+        return;
     struct peer *p = set->peers;
     while (p != NULL) {
         struct peer *next = p->next;
@@ -494,7 +502,12 @@ peer_set_free_cb(uv_handle_t *handle)
         p = next;
     }
     free(set);
-    srv->peers = NULL;
+}
+
+static void
+peer_timer_closed_cb(uv_handle_t *handle)
+{
+    peer_set_closed_one(handle->data);
 }
 
 void
@@ -504,12 +517,17 @@ peers_stop(struct server *srv)
     if (set == NULL || set->stopped)
         return;
     set->stopped = true;
+    set->closes_pending = 1; /* the timer */
     for (struct peer *p = set->peers; p != NULL; p = p->next) {
         p->out_len = 0;
+        if (p->state != PEER_IDLE)
+            set->closes_pending++; /* open, or closing already */
         peer_close(p);
         calls_fail_all(p, -DYN_ESHUTDOWN);
     }
-    uv_close((uv_handle_t *)&set->timer, peer_set_free_cb);
+    set->timer.data = set;
+    uv_close((uv_handle_t *)&set->timer, peer_timer_closed_cb);
+    srv->peers = NULL; /* later calls fail with DYN_ESHUTDOWN */
 }
 
 int

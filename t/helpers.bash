@@ -121,16 +121,30 @@ kill_node() {
     wait_exit "$pid"
 }
 
-# stop_all_nodes: teardown; every node this test started, by PID.
+# stop_all_nodes: teardown; every node this test started, by PID.  Fails
+# (and so fails the test) when a node died of SIGSEGV or SIGABRT while
+# stopping, or any node log holds a sanitizer report.
 stop_all_nodes() {
     [ -f "$BATS_TEST_TMPDIR/pids" ] || return 0
-    local pid
-    while read -r pid; do kill -TERM "$pid" 2>/dev/null || true; done \
-        <"$BATS_TEST_TMPDIR/pids"
+    local pid crashed=0
+    # SIGCONT first: a node a test stopped with SIGSTOP cannot act on TERM.
+    while read -r pid; do
+        kill -CONT "$pid" 2>/dev/null || true
+        kill -TERM "$pid" 2>/dev/null || true
+    done <"$BATS_TEST_TMPDIR/pids"
     while read -r pid; do
         wait_exit "$pid" || { kill -KILL "$pid" 2>/dev/null; wait_exit "$pid"; }
+        case $EXIT in
+        134 | 136 | 139) echo "node (pid $pid) crashed: exit $EXIT" >&2; crashed=1 ;;
+        esac
     done <"$BATS_TEST_TMPDIR/pids"
     rm -f "$BATS_TEST_TMPDIR/pids"
+    if grep -l "ERROR: AddressSanitizer\|runtime error:\|ERROR: LeakSanitizer" \
+        "$BATS_TEST_TMPDIR"/*/log 2>/dev/null; then
+        echo "sanitizer report in the node log(s) above" >&2
+        crashed=1
+    fi
+    return $crashed
 }
 
 # assert_eq EXPECTED ACTUAL [WHAT]

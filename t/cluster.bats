@@ -1,0 +1,250 @@
+#!/usr/bin/env bats
+# t/cluster.bats - multi-node clusters on loopback: joins under load,
+# transfers, quorums with a node stopped or killed, restarts.
+#
+# Nodes run with the default n=3 r=2 w=2 and 256 partitions; every node
+# is started by PID and stopped in teardown, also when a test fails.
+
+bats_require_minimum_version 1.5.0
+load helpers
+
+teardown() { stop_all_nodes; }
+
+# start_nodes COUNT: start n1..nCOUNT, each alone; ADDR[i] is node i's address.
+start_nodes() {
+    ADDR=()
+    for i in $(seq 1 "$1"); do
+        start_node "n$i" || return 1
+        ADDR[i]=$NODE_ADDR
+    done
+    export DYN_HOST=${ADDR[1]}
+}
+
+# join_all COUNT: join n2..nCOUNT to n1, one after the other.
+join_all() {
+    for i in $(seq 2 "$1"); do
+        dynctl -H "${ADDR[i]}" join "${ADDR[1]}" >/dev/null || return 1
+    done
+}
+
+# transfers_done: no member reports a transfer, and every member answered.
+transfers_done() {
+    local out
+    out=$(dynctl -H "${ADDR[1]}" handoff --json 2>/dev/null) || return 1
+    [ "$(jq '.transfers | length' <<<"$out")" = 0 ] &&
+        [ "$(jq '.complete' <<<"$out")" = true ]
+}
+
+# epochs_agree COUNT EPOCH: nodes 1..COUNT all hold ring EPOCH.
+epochs_agree() {
+    local i
+    for i in $(seq 1 "$1"); do
+        [ "$(dynctl -H "${ADDR[i]}" status --json | jq .epoch)" = "$2" ] ||
+            return 1
+    done
+}
+
+# check_acked_at HOST R FILE: every "KEY VALUE" of FILE reads back as
+# VALUE from HOST with read quorum R.
+check_acked_at() {
+    local host=$1 r=$2 key value got n=0
+    while read -r key value; do
+        got=$(dyn -H "$host" get "$key" -r "$r") ||
+            { echo "acknowledged $key not read from $host (r=$r)" >&2; return 1; }
+        assert_eq "$value" "$got" "value of $key read from $host" || return 1
+        n=$((n + 1))
+    done <"$3"
+    echo "# $n keys read back from $host with r=$r"
+}
+
+# writer HOST COUNT: put w1..wCOUNT through HOST until told to stop; each
+# acknowledged write is appended to $BATS_TEST_TMPDIR/acked.
+writer() {
+    local host=$1 i=0
+    while [ ! -e "$BATS_TEST_TMPDIR/stop-writer" ] && [ $i -lt "$2" ]; do
+        i=$((i + 1))
+        if dyn -H "$host" put "w$i" "v$i" 2>>"$BATS_TEST_TMPDIR/writer.err"; then
+            echo "w$i v$i" >>"$BATS_TEST_TMPDIR/acked"
+        fi
+    done
+}
+
+acked_count() { wc -l <"$BATS_TEST_TMPDIR/acked" 2>/dev/null || echo 0; }
+
+# more_acked N: the writer acknowledged more than N writes.
+more_acked() { [ "$(acked_count)" -gt "$1" ]; }
+
+# overwrite HOST KEY VALUE [W]: read KEY's context (R=2), put VALUE over
+# it (W=2 unless given), as a client that reads before it writes does.
+overwrite() {
+    local ctx
+    ctx=$(dyn -H "$1" -t 4000 get "$2" -r 2 --json | jq -r .context) || return 1
+    dyn -H "$1" -t 4000 put "$2" "$3" -C "$ctx" -w "${4:-2}"
+}
+
+member_unreachable() { # HOST NAME: HOST sees NAME as unreachable
+    [ "$(dynctl -H "$1" status --json |
+        jq -r ".nodes[] | select(.name == \"$2\") | .reachable")" = false ]
+}
+
+@test "a cluster grows from 1 to 5 nodes by join while a writer writes; nothing acknowledged is lost" {
+    start_nodes 5
+    : >"$BATS_TEST_TMPDIR/acked"
+    writer "${ADDR[1]}" 3000 3>&- &
+    local wpid=$!
+    echo "$wpid" >>"$BATS_TEST_TMPDIR/pids"
+    for i in 2 3 4 5; do
+        local before; before=$(acked_count)
+        dynctl -H "${ADDR[i]}" join "${ADDR[1]}"
+        # Writes land while the ring changes and transfers run.
+        wait_until more_acked $((before + 20))
+    done
+    wait_until more_acked $(($(acked_count) + 20))
+    touch "$BATS_TEST_TMPDIR/stop-writer"
+    wait "$wpid"
+    echo "# $(acked_count) writes acknowledged during the joins"
+    if [ -s "$BATS_TEST_TMPDIR/writer.err" ]; then
+        echo "# writer errors:"; sort "$BATS_TEST_TMPDIR/writer.err" | uniq -c
+    fi
+    wait_until transfers_done
+    wait_until epochs_agree 5 5
+    dynctl ring --check
+    # Every node replicates or forwards: read everything from each, R=N.
+    for i in 1 2 3 4 5; do
+        check_acked_at "${ADDR[i]}" 3 "$BATS_TEST_TMPDIR/acked"
+    done
+    # Balanced: 256 partitions over 5 nodes is 51 or 52 each.
+    run -0 dynctl tokens --json
+    [ "$(jq '[.nodes[].partitions] | min' <<<"$output")" -ge 51 ]
+    [ "$(jq '[.nodes[].partitions] | max' <<<"$output")" -le 52 ]
+}
+
+@test "with one of 5 nodes stopped, then killed, reads and writes with R=W=2 succeed for every key" {
+    start_nodes 5
+    join_all 5
+    wait_until epochs_agree 5 5
+    for k in $(seq 1 60); do
+        dyn -H "${ADDR[$((k % 5 + 1))]}" put "k$k" "a$k" -w 3
+    done
+    wait_until transfers_done
+
+    kill -STOP "$(node_pid n3)"
+    for i in 1 2 4 5; do wait_until member_unreachable "${ADDR[i]}" n3; done
+    local entry live=(1 2 4 5)
+    for k in $(seq 1 60); do
+        entry=${ADDR[${live[k % 4]}]}
+        run -0 dyn -H "$entry" -t 4000 get "k$k" -r 2
+        assert_eq "a$k" "$output" "k$k with n3 stopped"
+        overwrite "$entry" "k$k" "b$k"
+    done
+
+    kill -KILL "$(node_pid n3)"
+    for k in $(seq 1 60); do
+        entry=${ADDR[${live[k % 4]}]}
+        run -0 dyn -H "$entry" -t 4000 get "k$k" -r 2
+        assert_eq "b$k" "$output" "k$k with n3 killed"
+        overwrite "$entry" "k$k" "c$k"
+        run -0 dyn -H "$entry" -t 4000 get "k$k" -r 2
+        assert_eq "c$k" "$output" "k$k rewritten with n3 killed"
+    done
+}
+
+@test "a quorum that cannot be met is exit 3, naming how many replicas answered" {
+    start_nodes 3
+    join_all 3
+    wait_until epochs_agree 3 3
+    dyn put q1 one -w 3
+    kill_node n3
+    run -3 dyn -t 3000 put q1 two -w 3
+    [[ "$output" == *"write quorum not reached: 2 of 3 replicas answered"* ]]
+    run -3 dyn -t 3000 get q1 -r 3
+    [[ "$output" == *"read quorum not reached: 2 of 3 replicas answered"* ]]
+    # W=2 still works, and so does a read of it.  (The failed write may
+    # be stored on the replicas that took it, as in Dynamo: a sibling.)
+    overwrite "${ADDR[1]}" q1 three 2
+    run -0 dyn get q1 -r 2
+    assert_eq three "$output"
+}
+
+@test "a node restarted after kill -9 comes back with its ring; no epoch goes back" {
+    start_nodes 3
+    join_all 3
+    wait_until epochs_agree 3 3
+    dyn put r1 before -w 3
+    kill_node n2
+    start_node n2
+    [ "$NODE_ADDR" = "${ADDR[2]}" ]
+    run -0 dynctl -H "${ADDR[2]}" status --json
+    assert_eq 3 "$(jq .epoch <<<"$output")" "epoch after restart"
+    assert_eq 3 "$(jq '.nodes | length' <<<"$output")" "members after restart"
+    # Back in service without a new join: a W=3 write needs it.
+    wait_until overwrite "${ADDR[1]}" r1 after 3
+    run -0 dyn -H "${ADDR[2]}" get r1 -r 3
+    assert_eq after "$output"
+    for i in 1 2 3; do
+        [ "$(dynctl -H "${ADDR[i]}" status --json | jq .epoch)" -ge 3 ]
+    done
+}
+
+@test "a node that joins with data of its own hands it to the cluster" {
+    start_nodes 2
+    for k in $(seq 1 30); do dyn -H "${ADDR[2]}" put "own$k" "x$k"; done
+    dynctl -H "${ADDR[2]}" join "${ADDR[1]}"
+    wait_until transfers_done
+    for k in $(seq 1 30); do
+        run -0 dyn -H "${ADDR[1]}" get "own$k" -r 2
+        assert_eq "x$k" "$output"
+    done
+}
+
+@test "join --dry-run shows the moves and changes nothing" {
+    start_nodes 2
+    for k in $(seq 1 40); do dyn -H "${ADDR[1]}" put "d$k" "v$k"; done
+    run -0 dynctl -H "${ADDR[2]}" join "${ADDR[1]}" --dry-run --json
+    local out=$output
+    assert_eq true "$(jq .dry_run <<<"$out")"
+    assert_eq 2 "$(jq .epoch_after <<<"$out")"
+    assert_eq 256 "$(jq '[.nodes[].partitions_after] | add' <<<"$out")"
+    # n2 would receive every partition (N=3 > 2 nodes), so every key.
+    assert_eq 40 "$(jq '.nodes[] | select(.name == "n2") | .receives_keys' <<<"$out")"
+    assert_eq 0 "$(jq '.violations | length' <<<"$out")"
+    run -0 dynctl -H "${ADDR[2]}" join "${ADDR[1]}" --dry-run
+    [[ "$output" == *"dry run: ring epoch 1 -> 2"* ]]
+    [[ "$output" == *"placement: no violations"* ]]
+    # Nothing changed.
+    for i in 1 2; do
+        assert_eq 1 "$(dynctl -H "${ADDR[i]}" status --json | jq .epoch)"
+    done
+}
+
+@test "join refuses what it cannot do, with a reason" {
+    start_nodes 2
+    run -2 dynctl -H "${ADDR[1]}" join "${ADDR[1]}"
+    [[ "$output" == *"is this node"* ]]
+    run -3 dynctl -H "${ADDR[2]}" -t 2000 join "127.0.0.1:$(pick_port)"
+    [[ "$output" == dynctl:* ]]
+    write_config other "$(pick_port)"
+    sed -i 's/^  name: test$/  name: another/' "$(node_dir other)/config.yaml"
+    start_node_config other
+    run -5 dynctl -H "$NODE_ADDR" join "${ADDR[1]}"
+    [[ "$output" == *"belongs to cluster 'test', not 'another'"* ]]
+    dynctl -H "${ADDR[2]}" join "${ADDR[1]}"
+    run -2 dynctl -H "${ADDR[2]}" join "${ADDR[1]}"
+    [[ "$output" == *"already a member of a cluster of 2 nodes"* ]]
+}
+
+@test "dynctl status lists every member with reachability; handoff is empty when idle" {
+    start_nodes 3
+    join_all 3
+    wait_until epochs_agree 3 3
+    run -0 dynctl status --json
+    assert_eq 3 "$(jq '.nodes | length' <<<"$output")"
+    assert_eq 256 "$(jq '[.nodes[].partitions] | add' <<<"$output")"
+    wait_until transfers_done
+    run -0 dynctl handoff
+    [[ "$output" == "no partition transfers in progress" ]]
+    run -0 dynctl handoff --json
+    assert_eq '[]' "$(jq -c .transfers <<<"$output")"
+    run -0 dynctl status
+    [[ "$output" == *"n2 "*"127.0.0.1:"*" up "* ]]
+}
