@@ -30,7 +30,13 @@ uint32_t
 coord_targets(struct server *srv, uint32_t partition, struct coord_target *out,
               bool *self_in)
 {
-    const struct dyn_ring *ring = srv->ring;
+    return coord_targets_in(srv->ring, srv->node_id, partition, out, self_in);
+}
+
+uint32_t
+coord_targets_in(const struct dyn_ring *ring, uint64_t self,
+                 uint32_t partition, struct coord_target *out, bool *self_in)
+{
     uint32_t idx[DYN_RING_MAX_N];
     int count = dyn_ring_preflist(ring, partition, idx, DYN_RING_MAX_N);
     *self_in = false;
@@ -41,7 +47,7 @@ coord_targets(struct server *srv, uint32_t partition, struct coord_target *out,
         out[i].id = m->id;
         memcpy(out[i].name, m->name, sizeof(out[i].name));
         memcpy(out[i].address, m->address, sizeof(out[i].address));
-        out[i].local = m->id == srv->node_id;
+        out[i].local = m->id == self;
         if (out[i].local)
             *self_in = true;
     }

@@ -76,10 +76,15 @@ struct coord_target {
 };
 
 /*
- * The preference list of `partition` in the ring this node holds, into
- * out[0..DYN_RING_MAX_N).  Returns the count (>= 1); *self_in says
- * whether this node is in it.
+ * The preference list of `partition` in `ring`, into
+ * out[0..DYN_RING_MAX_N); `self` is this node's id.  Returns the count
+ * (>= 1); *self_in says whether this node is in it.
  */
+uint32_t coord_targets_in(const struct dyn_ring *ring, uint64_t self,
+                          uint32_t partition, struct coord_target *out,
+                          bool *self_in);
+
+/* The same in the ring this node holds now. */
 uint32_t coord_targets(struct server *srv, uint32_t partition,
                        struct coord_target *out, bool *self_in);
 

@@ -21,6 +21,7 @@
 
 #include "conn.h"
 #include "coord.h"
+#include "datadir.h"
 #include "dispatch.h"
 #include "err.h"
 #include "log.h"
@@ -38,6 +39,8 @@
 #define HANDOFF_BATCH_KEYS 512u
 #define HANDOFF_RETRY_MS 1000
 #define HANDOFF_WHY_BYTES 192
+#define HANDOFF_FILE "transfers"          /* in data_dir */
+#define HANDOFF_FILE_MAX (8u * 1024 * 1024) /* refused beyond this */
 
 enum transfer_state {
     T_WAITING,
@@ -87,12 +90,24 @@ struct transfer {
 struct handoff {
     uv_timer_t timer;
     struct transfer *list; /* in start order */
+    bool dirty;            /* list changed since the file was written */
     uint64_t next_sweep;   /* uv_now() */
     uint64_t completed;    /* transfers finished since start */
 };
 
 static void transfer_send(struct transfer *t);
 static void transfer_next_batch(struct transfer *t);
+static void handoff_save(struct server *srv);
+static void handoff_tick_cb(uv_timer_t *timer);
+
+/* Run the tick on the next loop turn: a slot came free. */
+static void
+handoff_kick(struct server *srv)
+{
+    struct handoff *h = srv->handoff;
+    if (h != NULL)
+        uv_timer_start(&h->timer, handoff_tick_cb, 0, HANDOFF_TICK_MS);
+}
 
 static bool
 stopping(const struct transfer *t)
@@ -384,7 +399,8 @@ transfer_next_batch(struct transfer *t)
         return;
     }
     if (t->entry_count == 0) {
-        t->state = T_DONE; /* the tick frees it */
+        t->state = T_DONE; /* the tick frees it and starts the next */
+        handoff_kick(t->srv);
         return;
     }
     transfer_send(t);
@@ -475,6 +491,7 @@ transfer_add(struct server *srv, uint32_t partition,
     while (*tail != NULL)
         tail = &(*tail)->next;
     *tail = t;
+    h->dirty = true;
 }
 
 static bool
@@ -484,18 +501,6 @@ target_in(const struct coord_target *list, uint32_t count, uint64_t id)
         if (list[i].id == id)
             return true;
     return false;
-}
-
-/* The preference list of `partition` in `ring` (not necessarily ours). */
-static uint32_t
-ring_targets(struct server *srv, const struct dyn_ring *ring,
-             uint32_t partition, struct coord_target *out, bool *self_in)
-{
-    struct dyn_ring *saved = srv->ring;
-    srv->ring = (struct dyn_ring *)ring; /* coord_targets reads srv->ring */
-    uint32_t n = coord_targets(srv, partition, out, self_in);
-    srv->ring = saved;
-    return n;
 }
 
 void
@@ -509,8 +514,8 @@ handoff_ring_changed(struct server *srv, const struct dyn_ring *old,
         struct coord_target was[DYN_RING_MAX_N], now[DYN_RING_MAX_N];
         struct coord_target to[DYN_RING_MAX_N];
         bool was_in, now_in;
-        uint32_t nw = ring_targets(srv, old, p, was, &was_in);
-        uint32_t nn = ring_targets(srv, cur, p, now, &now_in);
+        uint32_t nw = coord_targets_in(old, srv->node_id, p, was, &was_in);
+        uint32_t nn = coord_targets_in(cur, srv->node_id, p, now, &now_in);
         if (!was_in)
             continue; /* we held nothing of it (the sweep checks) */
         uint32_t nt = 0;
@@ -527,9 +532,11 @@ handoff_ring_changed(struct server *srv, const struct dyn_ring *old,
         transfer_add(srv, p, to, nt, !now_in);
         started++;
     }
-    if (started > 0)
+    if (started > 0) {
         log_info("ring epoch %llu: %u partition transfers queued",
                  (unsigned long long)cur->epoch, started);
+        handoff_save(srv); /* now: the caller stores the ring next */
+    }
 }
 
 /* Partitions held here but not replicated here: hand them off. */
@@ -557,6 +564,131 @@ handoff_sweep(struct server *srv)
         log_info("%u partitions hold data this node does not replicate: "
                  "handing them off",
                  found);
+}
+
+/* ---- the transfers file ----
+ *
+ * Transfers not yet done are kept in data_dir/transfers, one per line:
+ * "PARTITION HANDOFF(0|1) TARGET_ID[,TARGET_ID...]" (ids in hex), so a
+ * node restarted mid-transfer sends the partition again (from its first
+ * key: merges make that harmless).  Written at most once per tick.
+ */
+
+static void
+handoff_save(struct server *srv)
+{
+    struct handoff *h = srv->handoff;
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    for (struct transfer *t = h->list; buf != NULL && t != NULL; t = t->next) {
+        if (t->state == T_DONE)
+            continue;
+        size_t need = len + 32 + (size_t)t->target_count * 17;
+        if (need > cap) {
+            char *nb = realloc(buf, cap = need * 2);
+            if (nb == NULL) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+        }
+        len += (size_t)snprintf(buf + len, cap - len, "%u %d", t->partition,
+                                t->handoff ? 1 : 0);
+        for (uint32_t i = 0; i < t->target_count; i++)
+            len += (size_t)snprintf(buf + len, cap - len, "%c%016llx",
+                                    i ? ',' : ' ',
+                                    (unsigned long long)t->targets[i].id);
+        buf[len++] = '\n';
+    }
+    int rc = buf == NULL ? -ENOMEM
+                         : datadir_write_file(srv->cfg->data_dir, HANDOFF_FILE,
+                                              buf, len);
+    free(buf);
+    if (rc < 0) {
+        log_warn("%s/" HANDOFF_FILE ": %s (transfers in progress would be "
+                 "lost by a restart)",
+                 srv->cfg->data_dir, dyn_strerror(rc));
+        return; /* dirty stays set: tried again next tick */
+    }
+    h->dirty = false;
+}
+
+/* Parse one line of the file into a transfer of the current ring. */
+static bool
+handoff_load_line(struct server *srv, char *line)
+{
+    char *end;
+    unsigned long p = strtoul(line, &end, 10);
+    if (end == line || *end != ' ' || p >= srv->ring->partitions)
+        return false;
+    line = end + 1;
+    if ((line[0] != '0' && line[0] != '1') || line[1] != ' ')
+        return false;
+    bool handoff = line[0] == '1';
+    line += 2;
+    struct coord_target to[DYN_RING_MAX_N];
+    uint32_t n = 0;
+    const struct dyn_ring *ring = srv->ring;
+    for (;;) {
+        uint64_t id = strtoull(line, &end, 16);
+        if (end - line != 16 || n >= DYN_RING_MAX_N)
+            return false;
+        for (uint32_t i = 0; i < ring->member_count; i++)
+            if (ring->members[i].id == id) {
+                struct dyn_ring_member *m = &ring->members[i];
+                to[n] = (struct coord_target){.id = id};
+                memcpy(to[n].name, m->name, sizeof(to[n].name));
+                memcpy(to[n].address, m->address, sizeof(to[n].address));
+                n++;
+            }
+        if (*end != ',')
+            break;
+        line = end + 1;
+    }
+    if (*end != '\0')
+        return false;
+    if (n > 0) /* targets gone from the ring meanwhile: nothing to send */
+        transfer_add(srv, (uint32_t)p, to, n, handoff);
+    return true;
+}
+
+static void
+handoff_load(struct server *srv)
+{
+    uint8_t *buf;
+    size_t len;
+    int rc = datadir_read_file(srv->cfg->data_dir, HANDOFF_FILE,
+                               HANDOFF_FILE_MAX, &buf, &len);
+    if (rc == -ENOENT)
+        return;
+    if (rc < 0) {
+        log_warn("%s/" HANDOFF_FILE ": %s; the sweep hands off what it "
+                 "finds",
+                 srv->cfg->data_dir, dyn_strerror(rc));
+        return;
+    }
+    char *text = malloc(len + 1);
+    if (text != NULL) {
+        memcpy(text, buf, len);
+        text[len] = '\0';
+        uint32_t count = 0, bad = 0;
+        char *save = NULL;
+        for (char *line = strtok_r(text, "\n", &save); line != NULL;
+             line = strtok_r(NULL, "\n", &save)) {
+            if (handoff_load_line(srv, line))
+                count++;
+            else
+                bad++;
+        }
+        if (count > 0 || bad > 0)
+            log_info("%u partition transfers resumed from %s/" HANDOFF_FILE
+                     "%s",
+                     count, srv->cfg->data_dir,
+                     bad ? " (some lines not understood were dropped)" : "");
+    }
+    free(text);
+    free(buf);
 }
 
 /* Start waiting transfers while slots are free.  One that finds nothing
@@ -593,6 +725,7 @@ handoff_tick_cb(uv_timer_t *timer)
             *pp = t->next;
             transfer_free(t);
             h->completed++;
+            h->dirty = true;
             continue;
         }
         if (t->state == T_RETRYING && now >= t->retry_at && t->busy == 0)
@@ -606,6 +739,8 @@ handoff_tick_cb(uv_timer_t *timer)
         h->next_sweep = now + HANDOFF_SWEEP_MS;
         handoff_sweep(srv);
     }
+    if (h->dirty)
+        handoff_save(srv);
 }
 
 int
@@ -616,6 +751,7 @@ handoff_init(struct server *srv)
         return -ENOMEM;
     srv->handoff = h;
     h->next_sweep = uv_now(srv->loop) + HANDOFF_FIRST_SWEEP_MS;
+    handoff_load(srv);
     uv_timer_init(srv->loop, &h->timer);
     h->timer.data = srv;
     return uv_timer_start(&h->timer, handoff_tick_cb, HANDOFF_TICK_MS,
@@ -634,6 +770,8 @@ handoff_stop(struct server *srv)
     struct handoff *h = srv->handoff;
     if (h == NULL)
         return;
+    if (h->dirty)
+        handoff_save(srv);
     srv->handoff = NULL; /* transfers see they are stopping */
     struct transfer *t = h->list;
     while (t != NULL) {

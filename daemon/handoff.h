@@ -20,6 +20,10 @@
  * target that fails is retried after a pause; the transfer shows why.
  * At most HANDOFF_SLOTS transfers run at once; the rest wait.
  *
+ * Transfers not yet done are listed in data_dir/transfers (rewritten at
+ * most once per tick when the list changed), so a node restarted in the
+ * middle sends those partitions again, from their first key.
+ *
  * A sweep (at start and every HANDOFF_SWEEP_MS) finds partitions this
  * node holds data for but does not replicate, and hands them off: this
  * finishes handoffs cut short by a restart and moves the data of a node
@@ -38,11 +42,15 @@ struct server;
 
 int handoff_init(struct server *srv);
 
-/* Stop: transfers stop where they are (they resume after a restart by the
- * sweep, for handoffs; see the README's limits for the rest). */
+/* Stop: transfers stop where they are; they resume after a restart from
+ * the transfers file. */
 void handoff_stop(struct server *srv);
 
-/* The ring changed from `old` to `cur` (both borrowed for the call). */
+/*
+ * The ring is changing from `old` (still srv->ring) to `cur` (both
+ * borrowed for the call): queue the transfers and store the list before
+ * returning, so the caller stores the new ring only after them.
+ */
 void handoff_ring_changed(struct server *srv, const struct dyn_ring *old,
                           const struct dyn_ring *cur);
 

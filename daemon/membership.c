@@ -89,6 +89,10 @@ membership_adopt(struct server *srv, struct dyn_ring *ring, bool force,
         dyn_ring_free(ring);
         return 0;
     }
+    /* Transfers are queued (and stored) before the ring is: a crash in
+     * between leaves transfers for a ring not yet adopted, which merge
+     * harmlessly, never a ring whose transfers were lost. */
+    handoff_ring_changed(srv, old, ring);
     char err[256];
     int rc = ringfile_store(srv->cfg, ring, err, sizeof(err));
     if (rc < 0) {
@@ -102,7 +106,6 @@ membership_adopt(struct server *srv, struct dyn_ring *ring, bool force,
              (unsigned long long)ring->epoch, source, ring->member_count,
              (unsigned long long)old->epoch, old->member_count);
     srv->ring = ring;
-    handoff_ring_changed(srv, old, ring);
     dyn_ring_free(old);
     return 1;
 }

@@ -186,6 +186,24 @@ member_unreachable() { # HOST NAME: HOST sees NAME as unreachable
     done
 }
 
+@test "a node killed during its transfers sends them after a restart" {
+    start_nodes 2
+    local k
+    for k in $(seq 1 400); do echo "t$k"; done >"$BATS_TEST_TMPDIR/keys"
+    while read -r k; do dyn -H "${ADDR[1]}" put "$k" "x$k"; done \
+        <"$BATS_TEST_TMPDIR/keys"
+    dynctl -H "${ADDR[2]}" join "${ADDR[1]}"
+    kill_node n1
+    start_node n1
+    wait_until transfers_done
+    # With 2 nodes and N=3 each node holds every key; R=1 from n2 answers
+    # from n2's own copy first.
+    while read -r k; do
+        run -0 dyn -H "${ADDR[2]}" get "$k" -r 1
+        assert_eq "x$k" "$output" "$k on n2"
+    done <"$BATS_TEST_TMPDIR/keys"
+}
+
 @test "a node that joins with data of its own hands it to the cluster" {
     start_nodes 2
     for k in $(seq 1 30); do dyn -H "${ADDR[2]}" put "own$k" "x$k"; done

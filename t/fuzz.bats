@@ -120,95 +120,237 @@ fuzz_frames() {
         printf "$esc"' fuzz_frames "$1" "$2"
 }
 
-# fuzz_mutate SEED HEX...: the bytes HEX with 1 to 4 random mutations (a
-# byte overwritten, a bit flipped, a byte inserted, the end cut), as the
-# wire test mutates bodies.  A separate bash, like fuzz_bytes.
-fuzz_mutate() {
-    bash -c 'RANDOM=$1; shift; b=("$@"); n=${#b[@]}
-        for ((k = RANDOM % 4 + 1; k > 0; k--)); do
-            case $((RANDOM % 4)) in
-            0) ((n == 0)) || b[RANDOM % n]=$(printf %02x $((RANDOM & 255))) ;;
-            1) ((n == 0)) || { i=$((RANDOM % n))
-                b[i]=$(printf %02x $((0x${b[i]} ^ (1 << RANDOM % 8)))); } ;;
-            2) i=$((RANDOM % (n + 1)))
-               b=("${b[@]:0:i}" "$(printf %02x $((RANDOM & 255)))" "${b[@]:i}")
-               n=$((n + 1)) ;;
-            3) ((n == 0)) || { n=$((RANDOM % n)); b=("${b[@]:0:n}"); } ;;
-            esac
-        done
-        esc=""; for x in "${b[@]}"; do esc+="\\x$x"; done
-        printf "$esc"' fuzz_mutate "$@"
+# ---- a wire client of bash builtins ----------------------------------------
+#
+# Starting a process takes milliseconds and bats slows down every command
+# of a test, so the tests below that make hundreds of exchanges run these
+# functions in one child bash (wire_batch), where a frame is read with
+# `read` one byte at a time (bash reads sockets unbuffered, so nothing past
+# the frame is consumed) and built with printf -v.  Bytes are hex pairs.
+
+# wire_batch FUNCTION ARGS...: run FUNCTION in a child bash that has the
+# client's functions and variables and talks to the node at $NODE_ADDR.
+wire_batch() {
+    LC_ALL=C WC_ADDR=$NODE_ADDR WC_DEADLINE_S=$DYN_TEST_DEADLINE_S bash -c "
+        $(declare -f wc_open wc_close wc_send wc_byte wc_frame wc_eof \
+            wc_exchange wc_empty_bodies varint_hex pb_uint pb_bytes pb_text frame_hex \
+            fz_random fz_mutate request_template fuzz_new_codes)
+        $(declare -p PING_HEX VALID_OBJECT_HEX NEW_REQUEST_CODES)
+        trap '' PIPE
+        \"\$@\"" wire_batch "$@"
 }
 
-# ---- protobuf bodies in hex (lib/dynamo.proto) ----------------------------
+# wc_open, wc_close: the connection, fd $WC_FD.
+wc_open() { exec {WC_FD}<>"/dev/tcp/${WC_ADDR%:*}/${WC_ADDR##*:}"; }
+wc_close() { exec {WC_FD}>&-; }
 
-# varint_hex N: N (below 2^63) as a protobuf varint, in hex pairs.
+# wc_send HEX...: a peer that closed makes the write fail; not an error.
+wc_send() {
+    local esc
+    printf -v esc '\\x%s' "$@"
+    printf "$esc" >&"$WC_FD" 2>/dev/null || true
+}
+
+# wc_byte: the next byte, in WC_B (0..255); fails at EOF (WC_WHY=eof) or
+# when none comes within the deadline (WC_WHY=timeout).
+wc_byte() {
+    local c rc=0
+    IFS= read -r -n 1 -d '' -t "$WC_DEADLINE_S" -u "$WC_FD" c || rc=$?
+    if ((rc == 0)); then
+        if [ -z "$c" ]; then WC_B=0; else printf -v WC_B %d "'$c"; fi
+        return 0
+    fi
+    ((rc > 128)) && WC_WHY=timeout || WC_WHY=eof
+    return 1
+}
+
+# wc_frame: read one frame: WC_CODE, WC_ID (its field 1) and, for an
+# Error, WC_TEXT (its message, bytes outside printable ASCII as '?').
+wc_frame() {
+    local -a h b
+    local i len pos tag v shift n c
+    for ((i = 0; i < 5; i++)); do wc_byte || return 1; h[i]=$WC_B; done
+    len=$((h[0] << 24 | h[1] << 16 | h[2] << 8 | h[3]))
+    for ((i = 0; i < len - 1; i++)); do wc_byte || return 1; b[i]=$WC_B; done
+    WC_CODE=${h[4]} WC_ID=0 WC_TEXT=""
+    pos=0
+    while ((pos < len - 1)); do # the fields: varints and length-delimited
+        tag=0 shift=0
+        while ((b[pos] & 128)); do
+            tag=$((tag | (b[pos] & 127) << shift)) shift=$((shift + 7)) pos=$((pos + 1))
+        done
+        tag=$((tag | b[pos] << shift)) pos=$((pos + 1))
+        v=0 shift=0
+        case $((tag & 7)) in
+        0 | 2)
+            while ((b[pos] & 128)); do
+                v=$((v | (b[pos] & 127) << shift)) shift=$((shift + 7)) pos=$((pos + 1))
+            done
+            v=$((v | b[pos] << shift)) pos=$((pos + 1)) ;;
+        *) WC_TEXT="(frame not parsed)"; return 0 ;;
+        esac
+        if ((tag == 8)); then
+            WC_ID=$v
+        elif ((tag == 0x1a && WC_CODE == 1)); then
+            for ((n = pos; n < pos + v; n++)); do
+                if ((b[n] >= 32 && b[n] < 127)); then
+                    printf -v c %02x "${b[n]}"
+                    printf -v c "\\x$c"
+                    WC_TEXT+=$c
+                else
+                    WC_TEXT+="?"
+                fi
+            done
+        fi
+        ((tag & 7)) && pos=$((pos + v))
+    done
+    return 0
+}
+
+# wc_eof: the node closes the connection and sends nothing more.
+wc_eof() {
+    if wc_frame; then
+        WC_WHY="a frame of code $WC_CODE instead of a close"
+        return 1
+    fi
+    [ "$WC_WHY" = eof ]
+}
+
+# wc_exchange open|closed|auto N HEX...: on a new connection send HEX and
+# print the next N frames, one line each: "CODE ID" and for an Error its
+# message.  Then "closed" when the node closes the connection, or "open"
+# when a ping on it is still answered, or "fail: WHY".  `auto` expects a
+# close after an Error saying the body does not decode, else open.
+wc_exchange() {
+    local mode=$1 n=$2 k
+    shift 2
+    wc_open || { echo "fail: connect"; return 0; }
+    wc_send "$@"
+    for ((k = 0; k < n; k++)); do
+        if ! wc_frame; then
+            echo "fail: $WC_WHY before answer $((k + 1))"
+            wc_close
+            return 0
+        fi
+        echo "$WC_CODE $WC_ID${WC_TEXT:+ $WC_TEXT}"
+    done
+    if [ "$mode" = auto ]; then
+        [[ $WC_CODE == 1 && $WC_TEXT == *"does not decode"* ]] && mode=closed ||
+            mode=open
+    fi
+    if [ "$mode" = closed ]; then
+        wc_eof && echo closed || echo "fail: $WC_WHY"
+    else
+        wc_send $PING_HEX
+        if ! wc_frame; then
+            echo "fail: $WC_WHY instead of a pong"
+        elif [ "$WC_CODE $WC_ID" != "3 7" ]; then
+            echo "fail: code $WC_CODE id $WC_ID $WC_TEXT instead of a pong"
+        else
+            echo open
+        fi
+    fi
+    wc_close
+}
+
+# wc_empty_bodies open|closed CODE...: for each CODE, wc_exchange with
+# a frame of that code and an empty body.
+wc_empty_bodies() {
+    local mode=$1 code c
+    shift
+    for code; do
+        printf -v c %02x "$code"
+        wc_exchange "$mode" 1 00 00 00 01 "$c"
+    done
+}
+
+# ---- protobuf bodies in hex (lib/dynamo.proto) ------------------------------
+#
+# Each sets a variable rather than printing, so building a message starts
+# no process: pb_* append one field to PB, frame_hex sets FRAME.
+
+# varint_hex N: N (below 2^63) as a protobuf varint, in VARINT.
 varint_hex() {
-    local n=$1 out=""
+    local n=$1 h
+    VARINT=""
     while ((n >= 128)); do
-        out+=$(printf '%02x ' $(((n & 127) | 128)))
+        printf -v h '%02x ' $(((n & 127) | 128))
+        VARINT+=$h
         n=$((n >> 7))
     done
-    printf '%s%02x' "$out" "$n"
+    printf -v h '%02x' "$n"
+    VARINT+=$h
 }
 
-# text_hex TEXT: the bytes of TEXT in hex pairs.
-text_hex() { printf '%s' "$1" | od -An -v -tx1 | tr -s ' \n' '  ' | sed 's/^ //; s/ $//'; }
+# pb_uint FIELD N: a varint field.
+pb_uint() {
+    local tag
+    printf -v tag '%02x' $(($1 << 3))
+    varint_hex "$2"
+    PB+=" $tag $VARINT"
+}
 
-# pb_uint FIELD N: a varint field.  pb_bytes FIELD HEX...: a bytes,
-# string or message field.  Both in hex pairs.
-pb_uint() { printf '%02x %s' $(($1 << 3)) "$(varint_hex "$2")"; }
+# pb_bytes FIELD HEX...: a bytes, string or message field.
 pb_bytes() {
-    local field=$1; shift
+    local field=$1 tag
+    shift
     local -a b=($*)
-    printf '%02x %s %s' $((field << 3 | 2)) "$(varint_hex ${#b[@]})" "${b[*]}"
+    printf -v tag '%02x' $((field << 3 | 2))
+    varint_hex ${#b[@]}
+    PB+=" $tag $VARINT${b[*]:+ ${b[*]}}"
 }
 
-# frame_hex CODE HEX...: the frame of message CODE with the body HEX.
+# pb_text FIELD TEXT: a string field.
+pb_text() {
+    local field=$1 text=$2 i h hex=""
+    for ((i = 0; i < ${#text}; i++)); do
+        printf -v h ' %02x' "'${text:i:1}"
+        hex+=$h
+    done
+    pb_bytes "$field" $hex
+}
+
+# frame_hex CODE: FRAME is the frame of message CODE with the body PB.
 frame_hex() {
-    local code=$1; shift
-    local -a b=($*)
+    local -a b=($PB)
     local len=$((${#b[@]} + 1))
-    printf '%02x %02x %02x %02x %02x %s' $((len >> 24)) $(((len >> 16) & 255)) \
-        $(((len >> 8) & 255)) $((len & 255)) "$code" "${b[*]}"
+    printf -v FRAME '%02x %02x %02x %02x %02x' $((len >> 24)) \
+        $(((len >> 16) & 255)) $(((len >> 8) & 255)) $((len & 255)) "$1"
+    FRAME+="${b[*]:+ ${b[*]}}"
 }
 
-# wire_send_body CODE FILE: send a frame of message CODE whose body is FILE.
-wire_send_body() {
-    local len=$(($(wc -c <"$2") + 1))
-    wire_send "$(printf '%02x %02x %02x %02x %02x' $((len >> 24)) \
-        $(((len >> 16) & 255)) $(((len >> 8) & 255)) $((len & 255)) "$1")"
-    wire_send_file "$2"
+# fz_random N: N random bytes (RANDOM, seeded by the caller) in FZ.
+fz_random() {
+    local i h
+    FZ=""
+    for ((i = 0; i < $1; i++)); do
+        printf -v h ' %02x' $((RANDOM & 255))
+        FZ+=$h
+    done
 }
 
-# wire_answered CODE: a request of message CODE was sent on $WIRE; its
-# answer is its response (CODE + 1) or an Error.  An Error for a body that
-# does not decode closes the connection (ANSWER=closed); after any other
-# answer the connection stays usable and a ping on it is answered
-# (ANSWER=open).
-wire_answered() {
-    local code=$1 pong=$BATS_TEST_TMPDIR/pong
-    wire_read_frame || { echo "no answer to a request of code $code" >&2; return 1; }
-    if [ "$FRAME_CODE" -eq 1 ] && grep -qaF "does not decode" "$FRAME_BODY"; then
-        ANSWER=closed
-        wire_expect_eof
-        return
-    fi
-    [ "$FRAME_CODE" -eq $((code + 1)) ] || [ "$FRAME_CODE" -eq 1 ] || {
-        echo "code $code answered with a frame of code $FRAME_CODE" >&2
-        return 1
-    }
-    ANSWER=open
-    wire_send $PING_HEX
-    wire_read 7 "$pong"
-    assert_eq "$PONG_HEX" "$(hex "$pong")" "pong after a request of code $code"
-}
-
-# ring_is EPOCH MEMBERS: the node's ring is still that one.
-ring_is() {
-    local st; st=$(dynctl status --json)
-    assert_eq "$1 $2" "$(jq -r '"\(.epoch) \(.nodes | length)"' <<<"$st")" \
-        "ring epoch and members"
+# fz_mutate HEX...: HEX with 1 to 4 random mutations (a byte overwritten,
+# a bit flipped, a byte inserted, the end cut) in FZ, as the wire test
+# mutates bodies.
+fz_mutate() {
+    local -a b=("$@")
+    local n=${#b[@]} k i h
+    for ((k = RANDOM % 4 + 1; k > 0; k--)); do
+        case $((RANDOM % 4)) in
+        0) ((n == 0)) || printf -v "b[RANDOM % n]" %02x $((RANDOM & 255)) ;;
+        1) ((n == 0)) || {
+            i=$((RANDOM % n))
+            printf -v "b[i]" %02x $((0x${b[i]} ^ (1 << RANDOM % 8)))
+        } ;;
+        2)
+            i=$((RANDOM % (n + 1)))
+            printf -v h %02x $((RANDOM & 255))
+            b=("${b[@]:0:i}" "$h" "${b[@]:i}")
+            n=$((n + 1)) ;;
+        3) ((n == 0)) || { n=$((RANDOM % n)); b=("${b[@]:0:n}"); } ;;
+        esac
+    done
+    FZ="${b[*]}"
 }
 
 # The request codes added with the cluster (dynamo.proto): JoinCmdReq,
@@ -220,25 +362,49 @@ NEW_REQUEST_CODES=(24 26 28 30 32 34 36 38)
 # {7: 1}, one sibling with dot (7, 1), ts 0, flags 0 and the value "ok".
 VALID_OBJECT_HEX="01 01 07 01 00 01 07 01 00 00 02 6f 6b"
 
-# request_template CODE: a body of request CODE in hex, for mutating.
-# None can become a valid join by a few mutations (it names another
-# cluster), nor a join command with a seed to resolve (it has no port).
+# request_template CODE: PB is a body of request CODE, for mutating.  None
+# becomes a valid join by a few mutations (it names another cluster and
+# another partition count), nor a join command with a seed to look up in
+# DNS (it has no port).
 request_template() {
+    PB=""
+    pb_uint 1 "$1" # the id
     case $1 in
-    24) echo "$(pb_uint 1 1) $(pb_bytes 2 "$(text_hex 'no port here')")" ;;
-    26) pb_uint 1 2 ;;
-    28) pb_uint 1 3 ;;
-    30) echo "$(pb_uint 1 4) $(pb_bytes 2 "$(text_hex key)")" ;;
-    32) echo "$(pb_uint 1 5) $(pb_bytes 2 "$(text_hex key)")" \
-            "$(pb_bytes 3 $VALID_OBJECT_HEX)" ;;
-    34) echo "$(pb_uint 1 6) $(pb_bytes 2 "$(text_hex test)")" \
-            "$(pb_bytes 3 01 02 03 04 05 06 07 08)" ;;
-    36) echo "$(pb_uint 1 7) $(pb_bytes 2 "$(text_hex other)") $(pb_uint 3 3)" \
-            "$(pb_uint 4 99) $(pb_bytes 5 "$(text_hex x)")" \
-            "$(pb_bytes 6 "$(text_hex 127.0.0.1:1)")" ;;
-    38) echo "$(pb_uint 1 8) $(pb_uint 2 0)" "$(pb_bytes 3 \
-            "$(pb_bytes 1 "$(text_hex key)") $(pb_bytes 2 $VALID_OBJECT_HEX)")" ;;
+    24) pb_text 2 "no port here" ;;
+    30) pb_text 2 key ;;
+    32) pb_text 2 key; pb_bytes 3 $VALID_OBJECT_HEX ;;
+    34) pb_text 2 test; pb_bytes 3 01 02 03 04 05 06 07 08 ;;
+    36)
+        pb_text 2 other; pb_uint 3 3; pb_uint 4 99; pb_text 5 x
+        pb_text 6 127.0.0.1:1 ;;
+    38)
+        local id=$PB
+        PB=""; pb_text 1 key; pb_bytes 2 $VALID_OBJECT_HEX
+        local entry=$PB
+        PB=$id; pb_uint 2 0; pb_bytes 3 $entry ;;
     esac
+}
+
+# fuzz_new_codes SEED ROUNDS: ROUNDS bodies for each new request code,
+# random and mutated by turns, each on its own connection (wc_exchange
+# auto); before each result line, "# CODE HEX" names the body.
+fuzz_new_codes() {
+    local code r
+    RANDOM=$1
+    for code in "${NEW_REQUEST_CODES[@]}"; do
+        for ((r = 1; r <= $2; r++)); do
+            if ((r % 2)); then
+                fz_random $((1 + RANDOM % 120))
+            else
+                request_template "$code"
+                fz_mutate $PB
+            fi
+            PB=$FZ
+            frame_hex "$code"
+            echo "# $code $FZ"
+            wc_exchange auto 1 $FRAME
+        done
+    done
 }
 
 # ---- random bytes --------------------------------------------------------
@@ -321,17 +487,17 @@ request_template() {
 
 @test "codes that are not requests (Error, responses, unassigned) get an Error and a close" {
     start_node n1
-    local code
-    # Error, every response, and every code without a message (the
-    # node-to-node range ends at 99).
-    for code in 1 3 11 13 21 23 25 27 29 31 33 35 37 39 \
-        0 4 5 9 14 19 40 41 50 64 98 99 100 127 128 200 254 255; do
-        wire_open
-        wire_send 00 00 00 01 "$(printf %02x "$code")"
-        expect_error_frame "message code $code is not a request"
-        wire_expect_eof
-        wire_close
+    local code want="" out=$BATS_TEST_TMPDIR/out
+    # Error, every response, and codes without a message (the node-to-node
+    # range, 30..99, is assigned up to 39).
+    local codes=(1 3 11 13 21 23 25 27 29 31 33 35 37 39 0 4 9 14 19 40 41 50
+        64 98 99 100 127 128 200 254 255)
+    for code in "${codes[@]}"; do
+        printf -v want '%s1 0 message code %s is not a request this node accepts\nclosed\n' \
+            "$want" "$code"
     done
+    wire_batch wc_empty_bodies closed "${codes[@]}" >"$out"
+    assert_eq "$want" "$(cat "$out")"$'\n' "answers to codes that are not requests"
     serving
 }
 
@@ -346,46 +512,53 @@ request_template() {
 
 @test "the cluster's request codes with an empty body are each answered, the connection kept" {
     start_node n1
-    local code
+    local out=$BATS_TEST_TMPDIR/out code answer state answers
+    wire_batch wc_empty_bodies open "${NEW_REQUEST_CODES[@]}" >"$out"
+    # An empty body is a request with every field at its default: each is
+    # answered with its response or an Error (id 0), and the connection
+    # stays open.
+    exec {answers}<"$out"
     for code in "${NEW_REQUEST_CODES[@]}"; do
-        wire_open
-        wire_send 00 00 00 01 "$(printf %02x "$code")"
-        wire_answered "$code"
-        assert_eq open "$ANSWER" "connection after an empty body of code $code"
-        wire_close
+        read -r answer <&"$answers" || answer=none
+        read -r state <&"$answers" || state=none
+        echo "# code $code: $answer, $state"
+        [[ $answer == "$((code + 1)) 0" || $answer == "1 0 "* ]] ||
+            { echo "code $code answered: $answer" >&2; return 1; }
+        assert_eq open "$state" "connection after an empty body of code $code"
     done
+    exec {answers}<&-
     serving
 }
 
 @test "the cluster's request codes with random and mutated bodies leave the node serving" {
     start_node n1
-    dyn put fuzz-check start
     local seed=${DYN_TEST_SEED:-$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')}
     echo "# fuzz seed $seed (rerun with DYN_TEST_SEED=$seed)"
-    local st epoch members
-    st=$(dynctl status --json)
-    epoch=$(jq -r .epoch <<<"$st")
-    members=$(jq -r '.nodes | length' <<<"$st")
-    local code r body=$BATS_TEST_TMPDIR/body closed=0
-    for code in "${NEW_REQUEST_CODES[@]}"; do
-        for ((r = 1; r <= ROUNDS; r++)); do
-            if ((r % 2)); then
-                fuzz_bytes $((seed + code * 100 + r)) $((1 + (seed + r) % 120)) >"$body"
-            else
-                fuzz_mutate $((seed + code * 100 + r)) $(request_template "$code") >"$body"
-            fi
-            wire_open
-            wire_send_body "$code" "$body"
-            wire_answered "$code" ||
-                { echo "code $code, body $(hex "$body")" >&2; return 1; }
-            [ "$ANSWER" = open ] || closed=$((closed + 1))
-            wire_close
-        done
-        serving
+    local ring; ring=$(dynctl status --json | jq -c '[.epoch, (.nodes | length)]')
+    local out=$BATS_TEST_TMPDIR/out line body code answer answers n=0 closed=0
+    wire_batch fuzz_new_codes "$seed" "$ROUNDS" >"$out"
+    # Per body: "# CODE HEX", its answer, "open" or "closed".  A body
+    # that decodes is answered with its response or an Error and the
+    # connection stays open; one that does not gets an Error and a close.
+    exec {answers}<"$out"
+    while read -r body <&"$answers"; do
+        read -r answer <&"$answers" || answer=none
+        read -r line <&"$answers" || line=none
+        code=${body#\# } && code=${code%% *}
+        case "$line:$answer" in
+        "open:$((code + 1)) "* | "open:1 "*) ;;
+        "closed:1 0 "*"does not decode") closed=$((closed + 1)) ;;
+        *) echo "body $body: $answer, then $line" >&2; return 1 ;;
+        esac
+        n=$((n + 1))
     done
-    echo "# $closed of $((ROUNDS * ${#NEW_REQUEST_CODES[@]})) bodies did not decode"
-    # No random body made another ring (the templates name another cluster).
-    ring_is "$epoch" "$members"
+    exec {answers}<&-
+    assert_eq $((ROUNDS * ${#NEW_REQUEST_CODES[@]})) "$n" "bodies sent"
+    echo "# $closed of $n bodies did not decode"
+    # No body made another ring: the templates name another cluster.
+    assert_eq "$ring" "$(dynctl status --json | jq -c '[.epoch, (.nodes | length)]')" \
+        "ring epoch and members"
+    serving
 }
 
 @test "replica puts and transfers of garbage objects get an Error and write nothing" {
@@ -419,34 +592,40 @@ request_template() {
         "01 01 07 02 00 02 07 02 00 00 01 62 07 01 00 00 01 61" # siblings unsorted
     )
     local r
+    RANDOM=$seed
     for ((r = 1; r <= ROUNDS; r++)); do # random bytes after the format byte
-        objects+=("01 $(fuzz_bytes $((seed + r)) $((16 + (seed * r) % 48)) | od -An -v -tx1)")
+        fz_random $((16 + RANDOM % 48))
+        objects+=("01 $FZ")
     done
     local keys writes
     keys=$(node_status keys)
     writes=$(node_status writes)
-    local i key entry err=$BATS_TEST_TMPDIR/err
-    wire_open
+    # On one connection: for each object i, ReplicaPutReq{id: i + 1, key:
+    # "garbage-i", object} and TransferReq{id: 100 + i, partition: 0,
+    # entries: [{the same}]}; then a transfer of a partition the ring does
+    # not have, even of a good object.
+    local i entry reqs="" want="" out=$BATS_TEST_TMPDIR/out
     for ((i = 0; i < ${#objects[@]}; i++)); do
-        key=$(text_hex "garbage-$i")
-        # ReplicaPutReq{id: i + 1, key, object}
-        wire_send "$(frame_hex 32 "$(pb_uint 1 $((i + 1))) $(pb_bytes 2 $key)" \
-            "$(pb_bytes 3 ${objects[i]})")"
-        wire_answered 32 || { echo "object $i: ${objects[i]}" >&2; return 1; }
-        assert_eq "1 open" "$FRAME_CODE $ANSWER" "answer to replica put of object $i"
-        assert_eq "$(pb_uint 1 $((i + 1)))" "$(hex "$FRAME_BODY" | cut -d' ' -f1-2)" \
-            "id of the Error for object $i"
-        # TransferReq{id: 100 + i, partition: 0, entries: [{key, object}]}
-        entry=$(pb_bytes 3 "$(pb_bytes 1 $key) $(pb_bytes 2 ${objects[i]})")
-        wire_send "$(frame_hex 38 "$(pb_uint 1 $((100 + i))) $(pb_uint 2 0) $entry")"
-        wire_answered 38 || { echo "object $i: ${objects[i]}" >&2; return 1; }
-        assert_eq "1 open" "$FRAME_CODE $ANSWER" "answer to transfer of object $i"
+        PB=""; pb_uint 1 $((i + 1)); pb_text 2 "garbage-$i"; pb_bytes 3 ${objects[i]}
+        frame_hex 32
+        reqs+=" $FRAME"
+        PB=""; pb_text 1 "garbage-$i"; pb_bytes 2 ${objects[i]}
+        entry=$PB
+        PB=""; pb_uint 1 $((100 + i)); pb_uint 2 0; pb_bytes 3 $entry
+        frame_hex 38
+        reqs+=" $FRAME"
+        want+="1 $((i + 1)) merge: "$'\n'"1 $((100 + i)) merge: "$'\n'
     done
-    # A transfer of a partition the ring does not have, even of a good object.
-    entry=$(pb_bytes 3 "$(pb_bytes 1 "$(text_hex garbage-p)") $(pb_bytes 2 $VALID_OBJECT_HEX)")
-    wire_send "$(frame_hex 38 "$(pb_uint 1 99) $(pb_uint 2 1) $entry")"
-    expect_error_frame "the ring has 1"
-    wire_close
+    PB=""; pb_text 1 garbage-p; pb_bytes 2 $VALID_OBJECT_HEX
+    entry=$PB
+    PB=""; pb_uint 1 99; pb_uint 2 1; pb_bytes 3 $entry
+    frame_hex 38
+    reqs+=" $FRAME"
+    want+="1 99 transfer of partition 1: the ring has 1"$'\n'"open"
+    wire_batch wc_exchange open $((2 * ${#objects[@]} + 1)) $reqs >"$out"
+    # Every answer is an Error with the request's id; the merge's reason
+    # after "merge: " is not compared.
+    assert_eq "$want" "$(sed 's/ merge: .*/ merge: /' "$out")" "answers"
     assert_eq "$keys $writes" "$(node_status keys) $(node_status writes)" \
         "keys and writes after the garbage objects"
     run -1 dyn get garbage-0
@@ -455,16 +634,16 @@ request_template() {
 
     # The same requests with a good object are applied: the refusals above
     # were the objects'.
-    wire_open
-    wire_send "$(frame_hex 32 "$(pb_uint 1 1) $(pb_bytes 2 "$(text_hex replica-ok)")" \
-        "$(pb_bytes 3 $VALID_OBJECT_HEX)")"
-    wire_answered 32
-    assert_eq 33 "$FRAME_CODE" "answer to a replica put of a good object"
-    entry=$(pb_bytes 3 "$(pb_bytes 1 "$(text_hex transfer-ok)") $(pb_bytes 2 $VALID_OBJECT_HEX)")
-    wire_send "$(frame_hex 38 "$(pb_uint 1 2) $(pb_uint 2 0) $entry")"
-    wire_answered 38
-    assert_eq 39 "$FRAME_CODE" "answer to a transfer of a good object"
-    wire_close
+    PB=""; pb_uint 1 1; pb_text 2 replica-ok; pb_bytes 3 $VALID_OBJECT_HEX
+    frame_hex 32
+    reqs=$FRAME
+    PB=""; pb_text 1 transfer-ok; pb_bytes 2 $VALID_OBJECT_HEX
+    entry=$PB
+    PB=""; pb_uint 1 2; pb_uint 2 0; pb_bytes 3 $entry
+    frame_hex 38
+    reqs+=" $FRAME"
+    wire_batch wc_exchange open 2 $reqs >"$out"
+    assert_eq "$(printf '33 1\n39 2\nopen')" "$(sort "$out")" "answers to good objects"
     assert_eq "$((keys + 2))" "$(node_status keys)" "keys after two good objects"
     assert_eq ok "$(dyn get replica-ok)" "value merged by the replica put"
     assert_eq ok "$(dyn get transfer-ok)" "value merged by the transfer"
