@@ -99,7 +99,6 @@ struct coord_req {
     struct coord_quorum q;
     uint32_t outstanding; /* slots still SLOT_WAITING */
     bool answered;        /* the client has its answer */
-    struct coord_slot slots[DYN_RING_MAX_N];
 
     struct dyn_object merged; /* get: the sync of every copy so far;
                                  put: the object after the local write */
@@ -110,13 +109,19 @@ struct coord_req {
     coord_get_cb get_cb;
     coord_put_cb put_cb;
     void *arg;
+    struct coord_slot slots[]; /* one per replica (q.replicas) */
 };
 
 static struct coord_req *
 coord_req_new(struct server *srv, const uint8_t *key, size_t key_len,
               uint32_t wanted, uint32_t timeout_ms, bool *self_in)
 {
-    struct coord_req *req = calloc(1, sizeof(*req));
+    struct coord_target t[DYN_RING_MAX_N];
+    uint32_t partition =
+        dyn_ring_partition_of(key, key_len, srv->ring->partitions);
+    uint32_t count = coord_targets(srv, partition, t, self_in);
+    struct coord_req *req =
+        calloc(1, sizeof(*req) + count * sizeof(req->slots[0]));
     if (req == NULL)
         return NULL;
     req->key = malloc(key_len);
@@ -128,9 +133,7 @@ coord_req_new(struct server *srv, const uint8_t *key, size_t key_len,
     req->key_len = key_len;
     req->srv = srv;
     req->timeout_ms = timeout_ms;
-    req->partition = dyn_ring_partition_of(key, key_len, srv->ring->partitions);
-    struct coord_target t[DYN_RING_MAX_N];
-    uint32_t count = coord_targets(srv, req->partition, t, self_in);
+    req->partition = partition;
     for (uint32_t i = 0; i < count; i++) {
         req->slots[i].req = req;
         req->slots[i].target = t[i];

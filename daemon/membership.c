@@ -115,7 +115,8 @@ membership_reachable(struct server *srv, const struct dyn_ring_member *m)
 {
     if (m->id == srv->node_id)
         return true;
-    return peer_answered_within(srv, m->address, REACHABLE_WITHIN_MS);
+    return peer_answered_within(srv, m->address, REACHABLE_WITHIN_MS) &&
+           peer_healthy(srv, m->address);
 }
 
 /* A ring received as bytes: decode and adopt when newer. */

@@ -46,7 +46,8 @@ void membership_stop(struct server *srv);
 int membership_adopt(struct server *srv, struct dyn_ring *ring, bool force,
                      const char *source);
 
-/* True when the member answered lately (itself: always). */
+/* True when the member answered lately and its last call neither timed
+ * out nor was refused (itself: always). */
 bool membership_reachable(struct server *srv,
                           const struct dyn_ring_member *m);
 

@@ -82,10 +82,12 @@ overwrite() {
     dyn -H "$1" -t 4000 put "$2" "$3" -C "$ctx" -w "${4:-2}"
 }
 
-member_unreachable() { # HOST NAME: HOST sees NAME as unreachable
+member_reachable_is() { # HOST NAME true|false
     [ "$(dynctl -H "$1" status --json |
-        jq -r ".nodes[] | select(.name == \"$2\") | .reachable")" = false ]
+        jq -r ".nodes[] | select(.name == \"$2\") | .reachable")" = "$3" ]
 }
+member_unreachable() { member_reachable_is "$1" "$2" false; }
+member_reachable() { member_reachable_is "$1" "$2" true; }
 
 @test "a cluster grows from 1 to 5 nodes by join while a writer writes; nothing acknowledged is lost" {
     start_nodes 5
@@ -164,6 +166,28 @@ member_unreachable() { # HOST NAME: HOST sees NAME as unreachable
     overwrite "${ADDR[1]}" q1 three 2
     run -0 dyn get q1 -r 2
     assert_eq three "$output"
+}
+
+# value_at HOST KEY VALUE: HOST's own copy (R=1 answers from the local
+# copy of a replica first) holds VALUE.
+value_at() { [ "$(dyn -H "$1" get "$2" -r 1 2>/dev/null)" = "$3" ]; }
+
+@test "a replica that missed a write is repaired by a read" {
+    start_nodes 3
+    join_all 3
+    wait_until epochs_agree 3 3
+    dyn put rr old -w 3
+    kill_node n3
+    overwrite "${ADDR[1]}" rr new 2
+    start_node n3
+    wait_until member_reachable "${ADDR[1]}" n3
+    # n3 still holds the old version: nothing has told it otherwise.
+    value_at "${ADDR[3]}" rr old
+    # A read with R=3 sees both, answers with the newest, and writes it
+    # back to n3.
+    run -0 dyn -H "${ADDR[1]}" get rr -r 3
+    assert_eq new "$output"
+    wait_until value_at "${ADDR[3]}" rr new
 }
 
 @test "a node restarted after kill -9 comes back with its ring; no epoch goes back" {
