@@ -223,17 +223,49 @@ dry_print_json(const struct dyn_ring *before, const struct dyn_ring *after,
     json_finish(&js);
 }
 
+/* The refusals the real join would meet, checked from the two statuses. */
+static int
+dry_check(struct cli *cli, const Dynpb__StatusResp *st,
+          const Dynpb__StatusResp *seed_st, const char *seed)
+{
+    if (seed_st->node_id == st->node_id) {
+        cli_error(cli, "join: the seed %s is %s itself: name another member",
+                  seed, st->name);
+        return CLI_EXIT_USAGE;
+    }
+    if (strcmp(seed_st->cluster, st->cluster) != 0) {
+        cli_error(cli, "join: %s belongs to cluster '%s', %s to '%s'", seed,
+                  seed_st->cluster, st->name, st->cluster);
+        return CLI_EXIT_REFUSED;
+    }
+    if (strncmp(st->address, "0.0.0.0:", 8) == 0 ||
+        strncmp(st->address, "[::]:", 5) == 0) {
+        cli_error(cli, "join: %s listens on %s, which other nodes cannot "
+                  "reach",
+                  st->name, st->address);
+        return CLI_EXIT_USAGE;
+    }
+    return CLI_EXIT_OK;
+}
+
 static int
 join_dry_run(struct cli *cli, const char *seed)
 {
     Dynpb__StatusReq sreq = DYNPB__STATUS_REQ__INIT;
-    ProtobufCMessage *sresp = NULL;
+    ProtobufCMessage *sresp = NULL, *seed_sresp = NULL;
     struct dyn_ring *mine = NULL, *before = NULL, *after = NULL;
     struct holdings h = {NULL, NULL};
     struct inflow *in = NULL;
     char report[4096];
     int rc = kv_request_once(cli, "status", &sreq.base,
                              &dynpb__status_resp__descriptor, &sresp);
+    if (rc == CLI_EXIT_OK)
+        rc = ringclient_request_at(cli, seed, "status", &sreq.base,
+                                   &dynpb__status_resp__descriptor,
+                                   &seed_sresp);
+    if (rc == CLI_EXIT_OK)
+        rc = dry_check(cli, (const Dynpb__StatusResp *)sresp,
+                       (const Dynpb__StatusResp *)seed_sresp, seed);
     if (rc == CLI_EXIT_OK)
         rc = ringclient_fetch(cli, &mine);
     if (rc == CLI_EXIT_OK)
@@ -284,6 +316,7 @@ out:
     dyn_ring_free(before);
     dyn_ring_free(after);
     dyn_wire_msg_free(sresp);
+    dyn_wire_msg_free(seed_sresp);
     return rc;
 }
 

@@ -19,7 +19,12 @@
 
 struct forward {
     struct server *srv;
-    ProtobufCMessage *msg; /* our copy of the request; owned */
+    /* Our copy of the request: the fields a coordinator reads, copied
+     * one by one (an unknown field of the client's is not passed on). */
+    Dynpb__GetReq get;
+    Dynpb__PutReq put;
+    ProtobufCMessage *msg; /* &get.base or &put.base */
+    uint8_t *bytes;        /* key, value and context, one allocation */
     bool is_put;
     struct coord_target targets[DYN_RING_MAX_N];
     uint32_t count;
@@ -47,7 +52,7 @@ forward_order(struct forward *f)
 static void
 forward_free(struct forward *f)
 {
-    dyn_wire_msg_free(f->msg);
+    free(f->bytes);
     free(f);
 }
 
@@ -55,12 +60,18 @@ forward_free(struct forward *f)
 static bool
 forward_retryable(const struct forward *f, int status)
 {
-    if (status == -ECONNREFUSED || status == -DYN_EBUSY)
-        return true; /* not delivered */
+    /* Not delivered: the connection never came up, or the queue was full
+     * (-ETIMEDOUT, the errno code, is a connect that timed out; a call
+     * that timed out is -DYN_ETIMEDOUT). */
+    if (status == -ECONNREFUSED || status == -DYN_EBUSY ||
+        status == -EHOSTUNREACH || status == -ENETUNREACH ||
+        status == -ETIMEDOUT)
+        return true;
     if (f->is_put)
         return false;
     return status == -DYN_ETIMEDOUT || status == -ECONNRESET ||
-           status == -DYN_ESHUTDOWN || status == -DYN_EPROTO;
+           status == -EPIPE || status == -DYN_ESHUTDOWN ||
+           status == -DYN_EPROTO;
 }
 
 static void
@@ -118,6 +129,48 @@ forward_send_next(struct forward *f)
     return rc;
 }
 
+/* Copy `b` into buf at *off; returns its new place. */
+static ProtobufCBinaryData
+copy_bytes(uint8_t *buf, size_t *off, ProtobufCBinaryData b)
+{
+    ProtobufCBinaryData out = {b.len, buf + *off};
+    if (b.len > 0)
+        memcpy(out.data, b.data, b.len);
+    *off += b.len;
+    return out;
+}
+
+static int
+forward_copy(struct forward *f, const ProtobufCMessage *req)
+{
+    f->is_put = req->descriptor == &dynpb__put_req__descriptor;
+    if (f->is_put) {
+        const Dynpb__PutReq *p = (const Dynpb__PutReq *)req;
+        dynpb__put_req__init(&f->put);
+        f->bytes = malloc(p->key.len + p->value.len + p->context.len + 1);
+        if (f->bytes == NULL)
+            return -ENOMEM;
+        size_t off = 0;
+        f->put.key = copy_bytes(f->bytes, &off, p->key);
+        f->put.value = copy_bytes(f->bytes, &off, p->value);
+        f->put.context = copy_bytes(f->bytes, &off, p->context);
+        f->put.deleted = p->deleted;
+        f->put.w = p->w;
+        f->msg = &f->put.base;
+    } else {
+        const Dynpb__GetReq *g = (const Dynpb__GetReq *)req;
+        dynpb__get_req__init(&f->get);
+        f->bytes = malloc(g->key.len + 1);
+        if (f->bytes == NULL)
+            return -ENOMEM;
+        size_t off = 0;
+        f->get.key = copy_bytes(f->bytes, &off, g->key);
+        f->get.r = g->r;
+        f->msg = &f->get.base;
+    }
+    return 0;
+}
+
 int
 forward_request(struct server *srv, const ProtobufCMessage *req,
                 const uint8_t *key, size_t key_len, uint32_t timeout_ms,
@@ -127,21 +180,12 @@ forward_request(struct server *srv, const ProtobufCMessage *req,
     if (f == NULL)
         return -ENOMEM;
     /* Copy the request: the caller's is freed when its handler returns. */
-    size_t size = protobuf_c_message_get_packed_size(req);
-    uint8_t *buf = malloc(size ? size : 1);
-    if (buf == NULL) {
-        free(f);
-        return -ENOMEM;
-    }
-    protobuf_c_message_pack(req, buf);
-    int rc = dyn_wire_decode(dyn_wire_code_of(req), buf, size, &f->msg);
-    free(buf);
+    int rc = forward_copy(f, req);
     if (rc < 0) {
         free(f);
         return rc;
     }
     f->srv = srv;
-    f->is_put = req->descriptor == &dynpb__put_req__descriptor;
     f->cb = cb;
     f->arg = arg;
     f->deadline = uv_now(srv->loop) + timeout_ms;

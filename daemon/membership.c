@@ -302,6 +302,13 @@ req_join(struct conn *c, const ProtobufCMessage *msg)
                         j->partitions, srv->ring->partitions);
         return;
     }
+    if (j->node_id == srv->node_id) {
+        conn_send_error(c, j->id, -DYN_EBADARG,
+                        "the seed %s is the joining node itself: name "
+                        "another member",
+                        srv->cfg->listen);
+        return;
+    }
     struct dyn_ring_member m = {.id = j->node_id};
     if (strlen(j->name) >= sizeof(m.name) ||
         strlen(j->address) >= sizeof(m.address) ||

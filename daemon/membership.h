@@ -8,8 +8,10 @@
  * first, then routes by it.  So no node ever goes back to an older epoch,
  * also across restarts.  Two rings of the same epoch (two joins through
  * two seeds at once) are settled the same way on every node: the one
- * whose encoding hashes higher wins, and the loser's join must be made
- * again (`dynctl join` checks and says so).
+ * whose encoding hashes higher wins.  The losing node keeps its own ring,
+ * which the others ignore (it is not newer); `dynctl status` on it shows
+ * members that do not list it, and its join must be made again after a
+ * `dynctl leave` (not yet built: see the README's limits).
  *
  * Gossip: every second a node sends its ring to one random member, and
  * every GOSSIP_SEED_EVERY rounds to a configured seed as well; the

@@ -390,7 +390,7 @@ peer_resolve(struct peer *p)
     char host[256];
     uint16_t port;
     if (dyn_config_parse_hostport(p->address, host, sizeof(host), &port) < 0)
-        return -DYN_EBADARG;
+        return -DYN_EBADARG; /* checked when the peer was made */
     char service[8];
     snprintf(service, sizeof(service), "%u", port);
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM};
@@ -434,10 +434,10 @@ peer_get(struct server *srv, const char *address, struct peer **out)
     snprintf(p->address, sizeof(p->address), "%s", address);
     p->backoff_ms = PEER_BACKOFF_MIN_MS;
     p->next_id = 1;
-    int rc = peer_resolve(p);
-    if (rc < 0) {
+    if (dyn_config_parse_hostport(address, (char[256]){0}, 256,
+                                  &(uint16_t){0}) < 0) {
         free(p);
-        return rc;
+        return -DYN_EBADARG;
     }
     p->next = peer_set(srv)->peers;
     peer_set(srv)->peers = p;
@@ -457,7 +457,7 @@ peers_tick_cb(uv_timer_t *timer)
             calls_fail_all(p, status);
         }
         if (p->state == PEER_CONNECTING && now >= p->connect_deadline) {
-            peer_lost(p, -DYN_ETIMEDOUT, "connect timed out");
+            peer_lost(p, -ETIMEDOUT, "connect timed out");
             continue;
         }
         struct peer_call *c = p->calls;
@@ -544,6 +544,13 @@ peer_call(struct server *srv, const char *address, ProtobufCMessage *req,
     uint64_t now = uv_now(srv->loop);
     if (p->state == PEER_IDLE && now < p->down_until)
         return -ECONNREFUSED;
+    if (!p->resolved && peer_resolve(p) < 0) {
+        /* A name that does not resolve is retried after a back-off, like
+         * a refused connection: the lookup blocks the loop. */
+        log_warn("peer %s: the host name does not resolve", p->address);
+        p->down_until = now + PEER_BACKOFF_MAX_MS;
+        return -EHOSTUNREACH;
+    }
     if (p->call_count >= PEER_MAX_CALLS ||
         p->out_len > srv->cfg->max_output_bytes)
         return -DYN_EBUSY;

@@ -106,30 +106,35 @@ merge_done(struct writer_op *op)
         merge_req_finish(m);
 }
 
-/* Decode one object and queue its merge.  0 or a negative code. */
+/* Check and decode one replica object into `out`.  0 or a code. */
 static int
-merge_one(struct server *srv, struct merge_req *m, ProtobufCBinaryData key,
-          ProtobufCBinaryData object)
+decode_one(struct server *srv, ProtobufCBinaryData key,
+           ProtobufCBinaryData object, struct dyn_object *out)
 {
+    dyn_object_init(out);
     if (key.len == 0 || key.len > srv->cfg->max_key_bytes)
         return -DYN_EKEYSIZE;
     if (object.len > srv->cfg->max_object_bytes)
         return -DYN_EOBJECTSIZE;
-    struct dyn_object obj;
-    dyn_object_init(&obj);
-    int rc = dyn_object_decode(&obj, object.data, object.len,
-                               srv->cfg->max_value_bytes);
-    if (rc < 0)
-        return rc;
+    return dyn_object_decode(out, object.data, object.len,
+                             srv->cfg->max_value_bytes);
+}
+
+/* Queue the merge of a decoded object (moved into the op).  0 or a code;
+ * `obj` is freed here on failure. */
+static int
+merge_one(struct server *srv, struct merge_req *m, ProtobufCBinaryData key,
+          struct dyn_object *obj)
+{
     struct writer_op *op = writer_op_new_object(
-        WRITER_MERGE, partition_of(srv, key), key.data, key.len, &obj);
+        WRITER_MERGE, partition_of(srv, key), key.data, key.len, obj);
     if (op == NULL) {
-        dyn_object_free(&obj);
+        dyn_object_free(obj);
         return -ENOMEM;
     }
     op->done_cb = merge_done;
     op->arg = m;
-    rc = server_submit_write(srv, op);
+    int rc = server_submit_write(srv, op);
     if (rc < 0) {
         writer_op_free(op);
         return rc;
@@ -168,9 +173,19 @@ void
 req_replica_put(struct conn *c, const ProtobufCMessage *msg)
 {
     const Dynpb__ReplicaPutReq *p = (const Dynpb__ReplicaPutReq *)msg;
+    struct dyn_object obj;
+    int rc = decode_one(c->srv, p->key, p->object, &obj);
+    if (rc < 0) {
+        dyn_object_free(&obj);
+        conn_send_error(c, p->id, rc, "replica put refused: %s",
+                        dyn_strerror(rc));
+        return;
+    }
     struct merge_req *m = merge_req_new(c, p->id, DYN_MSG_REPLICA_PUT_RESP);
     if (m != NULL)
-        merge_req_queued(m, merge_one(c->srv, m, p->key, p->object));
+        merge_req_queued(m, merge_one(c->srv, m, p->key, &obj));
+    else
+        dyn_object_free(&obj);
 }
 
 void
@@ -184,21 +199,42 @@ req_transfer(struct conn *c, const ProtobufCMessage *msg)
                         t->partition, srv->ring->partitions);
         return;
     }
-    struct merge_req *m = merge_req_new(c, t->id, DYN_MSG_TRANSFER_RESP);
-    if (m == NULL)
-        return;
-    int rc = 0;
-    for (size_t i = 0; i < t->n_entries && rc == 0; i++) {
-        const Dynpb__TransferEntry *e = t->entries[i];
-        if (partition_of(srv, e->key) != t->partition)
-            rc = -DYN_EBADARG; /* not this partition's key: refuse all */
+    /* Every entry is checked before any is merged: a batch is taken
+     * whole or refused whole. */
+    struct dyn_object *objs = calloc(t->n_entries ? t->n_entries : 1,
+                                     sizeof(*objs));
+    int rc = objs == NULL ? -ENOMEM : 0;
+    size_t decoded = 0;
+    for (; rc == 0 && decoded < t->n_entries; decoded++) {
+        const Dynpb__TransferEntry *e = t->entries[decoded];
+        if (e->key.len > 0 && partition_of(srv, e->key) != t->partition)
+            rc = -DYN_EBADARG; /* not this partition's key */
         else
-            rc = merge_one(srv, m, e->key, e->object);
+            rc = decode_one(srv, e->key, e->object, &objs[decoded]);
     }
-    if (rc < 0)
+    if (rc < 0) {
         log_warn("%s: transfer batch of partition %u refused: %s", c->peer,
                  t->partition, dyn_strerror(rc));
-    merge_req_queued(m, rc);
+        conn_send_error(c, t->id, rc, "transfer batch refused: %s",
+                        dyn_strerror(rc));
+    } else {
+        struct merge_req *m =
+            merge_req_new(c, t->id, DYN_MSG_TRANSFER_RESP);
+        for (size_t i = 0; i < t->n_entries; i++) {
+            if (m == NULL)
+                dyn_object_free(&objs[i]);
+            else
+                rc = rc < 0 ? rc : merge_one(srv, m, t->entries[i]->key,
+                                             &objs[i]);
+            if (rc < 0)
+                dyn_object_free(&objs[i]);
+        }
+        if (m != NULL)
+            merge_req_queued(m, rc);
+    }
+    for (size_t i = 0; objs != NULL && rc < 0 && i < decoded; i++)
+        dyn_object_free(&objs[i]);
+    free(objs);
 }
 
 struct stats_visit {

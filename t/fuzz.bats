@@ -1,11 +1,14 @@
 #!/usr/bin/env bats
 # t/fuzz.bats - bytes that are not the protocol (lib/dynamo.proto): random
 # bytes, bad frame lengths, unknown codes, undecodable bodies, truncated
-# frames, many connections.  The node answers an Error or closes, and keeps
-# serving everyone else.
+# frames, many connections; the cluster's requests (admin and node to node)
+# with empty, random and mutated bodies, and replica objects that do not
+# decode.  The node answers an Error or closes, writes nothing of an
+# object that does not decode, and keeps serving everyone else.
 #
 # Random rounds print their seed and honour DYN_TEST_SEED.  Raw sockets are
-# bash's /dev/tcp; every read is bounded by timeout(1).
+# bash's /dev/tcp; every read is bounded by timeout(1), or by read -t in
+# the wire client of builtins.
 
 bats_require_minimum_version 1.5.0
 load helpers
@@ -148,7 +151,7 @@ wc_close() { exec {WC_FD}>&-; }
 wc_send() {
     local esc
     printf -v esc '\\x%s' "$@"
-    printf "$esc" >&"$WC_FD" 2>/dev/null || true
+    printf "$esc" 1>&"$WC_FD" 2>/dev/null || true
 }
 
 # wc_byte: the next byte, in WC_B (0..255); fails at EOF (WC_WHY=eof) or
@@ -614,7 +617,8 @@ fuzz_new_codes() {
         PB=""; pb_uint 1 $((100 + i)); pb_uint 2 0; pb_bytes 3 $entry
         frame_hex 38
         reqs+=" $FRAME"
-        want+="1 $((i + 1)) merge: "$'\n'"1 $((100 + i)) merge: "$'\n'
+        want+="1 $((i + 1)) replica put refused: "$'\n'
+        want+="1 $((100 + i)) transfer batch refused: "$'\n'
     done
     PB=""; pb_text 1 garbage-p; pb_bytes 2 $VALID_OBJECT_HEX
     entry=$PB
@@ -623,9 +627,9 @@ fuzz_new_codes() {
     reqs+=" $FRAME"
     want+="1 99 transfer of partition 1: the ring has 1"$'\n'"open"
     wire_batch wc_exchange open $((2 * ${#objects[@]} + 1)) $reqs >"$out"
-    # Every answer is an Error with the request's id; the merge's reason
-    # after "merge: " is not compared.
-    assert_eq "$want" "$(sed 's/ merge: .*/ merge: /' "$out")" "answers"
+    # Every answer is an Error with the request's id; the reason after
+    # "refused: " is not compared.
+    assert_eq "$want" "$(sed 's/ refused: .*/ refused: /' "$out")" "answers"
     assert_eq "$keys $writes" "$(node_status keys) $(node_status writes)" \
         "keys and writes after the garbage objects"
     run -1 dyn get garbage-0
