@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "handoff.h"
 #include "kv.h"
 #include "log.h"
 #include "peer.h"
@@ -307,27 +308,129 @@ get_reply_cb(void *arg, int status, const ProtobufCMessage *reply)
     get_progress(req);
 }
 
+/* ---- the local copy, consulting a previous replica while receiving ---- */
+
+struct local_read {
+    struct server *srv;
+    struct dyn_object obj; /* the local copy, then the merge */
+    int status;
+    coord_local_cb cb;
+    void *arg;
+};
+
 static void
-get_local(struct coord_req *req, struct coord_slot *slot)
+local_read_finish(struct local_read *lr)
 {
+    lr->cb(lr->arg, lr->status, &lr->obj);
+    dyn_object_free(&lr->obj);
+    free(lr);
+}
+
+static void
+local_source_cb(void *arg, int status, const ProtobufCMessage *reply)
+{
+    struct local_read *lr = arg;
+    if (status == 0) {
+        const Dynpb__ReplicaGetResp *r = (const Dynpb__ReplicaGetResp *)reply;
+        struct dyn_object theirs, merged;
+        dyn_object_init(&theirs);
+        dyn_object_init(&merged);
+        int rc = r->object.len == 0
+                     ? 0
+                     : dyn_object_decode(&theirs, r->object.data,
+                                         r->object.len,
+                                         lr->srv->cfg->max_value_bytes);
+        if (rc == 0)
+            rc = dyn_object_sync(&merged, &lr->obj, &theirs);
+        if (rc == 0) {
+            dyn_object_free(&lr->obj);
+            lr->obj = merged;
+            if (lr->status == -DYN_ECHECKSUM)
+                lr->status = 0; /* what we hold is replaced on repair */
+        }
+        dyn_object_free(&theirs);
+    }
+    /* A previous replica that cannot answer leaves the local copy: the
+     * request's other replicas still count. */
+    local_read_finish(lr);
+}
+
+/* The member address of the first healthy previous replica, or NULL. */
+static const char *
+local_source(struct server *srv, uint32_t partition)
+{
+    uint64_t ids[DYN_RING_MAX_N];
+    uint32_t n = 0;
+    if (!handoff_receiving(srv, partition, ids, DYN_RING_MAX_N, &n))
+        return NULL;
+    const char *fallback = NULL;
+    const struct dyn_ring *ring = srv->ring;
+    for (uint32_t i = 0; i < n; i++)
+        for (uint32_t m = 0; m < ring->member_count; m++) {
+            if (ring->members[m].id != ids[i])
+                continue;
+            if (peer_healthy(srv, ring->members[m].address))
+                return ring->members[m].address;
+            if (fallback == NULL)
+                fallback = ring->members[m].address;
+        }
+    return fallback;
+}
+
+void
+coord_read_local(struct server *srv, const uint8_t *key, size_t key_len,
+                 uint32_t timeout_ms, coord_local_cb cb, void *arg)
+{
+    uint32_t partition =
+        dyn_ring_partition_of(key, key_len, srv->ring->partitions);
+    struct dyn_object obj;
+    dyn_object_init(&obj);
     struct dyn_store_txn *txn;
-    int rc = dyn_store_begin(req->srv->store, false, &txn);
+    int rc = dyn_store_begin(srv->store, false, &txn);
     if (rc == 0) {
-        rc = dyn_kv_get(txn, req->partition, req->key, req->key_len,
-                        &req->srv->limits, &slot->obj);
+        rc = dyn_kv_get(txn, partition, key, key_len, &srv->limits, &obj);
         dyn_store_abort(txn);
     }
     if (rc == -DYN_ENOTFOUND)
         rc = 0;
-    if (rc == 0)
-        rc = get_merge(req, &slot->obj);
     if (rc == -DYN_ECHECKSUM)
         log_key("stored object failed its checksum; not served, repaired "
                 "from the other replicas",
-                req->key, req->key_len);
-    slot_fill(slot, rc == 0                   ? SLOT_OK
-                    : rc == -DYN_ECHECKSUM ? SLOT_DAMAGED
-                                           : SLOT_FAILED);
+                key, key_len);
+    const char *source = rc == 0 || rc == -DYN_ECHECKSUM
+                             ? local_source(srv, partition)
+                             : NULL;
+    struct local_read *lr = source ? malloc(sizeof(*lr)) : NULL;
+    if (lr != NULL) {
+        *lr = (struct local_read){srv, obj, rc, cb, arg};
+        Dynpb__ReplicaGetReq msg = DYNPB__REPLICA_GET_REQ__INIT;
+        msg.key.data = (uint8_t *)key;
+        msg.key.len = key_len;
+        msg.direct = true;
+        if (peer_call(srv, source, &msg.base, timeout_ms, local_source_cb,
+                      lr) == 0)
+            return;
+        obj = lr->obj;
+        free(lr);
+    }
+    cb(arg, rc, &obj);
+    dyn_object_free(&obj);
+}
+
+static void
+get_local_done(void *arg, int status, struct dyn_object *obj)
+{
+    struct coord_slot *slot = arg;
+    struct coord_req *req = slot->req;
+    if (status == 0) {
+        slot->obj = *obj;
+        dyn_object_init(obj);
+        status = get_merge(req, &slot->obj);
+    }
+    slot_fill(slot, status == 0                   ? SLOT_OK
+                    : status == -DYN_ECHECKSUM ? SLOT_DAMAGED
+                                               : SLOT_FAILED);
+    get_progress(req);
 }
 
 int
@@ -345,6 +448,9 @@ coord_get(struct server *srv, const uint8_t *key, size_t key_len, uint32_t r,
     }
     req->get_cb = cb;
     req->arg = arg;
+    /* Held (one extra outstanding) until every replica was asked, so no
+     * answer, however early, ends the request before that. */
+    req->outstanding++;
     /* Ask the peers first, so their answers overlap the local read. */
     for (uint32_t i = 0; i < req->q.replicas; i++) {
         struct coord_slot *s = &req->slots[i];
@@ -359,7 +465,9 @@ coord_get(struct server *srv, const uint8_t *key, size_t key_len, uint32_t r,
     }
     for (uint32_t i = 0; i < req->q.replicas; i++)
         if (req->slots[i].target.local)
-            get_local(req, &req->slots[i]);
+            coord_read_local(srv, req->key, req->key_len, timeout_ms,
+                             get_local_done, &req->slots[i]);
+    req->outstanding--;
     get_progress(req);
     return 0;
 }

@@ -91,6 +91,19 @@ uint32_t coord_targets(struct server *srv, uint32_t partition,
 /* True when this node is a replica of `key` (and so coordinates it). */
 bool coord_is_replica(struct server *srv, const uint8_t *key, size_t key_len);
 
+/*
+ * This node's copy of `key` into *obj (status 0, or -DYN_ECHECKSUM etc.;
+ * a key never written is status 0 with an empty object), merged, while
+ * the partition is still being received after a ring change
+ * (handoff_receiving), with the copy of one previous replica, so the
+ * node answers for keys not transferred yet.  `obj` is the callee's to
+ * take (moved out) or leave; the caller frees what is left.  cb runs
+ * exactly once, possibly before this returns.
+ */
+typedef void (*coord_local_cb)(void *arg, int status, struct dyn_object *obj);
+void coord_read_local(struct server *srv, const uint8_t *key, size_t key_len,
+                      uint32_t timeout_ms, coord_local_cb cb, void *arg);
+
 int coord_get(struct server *srv, const uint8_t *key, size_t key_len,
               uint32_t r, uint32_t timeout_ms, coord_get_cb cb, void *arg);
 

@@ -34,11 +34,12 @@
 #define HANDOFF_TICK_MS 100
 #define HANDOFF_FIRST_SWEEP_MS 1000
 #define HANDOFF_SWEEP_MS 10000
-#define HANDOFF_SLOTS 2
 #define HANDOFF_BATCH_BYTES (256u * 1024)
 #define HANDOFF_BATCH_KEYS 512u
 #define HANDOFF_RETRY_MS 1000
 #define HANDOFF_WHY_BYTES 192
+#define HANDOFF_RECEIVING_MAX_MS (10u * 60 * 1000) /* then reads stop
+                                                       asking the sources */
 #define HANDOFF_FILE "transfers"          /* in data_dir */
 #define HANDOFF_FILE_MAX (8u * 1024 * 1024) /* refused beyond this */
 
@@ -78,6 +79,7 @@ struct transfer {
     uint8_t *resume; /* last key of the previous batch; owned */
     size_t resume_len;
     bool has_resume;
+    bool final; /* the batch in flight is the last (empty) one */
 
     struct batch_entry *entries; /* the batch in flight; owned */
     uint32_t entry_count;
@@ -87,8 +89,17 @@ struct transfer {
     uint64_t retry_at; /* uv_now() */
 };
 
+/* A partition this node is receiving (see handoff_receiving). */
+struct inbound {
+    uint64_t since_ms; /* uv_now() when it began */
+    uint32_t source_count;
+    uint64_t sources[]; /* member ids of the previous replicas */
+};
+
 struct handoff {
     uv_timer_t timer;
+    struct inbound **inbound; /* [partitions]; NULL: not receiving */
+    uint32_t partitions;      /* entries in inbound */
     struct transfer *list; /* in start order */
     bool dirty;            /* list changed since the file was written */
     uint64_t next_sweep;   /* uv_now() */
@@ -281,6 +292,10 @@ transfer_send(struct transfer *t)
         msg.partition = t->partition;
         msg.n_entries = t->entry_count;
         msg.entries = ptrs;
+        /* A sender still receiving the partition has no whole copy to
+         * vouch for: its final batch does not end the target's wait. */
+        msg.last = t->final && !handoff_receiving(srv, t->partition, NULL, 0,
+                                                  NULL);
         for (uint32_t i = 0; i < t->target_count; i++) {
             if (t->target_has_batch[i])
                 continue;
@@ -367,6 +382,11 @@ batch_done(struct transfer *t)
         return;
     }
     t->why[0] = '\0';
+    if (t->final) {
+        t->state = T_DONE;
+        handoff_kick(t->srv);
+        return;
+    }
     t->done_keys += t->entry_count;
     t->done_bytes += t->batch_bytes;
     if (t->entry_count > 0) {
@@ -398,11 +418,8 @@ transfer_next_batch(struct transfer *t)
         t->retry_at = uv_now(t->srv->loop) + HANDOFF_RETRY_MS;
         return;
     }
-    if (t->entry_count == 0) {
-        t->state = T_DONE; /* the tick frees it and starts the next */
-        handoff_kick(t->srv);
-        return;
-    }
+    /* The end: one more, empty, batch says so to the targets. */
+    t->final = t->entry_count == 0;
     transfer_send(t);
 }
 
@@ -485,8 +502,12 @@ transfer_add(struct server *srv, uint32_t partition,
     t->target_count = count;
     t->handoff = handoff;
     t->state = T_WAITING;
-    snprintf(t->why, sizeof(t->why), "waiting for a slot (%d at a time)",
-             HANDOFF_SLOTS);
+    if (srv->cfg->transfer_slots == 0)
+        snprintf(t->why, sizeof(t->why),
+                 "paused: cluster.transfer_slots is 0");
+    else
+        snprintf(t->why, sizeof(t->why), "waiting for a slot (%u at a time)",
+                 srv->cfg->transfer_slots);
     struct transfer **tail = &h->list;
     while (*tail != NULL)
         tail = &(*tail)->next;
@@ -503,40 +524,121 @@ target_in(const struct coord_target *list, uint32_t count, uint64_t id)
     return false;
 }
 
+/* Mark `partition` as receiving from the previous replicas `was`. */
+static void
+inbound_begin(struct server *srv, uint32_t partition,
+              const struct coord_target *was, uint32_t nw)
+{
+    struct handoff *h = srv->handoff;
+    if (partition >= h->partitions)
+        return;
+    free(h->inbound[partition]);
+    h->inbound[partition] = NULL;
+    struct inbound *in = malloc(sizeof(*in) + nw * sizeof(in->sources[0]));
+    if (in == NULL)
+        return; /* reads then answer from what has arrived, as before */
+    in->since_ms = uv_now(srv->loop);
+    in->source_count = 0;
+    for (uint32_t i = 0; i < nw; i++)
+        if (!was[i].local)
+            in->sources[in->source_count++] = was[i].id;
+    if (in->source_count == 0) {
+        free(in);
+        return;
+    }
+    h->inbound[partition] = in;
+}
+
 void
 handoff_ring_changed(struct server *srv, const struct dyn_ring *old,
-                     const struct dyn_ring *cur)
+                     const struct dyn_ring *cur,
+                     const struct dyn_ring *cluster_before)
 {
     if (srv->handoff == NULL || old->partitions != cur->partitions)
         return;
-    uint32_t started = 0;
+    if (cluster_before == NULL ||
+        cluster_before->partitions != cur->partitions)
+        cluster_before = old;
+    uint32_t started = 0, receiving = 0;
     for (uint32_t p = 0; p < cur->partitions; p++) {
         struct coord_target was[DYN_RING_MAX_N], now[DYN_RING_MAX_N];
-        struct coord_target to[DYN_RING_MAX_N];
-        bool was_in, now_in;
+        struct coord_target to[DYN_RING_MAX_N], before[DYN_RING_MAX_N];
+        bool was_in, now_in, before_in;
         uint32_t nw = coord_targets_in(old, srv->node_id, p, was, &was_in);
         uint32_t nn = coord_targets_in(cur, srv->node_id, p, now, &now_in);
+        uint32_t nb = coord_targets_in(cluster_before, srv->node_id, p,
+                                       before, &before_in);
+        if (!now_in && p < srv->handoff->partitions) {
+            free(srv->handoff->inbound[p]);
+            srv->handoff->inbound[p] = NULL;
+        } else if (now_in && !before_in) {
+            inbound_begin(srv, p, before, nb);
+            receiving++;
+        }
         if (!was_in)
             continue; /* we held nothing of it (the sweep checks) */
         uint32_t nt = 0;
         for (uint32_t i = 0; i < nn; i++)
             if (!now[i].local && !target_in(was, nw, now[i].id))
                 to[nt++] = now[i];
-        if (!now_in && nt == 0) { /* leaving: every replica confirms */
+        struct count c;
+        bool holds = partition_count(srv, p, &c, false) == 0 && c.keys > 0;
+        if (nt == 0) {
+            /* Leaving it with every replica known: they confirm, if
+             * there is anything to send. */
+            if (now_in || !holds)
+                continue;
             for (uint32_t i = 0; i < nn; i++)
                 to[nt++] = now[i];
+        } else if (!before_in && !holds) {
+            continue; /* a joining node's own old ring: only data counts */
         }
-        struct count c;
-        if (nt == 0 || partition_count(srv, p, &c, false) < 0 || c.keys == 0)
-            continue; /* nothing held here to send */
+        /* New replicas get a transfer even of an empty partition: its
+         * last batch tells them they hold all of it. */
         transfer_add(srv, p, to, nt, !now_in);
         started++;
     }
-    if (started > 0) {
-        log_info("ring epoch %llu: %u partition transfers queued",
-                 (unsigned long long)cur->epoch, started);
+    if (started > 0 || receiving > 0) {
+        log_info("ring epoch %llu: %u partition transfers queued, %u "
+                 "partitions to receive",
+                 (unsigned long long)cur->epoch, started, receiving);
         handoff_save(srv); /* now: the caller stores the ring next */
     }
+}
+
+bool
+handoff_receiving(struct server *srv, uint32_t partition, uint64_t *out,
+                  uint32_t max, uint32_t *count)
+{
+    struct handoff *h = srv->handoff;
+    if (h == NULL || partition >= h->partitions ||
+        h->inbound[partition] == NULL)
+        return false;
+    struct inbound *in = h->inbound[partition];
+    if (uv_now(srv->loop) - in->since_ms > HANDOFF_RECEIVING_MAX_MS) {
+        log_warn("partition %u: no previous replica finished sending it "
+                 "within %u s; reads no longer consult them",
+                 partition, HANDOFF_RECEIVING_MAX_MS / 1000);
+        free(in);
+        h->inbound[partition] = NULL;
+        return false;
+    }
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < in->source_count && n < max; i++)
+        out[n++] = in->sources[i];
+    if (count != NULL)
+        *count = n;
+    return true;
+}
+
+void
+handoff_received(struct server *srv, uint32_t partition)
+{
+    struct handoff *h = srv->handoff;
+    if (h == NULL || partition >= h->partitions)
+        return;
+    free(h->inbound[partition]);
+    h->inbound[partition] = NULL;
 }
 
 /* Partitions held here but not replicated here: hand them off. */
@@ -694,9 +796,11 @@ handoff_load(struct server *srv)
 /* Start waiting transfers while slots are free.  One that finds nothing
  * to send is done at once and takes no slot. */
 static void
-handoff_start_waiting(struct handoff *h, uint32_t active)
+handoff_start_waiting(struct server *srv, uint32_t active)
 {
-    for (struct transfer *t = h->list; t != NULL && active < HANDOFF_SLOTS;
+    struct handoff *h = srv->handoff;
+    uint32_t slots = srv->cfg->transfer_slots;
+    for (struct transfer *t = h->list; t != NULL && active < slots;
          t = t->next) {
         if (t->state != T_WAITING)
             continue;
@@ -734,7 +838,7 @@ handoff_tick_cb(uv_timer_t *timer)
             active++;
         pp = &t->next;
     }
-    handoff_start_waiting(h, active);
+    handoff_start_waiting(srv, active);
     if (now >= h->next_sweep) {
         h->next_sweep = now + HANDOFF_SWEEP_MS;
         handoff_sweep(srv);
@@ -749,6 +853,12 @@ handoff_init(struct server *srv)
     struct handoff *h = calloc(1, sizeof(*h));
     if (h == NULL)
         return -ENOMEM;
+    h->partitions = srv->ring->partitions;
+    h->inbound = calloc(h->partitions, sizeof(*h->inbound));
+    if (h->inbound == NULL) {
+        free(h);
+        return -ENOMEM;
+    }
     srv->handoff = h;
     h->next_sweep = uv_now(srv->loop) + HANDOFF_FIRST_SWEEP_MS;
     handoff_load(srv);
@@ -761,7 +871,11 @@ handoff_init(struct server *srv)
 static void
 handoff_free_cb(uv_handle_t *handle)
 {
-    free(handle->data);
+    struct handoff *h = handle->data;
+    for (uint32_t p = 0; p < h->partitions; p++)
+        free(h->inbound[p]);
+    free(h->inbound);
+    free(h);
 }
 
 void

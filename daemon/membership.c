@@ -80,7 +80,7 @@ ring_is_newer(const struct dyn_ring *cand, const struct dyn_ring *cur)
 
 int
 membership_adopt(struct server *srv, struct dyn_ring *ring, bool force,
-                 const char *source)
+                 const char *source, const struct dyn_ring *cluster_before)
 {
     struct dyn_ring *old = srv->ring;
     if (ring->partitions != old->partitions ||
@@ -92,7 +92,7 @@ membership_adopt(struct server *srv, struct dyn_ring *ring, bool force,
     /* Transfers are queued (and stored) before the ring is: a crash in
      * between leaves transfers for a ring not yet adopted, which merge
      * harmlessly, never a ring whose transfers were lost. */
-    handoff_ring_changed(srv, old, ring);
+    handoff_ring_changed(srv, old, ring, cluster_before);
     char err[256];
     int rc = ringfile_store(srv->cfg, ring, err, sizeof(err));
     if (rc < 0) {
@@ -131,7 +131,7 @@ adopt_bytes(struct server *srv, ProtobufCBinaryData bytes, const char *source)
         log_warn("ring from %s does not decode: %s", source, dyn_strerror(rc));
         return;
     }
-    membership_adopt(srv, ring, false, source);
+    membership_adopt(srv, ring, false, source, NULL);
 }
 
 /* Encode the current ring into a malloc'd buffer. */
@@ -334,25 +334,27 @@ req_join(struct conn *c, const ProtobufCMessage *msg)
     Dynpb__JoinResp resp = DYNPB__JOIN_RESP__INIT;
     resp.id = j->id;
     struct dyn_ring *next = NULL;
-    int rc = 0;
-    if (!ring_names(cur, m.id)) { /* a repeated join is answered alike */
+    /* The ring before, for the joining node (and for a repeated join,
+     * the current one: it holds its partitions already). */
+    int rc = ring_bytes(cur, &resp.ring_before);
+    if (rc == 0 && !ring_names(cur, m.id)) {
         rc = dyn_ring_claim_join(cur, &m, &next);
         if (rc == 0) {
             char source[96];
             snprintf(source, sizeof(source), "a join of %s", m.name);
-            rc = membership_adopt(srv, next, false, source);
+            rc = membership_adopt(srv, next, false, source, NULL);
             rc = rc == 1 ? 0 : rc < 0 ? rc : -DYN_EINTERNAL;
         }
     }
     if (rc == 0)
         rc = ring_bytes(srv->ring, &resp.ring);
-    if (rc < 0) {
+    if (rc < 0)
         conn_send_error(c, j->id, rc, "join of %s: %s", m.name,
                         dyn_strerror(rc));
-        return;
-    }
-    conn_send(c, &resp.base);
+    else
+        conn_send(c, &resp.base);
     free(resp.ring.data);
+    free(resp.ring_before.data);
 }
 
 /* At the joining node: a JoinCmdReq waiting for the seed. */
@@ -394,10 +396,16 @@ join_reply_cb(void *arg, int status, const ProtobufCMessage *reply)
         dyn_ring_free(ring);
         rc = -DYN_EPROTO;
     }
+    struct dyn_ring *cluster_before = NULL;
+    if (rc == 0 && r->ring_before.len > 0 &&
+        dyn_ring_decode(r->ring_before.data, r->ring_before.len,
+                        &cluster_before) < 0)
+        cluster_before = NULL; /* then nothing is marked receiving */
     if (rc == 0) {
-        rc = membership_adopt(srv, ring, true, jc->seed);
+        rc = membership_adopt(srv, ring, true, jc->seed, cluster_before);
         rc = rc == 1 ? 0 : rc < 0 ? rc : -DYN_EINTERNAL;
     }
+    dyn_ring_free(cluster_before);
     if (rc < 0) {
         conn_send_error(c, jc->id, rc, "join via %s: %s", jc->seed,
                         dyn_strerror(rc));

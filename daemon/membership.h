@@ -42,11 +42,14 @@ void membership_stop(struct server *srv);
  * Make `ring` (taken, freed here in every case) this node's ring when it
  * is newer than the current one and names this node, or unconditionally
  * with `force` (an explicit join).  The ring is stored in the data
- * directory before it is used.  Returns 1 when adopted, 0 when not
+ * directory before it is used.  `cluster_before` (borrowed, may be NULL)
+ * is the cluster's ring before this one when it is not this node's (a
+ * join: see handoff_ring_changed).  Returns 1 when adopted, 0 when not
  * newer, or a negative code (storing failed; the old ring stays).
  */
 int membership_adopt(struct server *srv, struct dyn_ring *ring, bool force,
-                     const char *source);
+                     const char *source,
+                     const struct dyn_ring *cluster_before);
 
 /* True when the member answered lately and its last call neither timed
  * out nor was refused (itself: always). */

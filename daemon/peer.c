@@ -82,7 +82,8 @@ struct peer {
     uint64_t down_until;  /* uv_now(): calls fail fast before this */
     uint32_t backoff_ms;  /* next back-off */
     uint64_t answered_ms; /* uv_now() of the last answer, 0: never */
-    bool suspect;         /* a call timed out since the last answer */
+    bool suspect;         /* a call timed out or the connection failed
+                             since the last answer */
     bool in_call;         /* inside peer_call: callbacks must wait */
     int deferred_status;  /* failure seen inside peer_call, for the tick */
 };
@@ -206,7 +207,8 @@ peer_lost(struct peer *p, int status, const char *why)
     } else {
         log_debug("peer %s: %s", p->address, why);
     }
-    p->out_len = 0; /* frames of the calls failed below */
+    p->suspect = true; /* until it answers again */
+    p->out_len = 0;    /* frames of the calls failed below */
     peer_close(p);
     if (p->in_call) /* callbacks never run before peer_call returns */
         p->deferred_status = status;

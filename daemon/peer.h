@@ -15,8 +15,9 @@
  *
  * A peer whose connection attempt failed is "down": calls to it fail at
  * once (-ECONNREFUSED) for a back-off period, after which the next call
- * probes it again.  A peer whose call timed out is "suspect" until it
- * answers something; the coordinator prefers peers that are neither.
+ * probes it again.  A peer whose call timed out or whose connection
+ * failed is "suspect" until it answers something; the coordinator prefers
+ * peers that are neither.
  *
  * Loop thread only.
  */

@@ -12,8 +12,10 @@
 #include <stdlib.h>
 
 #include "conn.h"
+#include "coord.h"
 #include "dispatch.h"
 #include "err.h"
+#include "handoff.h"
 #include "kv.h"
 #include "log.h"
 #include "server.h"
@@ -37,6 +39,32 @@ key_ok(struct conn *c, uint64_t id, ProtobufCBinaryData key)
     return false;
 }
 
+/* A ReplicaGetReq waiting for a previous replica (see coord_read_local). */
+struct replica_get {
+    struct conn *conn;
+    uint64_t id;
+};
+
+static void
+replica_get_done(void *arg, int status, struct dyn_object *obj)
+{
+    struct replica_get *rg = arg;
+    struct conn *c = rg->conn;
+    Dynpb__ReplicaGetResp resp = DYNPB__REPLICA_GET_RESP__INIT;
+    resp.id = rg->id;
+    if (status == 0 && (obj->sibling_count > 0 || obj->vv.len > 0))
+        status = dyn_object_encode_alloc(obj, &resp.object.data,
+                                         &resp.object.len);
+    if (status == 0)
+        conn_send(c, &resp.base);
+    else
+        conn_send_error(c, rg->id, status, "replica read: %s",
+                        dyn_strerror(status));
+    free(resp.object.data);
+    conn_request_end(c);
+    free(rg);
+}
+
 void
 req_replica_get(struct conn *c, const ProtobufCMessage *msg)
 {
@@ -44,32 +72,40 @@ req_replica_get(struct conn *c, const ProtobufCMessage *msg)
     struct server *srv = c->srv;
     if (!key_ok(c, g->id, g->key))
         return;
-    struct dyn_store_txn *txn;
-    struct dyn_object obj;
-    dyn_object_init(&obj);
-    int rc = dyn_store_begin(srv->store, false, &txn);
-    if (rc == 0) {
-        rc = dyn_kv_get(txn, partition_of(srv, g->key), g->key.data,
-                        g->key.len, &srv->limits, &obj);
-        dyn_store_abort(txn);
+    struct replica_get *rg = malloc(sizeof(*rg));
+    if (rg == NULL) {
+        conn_send_error(c, g->id, -ENOMEM, "replica read: out of memory");
+        return;
     }
-    Dynpb__ReplicaGetResp resp = DYNPB__REPLICA_GET_RESP__INIT;
-    resp.id = g->id;
-    if (rc == 0)
-        rc = dyn_object_encode_alloc(&obj, &resp.object.data,
-                                     &resp.object.len);
-    if (rc == 0 || rc == -DYN_ENOTFOUND)
-        conn_send(c, &resp.base);
-    else
-        conn_send_error(c, g->id, rc, "replica read: %s", dyn_strerror(rc));
-    free(resp.object.data);
-    dyn_object_free(&obj);
+    rg->conn = c;
+    rg->id = g->id;
+    conn_request_begin(c);
+    if (g->direct) {
+        /* Asked by a replica that is receiving this partition: our own
+         * copy only, never passed on again. */
+        struct dyn_store_txn *txn;
+        struct dyn_object obj;
+        dyn_object_init(&obj);
+        int rc = dyn_store_begin(srv->store, false, &txn);
+        if (rc == 0) {
+            rc = dyn_kv_get(txn, partition_of(srv, g->key), g->key.data,
+                            g->key.len, &srv->limits, &obj);
+            dyn_store_abort(txn);
+        }
+        replica_get_done(rg, rc == -DYN_ENOTFOUND ? 0 : rc, &obj);
+        dyn_object_free(&obj);
+        return;
+    }
+    coord_read_local(srv, g->key.data, g->key.len,
+                     srv->cfg->request_timeout_ms / 2, replica_get_done, rg);
 }
 
 /* A ReplicaPutReq or a TransferReq waiting for its merges. */
 struct merge_req {
     struct conn *conn;
     uint64_t id;
+    uint32_t partition; /* TransferReq: its partition */
+    bool last;          /* TransferReq: the sender's last batch */
     uint8_t reply_code; /* DYN_MSG_REPLICA_PUT_RESP or ..._TRANSFER_RESP */
     uint32_t waiting;   /* merges not yet done */
     int status;         /* first failure */
@@ -87,6 +123,8 @@ merge_req_finish(struct merge_req *m)
         resp.id = m->id;
         conn_send(c, &resp.base);
     } else {
+        if (m->last) /* a whole copy has arrived */
+            handoff_received(c->srv, m->partition);
         Dynpb__TransferResp resp = DYNPB__TRANSFER_RESP__INIT;
         resp.id = m->id;
         conn_send(c, &resp.base);
@@ -220,6 +258,10 @@ req_transfer(struct conn *c, const ProtobufCMessage *msg)
     } else {
         struct merge_req *m =
             merge_req_new(c, t->id, DYN_MSG_TRANSFER_RESP);
+        if (m != NULL) {
+            m->partition = t->partition;
+            m->last = t->last;
+        }
         for (size_t i = 0; i < t->n_entries; i++) {
             if (m == NULL)
                 dyn_object_free(&objs[i]);

@@ -104,6 +104,7 @@ enum field_id {
     F_CLUSTER_R,
     F_CLUSTER_W,
     F_CLUSTER_PARTITIONS,
+    F_CLUSTER_TRANSFER_SLOTS,
     F_STORAGE_ENGINE,
     F_STORAGE_SYNC,
     F_STORAGE_SYNC_INTERVAL_MS,
@@ -189,6 +190,8 @@ static const struct field fields[F_COUNT] = {
                               .max = 65536,
                               .def = 256,
                               .pow2 = true},
+    [F_CLUSTER_TRANSFER_SLOTS] = NUM("cluster.transfer_slots", FIELD_UINT,
+                                     transfer_slots, 0, 64, 2),
     [F_STORAGE_ENGINE] =
         ENUM("storage.engine", engine, engine_names, DYN_STORE_LMDB),
     [F_STORAGE_SYNC] = ENUM("storage.sync", sync, sync_names, DYN_SYNC_ALWAYS),

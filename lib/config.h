@@ -52,6 +52,8 @@ struct dyn_config {
     uint32_t r;          /* default read quorum; default 2, 1..n */
     uint32_t w;          /* default write quorum; default 2, 1..n */
     uint32_t partitions; /* Q, a power of two, 1..65536; default 256 */
+    uint32_t transfer_slots; /* partition transfers sent at once; 0 pauses
+                                them; default 2, at most 64 */
 
     /* storage: */
     enum dyn_store_engine engine; /* default lmdb */

@@ -228,6 +228,35 @@ value_at() { [ "$(dyn -H "$1" get "$2" -r 1 2>/dev/null)" = "$3" ]; }
     done <"$BATS_TEST_TMPDIR/keys"
 }
 
+@test "a node still receiving a partition answers reads from a previous replica" {
+    start_node n1 "  transfer_slots: 0"
+    ADDR[1]=$NODE_ADDR
+    start_node n2
+    ADDR[2]=$NODE_ADDR
+    for k in $(seq 1 20); do dyn -H "${ADDR[1]}" put "p$k" "v$k"; done
+    dynctl -H "${ADDR[2]}" join "${ADDR[1]}"
+    # n1's transfers are paused, and say so.
+    run -0 dynctl -H "${ADDR[1]}" handoff
+    [[ "$output" == *"paused: cluster.transfer_slots is 0"* ]]
+    run -0 dynctl -H "${ADDR[2]}" status --json
+    assert_eq 0 "$(jq .node.keys <<<"$output")" "keys on n2 before any transfer"
+    # R=1 through n2 answers from n2's copy, which it completes from n1.
+    for k in $(seq 1 20); do
+        run -0 dyn -H "${ADDR[2]}" get "p$k" -r 1
+        assert_eq "v$k" "$output" "p$k read through n2"
+    done
+    # Transfers resumed: n2 gets a whole copy and no longer needs n1.
+    stop_node n1
+    sed -i '/transfer_slots/d' "$(node_dir n1)/config.yaml"
+    start_node_config n1
+    wait_until transfers_done
+    kill_node n1
+    for k in $(seq 1 20); do
+        run -0 dyn -H "${ADDR[2]}" get "p$k" -r 1
+        assert_eq "v$k" "$output" "p$k on n2 alone"
+    done
+}
+
 @test "a node that joins with data of its own hands it to the cluster" {
     start_nodes 2
     for k in $(seq 1 30); do dyn -H "${ADDR[2]}" put "own$k" "x$k"; done

@@ -514,7 +514,7 @@ unknown_key_is_named_with_its_section(void **state)
 {
     assert_load_error(state, "cluster:\n  n: 3\n  replicas: 2\n",
                       "3:3: cluster.replicas: unknown key (cluster has name, "
-                      "seeds, n, r, w, partitions)");
+                      "seeds, n, r, w, partitions, transfer_slots)");
     assert_load_error(state, "node:\n  [a]: 1\n",
                       "2:3: node: expected a key name, got a sequence");
 }
@@ -593,6 +593,9 @@ out_of_range_states_the_range(void **state)
                       "4:6: cluster.n: 0 is out of range (1..16)");
     assert_load_error(state, "cluster:\n  n: 17\n",
                       "2:6: cluster.n: 17 is out of range (1..16)");
+    assert_load_error(state, "cluster:\n  transfer_slots: 65\n",
+                      "2:19: cluster.transfer_slots: 65 is out of range "
+                      "(0..64)");
     assert_load_error(state, "requests:\n  timeout_ms: -5\n",
                       "2:15: requests.timeout_ms: -5 is out of range "
                       "(1..3600000)");
