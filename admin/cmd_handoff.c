@@ -37,8 +37,8 @@ handoff_print_one(const Dynpb__Transfer *t)
         snprintf(eta, sizeof(eta), "%us", t->eta_s);
     else
         snprintf(eta, sizeof(eta), "-");
-    printf("%9u %-12s %-24s %-8s %15s %14s %6s %s%s%s\n", t->partition,
-           t->from, to, t->state, keys, rate, eta, t->handoff ? "handoff" : "",
+    printf("%9u %-12s %-24s %-8s %15s %14s %6s %s%s%s\n", t->partition, t->from,
+           to, t->state, keys, rate, eta, t->handoff ? "handoff" : "",
            *t->why ? (t->handoff ? "; " : "") : "", t->why);
 }
 

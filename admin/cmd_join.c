@@ -70,8 +70,8 @@ join_run(struct cli *cli, const char *seed)
         printf("%s joined the cluster of %s: ring epoch %" PRIu64
                ", %u members; %s owns %u of %u partitions.\n"
                "Partitions move in the background: see dynctl handoff.\n",
-               self->name, seed, after->epoch, after->member_count,
-               self->name, owned, after->partitions);
+               self->name, seed, after->epoch, after->member_count, self->name,
+               owned, after->partitions);
     }
 out:
     dyn_ring_free(before);
@@ -240,7 +240,8 @@ dry_check(struct cli *cli, const Dynpb__StatusResp *st,
     }
     if (strncmp(st->address, "0.0.0.0:", 8) == 0 ||
         strncmp(st->address, "[::]:", 5) == 0) {
-        cli_error(cli, "join: %s listens on %s, which other nodes cannot "
+        cli_error(cli,
+                  "join: %s listens on %s, which other nodes cannot "
                   "reach",
                   st->name, st->address);
         return CLI_EXIT_USAGE;
@@ -260,9 +261,9 @@ join_dry_run(struct cli *cli, const char *seed)
     int rc = kv_request_once(cli, "status", &sreq.base,
                              &dynpb__status_resp__descriptor, &sresp);
     if (rc == CLI_EXIT_OK)
-        rc = ringclient_request_at(cli, seed, "status", &sreq.base,
-                                   &dynpb__status_resp__descriptor,
-                                   &seed_sresp);
+        rc =
+            ringclient_request_at(cli, seed, "status", &sreq.base,
+                                  &dynpb__status_resp__descriptor, &seed_sresp);
     if (rc == CLI_EXIT_OK)
         rc = dry_check(cli, (const Dynpb__StatusResp *)sresp,
                        (const Dynpb__StatusResp *)seed_sresp, seed);

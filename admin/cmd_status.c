@@ -113,10 +113,9 @@ status_print_json(const Dynpb__StatusResp *st)
         json_key(&j, "state"), json_string(&j, m->state);
         json_key(&j, "partitions"), json_uint(&j, m->partitions);
         json_key(&j, "ownership_pct");
-        json_double(&j,
-                    st->partitions ? 100.0 * m->partitions / st->partitions
-                                   : 0.0,
-                    2);
+        json_double(
+            &j, st->partitions ? 100.0 * m->partitions / st->partitions : 0.0,
+            2);
         json_key(&j, "reachable"), json_bool(&j, m->reachable);
         json_end_object(&j);
     }

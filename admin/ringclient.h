@@ -7,8 +7,8 @@
 #define DYNCTL_RINGCLIENT_H
 
 #include "cmd.h"
-#include "wire.h"
 #include "ring.h"
+#include "wire.h"
 
 /*
  * Fetch the ring.  Returns CLI_EXIT_OK with *out (free with

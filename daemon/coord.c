@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "err.h"
-#include "handoff.h"
+#include "inbound.h"
 #include "kv.h"
 #include "log.h"
 #include "peer.h"
@@ -35,8 +35,8 @@ coord_targets(struct server *srv, uint32_t partition, struct coord_target *out,
 }
 
 uint32_t
-coord_targets_in(const struct dyn_ring *ring, uint64_t self,
-                 uint32_t partition, struct coord_target *out, bool *self_in)
+coord_targets_in(const struct dyn_ring *ring, uint64_t self, uint32_t partition,
+                 struct coord_target *out, bool *self_in)
 {
     uint32_t idx[DYN_RING_MAX_N];
     int count = dyn_ring_preflist(ring, partition, idx, DYN_RING_MAX_N);
@@ -60,8 +60,9 @@ coord_is_replica(struct server *srv, const uint8_t *key, size_t key_len)
 {
     struct coord_target t[DYN_RING_MAX_N];
     bool self_in;
-    coord_targets(srv, dyn_ring_partition_of(key, key_len, srv->ring->partitions),
-                  t, &self_in);
+    coord_targets(srv,
+                  dyn_ring_partition_of(key, key_len, srv->ring->partitions), t,
+                  &self_in);
     return self_in;
 }
 
@@ -189,8 +190,8 @@ send_replica_put(struct coord_req *req, struct coord_slot *slot,
     msg.key.len = req->key_len;
     msg.object.data = req->encoded;
     msg.object.len = req->encoded_len;
-    return peer_call(req->srv, slot->target.address, &msg.base,
-                     req->timeout_ms, cb, arg);
+    return peer_call(req->srv, slot->target.address, &msg.base, req->timeout_ms,
+                     cb, arg);
 }
 
 static void
@@ -209,8 +210,8 @@ repair_local(struct coord_req *req, const struct dyn_object *obj)
     dyn_object_init(&copy);
     if (dyn_object_copy(&copy, obj) < 0)
         return;
-    struct writer_op *op = writer_op_new_object(
-        WRITER_MERGE, req->partition, req->key, req->key_len, &copy);
+    struct writer_op *op = writer_op_new_object(WRITER_MERGE, req->partition,
+                                                req->key, req->key_len, &copy);
     if (op == NULL) {
         dyn_object_free(&copy);
         return;
@@ -237,9 +238,9 @@ get_read_repair(struct coord_req *req)
         return;
     for (uint32_t i = 0; i < req->q.replicas; i++) {
         struct coord_slot *s = &req->slots[i];
-        bool stale = s->state == SLOT_DAMAGED ||
-                     (s->state == SLOT_OK &&
-                      !dyn_object_equal(&s->obj, &req->merged));
+        bool stale =
+            s->state == SLOT_DAMAGED ||
+            (s->state == SLOT_OK && !dyn_object_equal(&s->obj, &req->merged));
         if (!stale)
             continue;
         req->srv->stats.repairs++;
@@ -337,8 +338,7 @@ local_source_cb(void *arg, int status, const ProtobufCMessage *reply)
         dyn_object_init(&merged);
         int rc = r->object.len == 0
                      ? 0
-                     : dyn_object_decode(&theirs, r->object.data,
-                                         r->object.len,
+                     : dyn_object_decode(&theirs, r->object.data, r->object.len,
                                          lr->srv->cfg->max_value_bytes);
         if (rc == 0)
             rc = dyn_object_sync(&merged, &lr->obj, &theirs);
@@ -361,7 +361,7 @@ local_source(struct server *srv, uint32_t partition)
 {
     uint64_t ids[DYN_RING_MAX_N];
     uint32_t n = 0;
-    if (!handoff_receiving(srv, partition, ids, DYN_RING_MAX_N, &n))
+    if (!inbound_sources(srv, partition, ids, DYN_RING_MAX_N, &n))
         return NULL;
     const char *fallback = NULL;
     const struct dyn_ring *ring = srv->ring;
@@ -397,9 +397,8 @@ coord_read_local(struct server *srv, const uint8_t *key, size_t key_len,
         log_key("stored object failed its checksum; not served, repaired "
                 "from the other replicas",
                 key, key_len);
-    const char *source = rc == 0 || rc == -DYN_ECHECKSUM
-                             ? local_source(srv, partition)
-                             : NULL;
+    const char *source =
+        rc == 0 || rc == -DYN_ECHECKSUM ? local_source(srv, partition) : NULL;
     struct local_read *lr = source ? malloc(sizeof(*lr)) : NULL;
     if (lr != NULL) {
         *lr = (struct local_read){srv, obj, rc, cb, arg};
@@ -427,7 +426,7 @@ get_local_done(void *arg, int status, struct dyn_object *obj)
         dyn_object_init(obj);
         status = get_merge(req, &slot->obj);
     }
-    slot_fill(slot, status == 0                   ? SLOT_OK
+    slot_fill(slot, status == 0                ? SLOT_OK
                     : status == -DYN_ECHECKSUM ? SLOT_DAMAGED
                                                : SLOT_FAILED);
     get_progress(req);

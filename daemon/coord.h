@@ -95,7 +95,7 @@ bool coord_is_replica(struct server *srv, const uint8_t *key, size_t key_len);
  * This node's copy of `key` into *obj (status 0, or -DYN_ECHECKSUM etc.;
  * a key never written is status 0 with an empty object), merged, while
  * the partition is still being received after a ring change
- * (handoff_receiving), with the copy of one previous replica, so the
+ * (inbound.h), with the copy of one previous replica, so the
  * node answers for keys not transferred yet.  `obj` is the callee's to
  * take (moved out) or leave; the caller frees what is left.  cb runs
  * exactly once, possibly before this returns.

@@ -24,6 +24,7 @@
 #include "datadir.h"
 #include "dispatch.h"
 #include "err.h"
+#include "inbound.h"
 #include "log.h"
 #include "peer.h"
 #include "record.h"
@@ -38,9 +39,7 @@
 #define HANDOFF_BATCH_KEYS 512u
 #define HANDOFF_RETRY_MS 1000
 #define HANDOFF_WHY_BYTES 192
-#define HANDOFF_RECEIVING_MAX_MS (10u * 60 * 1000) /* then reads stop
-                                                       asking the sources */
-#define HANDOFF_FILE "transfers"          /* in data_dir */
+#define HANDOFF_FILE "transfers"            /* in data_dir */
 #define HANDOFF_FILE_MAX (8u * 1024 * 1024) /* refused beyond this */
 
 enum transfer_state {
@@ -89,17 +88,8 @@ struct transfer {
     uint64_t retry_at; /* uv_now() */
 };
 
-/* A partition this node is receiving (see handoff_receiving). */
-struct inbound {
-    uint64_t since_ms; /* uv_now() when it began */
-    uint32_t source_count;
-    uint64_t sources[]; /* member ids of the previous replicas */
-};
-
 struct handoff {
     uv_timer_t timer;
-    struct inbound **inbound; /* [partitions]; NULL: not receiving */
-    uint32_t partitions;      /* entries in inbound */
     struct transfer *list; /* in start order */
     bool dirty;            /* list changed since the file was written */
     uint64_t next_sweep;   /* uv_now() */
@@ -177,12 +167,13 @@ batch_visit(void *arg, uint32_t partition, struct dyn_bytes key,
         memcmp(key.data, t->resume, key.len) == 0)
         return 0; /* sent with the previous batch */
     if (t->entry_count >= HANDOFF_BATCH_KEYS ||
-        (t->entry_count > 0 && t->batch_bytes + value.len > HANDOFF_BATCH_BYTES))
+        (t->entry_count > 0 &&
+         t->batch_bytes + value.len > HANDOFF_BATCH_BYTES))
         return 1; /* full */
     struct batch_entry *e = &t->entries[t->entry_count];
     dyn_object_init(&e->obj);
-    int rc = dyn_record_decode(&e->obj, value.data, value.len,
-                               br->max_value_bytes);
+    int rc =
+        dyn_record_decode(&e->obj, value.data, value.len, br->max_value_bytes);
     if (rc < 0) {
         /* A damaged record is not sent: its replicas' copies repair it. */
         log_warn("transfer of partition %u: a stored record failed its "
@@ -234,8 +225,7 @@ transfer_fail(struct transfer *t, const char *fmt, const char *name,
     t->batch_failed = true;
 }
 
-static void
-batch_done(struct transfer *t);
+static void batch_done(struct transfer *t);
 
 struct ack {
     struct transfer *t;
@@ -294,8 +284,8 @@ transfer_send(struct transfer *t)
         msg.entries = ptrs;
         /* A sender still receiving the partition has no whole copy to
          * vouch for: its final batch does not end the target's wait. */
-        msg.last = t->final && !handoff_receiving(srv, t->partition, NULL, 0,
-                                                  NULL);
+        msg.last =
+            t->final && !inbound_sources(srv, t->partition, NULL, 0, NULL);
         for (uint32_t i = 0; i < t->target_count; i++) {
             if (t->target_has_batch[i])
                 continue;
@@ -503,8 +493,7 @@ transfer_add(struct server *srv, uint32_t partition,
     t->handoff = handoff;
     t->state = T_WAITING;
     if (srv->cfg->transfer_slots == 0)
-        snprintf(t->why, sizeof(t->why),
-                 "paused: cluster.transfer_slots is 0");
+        snprintf(t->why, sizeof(t->why), "paused: cluster.transfer_slots is 0");
     else
         snprintf(t->why, sizeof(t->why), "waiting for a slot (%u at a time)",
                  srv->cfg->transfer_slots);
@@ -524,31 +513,6 @@ target_in(const struct coord_target *list, uint32_t count, uint64_t id)
     return false;
 }
 
-/* Mark `partition` as receiving from the previous replicas `was`. */
-static void
-inbound_begin(struct server *srv, uint32_t partition,
-              const struct coord_target *was, uint32_t nw)
-{
-    struct handoff *h = srv->handoff;
-    if (partition >= h->partitions)
-        return;
-    free(h->inbound[partition]);
-    h->inbound[partition] = NULL;
-    struct inbound *in = malloc(sizeof(*in) + nw * sizeof(in->sources[0]));
-    if (in == NULL)
-        return; /* reads then answer from what has arrived, as before */
-    in->since_ms = uv_now(srv->loop);
-    in->source_count = 0;
-    for (uint32_t i = 0; i < nw; i++)
-        if (!was[i].local)
-            in->sources[in->source_count++] = was[i].id;
-    if (in->source_count == 0) {
-        free(in);
-        return;
-    }
-    h->inbound[partition] = in;
-}
-
 void
 handoff_ring_changed(struct server *srv, const struct dyn_ring *old,
                      const struct dyn_ring *cur,
@@ -556,8 +520,7 @@ handoff_ring_changed(struct server *srv, const struct dyn_ring *old,
 {
     if (srv->handoff == NULL || old->partitions != cur->partitions)
         return;
-    if (cluster_before == NULL ||
-        cluster_before->partitions != cur->partitions)
+    if (cluster_before == NULL || cluster_before->partitions != cur->partitions)
         cluster_before = old;
     uint32_t started = 0, receiving = 0;
     for (uint32_t p = 0; p < cur->partitions; p++) {
@@ -566,12 +529,11 @@ handoff_ring_changed(struct server *srv, const struct dyn_ring *old,
         bool was_in, now_in, before_in;
         uint32_t nw = coord_targets_in(old, srv->node_id, p, was, &was_in);
         uint32_t nn = coord_targets_in(cur, srv->node_id, p, now, &now_in);
-        uint32_t nb = coord_targets_in(cluster_before, srv->node_id, p,
-                                       before, &before_in);
-        if (!now_in && p < srv->handoff->partitions) {
-            free(srv->handoff->inbound[p]);
-            srv->handoff->inbound[p] = NULL;
-        } else if (now_in && !before_in) {
+        uint32_t nb = coord_targets_in(cluster_before, srv->node_id, p, before,
+                                       &before_in);
+        if (!now_in) {
+            inbound_end(srv, p);
+        } else if (!before_in) {
             inbound_begin(srv, p, before, nb);
             receiving++;
         }
@@ -604,41 +566,6 @@ handoff_ring_changed(struct server *srv, const struct dyn_ring *old,
                  (unsigned long long)cur->epoch, started, receiving);
         handoff_save(srv); /* now: the caller stores the ring next */
     }
-}
-
-bool
-handoff_receiving(struct server *srv, uint32_t partition, uint64_t *out,
-                  uint32_t max, uint32_t *count)
-{
-    struct handoff *h = srv->handoff;
-    if (h == NULL || partition >= h->partitions ||
-        h->inbound[partition] == NULL)
-        return false;
-    struct inbound *in = h->inbound[partition];
-    if (uv_now(srv->loop) - in->since_ms > HANDOFF_RECEIVING_MAX_MS) {
-        log_warn("partition %u: no previous replica finished sending it "
-                 "within %u s; reads no longer consult them",
-                 partition, HANDOFF_RECEIVING_MAX_MS / 1000);
-        free(in);
-        h->inbound[partition] = NULL;
-        return false;
-    }
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < in->source_count && n < max; i++)
-        out[n++] = in->sources[i];
-    if (count != NULL)
-        *count = n;
-    return true;
-}
-
-void
-handoff_received(struct server *srv, uint32_t partition)
-{
-    struct handoff *h = srv->handoff;
-    if (h == NULL || partition >= h->partitions)
-        return;
-    free(h->inbound[partition]);
-    h->inbound[partition] = NULL;
 }
 
 /* Partitions held here but not replicated here: hand them off. */
@@ -853,12 +780,6 @@ handoff_init(struct server *srv)
     struct handoff *h = calloc(1, sizeof(*h));
     if (h == NULL)
         return -ENOMEM;
-    h->partitions = srv->ring->partitions;
-    h->inbound = calloc(h->partitions, sizeof(*h->inbound));
-    if (h->inbound == NULL) {
-        free(h);
-        return -ENOMEM;
-    }
     srv->handoff = h;
     h->next_sweep = uv_now(srv->loop) + HANDOFF_FIRST_SWEEP_MS;
     handoff_load(srv);
@@ -871,11 +792,7 @@ handoff_init(struct server *srv)
 static void
 handoff_free_cb(uv_handle_t *handle)
 {
-    struct handoff *h = handle->data;
-    for (uint32_t p = 0; p < h->partitions; p++)
-        free(h->inbound[p]);
-    free(h->inbound);
-    free(h);
+    free(handle->data);
 }
 
 void
@@ -923,11 +840,11 @@ fill_transfer(struct server *srv, const struct transfer *t,
     out->n_to = t->target_count;
     out->to = to;
     out->done_keys = t->done_keys;
-    out->total_keys = t->total_keys > t->done_keys ? t->total_keys
-                                                   : t->done_keys;
+    out->total_keys =
+        t->total_keys > t->done_keys ? t->total_keys : t->done_keys;
     out->done_bytes = t->done_bytes;
-    out->total_bytes = t->total_bytes > t->done_bytes ? t->total_bytes
-                                                      : t->done_bytes;
+    out->total_bytes =
+        t->total_bytes > t->done_bytes ? t->total_bytes : t->done_bytes;
     uint64_t elapsed = t->state == T_WAITING ? 0 : now - t->started_ms;
     if (elapsed > 0)
         out->rate_bps = t->done_bytes * 1000 / elapsed;

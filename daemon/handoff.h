@@ -35,7 +35,6 @@
 #ifndef DYNAMOD_HANDOFF_H
 #define DYNAMOD_HANDOFF_H
 
-#include <stdbool.h>
 #include <stdint.h>
 
 #include "ring.h"
@@ -54,29 +53,12 @@ void handoff_stop(struct server *srv);
  * returning, so the caller stores the new ring only after them.
  * `cluster_before` is the cluster's ring before the change, from which the
  * partitions this node now receives and their previous replicas are
- * found; NULL means `old` (it differs for a node joining: its own old ring
- * is itself alone).
+ * found (inbound.h); NULL means `old` (it differs for a node joining: its
+ * own old ring is itself alone).
  */
 void handoff_ring_changed(struct server *srv, const struct dyn_ring *old,
                           const struct dyn_ring *cur,
                           const struct dyn_ring *cluster_before);
-
-/*
- * Receiving side.  After a ring change, a partition this node replicates
- * now and did not before is "receiving" until one previous replica has
- * sent all of it (TransferReq.last), or for HANDOFF_RECEIVING_MAX_MS at
- * most.  Meanwhile reads of its keys also ask a previous replica
- * (coord_read_local), so the node answers for keys it has not received
- * yet.  Not kept across a restart.
- *
- * handoff_receiving: true while receiving; writes up to `max` ids of the
- * previous replicas to out[0..*count).
- */
-bool handoff_receiving(struct server *srv, uint32_t partition, uint64_t *out,
-                       uint32_t max, uint32_t *count);
-
-/* A previous replica sent the last batch of `partition`. */
-void handoff_received(struct server *srv, uint32_t partition);
 
 /* Transfers queued or running. */
 uint32_t handoff_count(struct server *srv);

@@ -482,8 +482,7 @@ req_join_cmd(struct conn *c, const ProtobufCMessage *msg)
     int rc = peer_call(srv, j->seed, &req.base, cfg->request_timeout_ms,
                        join_reply_cb, jc);
     if (rc < 0) {
-        conn_send_error(c, j->id, rc, "seed %s: %s", j->seed,
-                        dyn_strerror(rc));
+        conn_send_error(c, j->id, rc, "seed %s: %s", j->seed, dyn_strerror(rc));
         join_cmd_free(jc);
     }
 }

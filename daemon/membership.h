@@ -48,12 +48,10 @@ void membership_stop(struct server *srv);
  * newer, or a negative code (storing failed; the old ring stays).
  */
 int membership_adopt(struct server *srv, struct dyn_ring *ring, bool force,
-                     const char *source,
-                     const struct dyn_ring *cluster_before);
+                     const char *source, const struct dyn_ring *cluster_before);
 
 /* True when the member answered lately and its last call neither timed
  * out nor was refused (itself: always). */
-bool membership_reachable(struct server *srv,
-                          const struct dyn_ring_member *m);
+bool membership_reachable(struct server *srv, const struct dyn_ring_member *m);
 
 #endif

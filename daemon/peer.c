@@ -30,10 +30,10 @@
 #include "server.h"
 #include "wire.h"
 
-#define PEER_MAX_CALLS 8192       /* calls in flight per peer */
-#define PEER_TICK_MS 20           /* deadline resolution */
-#define PEER_BACKOFF_MIN_MS 200   /* after a failed connect */
-#define PEER_BACKOFF_MAX_MS 2000  /* back-off ceiling */
+#define PEER_MAX_CALLS 8192      /* calls in flight per peer */
+#define PEER_TICK_MS 20          /* deadline resolution */
+#define PEER_BACKOFF_MIN_MS 200  /* after a failed connect */
+#define PEER_BACKOFF_MAX_MS 2000 /* back-off ceiling */
 #define PEER_CONNECT_TIMEOUT_MS 2000
 #define PEER_READ_CHUNK 65536
 
@@ -231,8 +231,7 @@ peer_handle_frame(struct peer *p, uint8_t code, const uint8_t *body,
     p->suspect = false;
     if (code == DYN_MSG_ERROR && id == 0) {
         const Dynpb__Error *e = (const Dynpb__Error *)msg;
-        log_warn("peer %s refused the connection: %s", p->address,
-                 e->message);
+        log_warn("peer %s refused the connection: %s", p->address, e->message);
         dyn_wire_msg_free(msg);
         peer_lost(p, -DYN_EPROTO, "peer sent a connection error");
         return;
@@ -282,8 +281,8 @@ peer_read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     while (p->state == PEER_CONNECTED) {
         uint8_t code;
         uint32_t body_len;
-        int64_t n = dyn_wire_frame_peek(p->in + off, p->in_len - off,
-                                        max_frame, &code, &body_len);
+        int64_t n = dyn_wire_frame_peek(p->in + off, p->in_len - off, max_frame,
+                                        &code, &body_len);
         if (n < 0) {
             peer_lost(p, -DYN_EPROTO, "bad frame from the peer");
             return;
@@ -376,8 +375,8 @@ peer_flush(struct peer *p)
     uv_buf_t ub = uv_buf_init((char *)p->wbuf, (unsigned)p->wbuf_len);
     p->write_req.data = p;
     p->writing = true;
-    int rc = uv_write(&p->write_req, (uv_stream_t *)&p->tcp, &ub, 1,
-                      peer_write_cb);
+    int rc =
+        uv_write(&p->write_req, (uv_stream_t *)&p->tcp, &ub, 1, peer_write_cb);
     if (rc < 0) {
         p->writing = false;
         peer_lost(p, rc, uv_strerror(rc));
@@ -401,7 +400,16 @@ peer_resolve(struct peer *p)
      * one lookup, once per peer (addresses are taken as given at join). */
     if (getaddrinfo(host, service, &hints, &res) != 0)
         return -DYN_EBADARG;
-    memcpy(&p->addr, res->ai_addr, res->ai_addrlen);
+    /* One address per peer: its first IPv4 one when it has one (a name
+     * like localhost often lists ::1 first, where a node listening on
+     * 127.0.0.1 is not), else the first. */
+    const struct addrinfo *pick = res;
+    for (const struct addrinfo *a = res; a != NULL; a = a->ai_next)
+        if (a->ai_family == AF_INET) {
+            pick = a;
+            break;
+        }
+    memcpy(&p->addr, pick->ai_addr, pick->ai_addrlen);
     freeaddrinfo(res);
     p->resolved = true;
     return 0;

@@ -311,8 +311,7 @@ req_put(struct conn *c, const ProtobufCMessage *msg)
     if (coord_is_replica(c->srv, put->key.data, put->key.len))
         rc = coord_put(c->srv, &args, kv_put_done, req);
     else
-        rc = kv_forward(c, req, msg, put->key, put->forwarded,
-                        args.timeout_ms);
+        rc = kv_forward(c, req, msg, put->key, put->forwarded, args.timeout_ms);
     if (rc < 0) {
         kv_send_failure(c, req, rc, NULL, "write");
         kv_req_end(req);

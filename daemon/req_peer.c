@@ -15,7 +15,7 @@
 #include "coord.h"
 #include "dispatch.h"
 #include "err.h"
-#include "handoff.h"
+#include "inbound.h"
 #include "kv.h"
 #include "log.h"
 #include "server.h"
@@ -53,8 +53,8 @@ replica_get_done(void *arg, int status, struct dyn_object *obj)
     Dynpb__ReplicaGetResp resp = DYNPB__REPLICA_GET_RESP__INIT;
     resp.id = rg->id;
     if (status == 0 && (obj->sibling_count > 0 || obj->vv.len > 0))
-        status = dyn_object_encode_alloc(obj, &resp.object.data,
-                                         &resp.object.len);
+        status =
+            dyn_object_encode_alloc(obj, &resp.object.data, &resp.object.len);
     if (status == 0)
         conn_send(c, &resp.base);
     else
@@ -124,7 +124,7 @@ merge_req_finish(struct merge_req *m)
         conn_send(c, &resp.base);
     } else {
         if (m->last) /* a whole copy has arrived */
-            handoff_received(c->srv, m->partition);
+            inbound_end(c->srv, m->partition);
         Dynpb__TransferResp resp = DYNPB__TRANSFER_RESP__INIT;
         resp.id = m->id;
         conn_send(c, &resp.base);
@@ -239,8 +239,8 @@ req_transfer(struct conn *c, const ProtobufCMessage *msg)
     }
     /* Every entry is checked before any is merged: a batch is taken
      * whole or refused whole. */
-    struct dyn_object *objs = calloc(t->n_entries ? t->n_entries : 1,
-                                     sizeof(*objs));
+    struct dyn_object *objs =
+        calloc(t->n_entries ? t->n_entries : 1, sizeof(*objs));
     int rc = objs == NULL ? -ENOMEM : 0;
     size_t decoded = 0;
     for (; rc == 0 && decoded < t->n_entries; decoded++) {
@@ -256,8 +256,7 @@ req_transfer(struct conn *c, const ProtobufCMessage *msg)
         conn_send_error(c, t->id, rc, "transfer batch refused: %s",
                         dyn_strerror(rc));
     } else {
-        struct merge_req *m =
-            merge_req_new(c, t->id, DYN_MSG_TRANSFER_RESP);
+        struct merge_req *m = merge_req_new(c, t->id, DYN_MSG_TRANSFER_RESP);
         if (m != NULL) {
             m->partition = t->partition;
             m->last = t->last;
@@ -266,8 +265,8 @@ req_transfer(struct conn *c, const ProtobufCMessage *msg)
             if (m == NULL)
                 dyn_object_free(&objs[i]);
             else
-                rc = rc < 0 ? rc : merge_one(srv, m, t->entries[i]->key,
-                                             &objs[i]);
+                rc = rc < 0 ? rc
+                            : merge_one(srv, m, t->entries[i]->key, &objs[i]);
             if (rc < 0)
                 dyn_object_free(&objs[i]);
         }

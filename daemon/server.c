@@ -24,6 +24,7 @@
 #include "conn.h"
 #include "err.h"
 #include "handoff.h"
+#include "inbound.h"
 #include "log.h"
 #include "membership.h"
 #include "peer.h"
@@ -143,6 +144,7 @@ server_begin_stop(struct server *srv, const char *why)
     membership_stop(srv);
     handoff_stop(srv);
     peers_stop(srv);
+    inbound_stop(srv);
     /* Applies and flushes what is queued; its callbacks queue replies. */
     int rc = writer_stop(srv->writer);
     srv->writer = NULL;
@@ -266,6 +268,8 @@ server_start_cluster(struct server *srv, char *err, size_t err_len)
 {
     int rc = peers_init(srv);
     if (rc == 0)
+        rc = inbound_init(srv);
+    if (rc == 0)
         rc = handoff_init(srv);
     if (rc == 0)
         rc = membership_init(srv);
@@ -307,6 +311,7 @@ server_init(struct server *srv, uv_loop_t *loop, const struct dyn_config *cfg,
         membership_stop(srv);
         handoff_stop(srv);
         peers_stop(srv);
+        inbound_stop(srv);
         uv_close((uv_handle_t *)&srv->listener, NULL);
         goto fail_writer;
     }

@@ -16,6 +16,7 @@
 
 struct conn;
 struct handoff;
+struct inbound_set;
 struct membership;
 struct peer_set;
 struct writer;
@@ -41,6 +42,7 @@ struct server {
     struct peer_set *peers;       /* owned; connections to other nodes */
     struct membership *membership; /* owned; gossip, joins */
     struct handoff *handoff;      /* owned; partition transfers */
+    struct inbound_set *inbound;  /* owned; partitions being received */
 
     uv_tcp_t listener;
     uv_signal_t sigterm;
