@@ -67,6 +67,8 @@ struct transfer {
     bool target_has_batch[DYN_RING_MAX_N];
     uint32_t target_count;
     bool handoff; /* delete here once sent */
+    bool whole;   /* this node held a whole copy (a replica in the
+                     cluster's ring before): its last batch says so */
     enum transfer_state state;
     char why[HANDOFF_WHY_BYTES];
     uint32_t busy; /* calls and writes in flight */
@@ -282,10 +284,10 @@ transfer_send(struct transfer *t)
         msg.partition = t->partition;
         msg.n_entries = t->entry_count;
         msg.entries = ptrs;
-        /* A sender still receiving the partition has no whole copy to
-         * vouch for: its final batch does not end the target's wait. */
-        msg.last =
-            t->final && !inbound_sources(srv, t->partition, NULL, 0, NULL);
+        /* Only a sender that held a whole copy (and is not receiving the
+         * partition itself) ends the target's wait with its last batch. */
+        msg.last = t->final && t->whole &&
+                   !inbound_sources(srv, t->partition, NULL, 0, NULL);
         for (uint32_t i = 0; i < t->target_count; i++) {
             if (t->target_has_batch[i])
                 continue;
@@ -474,9 +476,13 @@ transfer_begin(struct transfer *t)
     transfer_next_batch(t);
 }
 
+/* Flags of a transfer, as kept in the transfers file. */
+#define TRANSFER_HANDOFF 1u
+#define TRANSFER_WHOLE 2u
+
 static void
 transfer_add(struct server *srv, uint32_t partition,
-             const struct coord_target *targets, uint32_t count, bool handoff)
+             const struct coord_target *targets, uint32_t count, unsigned flags)
 {
     struct handoff *h = srv->handoff;
     struct transfer *t = calloc(1, sizeof(*t));
@@ -490,7 +496,8 @@ transfer_add(struct server *srv, uint32_t partition,
     t->partition = partition;
     memcpy(t->targets, targets, count * sizeof(targets[0]));
     t->target_count = count;
-    t->handoff = handoff;
+    t->handoff = flags & TRANSFER_HANDOFF;
+    t->whole = flags & TRANSFER_WHOLE;
     t->state = T_WAITING;
     if (srv->cfg->transfer_slots == 0)
         snprintf(t->why, sizeof(t->why), "paused: cluster.transfer_slots is 0");
@@ -557,7 +564,9 @@ handoff_ring_changed(struct server *srv, const struct dyn_ring *old,
         }
         /* New replicas get a transfer even of an empty partition: its
          * last batch tells them they hold all of it. */
-        transfer_add(srv, p, to, nt, !now_in);
+        transfer_add(srv, p, to, nt,
+                     (now_in ? 0 : TRANSFER_HANDOFF) |
+                         (before_in ? TRANSFER_WHOLE : 0));
         started++;
     }
     if (started > 0 || receiving > 0) {
@@ -586,7 +595,7 @@ handoff_sweep(struct server *srv)
         struct count c;
         if (queued || partition_count(srv, p, &c, false) < 0 || c.keys == 0)
             continue;
-        transfer_add(srv, p, tg, n, true);
+        transfer_add(srv, p, tg, n, TRANSFER_HANDOFF);
         found++;
     }
     if (found > 0)
@@ -598,7 +607,8 @@ handoff_sweep(struct server *srv)
 /* ---- the transfers file ----
  *
  * Transfers not yet done are kept in data_dir/transfers, one per line:
- * "PARTITION HANDOFF(0|1) TARGET_ID[,TARGET_ID...]" (ids in hex), so a
+ * "PARTITION FLAGS TARGET_ID[,TARGET_ID...]" (FLAGS 0..3: TRANSFER_*
+ * bits; ids in hex), so a
  * node restarted mid-transfer sends the partition again (from its first
  * key: merges make that harmless).  Written at most once per tick.
  */
@@ -622,8 +632,9 @@ handoff_save(struct server *srv)
             }
             buf = nb;
         }
-        len += (size_t)snprintf(buf + len, cap - len, "%u %d", t->partition,
-                                t->handoff ? 1 : 0);
+        len += (size_t)snprintf(buf + len, cap - len, "%u %u", t->partition,
+                                (t->handoff ? TRANSFER_HANDOFF : 0) |
+                                    (t->whole ? TRANSFER_WHOLE : 0));
         for (uint32_t i = 0; i < t->target_count; i++)
             len += (size_t)snprintf(buf + len, cap - len, "%c%016llx",
                                     i ? ',' : ' ',
@@ -652,9 +663,9 @@ handoff_load_line(struct server *srv, char *line)
     if (end == line || *end != ' ' || p >= srv->ring->partitions)
         return false;
     line = end + 1;
-    if ((line[0] != '0' && line[0] != '1') || line[1] != ' ')
+    if (line[0] < '0' || line[0] > '3' || line[1] != ' ')
         return false;
-    bool handoff = line[0] == '1';
+    unsigned flags = (unsigned)(line[0] - '0');
     line += 2;
     struct coord_target to[DYN_RING_MAX_N];
     uint32_t n = 0;
@@ -678,7 +689,7 @@ handoff_load_line(struct server *srv, char *line)
     if (*end != '\0')
         return false;
     if (n > 0) /* targets gone from the ring meanwhile: nothing to send */
-        transfer_add(srv, (uint32_t)p, to, n, handoff);
+        transfer_add(srv, (uint32_t)p, to, n, flags);
     return true;
 }
 
