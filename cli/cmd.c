@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "err.h"
 
@@ -94,8 +95,8 @@ cli_exit_for(int code)
     }
 }
 
-static const struct cli_cmd *
-find_cmd(const struct cli_prog *prog, const char *name)
+const struct cli_cmd *
+cli_find_cmd(const struct cli_prog *prog, const char *name)
 {
     for (const struct cli_cmd *const *c = prog->table; *c != NULL; c++)
         if (strcmp((*c)->name, name) == 0)
@@ -125,8 +126,9 @@ prog_usage(const struct cli_prog *prog, FILE *out)
             CLI_DEFAULT_HOST, CLI_DEFAULT_TIMEOUT_MS);
 }
 
-static void
-cmd_usage(const struct cli_prog *prog, const struct cli_cmd *cmd, FILE *out)
+void
+cli_cmd_usage(const struct cli_prog *prog, const struct cli_cmd *cmd,
+              FILE *out)
 {
     fprintf(out, "Usage: %s %s %s\n\n%s\n", prog->name, cmd->name, cmd->usage,
             cmd->summary);
@@ -211,7 +213,7 @@ parse_cmd_args(struct cli *cli, const struct cli_prog *prog,
      * unknown option ('?'). */
     while ((ch = getopt_long(argc, argv, optstr, longopts, NULL)) != -1) {
         if (ch == 'h') {
-            cmd_usage(prog, cmd, stdout);
+            cli_cmd_usage(prog, cmd, stdout);
             return 1;
         }
         if (ch == '?' || ch == ':') {
@@ -273,6 +275,37 @@ parse_global(struct cli *cli, const struct cli_prog *prog, int argc,
 }
 
 int
+cli_run(struct cli *cli, const struct cli_prog *prog, int argc, char **argv)
+{
+    const struct cli_cmd *cmd = cli_find_cmd(prog, argv[0]);
+    if (cmd == NULL) {
+        cli_error(cli, "unknown command '%s'; try 'help'", argv[0]);
+        return CLI_EXIT_USAGE;
+    }
+    struct cli_args args;
+    memset(&args, 0, sizeof(args));
+    int rc = parse_cmd_args(cli, prog, cmd, argc, argv, &args);
+    if (rc != 0)
+        return rc > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+    return cmd->exec(cli, &args);
+}
+
+/* --list-commands: "NAME -x --long ..." per command, for completion. */
+static void
+list_commands(const struct cli_prog *prog)
+{
+    for (const struct cli_cmd *const *c = prog->table; *c != NULL; c++) {
+        printf("%s", (*c)->name);
+        for (const char *o = (*c)->opts; o != NULL && *o != '\0'; o++)
+            if (*o != ':')
+                printf(" -%c", *o);
+        for (const struct option *o = (*c)->longopts; o && o->name; o++)
+            printf(" --%s", o->name);
+        printf(" -H -t --json --help\n");
+    }
+}
+
+int
 cli_main(const struct cli_prog *prog, int argc, char **argv)
 {
     struct cli cli = {
@@ -280,23 +313,25 @@ cli_main(const struct cli_prog *prog, int argc, char **argv)
         .host = getenv("DYN_HOST") ? getenv("DYN_HOST") : CLI_DEFAULT_HOST,
         .timeout_ms = CLI_DEFAULT_TIMEOUT_MS,
     };
+    if (argc == 2 && strcmp(argv[1], "--list-commands") == 0) {
+        list_commands(prog);
+        return CLI_EXIT_OK;
+    }
     int first = parse_global(&cli, prog, argc, argv);
     if (first < 0)
         return CLI_EXIT_USAGE;
+    if (first >= argc && prog->terminal_default != NULL && isatty(0)) {
+        char *only[] = {(char *)prog->terminal_default->name, NULL};
+        return cli_run(&cli, prog, 1, only);
+    }
     if (first >= argc) {
         prog_usage(prog, stderr);
         return CLI_EXIT_USAGE;
     }
-    const struct cli_cmd *cmd = find_cmd(prog, argv[first]);
-    if (cmd == NULL) {
+    if (cli_find_cmd(prog, argv[first]) == NULL) {
         cli_error(&cli, "unknown command '%s'; try '%s --help'", argv[first],
                   prog->name);
         return CLI_EXIT_USAGE;
     }
-    struct cli_args args;
-    memset(&args, 0, sizeof(args));
-    int rc = parse_cmd_args(&cli, prog, cmd, argc - first, argv + first, &args);
-    if (rc != 0)
-        return rc > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
-    return cmd->exec(&cli, &args);
+    return cli_run(&cli, prog, argc - first, argv + first);
 }

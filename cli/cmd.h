@@ -14,6 +14,7 @@
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define CLI_DEFAULT_HOST "127.0.0.1:7401"
 #define CLI_DEFAULT_TIMEOUT_MS 10000
@@ -37,12 +38,15 @@ struct cli_args {
     char **argv;
 };
 
+struct shell;
+
 /* Global state of one invocation. */
 struct cli {
-    const char *prog; /* "dyn" or "dynctl" */
-    const char *host; /* -H, $DYN_HOST or the default */
-    int timeout_ms;   /* -t */
-    bool json;        /* --json */
+    const char *prog;    /* "dyn" or "dynctl" */
+    const char *host;    /* -H, $DYN_HOST or the default */
+    int timeout_ms;      /* -t */
+    bool json;           /* --json */
+    struct shell *shell; /* the shell running this command, or NULL */
 };
 
 struct cli_cmd {
@@ -62,10 +66,32 @@ struct cli_prog {
     const char *name;
     const char *summary;
     const struct cli_cmd *const *table; /* NULL-terminated */
+    /* Run when no command is given and stdin is a terminal (dyn: the
+     * shell); NULL: print the usage and exit 2. */
+    const struct cli_cmd *terminal_default;
 };
 
-/* Parse argv, run the command, return the exit code. */
+/* Parse argv, run the command, return the exit code.  The hidden global
+ * option --list-commands prints each command and its options, one command
+ * per line, for the bash completion in etc/. */
 int cli_main(const struct cli_prog *prog, int argc, char **argv);
+
+/*
+ * Run one command of `prog` on `cli` (the shell's way in): argv[0] is the
+ * command name, options and arguments follow, as on the command line.
+ * Returns its exit code (2 for an unknown command or bad usage, 0 after
+ * --help).
+ */
+int cli_run(struct cli *cli, const struct cli_prog *prog, int argc,
+            char **argv);
+
+/* Print the usage of one command (help COMMAND). */
+void cli_cmd_usage(const struct cli_prog *prog, const struct cli_cmd *cmd,
+                   FILE *out);
+
+/* The command called `name`, or NULL. */
+const struct cli_cmd *cli_find_cmd(const struct cli_prog *prog,
+                                   const char *name);
 
 /* The option's value, or NULL when not given. */
 const char *cli_opt(const struct cli_args *args, int ch);

@@ -1,0 +1,236 @@
+#!/usr/bin/env bats
+# t/shell.bats - dyn shell: piped (scripted) mode on exact output, and the
+# interactive mode through a real pseudo-terminal (tmux on a private
+# socket, stopped in teardown): conflicts shown and resolved, completion,
+# history.  Bash completion of dyn and dynctl.
+
+bats_require_minimum_version 1.5.0
+load helpers
+
+TMUX_POLL_S=0.05
+
+setup() {
+    start_node n1
+    export HOME=$BATS_TEST_TMPDIR/home
+    mkdir -p "$HOME"
+    TMUX_SOCK=$BATS_TEST_TMPDIR/tmux.sock
+}
+
+teardown() {
+    tmux -S "$TMUX_SOCK" kill-server 2>/dev/null || true
+    stop_all_nodes
+}
+
+# Timestamps vary: show them as TIME.
+mask_times() { sed -E 's/[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]{8} UTC/TIME/'; }
+
+@test "piped: two puts make siblings, get numbers them, resolve keeps one" {
+    run -0 dyn shell <<'EOF'
+put cart apples
+put cart pears
+get cart
+resolve cart
+2
+get cart
+EOF
+    local want
+    want=$(cat <<'EOF'
+ok
+ok
+note: cart now has 2 versions: 'get cart' shows them, 'resolve cart' settles them
+cart: 2 versions (siblings: a conflict to resolve)
+  1) apples
+     dot n1:1, written TIME
+  2) pears
+     dot n1:2, written TIME
+  context: n1:2
+cart: 2 versions (siblings: a conflict to resolve)
+  1) apples
+     dot n1:1, written TIME
+  2) pears
+     dot n1:2, written TIME
+  context: n1:2
+resolved: cart now holds pears
+cart: 1 version
+  1) pears
+     dot n1:3, written TIME
+  context: n1:3
+EOF
+)
+    assert_eq "$want" "$(mask_times <<<"$output")"
+}
+
+@test "piped: a put right after a get supersedes what it showed, and says so" {
+    dyn put k one
+    run -0 dyn shell <<'EOF'
+get k
+put k two
+get k
+EOF
+    [[ "$output" == *"ok: put of k superseded the 1 version shown by the last get"* ]]
+    [[ "$(mask_times <<<"$output" | tail -4)" == *"1) two"* ]]
+    run -0 dyn get k
+    assert_eq two "$output"
+}
+
+@test "piped: resolve with a typed value, tombstones and binary values shown" {
+    dyn put m a
+    dyn put m b
+    printf '\x00\x01\xff' | dyn put bin
+    run -0 dyn shell <<'EOF'
+resolve m
+=merged a+b
+get bin
+del bin
+get bin
+EOF
+    [[ "$output" == *"resolved: m now holds merged a+b"* ]]
+    [[ "$output" == *"1) <3 bytes: 00 01 ff>"* ]]
+    [[ "$output" == *"bin: deleted (1 tombstone)"* ]]
+    [[ "$output" == *"1) (deleted)"* ]]
+    run -0 dyn get m
+    assert_eq "merged a+b" "$output"
+}
+
+@test "piped: errors keep their exit codes, the last failure is the shell's" {
+    run -1 dyn shell <<'EOF'
+get missing
+put ok-key v
+EOF
+    [[ "$output" == *"missing: not found"* ]]
+    run -2 dyn shell <<'EOF'
+frobnicate
+get "unterminated
+EOF
+    [[ "$output" == *"unknown command 'frobnicate'"* ]]
+    [[ "$output" == *"unterminated quote"* ]]
+    run -3 dyn shell <<'EOF'
+use 127.0.0.1:1
+EOF
+    run -0 dyn shell <<'EOF'
+# a comment, then a blank line
+
+help get
+EOF
+    [[ "$output" == *"Usage: dyn get KEY [-r R]"* ]]
+}
+
+@test "piped: a version written after the get is reported, not hidden" {
+    dyn put r a
+    dyn put r b
+    # resolve reads r and asks; meanwhile another client adds a version;
+    # the answer's write supersedes only what was read.
+    mkfifo "$BATS_TEST_TMPDIR/in"
+    dyn shell <"$BATS_TEST_TMPDIR/in" >"$BATS_TEST_TMPDIR/out" 2>&1 5>&- &
+    local pid=$!
+    echo "$pid" >>"$BATS_TEST_TMPDIR/pids"
+    exec 5>"$BATS_TEST_TMPDIR/in"
+    echo "resolve r" >&5
+    wait_until grep -q "2) b" "$BATS_TEST_TMPDIR/out"
+    dyn put r c
+    echo 1 >&5
+    exec 5>&-
+    local status=0
+    wait "$pid" || status=$?
+    cat "$BATS_TEST_TMPDIR/out"
+    assert_eq 4 "$status" "exit status"
+    grep -q "one was written since the get" "$BATS_TEST_TMPDIR/out"
+    run -4 dyn get r
+}
+
+# --- a real terminal ---
+
+# tmux_start CMD...: run CMD in a detached tmux session on our socket.
+tmux_start() {
+    tmux -S "$TMUX_SOCK" -f /dev/null new-session -d -s t -x 160 -y 50 \
+        "$@"
+}
+tmux_keys() { tmux -S "$TMUX_SOCK" send-keys -t t "$@"; }
+pane() { tmux -S "$TMUX_SOCK" capture-pane -p -t t -S -200; }
+pane_has() { pane | grep -qF -- "$1"; }
+wait_pane() {
+    wait_until pane_has "$1" || {
+        echo "the terminal never showed: $1" >&2
+        pane >&2
+        return 1
+    }
+}
+shell_cmd() {
+    echo "env HOME=$HOME PATH=$PATH DYN_HOST=$DYN_HOST TERM=xterm dyn shell"
+}
+
+@test "terminal: prompt, siblings numbered, resolve picks one" {
+    tmux_start "$(shell_cmd)"
+    wait_pane "dyn $DYN_HOST>"
+    tmux_keys "put cart apples" Enter
+    tmux_keys "put cart pears" Enter
+    wait_pane "note: cart now has 2 versions"
+    tmux_keys "get cart" Enter
+    wait_pane "2) pears"
+    wait_pane "1) apples"
+    tmux_keys "resolve cart" Enter
+    wait_pane "keep which version (1-2)"
+    tmux_keys "1" Enter
+    wait_pane "resolved: cart now holds apples"
+    tmux_keys "get cart" Enter
+    wait_pane "cart: 1 version"
+    tmux_keys "quit" Enter
+    run -0 dyn get cart
+    assert_eq apples "$output"
+}
+
+@test "terminal: tab completes commands and keys used; history persists" {
+    tmux_start "$(shell_cmd)"
+    wait_pane "dyn $DYN_HOST>"
+    tmux_keys "put fruit-basket x" Enter
+    wait_pane "ok"
+    tmux_keys "reso" Tab
+    wait_pane "> resolve"
+    tmux_keys C-u
+    tmux_keys "get fruit-b" Tab
+    wait_pane "get fruit-basket"
+    tmux_keys Enter
+    wait_pane "fruit-basket: 1 version"
+    tmux_keys "quit" Enter
+    wait_until test -s "$HOME/.dyn_history"
+    grep -qx "put fruit-basket x" "$HOME/.dyn_history"
+    tmux -S "$TMUX_SOCK" kill-server 2>/dev/null || true
+    # A new shell recalls the last command with the up arrow.
+    tmux_start "$(shell_cmd)"
+    wait_pane "dyn $DYN_HOST>"
+    tmux_keys Up
+    wait_pane "> quit"
+}
+
+@test "terminal: colour on a terminal, none with NO_COLOR" {
+    dyn put c1 a
+    dyn put c1 b
+    tmux_start "$(shell_cmd)"
+    wait_pane "dyn $DYN_HOST>"
+    tmux_keys "get c1" Enter
+    wait_pane "2) b"
+    tmux -S "$TMUX_SOCK" capture-pane -e -p -t t | grep -q $'\e\\[1m'
+    tmux -S "$TMUX_SOCK" kill-server
+    tmux_start "env NO_COLOR=1 $(shell_cmd | sed 's/^env //')"
+    wait_pane "dyn $DYN_HOST>"
+    tmux_keys "get c1" Enter
+    wait_pane "2) b"
+    ! tmux -S "$TMUX_SOCK" capture-pane -e -p -t t | grep -q $'\e\\[1m'
+}
+
+@test "bash completion offers each program's commands and options" {
+    source "$DYN_SRCDIR/etc/completion/dyn"
+    COMP_WORDS=(dyn re); COMP_CWORD=1; _dyn_complete
+    assert_eq resolve "${COMPREPLY[*]}"
+    COMP_WORDS=(dyn resolve --p); COMP_CWORD=2; _dyn_complete
+    assert_eq --pick "${COMPREPLY[*]}"
+    COMP_WORDS=(dynctl -H x join --d); COMP_CWORD=4; _dyn_complete
+    assert_eq --dry-run "${COMPREPLY[*]}"
+    # Every command in --help is offered, and nothing else.
+    local prog helped listed
+    for prog in dyn dynctl; do
+        helped=$($prog --help | sed -n '/^Commands:/,/^$/p' | awk 'NF { print $1 }' | grep -v Commands: | sort)
+        listed=$($prog --list-commands | awk '{ print $1 }' | sort)
+        assert_eq "$helped" "$listed" "$prog commands"
+    done
+}
