@@ -32,3 +32,35 @@ readme_example() {
     bash "$script" >"$BATS_TEST_TMPDIR/actual" 2>&1
     diff -u "$expected" "$BATS_TEST_TMPDIR/actual"
 }
+
+# The shell walk-through: the first indented block after "In the shell",
+# up to the next line that is neither indented nor blank.  Lines after the
+# prompt are what was typed, the answer after "(empty: cancel)? " too;
+# everything else is what the shell printed.  Piped, the shell prints no
+# prompt, so the typed lines are its input and the rest its output.
+readme_shell() {
+    awk '/^In the shell/ { on = 1; next }
+         in_block && /^[^ ]/ && NF { exit }
+         on && /^    / { in_block = 1; sub(/^    /, ""); print }' \
+        "$DYN_SRCDIR/README"
+}
+
+@test "the README's shell walk-through prints what the README says" {
+    start_node n1
+    readme_shell >"$BATS_TEST_TMPDIR/example"
+    local input="$BATS_TEST_TMPDIR/input" expected="$BATS_TEST_TMPDIR/expected"
+    : >"$input"; : >"$expected"
+    while IFS= read -r line; do
+        case $line in
+        '$ dyn shell') ;;
+        'dyn 127.0.0.1:7401> '*) printf '%s\n' "${line#dyn 127.0.0.1:7401> }" >>"$input" ;;
+        *'(empty: cancel)? '*) printf '%s\n' "${line#*(empty: cancel)? }" >>"$input" ;;
+        *) printf '%s\n' "$line" >>"$expected" ;;
+        esac
+    done <"$BATS_TEST_TMPDIR/example"
+    [ "$(wc -l <"$input")" -ge 5 ]
+    dyn shell <"$input" >"$BATS_TEST_TMPDIR/actual" 2>&1
+    local mask='s/[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]{8} UTC/TIME/'
+    diff -u <(sed -E "$mask" "$expected") \
+        <(sed -E "$mask" "$BATS_TEST_TMPDIR/actual")
+}
