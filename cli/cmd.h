@@ -29,8 +29,6 @@ enum cli_exit {
     CLI_EXIT_REFUSED = 5, /* the node refused the request (see man page) */
 };
 
-#define CMD_SHELL 0x1 /* also a command of `dyn shell` */
-
 /* Parsed arguments of one invocation. */
 struct cli_args {
     const char *opt[256]; /* option value by its short char ("" if none) */
@@ -58,7 +56,6 @@ struct cli_cmd {
     const struct option *longopts; /* extra long options, may be NULL */
     int min_args;
     int max_args; /* -1: any number */
-    unsigned flags;
     int (*exec)(struct cli *cli, struct cli_args *args);
 };
 

@@ -82,6 +82,5 @@ const struct cli_cmd cmd_del = {
     .longopts = del_longopts,
     .min_args = 1,
     .max_args = 1,
-    .flags = CMD_SHELL,
     .exec = cmd_del_exec,
 };

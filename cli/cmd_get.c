@@ -101,6 +101,5 @@ const struct cli_cmd cmd_get = {
     .opts = "r:",
     .min_args = 1,
     .max_args = 1,
-    .flags = CMD_SHELL,
     .exec = cmd_get_exec,
 };

@@ -108,6 +108,5 @@ const struct cli_cmd cmd_put = {
     .longopts = put_longopts,
     .min_args = 1,
     .max_args = 2,
-    .flags = CMD_SHELL,
     .exec = cmd_put_exec,
 };

@@ -104,6 +104,5 @@ const struct cli_cmd cmd_resolve = {
     .longopts = resolve_longopts,
     .min_args = 1,
     .max_args = 1,
-    .flags = CMD_SHELL,
     .exec = cmd_resolve_exec,
 };
