@@ -6,6 +6,7 @@
 #include "shell.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,33 @@ struct shell_ctx {
 
 /* The shell completion reads: there is one shell per process. */
 static struct shell *completing;
+
+/* Ctrl-C: set by the handler, acted on by readline's event hook. */
+static volatile sig_atomic_t interrupted;
+
+static void
+on_sigint(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+/*
+ * Ctrl-C at the prompt drops the line being typed and gives a new prompt,
+ * as psql and redis-cli do; during a request it interrupts the wait (the
+ * command fails and the shell goes on).  Called by readline when a signal
+ * arrived while it waited for input.
+ */
+static int
+sigint_hook(void)
+{
+    if (interrupted) {
+        interrupted = 0;
+        rl_replace_line("", 0);
+        rl_done = 1;
+    }
+    return 0;
+}
 
 /* ---- remembered contexts and keys ---- */
 
@@ -335,6 +363,11 @@ loop_tty(struct shell *sh)
     char *hist = history_path();
     rl_readline_name = "dyn";
     rl_attempted_completion_function = shell_complete;
+    rl_catch_signals = 0; /* ours: see sigint_hook */
+    rl_signal_event_hook = sigint_hook;
+    struct sigaction sa = {.sa_handler = on_sigint};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL); /* no SA_RESTART: waits end early */
     using_history();
     if (hist != NULL)
         read_history(hist); /* none yet is fine */

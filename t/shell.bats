@@ -174,6 +174,10 @@ shell_cmd() {
     wait_pane "resolved: cart now holds apples"
     tmux_keys "get cart" Enter
     wait_pane "cart: 1 version"
+    # Ctrl-C drops the line being typed; the shell goes on.
+    tmux_keys "put cart never" C-c
+    tmux_keys "get after-ctrl-c" Enter
+    wait_pane "after-ctrl-c: not found"
     tmux_keys "quit" Enter
     run -0 dyn get cart
     assert_eq apples "$output"
