@@ -6,6 +6,7 @@
 #include "shell.h"
 
 #include <errno.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,31 +51,24 @@ struct shell_ctx {
 /* The shell completion reads: there is one shell per process. */
 static struct shell *completing;
 
-/* Ctrl-C: set by the handler, acted on by readline's event hook. */
-static volatile sig_atomic_t interrupted;
+/*
+ * Ctrl-C at the main prompt drops the line being typed and gives a new
+ * prompt, as psql and redis-cli do: the handler jumps back to the loop,
+ * which clears readline's state (the readline manual's way out of a
+ * signal).  Anywhere else it only interrupts the wait in progress (the
+ * request fails, the shell goes on).
+ */
+static sigjmp_buf prompt_jump;
+static volatile sig_atomic_t at_prompt;
 
 static void
 on_sigint(int sig)
 {
     (void)sig;
-    interrupted = 1;
-}
-
-/*
- * Ctrl-C at the prompt drops the line being typed and gives a new prompt,
- * as psql and redis-cli do; during a request it interrupts the wait (the
- * command fails and the shell goes on).  Called by readline when a signal
- * arrived while it waited for input.
- */
-static int
-sigint_hook(void)
-{
-    if (interrupted) {
-        interrupted = 0;
-        rl_replace_line("", 0);
-        rl_done = 1;
+    if (at_prompt) {
+        at_prompt = 0;
+        siglongjmp(prompt_jump, 1);
     }
-    return 0;
 }
 
 /* ---- remembered contexts and keys ---- */
@@ -357,14 +351,31 @@ history_path(void)
     return path;
 }
 
+/* One line at the main prompt; Ctrl-C starts the line again.  (Its own
+ * function: nothing here changes between sigsetjmp and a jump back.) */
+static char *
+read_prompt_line(const struct shell *sh)
+{
+    char prompt[SHELL_PROMPT_BYTES];
+    snprintf(prompt, sizeof(prompt), "dyn %s> ", sh->host);
+    if (sigsetjmp(prompt_jump, 1) != 0) {
+        rl_free_line_state();
+        rl_cleanup_after_signal();
+        printf("\n");
+    }
+    at_prompt = 1;
+    char *line = readline(prompt);
+    at_prompt = 0;
+    return line;
+}
+
 static void
 loop_tty(struct shell *sh)
 {
     char *hist = history_path();
     rl_readline_name = "dyn";
     rl_attempted_completion_function = shell_complete;
-    rl_catch_signals = 0; /* ours: see sigint_hook */
-    rl_signal_event_hook = sigint_hook;
+    rl_catch_signals = 0; /* ours: see on_sigint */
     struct sigaction sa = {.sa_handler = on_sigint};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL); /* no SA_RESTART: waits end early */
@@ -372,9 +383,7 @@ loop_tty(struct shell *sh)
     if (hist != NULL)
         read_history(hist); /* none yet is fine */
     while (!sh->quit) {
-        char prompt[SHELL_PROMPT_BYTES];
-        snprintf(prompt, sizeof(prompt), "dyn %s> ", sh->host);
-        char *line = readline(prompt);
+        char *line = read_prompt_line(sh);
         if (line == NULL) { /* Ctrl-D */
             printf("\n");
             break;

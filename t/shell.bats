@@ -155,6 +155,8 @@ wait_pane() {
         return 1
     }
 }
+prompt_count() { pane | grep -c "^dyn $DYN_HOST>" || true; }
+prompt_count_above() { [ "$(prompt_count)" -gt "$1" ]; }
 shell_cmd() {
     echo "env HOME=$HOME PATH=$PATH DYN_HOST=$DYN_HOST TERM=xterm dyn shell"
 }
@@ -175,7 +177,10 @@ shell_cmd() {
     tmux_keys "get cart" Enter
     wait_pane "cart: 1 version"
     # Ctrl-C drops the line being typed; the shell goes on.
+    local prompts
+    prompts=$(prompt_count)
     tmux_keys "put cart never" C-c
+    wait_until prompt_count_above "$prompts"
     tmux_keys "get after-ctrl-c" Enter
     wait_pane "after-ctrl-c: not found"
     tmux_keys "quit" Enter
