@@ -8,10 +8,11 @@
 #include "cmd.h"
 
 extern const struct cli_cmd cmd_get, cmd_put, cmd_del, cmd_resolve,
-    cmd_shell;
+    cmd_shell, cmd_bench;
 
 static const struct cli_cmd *const cmd_table[] = {
-    &cmd_get, &cmd_put, &cmd_del, &cmd_resolve, &cmd_shell, NULL,
+    &cmd_get,   &cmd_put,   &cmd_del, &cmd_resolve,
+    &cmd_shell, &cmd_bench, NULL,
 };
 
 int

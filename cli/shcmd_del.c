@@ -15,8 +15,7 @@ shcmd_del_exec(struct cli *cli, struct cli_args *args)
     struct shell *sh = cli->shell;
     const char *key = args->argv[0];
     size_t shown = 0;
-    if (cli_opt(args, 'C') == NULL &&
-        shell_ctx_get(sh, key, &shown).len == 0) {
+    if (cli_opt(args, 'C') == NULL && shell_ctx_get(sh, key, &shown).len == 0) {
         struct client c;
         int rc = kv_connect(cli, &c);
         if (rc != CLI_EXIT_OK)

@@ -25,8 +25,8 @@ shcmd_ring_exec(struct cli *cli, struct cli_args *args)
     dyn_ring_free(before);
     const struct dyn_ring *r = sh->ring;
     printf("ring epoch %llu: %u partitions, N=%u, %u member%s\n",
-           (unsigned long long)r->epoch, r->partitions, r->n,
-           r->member_count, r->member_count == 1 ? "" : "s");
+           (unsigned long long)r->epoch, r->partitions, r->n, r->member_count,
+           r->member_count == 1 ? "" : "s");
     for (uint32_t i = 0; i < r->member_count; i++) {
         uint32_t owned = 0;
         for (uint32_t p = 0; p < r->partitions; p++)

@@ -30,8 +30,9 @@ resolve_parse(struct cli *cli, const char *answer, const Dynpb__GetResp *got,
     char *end;
     unsigned long n = strtoul(answer, &end, 10);
     if (end == answer || *end != '\0' || n < 1 || n > got->n_siblings) {
-        cli_error(cli, "resolve: '%s' is not a version number from 1 to %zu "
-                       "nor =VALUE",
+        cli_error(cli,
+                  "resolve: '%s' is not a version number from 1 to %zu "
+                  "nor =VALUE",
                   answer, got->n_siblings);
         return false;
     }

@@ -30,9 +30,8 @@ extern const struct cli_cmd shcmd_get, shcmd_put, shcmd_del, shcmd_resolve,
     shcmd_ring, shcmd_use, shcmd_help, shcmd_quit;
 
 static const struct cli_cmd *const shell_table[] = {
-    &shcmd_get,  &shcmd_put, &shcmd_del,  &shcmd_resolve,
-    &shcmd_ring, &shcmd_use, &shcmd_help, &shcmd_quit,
-    NULL,
+    &shcmd_get, &shcmd_put,  &shcmd_del,  &shcmd_resolve, &shcmd_ring,
+    &shcmd_use, &shcmd_help, &shcmd_quit, NULL,
 };
 
 const struct cli_prog shell_prog = {
@@ -145,8 +144,7 @@ shell_refresh_ring(struct shell *sh)
         return;
     Dynpb__RingReq req = DYNPB__RING_REQ__INIT;
     ProtobufCMessage *resp;
-    if (client_call(&c, &req.base, &dynpb__ring_resp__descriptor, &resp) ==
-        0) {
+    if (client_call(&c, &req.base, &dynpb__ring_resp__descriptor, &resp) == 0) {
         const Dynpb__RingResp *r = (const Dynpb__RingResp *)resp;
         struct dyn_ring *ring;
         if (dyn_ring_decode(r->ring.data, r->ring.len, &ring) == 0) {

@@ -10,8 +10,8 @@
 #include "shell.h"
 #include "wire.h"
 
-#define SHOW_TEXT_MAX 200     /* longer text is cut, with its length */
-#define SHOW_HEX_PREVIEW 16   /* bytes shown of a binary value */
+#define SHOW_TEXT_MAX 200   /* longer text is cut, with its length */
+#define SHOW_HEX_PREVIEW 16 /* bytes shown of a binary value */
 
 /* Print the siblings of `resp` for KEY to stdout. */
 void show_versions(struct shell *sh, const char *key,

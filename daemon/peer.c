@@ -23,6 +23,7 @@
 #include <string.h>
 #include <uv.h>
 
+#include "buf.h"
 #include "config.h"
 #include "err.h"
 #include "log.h"
@@ -148,24 +149,6 @@ call_find(struct peer *p, uint64_t id)
     return NULL;
 }
 
-/* ---- buffers ---- */
-
-static int
-buf_reserve(uint8_t **buf, size_t *cap, size_t need)
-{
-    if (need <= *cap)
-        return 0;
-    size_t n = *cap ? *cap : 4096;
-    while (n < need)
-        n *= 2;
-    uint8_t *b = realloc(*buf, n);
-    if (b == NULL)
-        return -ENOMEM;
-    *buf = b;
-    *cap = n;
-    return 0;
-}
-
 /* ---- connection ---- */
 
 static void
@@ -257,7 +240,7 @@ peer_alloc_cb(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
 {
     struct peer *p = handle->data;
     (void)suggested;
-    if (buf_reserve(&p->in, &p->in_cap, p->in_len + PEER_READ_CHUNK) < 0) {
+    if (dyn_buf_reserve(&p->in, &p->in_cap, p->in_len + PEER_READ_CHUNK) < 0) {
         *buf = uv_buf_init(NULL, 0); /* libuv reports UV_ENOBUFS */
         return;
     }
@@ -574,7 +557,7 @@ peer_call(struct server *srv, const char *address, ProtobufCMessage *req,
         free(call);
         return -DYN_EFRAMESIZE;
     }
-    if (buf_reserve(&p->out, &p->out_cap, p->out_len + size) < 0) {
+    if (dyn_buf_reserve(&p->out, &p->out_cap, p->out_len + size) < 0) {
         free(call);
         return -ENOMEM;
     }

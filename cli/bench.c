@@ -1,0 +1,707 @@
+/*
+ * bench.c - the load loop of `dyn bench` (bench.h).
+ *
+ * One libuv loop drives every connection.  A connection keeps `depth`
+ * requests in flight: each answer is recorded and replaced by a new
+ * request at once, so the offered load follows the server (a closed
+ * loop, as redis-benchmark's).  Requests queued in one loop turn go out
+ * in one write per connection.
+ *
+ * Keys are "key:N" for N uniform in [0, keys); a put of a key carries the
+ * context of the last answer about that key (dynamod), so the benchmark
+ * overwrites rather than piling up siblings.  Against redis the same
+ * pattern becomes GET and SET (RESP, encoded here: a dozen lines do not
+ * justify a dependency, and hiredis would add its own buffering to one
+ * side of the comparison only).
+ */
+#include "bench.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "buf.h"
+#include "client.h"
+#include "err.h"
+#include "ring.h"
+#include "wire.h"
+
+#define BENCH_KEY_BYTES 32
+#define BENCH_READ_CHUNK 65536
+#define BENCH_TICK_MS 100      /* deadline checks */
+#define BENCH_PROGRESS_MS 1000 /* progress line */
+#define BENCH_MAX_DEPTH 4096   /* requests in flight per connection */
+#define BENCH_SLOT_BITS 16     /* request id: sequence << 16 | slot */
+
+struct bench;
+
+struct slot {
+    uint64_t start_ns; /* uv_hrtime() when queued */
+    uint32_t key;
+    bool get;
+    bool measured; /* started after the warm-up */
+};
+
+struct bconn {
+    struct bench *b;
+    uv_tcp_t tcp;
+    uv_connect_t connect_req;
+    uv_write_t write_req;
+    bool writing, connected, closed;
+    uint32_t node; /* index into b->nodes */
+    uint8_t *in;
+    size_t in_len, in_cap;
+    uint8_t *out, *wbuf;
+    size_t out_len, out_cap, wbuf_len, wbuf_cap;
+    struct slot *slots;   /* [depth] */
+    uint32_t *free_slots; /* stack of free slot indexes */
+    uint32_t free_count;
+    uint32_t *fifo; /* redis: slots in the order sent */
+    uint32_t fifo_head, fifo_len;
+    uint64_t seq;
+};
+
+struct bench_node {
+    char address[DYN_RING_ADDRESS_BYTES];
+    uint32_t *keys; /* with `direct`: the keys it coordinates */
+    uint32_t key_count;
+};
+
+struct bench {
+    const struct bench_opts *o;
+    struct bench_result *r;
+    uv_loop_t loop;
+    uv_timer_t tick, progress;
+    struct bconn *conns;
+    uint32_t conn_count;
+    struct bench_node *nodes;
+    uint32_t node_count;
+    ProtobufCBinaryData *ctx; /* [keys]: context of the last answer */
+    uint8_t *value;           /* the put value */
+    uint64_t rng;
+    uint64_t issued;   /* requests sent */
+    uint64_t inflight; /* over all connections */
+    uint64_t start_ns, measure_ns, stop_ns;
+    bool stopping;
+    int failure; /* fatal: connect failed, a request timed out */
+    char *err;
+    size_t err_len;
+    uint64_t last_done; /* for the progress line */
+};
+
+static uint64_t
+next_rand(struct bench *b)
+{
+    b->rng ^= b->rng << 13;
+    b->rng ^= b->rng >> 7;
+    b->rng ^= b->rng << 17;
+    return b->rng;
+}
+
+static void
+bench_fail(struct bench *b, int code, const char *fmt, const char *what)
+{
+    if (b->failure == 0) {
+        b->failure = code;
+        snprintf(b->err, b->err_len, fmt, what);
+    }
+    b->stopping = true;
+}
+
+static void
+note_error(struct bench *b, const char *msg)
+{
+    if (b->r->errors++ == 0)
+        snprintf(b->r->first_error, sizeof(b->r->first_error), "%s", msg);
+}
+
+/* ---- requests ---- */
+
+static bool
+want_more(struct bench *b)
+{
+    if (b->stopping)
+        return false;
+    if (b->o->requests > 0)
+        return b->issued < b->o->requests;
+    return true;
+}
+
+static uint32_t
+pick_key(struct bench *b, struct bconn *c)
+{
+    if (b->o->direct) {
+        struct bench_node *n = &b->nodes[c->node];
+        return n->keys[next_rand(b) % n->key_count];
+    }
+    return (uint32_t)(next_rand(b) % b->o->keys);
+}
+
+static int
+encode_dyn(struct bench *b, struct bconn *c, uint64_t id, const char *key,
+           size_t key_len, const struct slot *s)
+{
+    Dynpb__GetReq get = DYNPB__GET_REQ__INIT;
+    Dynpb__PutReq put = DYNPB__PUT_REQ__INIT;
+    ProtobufCMessage *msg;
+    if (s->get) {
+        get.id = id;
+        get.key.data = (uint8_t *)key;
+        get.key.len = key_len;
+        msg = &get.base;
+    } else {
+        put.id = id;
+        put.key.data = (uint8_t *)key;
+        put.key.len = key_len;
+        put.value.data = b->value;
+        put.value.len = b->o->value_bytes;
+        put.context = b->ctx[s->key];
+        msg = &put.base;
+    }
+    size_t size = dyn_wire_frame_size(msg);
+    if (dyn_buf_reserve(&c->out, &c->out_cap, c->out_len + size) < 0)
+        return -ENOMEM;
+    int64_t n = dyn_wire_frame_pack(msg, c->out + c->out_len);
+    if (n < 0)
+        return (int)n;
+    c->out_len += (size_t)n;
+    return 0;
+}
+
+static int
+encode_redis(struct bench *b, struct bconn *c, const char *key, size_t key_len,
+             const struct slot *s)
+{
+    char head[96];
+    int n = s->get ? snprintf(head, sizeof(head),
+                              "*2\r\n$3\r\nGET\r\n$%zu\r\n%s\r\n", key_len, key)
+                   : snprintf(head, sizeof(head),
+                              "*3\r\n$3\r\nSET\r\n$%zu\r\n%s\r\n$%u\r\n",
+                              key_len, key, b->o->value_bytes);
+    size_t need = (size_t)n + (s->get ? 0 : b->o->value_bytes + 2);
+    if (dyn_buf_reserve(&c->out, &c->out_cap, c->out_len + need) < 0)
+        return -ENOMEM;
+    memcpy(c->out + c->out_len, head, (size_t)n);
+    c->out_len += (size_t)n;
+    if (!s->get) {
+        memcpy(c->out + c->out_len, b->value, b->o->value_bytes);
+        c->out_len += b->o->value_bytes;
+        memcpy(c->out + c->out_len, "\r\n", 2);
+        c->out_len += 2;
+    }
+    return 0;
+}
+
+static void bconn_flush(struct bconn *c);
+
+/* Queue requests until `depth` are in flight or the run is over. */
+static void
+bconn_fill(struct bconn *c)
+{
+    struct bench *b = c->b;
+    while (c->connected && c->free_count > 0 && want_more(b)) {
+        uint32_t slot = c->free_slots[--c->free_count];
+        struct slot *s = &c->slots[slot];
+        s->key = pick_key(b, c);
+        s->get = (double)(next_rand(b) % 1000000) / 1e6 < b->o->get_ratio;
+        s->start_ns = uv_hrtime();
+        s->measured = s->start_ns >= b->measure_ns;
+        char key[BENCH_KEY_BYTES];
+        int key_len = snprintf(key, sizeof(key), "key:%u", s->key);
+        int rc;
+        if (b->o->redis) {
+            rc = encode_redis(b, c, key, (size_t)key_len, s);
+            c->fifo[(c->fifo_head + c->fifo_len++) % b->o->depth] = slot;
+        } else {
+            uint64_t id = ++c->seq << BENCH_SLOT_BITS | slot;
+            rc = encode_dyn(b, c, id, key, (size_t)key_len, s);
+        }
+        if (rc < 0) {
+            bench_fail(b, rc, "%s", "out of memory");
+            return;
+        }
+        b->issued++;
+        b->inflight++;
+    }
+    bconn_flush(c);
+}
+
+/* ---- answers ---- */
+
+static void
+record(struct bench *b, struct bconn *c, uint32_t slot, bool ok)
+{
+    struct slot *s = &c->slots[slot];
+    if (ok && s->measured) {
+        uint64_t us = (uv_hrtime() - s->start_ns) / 1000;
+        dyn_hist_record(s->get ? &b->r->get : &b->r->put, us);
+    }
+    c->free_slots[c->free_count++] = slot;
+    b->inflight--;
+}
+
+static void
+keep_context(struct bench *b, uint32_t key, ProtobufCBinaryData ctx)
+{
+    ProtobufCBinaryData *k = &b->ctx[key];
+    if (ctx.len > k->len) {
+        uint8_t *p = realloc(k->data, ctx.len);
+        if (p == NULL)
+            return;
+        k->data = p;
+    }
+    if (ctx.len > 0)
+        memcpy(k->data, ctx.data, ctx.len);
+    k->len = ctx.len;
+}
+
+/* One dynamod answer; false when the stream cannot be trusted. */
+static bool
+answer_dyn(struct bench *b, struct bconn *c, uint8_t code, const uint8_t *body,
+           uint32_t len)
+{
+    ProtobufCMessage *msg;
+    if (dyn_wire_decode(code, body, len, &msg) < 0)
+        return false;
+    uint64_t id = dyn_wire_msg_id(msg);
+    uint32_t slot = (uint32_t)(id & ((1u << BENCH_SLOT_BITS) - 1));
+    bool ok = code == DYN_MSG_GET_RESP || code == DYN_MSG_PUT_RESP;
+    if (id == 0 || slot >= b->o->depth) {
+        dyn_wire_msg_free(msg);
+        return false;
+    }
+    if (code == DYN_MSG_GET_RESP)
+        keep_context(b, c->slots[slot].key, ((Dynpb__GetResp *)msg)->context);
+    else if (code == DYN_MSG_PUT_RESP)
+        keep_context(b, c->slots[slot].key, ((Dynpb__PutResp *)msg)->context);
+    else if (code == DYN_MSG_ERROR)
+        note_error(b, ((Dynpb__Error *)msg)->message);
+    record(b, c, slot, ok);
+    dyn_wire_msg_free(msg);
+    return true;
+}
+
+/* Length of one whole RESP reply at buf, 0 if incomplete, -1 if bad. */
+static int64_t
+resp_reply_len(const uint8_t *buf, size_t len)
+{
+    const uint8_t *nl = memchr(buf, '\n', len);
+    if (nl == NULL)
+        return 0;
+    size_t line = (size_t)(nl - buf) + 1;
+    if (buf[0] == '+' || buf[0] == '-' || buf[0] == ':')
+        return (int64_t)line;
+    if (buf[0] != '$')
+        return -1;
+    long n = strtol((const char *)buf + 1, NULL, 10);
+    if (n < 0)
+        return (int64_t)line; /* $-1: nil */
+    size_t whole = line + (size_t)n + 2;
+    return len >= whole ? (int64_t)whole : 0;
+}
+
+static bool
+answers_redis(struct bench *b, struct bconn *c, size_t *used)
+{
+    size_t off = 0;
+    while (off < c->in_len) {
+        int64_t n = resp_reply_len(c->in + off, c->in_len - off);
+        if (n < 0 || (n > 0 && c->fifo_len == 0))
+            return false;
+        if (n == 0)
+            break;
+        uint32_t slot = c->fifo[c->fifo_head];
+        c->fifo_head = (c->fifo_head + 1) % b->o->depth;
+        c->fifo_len--;
+        bool ok = c->in[off] != '-';
+        if (!ok)
+            note_error(b, "redis answered with an error");
+        record(b, c, slot, ok);
+        off += (size_t)n;
+    }
+    *used = off;
+    return true;
+}
+
+static bool
+answers_dyn(struct bench *b, struct bconn *c, size_t *used)
+{
+    size_t off = 0;
+    for (;;) {
+        uint8_t code;
+        uint32_t body_len;
+        int64_t n =
+            dyn_wire_frame_peek(c->in + off, c->in_len - off,
+                                CLIENT_MAX_FRAME_BYTES, &code, &body_len);
+        if (n < 0)
+            return false;
+        if (n == 0)
+            break;
+        if (!answer_dyn(b, c, code, c->in + off + DYN_WIRE_HEADER_BYTES,
+                        body_len))
+            return false;
+        off += (size_t)n;
+    }
+    *used = off;
+    return true;
+}
+
+/* ---- connections ---- */
+
+static void
+bconn_close(struct bconn *c)
+{
+    if (!c->closed) {
+        c->closed = true;
+        uv_close((uv_handle_t *)&c->tcp, NULL);
+    }
+}
+
+static void
+maybe_finish(struct bench *b)
+{
+    if (!b->stopping && b->o->requests > 0 && b->issued >= b->o->requests)
+        b->stopping = true;
+    if (!b->stopping || b->inflight > 0)
+        return;
+    if (b->stop_ns == 0)
+        b->stop_ns = uv_hrtime();
+    for (uint32_t i = 0; i < b->conn_count; i++)
+        bconn_close(&b->conns[i]);
+    uv_close((uv_handle_t *)&b->tick, NULL);
+    uv_close((uv_handle_t *)&b->progress, NULL);
+}
+
+static void
+alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    struct bconn *c = h->data;
+    (void)suggested;
+    if (dyn_buf_reserve(&c->in, &c->in_cap, c->in_len + BENCH_READ_CHUNK) < 0) {
+        *buf = uv_buf_init(NULL, 0);
+        return;
+    }
+    *buf = uv_buf_init((char *)c->in + c->in_len, BENCH_READ_CHUNK);
+}
+
+/* The connection cannot go on: the run fails, its requests are dropped. */
+static void
+bconn_abort(struct bconn *c, int code, const char *fmt)
+{
+    struct bench *b = c->b;
+    bench_fail(b, code, fmt, b->nodes[c->node].address);
+    b->inflight -= b->o->depth - c->free_count;
+    c->free_count = b->o->depth;
+    bconn_close(c);
+    maybe_finish(b);
+}
+
+static void
+read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    struct bconn *c = s->data;
+    struct bench *b = c->b;
+    (void)buf;
+    if (nread < 0) {
+        bconn_abort(c, -ECONNRESET, "%s closed the connection");
+        return;
+    }
+    c->in_len += (size_t)nread;
+    size_t used = 0;
+    bool ok =
+        b->o->redis ? answers_redis(b, c, &used) : answers_dyn(b, c, &used);
+    if (!ok) {
+        bconn_abort(c, -DYN_EPROTO, "%s sent an answer that does not parse");
+        return;
+    }
+    memmove(c->in, c->in + used, c->in_len - used);
+    c->in_len -= used;
+    bconn_fill(c);
+    maybe_finish(b);
+}
+
+static void
+write_cb(uv_write_t *req, int status)
+{
+    struct bconn *c = req->data;
+    c->writing = false;
+    if (status < 0 && !c->closed) {
+        bench_fail(c->b, status, "write: %s", uv_strerror(status));
+        return;
+    }
+    bconn_flush(c);
+}
+
+static void
+bconn_flush(struct bconn *c)
+{
+    if (c->writing || c->out_len == 0 || c->closed)
+        return;
+    uint8_t *t = c->wbuf;
+    size_t cap = c->wbuf_cap;
+    c->wbuf = c->out;
+    c->wbuf_cap = c->out_cap;
+    c->wbuf_len = c->out_len;
+    c->out = t;
+    c->out_cap = cap;
+    c->out_len = 0;
+    uv_buf_t ub = uv_buf_init((char *)c->wbuf, (unsigned)c->wbuf_len);
+    c->write_req.data = c;
+    c->writing = true;
+    if (uv_write(&c->write_req, (uv_stream_t *)&c->tcp, &ub, 1, write_cb) < 0) {
+        c->writing = false;
+        bench_fail(c->b, -EIO, "%s", "write failed");
+    }
+}
+
+static void
+connect_cb(uv_connect_t *req, int status)
+{
+    struct bconn *c = req->data;
+    struct bench *b = c->b;
+    if (status < 0) {
+        char what[300];
+        snprintf(what, sizeof(what), "%s: %s", b->nodes[c->node].address,
+                 uv_strerror(status));
+        bench_fail(b, status == UV_ECONNREFUSED ? -ECONNREFUSED : status,
+                   "connect %s", what);
+        bconn_close(c);
+        maybe_finish(b);
+        return;
+    }
+    c->connected = true;
+    uv_tcp_nodelay(&c->tcp, 1);
+    uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
+    bconn_fill(c);
+}
+
+static int
+bconn_start(struct bench *b, struct bconn *c, uint32_t node)
+{
+    c->b = b;
+    c->node = node;
+    uint32_t depth = b->o->depth;
+    c->slots = calloc(depth, sizeof(*c->slots));
+    c->free_slots = calloc(depth, sizeof(*c->free_slots));
+    c->fifo = calloc(depth, sizeof(*c->fifo));
+    if (c->slots == NULL || c->free_slots == NULL || c->fifo == NULL)
+        return -ENOMEM;
+    for (uint32_t i = 0; i < depth; i++)
+        c->free_slots[c->free_count++] = depth - 1 - i;
+    char host[256];
+    uint16_t port;
+    struct sockaddr_in addr;
+    const char *colon = strrchr(b->nodes[node].address, ':');
+    if (colon == NULL ||
+        (size_t)(colon - b->nodes[node].address) >= sizeof(host))
+        return -DYN_EBADARG;
+    memcpy(host, b->nodes[node].address,
+           (size_t)(colon - b->nodes[node].address));
+    host[colon - b->nodes[node].address] = '\0';
+    port = (uint16_t)atoi(colon + 1);
+    if (strcmp(host, "localhost") == 0)
+        snprintf(host, sizeof(host), "127.0.0.1");
+    if (uv_ip4_addr(host, port, &addr) < 0)
+        return -DYN_EBADARG;
+    uv_tcp_init(&b->loop, &c->tcp);
+    c->tcp.data = c;
+    c->connect_req.data = c;
+    return uv_tcp_connect(&c->connect_req, &c->tcp,
+                          (const struct sockaddr *)&addr, connect_cb);
+}
+
+/* ---- timers ---- */
+
+static void
+tick_cb(uv_timer_t *t)
+{
+    struct bench *b = t->data;
+    uint64_t now = uv_hrtime();
+    if (b->o->requests == 0 &&
+        now >=
+            b->start_ns + (uint64_t)((b->o->warmup_s + b->o->seconds) * 1e9)) {
+        b->stop_ns = now;
+        b->stopping = true;
+    }
+    uint64_t limit = (uint64_t)b->o->timeout_ms * 1000000;
+    for (uint32_t i = 0; i < b->conn_count; i++) {
+        struct bconn *c = &b->conns[i];
+        if (!c->connected || c->closed)
+            continue;
+        for (uint32_t s = 0; s < b->o->depth; s++) {
+            bool in_use = true;
+            for (uint32_t f = 0; f < c->free_count && in_use; f++)
+                in_use = c->free_slots[f] != s;
+            if (in_use && now - c->slots[s].start_ns > limit) {
+                bench_fail(b, -DYN_ETIMEDOUT,
+                           "%s: a request got no answer "
+                           "in time",
+                           b->nodes[c->node].address);
+                b->inflight = 0;
+                break;
+            }
+        }
+    }
+    maybe_finish(b);
+}
+
+static void
+progress_cb(uv_timer_t *t)
+{
+    struct bench *b = t->data;
+    uint64_t done = b->r->get.count + b->r->put.count;
+    fprintf(stderr, "\r  %llu requests, %llu/s      ", (unsigned long long)done,
+            (unsigned long long)(done - b->last_done) * 1000 /
+                BENCH_PROGRESS_MS);
+    b->last_done = done;
+}
+
+/* ---- setup ---- */
+
+/* With `direct`: the ring's members, and the keys each coordinates. */
+static int
+bench_nodes(struct bench *b)
+{
+    const struct bench_opts *o = b->o;
+    if (!o->direct) {
+        b->nodes = calloc(1, sizeof(*b->nodes));
+        if (b->nodes == NULL)
+            return -ENOMEM;
+        snprintf(b->nodes[0].address, sizeof(b->nodes[0].address), "%s",
+                 o->host);
+        b->node_count = 1;
+        return 0;
+    }
+    struct client c;
+    int rc = client_connect(&c, o->host, o->timeout_ms);
+    if (rc < 0) {
+        snprintf(b->err, b->err_len, "%s", c.err);
+        return rc;
+    }
+    Dynpb__RingReq req = DYNPB__RING_REQ__INIT;
+    ProtobufCMessage *resp;
+    struct dyn_ring *ring = NULL;
+    rc = client_call(&c, &req.base, &dynpb__ring_resp__descriptor, &resp);
+    client_close(&c);
+    if (rc == 0) {
+        const Dynpb__RingResp *r = (const Dynpb__RingResp *)resp;
+        rc = dyn_ring_decode(r->ring.data, r->ring.len, &ring);
+        dyn_wire_msg_free(resp);
+    }
+    if (rc < 0) {
+        snprintf(b->err, b->err_len, "ring of %s: %s", o->host,
+                 dyn_strerror(rc));
+        return rc;
+    }
+    b->node_count = ring->member_count;
+    b->nodes = calloc(b->node_count, sizeof(*b->nodes));
+    for (uint32_t i = 0; b->nodes != NULL && i < b->node_count; i++) {
+        snprintf(b->nodes[i].address, sizeof(b->nodes[i].address), "%s",
+                 ring->members[i].address);
+        b->nodes[i].keys = calloc(o->keys, sizeof(uint32_t));
+        if (b->nodes[i].keys == NULL)
+            rc = -ENOMEM;
+    }
+    for (uint32_t k = 0; rc == 0 && b->nodes != NULL && k < o->keys; k++) {
+        char key[BENCH_KEY_BYTES];
+        int len = snprintf(key, sizeof(key), "key:%u", k);
+        uint32_t p = dyn_ring_partition_of((const uint8_t *)key, (size_t)len,
+                                           ring->partitions);
+        struct bench_node *n = &b->nodes[ring->owner[p]];
+        n->keys[n->key_count++] = k;
+    }
+    dyn_ring_free(ring);
+    return b->nodes == NULL ? -ENOMEM : rc;
+}
+
+static void
+bench_free(struct bench *b)
+{
+    for (uint32_t i = 0; b->conns != NULL && i < b->conn_count; i++) {
+        struct bconn *c = &b->conns[i];
+        free(c->in);
+        free(c->out);
+        free(c->wbuf);
+        free(c->slots);
+        free(c->free_slots);
+        free(c->fifo);
+    }
+    free(b->conns);
+    for (uint32_t i = 0; b->nodes != NULL && i < b->node_count; i++)
+        free(b->nodes[i].keys);
+    free(b->nodes);
+    for (uint32_t k = 0; b->ctx != NULL && k < b->o->keys; k++)
+        free(b->ctx[k].data);
+    free(b->ctx);
+    free(b->value);
+}
+
+int
+bench_run(const struct bench_opts *o, struct bench_result *out, char *err,
+          size_t err_len)
+{
+    struct bench b = {.o = o, .r = out, .err = err, .err_len = err_len};
+    memset(out, 0, sizeof(*out));
+    dyn_hist_init(&out->get);
+    dyn_hist_init(&out->put);
+    if (o->depth == 0 || o->depth > BENCH_MAX_DEPTH || o->keys == 0 ||
+        o->conns == 0) {
+        snprintf(err, err_len, "bad options");
+        return -DYN_EBADARG;
+    }
+    b.rng = o->seed ? o->seed : 0x9e3779b97f4a7c15ull;
+    b.value = malloc(o->value_bytes ? o->value_bytes : 1);
+    b.ctx = calloc(o->keys, sizeof(*b.ctx));
+    int rc = b.value && b.ctx ? bench_nodes(&b) : -ENOMEM;
+    if (rc < 0)
+        goto out;
+    for (uint32_t i = 0; i < o->value_bytes; i++)
+        b.value[i] = (uint8_t)('a' + i % 26);
+    for (uint32_t i = 0; i < b.node_count; i++)
+        if (b.nodes[i].key_count == 0 && o->direct) {
+            snprintf(err, err_len, "node %s coordinates none of the %u keys",
+                     b.nodes[i].address, o->keys);
+            rc = -DYN_EBADARG;
+            goto out;
+        }
+    uv_loop_init(&b.loop);
+    b.conn_count = o->conns * b.node_count;
+    b.conns = calloc(b.conn_count, sizeof(*b.conns));
+    if (b.conns == NULL) {
+        rc = -ENOMEM;
+        goto loop_out;
+    }
+    b.start_ns = uv_hrtime();
+    b.measure_ns = b.start_ns + (uint64_t)(o->warmup_s * 1e9);
+    for (uint32_t i = 0; i < b.conn_count && rc == 0; i++) {
+        rc = bconn_start(&b, &b.conns[i], i % b.node_count);
+        if (rc < 0)
+            snprintf(err, err_len, "connect %s: %s",
+                     b.nodes[i % b.node_count].address, dyn_strerror(rc));
+    }
+    uv_timer_init(&b.loop, &b.tick);
+    uv_timer_init(&b.loop, &b.progress);
+    b.tick.data = b.progress.data = &b;
+    uv_timer_start(&b.tick, tick_cb, BENCH_TICK_MS, BENCH_TICK_MS);
+    if (o->progress)
+        uv_timer_start(&b.progress, progress_cb, BENCH_PROGRESS_MS,
+                       BENCH_PROGRESS_MS);
+    if (rc < 0)
+        b.stopping = true;
+    uv_run(&b.loop, UV_RUN_DEFAULT);
+    if (o->progress)
+        fprintf(stderr, "\r%60s\r", "");
+    if (rc == 0 && b.failure < 0)
+        rc = b.failure;
+    if (b.stop_ns == 0)
+        b.stop_ns = uv_hrtime();
+    uint64_t from = b.measure_ns < b.stop_ns ? b.measure_ns : b.start_ns;
+    out->elapsed_s = (double)(b.stop_ns - from) / 1e9;
+loop_out:
+    uv_loop_close(&b.loop);
+out:
+    bench_free(&b);
+    return rc;
+}

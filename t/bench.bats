@@ -1,0 +1,86 @@
+#!/usr/bin/env bats
+# t/bench.bats - dyn bench: counts, mixes, pipelining, --direct on a
+# cluster, the same loop against a redis-server, and its refusals.
+# Figures are not asserted (the machine is shared): only that the loop
+# does what it says and reports consistently.
+
+bats_require_minimum_version 1.5.0
+load helpers
+
+teardown() { stop_all_nodes; }
+
+# consistent JSON: the counts add up, percentiles are ordered.
+check_report() {
+    local out=$1 total=$2
+    assert_eq "$total" "$(jq '.get.count + .put.count' <<<"$out")" "requests"
+    assert_eq 0 "$(jq .errors <<<"$out")" "errors"
+    local op
+    for op in get put; do
+        jq -e ".$op | (.p50_ms <= .p99_ms) and (.p99_ms <= .p999_ms) and
+                      (.p999_ms <= .max_ms)" <<<"$out" >/dev/null
+    done
+    jq -e '.ops_per_sec > 0' <<<"$out" >/dev/null
+}
+
+@test "bench: a count of requests, split by the get ratio, with pipelining" {
+    start_node n1
+    run -0 dyn bench -n 2000 -c 4 --keys 100 --size 100 --json
+    check_report "$output" 2000
+    run -0 dyn bench -n 2000 -c 4 -P 8 --get-ratio 1 --json
+    check_report "$output" 2000
+    assert_eq 0 "$(jq .put.count <<<"$output")" "puts with --get-ratio 1"
+    run -0 dyn bench -n 1000 -c 2 --get-ratio 0 --keys 10 --json
+    check_report "$output" 1000
+    assert_eq 0 "$(jq .get.count <<<"$output")" "gets with --get-ratio 0"
+    # Puts carry the context of the last answer: no pile of siblings.
+    run -0 dyn get key:3 --json
+    [ "$(jq '.siblings | length' <<<"$output")" -le 2 ]
+}
+
+@test "bench: by time, with a human report" {
+    start_node n1
+    run -0 dyn bench -d 0.5 --warmup 0.2 -c 2 --keys 50
+    [[ "$output" == *"requests in"*"ops/s, 0 errors"* ]]
+    [[ "$output" == *"p99.9 ms"* ]]
+}
+
+@test "bench --direct sends each key to its coordinator in a cluster" {
+    local addr=()
+    for i in 1 2 3; do start_node "n$i"; addr[i]=$NODE_ADDR; done
+    dynctl -H "${addr[2]}" join "${addr[1]}" >/dev/null
+    dynctl -H "${addr[3]}" join "${addr[1]}" >/dev/null
+    export DYN_HOST=${addr[1]}
+    run -0 dyn bench -n 1500 -c 2 --keys 300 --direct --json
+    check_report "$output" 1500
+    assert_eq true "$(jq .direct <<<"$output")"
+}
+
+@test "bench --redis drives a redis-server with the same loop" {
+    local redis
+    redis=$(command -v redis-server || true)
+    if [ -z "$redis" ]; then
+        # redis-tools ships the server as redis-check-rdb; its name picks
+        # the mode.
+        ln -s "$(command -v redis-check-rdb)" "$BATS_TEST_TMPDIR/redis-server"
+        redis=$BATS_TEST_TMPDIR/redis-server
+    fi
+    local port; port=$(pick_port)
+    "$redis" --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
+        --dir "$BATS_TEST_TMPDIR" >"$BATS_TEST_TMPDIR/redis.log" 2>&1 3>&- &
+    echo $! >>"$BATS_TEST_TMPDIR/pids"
+    wait_until dyn bench --redis "127.0.0.1:$port" -n 1 -c 1 --json
+    run -0 dyn bench --redis "127.0.0.1:$port" -n 3000 -c 4 -P 4 --json
+    check_report "$output" 3000
+    assert_eq redis "$(jq -r .target <<<"$output")"
+}
+
+@test "bench refuses what it cannot do, with a reason" {
+    start_node n1
+    run -2 dyn bench -n 10 -d 1
+    [[ "$output" == *"give -n or -d, not both"* ]]
+    run -2 dyn bench --direct --redis 127.0.0.1:1
+    run -2 dyn bench --get-ratio 2
+    [[ "$output" == *"--get-ratio 2: expected a number from 0 to 1"* ]]
+    run -3 dyn -H "127.0.0.1:$(pick_port)" bench -n 10 -c 1
+    [[ "$output" == *"dyn: bench: connect"* ]]
+}
