@@ -667,7 +667,9 @@ bench_run(const struct bench_opts *o, struct bench_result *out, char *err,
             goto out;
         }
     uv_loop_init(&b.loop);
-    b.conn_count = o->conns * b.node_count;
+    /* With --direct the connections are spread over the nodes (at least
+     * one each), so a run opens as many as without it. */
+    b.conn_count = o->conns < b.node_count ? b.node_count : o->conns;
     b.conns = calloc(b.conn_count, sizeof(*b.conns));
     if (b.conns == NULL) {
         rc = -ENOMEM;

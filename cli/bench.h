@@ -18,7 +18,7 @@ struct bench_opts {
     const char *host;     /* dynamod, or redis with `redis` */
     bool redis;           /* speak RESP to a redis-server */
     bool direct;          /* send each key to its coordinator (ring) */
-    uint32_t conns;       /* connections (per node with `direct`) */
+    uint32_t conns;       /* connections (spread over the nodes) */
     uint32_t depth;       /* requests in flight per connection */
     uint64_t requests;    /* stop after this many (0: by time) */
     double seconds;       /* or after this long */

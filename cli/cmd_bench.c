@@ -78,8 +78,8 @@ report(const struct cli *cli, const struct bench_opts *o,
     printf("%s %s: %u connections%s, depth %u, %u-byte values, %u keys, "
            "%.0f%% gets\n",
            o->redis ? "redis" : "dynamo", o->host, o->conns,
-           o->direct ? " per node (--direct)" : "", o->depth, o->value_bytes,
-           o->keys, o->get_ratio * 100);
+           o->direct ? " over the nodes (--direct)" : "", o->depth,
+           o->value_bytes, o->keys, o->get_ratio * 100);
     printf("  %llu requests in %.2f s: %.0f ops/s, %llu errors%s%s\n",
            (unsigned long long)done, r->elapsed_s, rate,
            (unsigned long long)r->errors, r->errors ? " (first: " : "",
@@ -199,8 +199,9 @@ const struct cli_cmd cmd_bench = {
     .name = "bench",
     .usage = "[-c CONNS] [-P DEPTH] [-n REQUESTS | -d SECONDS] [...]",
     .summary = "load the node (or redis) and report ops/s and latencies",
-    .help = "  -c CONNS           connections (default 50; per node with "
-            "--direct)\n"
+    .help = "  -c CONNS           connections (default 50; spread over the "
+            "nodes with\n"
+            "                     --direct)\n"
             "  -P DEPTH           requests in flight per connection "
             "(default 1)\n"
             "  -n REQUESTS        stop after this many (default 100000)\n"
