@@ -84,7 +84,16 @@ uint32_t coord_targets_in(const struct dyn_ring *ring, uint64_t self,
                           uint32_t partition, struct coord_target *out,
                           bool *self_in);
 
-/* The same in the ring this node holds now. */
+/*
+ * srv->ring was replaced (or set at start): recompute the cached
+ * preference lists, so requests do not walk the ring.  Without memory for
+ * the cache, requests walk the ring as before.  coord_cache_free() at the
+ * end.
+ */
+void coord_ring_changed(struct server *srv);
+void coord_cache_free(struct server *srv);
+
+/* The same in the ring this node holds now (from the cache). */
 uint32_t coord_targets(struct server *srv, uint32_t partition,
                        struct coord_target *out, bool *self_in);
 

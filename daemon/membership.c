@@ -15,6 +15,7 @@
 #include <xxhash.h>
 
 #include "conn.h"
+#include "coord.h"
 #include "dispatch.h"
 #include "err.h"
 #include "handoff.h"
@@ -106,6 +107,7 @@ membership_adopt(struct server *srv, struct dyn_ring *ring, bool force,
              (unsigned long long)ring->epoch, source, ring->member_count,
              (unsigned long long)old->epoch, old->member_count);
     srv->ring = ring;
+    coord_ring_changed(srv);
     dyn_ring_free(old);
     return 1;
 }

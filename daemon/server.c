@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "conn.h"
+#include "coord.h"
 #include "err.h"
 #include "handoff.h"
 #include "inbound.h"
@@ -306,6 +307,7 @@ server_init(struct server *srv, uv_loop_t *loop, const struct dyn_config *cfg,
     rc = server_listen(srv, err, err_len);
     if (rc < 0)
         goto fail_writer;
+    coord_ring_changed(srv);
     rc = server_start_cluster(srv, err, err_len);
     if (rc < 0) {
         membership_stop(srv);
@@ -335,6 +337,7 @@ fail_writer:
 fail_store:
     dyn_store_close(srv->store);
     srv->store = NULL;
+    coord_cache_free(srv);
     dyn_ring_free(srv->ring);
     srv->ring = NULL;
     return rc;
@@ -352,6 +355,7 @@ server_run(struct server *srv)
     int rc = uv_run(srv->loop, UV_RUN_DEFAULT);
     dyn_store_close(srv->store);
     srv->store = NULL;
+    coord_cache_free(srv);
     dyn_ring_free(srv->ring);
     srv->ring = NULL;
     log_info("stopped");

@@ -15,6 +15,7 @@
 #include "store.h"
 
 struct conn;
+struct coord_cache;
 struct handoff;
 struct inbound_set;
 struct membership;
@@ -39,6 +40,8 @@ struct server {
     struct dyn_kv_limits limits;  /* from cfg */
     struct dyn_ring *ring;        /* owned; persisted in data_dir/ring;
                                      replaced by membership_adopt() */
+    struct coord_cache *preflists; /* owned; the ring's preference lists,
+                                      rebuilt by coord_ring_changed() */
     struct peer_set *peers;       /* owned; connections to other nodes */
     struct membership *membership; /* owned; gossip, joins */
     struct handoff *handoff;      /* owned; partition transfers */
