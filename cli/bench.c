@@ -42,6 +42,7 @@ struct slot {
     uint32_t key;
     bool get;
     bool measured; /* started after the warm-up */
+    bool busy;     /* in flight */
 };
 
 struct bconn {
@@ -207,6 +208,7 @@ bconn_fill(struct bconn *c)
         s->key = pick_key(b, c);
         s->get = (double)(next_rand(b) % 1000000) / 1e6 < b->o->get_ratio;
         s->start_ns = uv_hrtime();
+        s->busy = true;
         s->measured = s->start_ns >= b->measure_ns;
         char key[BENCH_KEY_BYTES];
         int key_len = snprintf(key, sizeof(key), "key:%u", s->key);
@@ -238,6 +240,7 @@ record(struct bench *b, struct bconn *c, uint32_t slot, bool ok)
         uint64_t us = (uv_hrtime() - s->start_ns) / 1000;
         dyn_hist_record(s->get ? &b->r->get : &b->r->put, us);
     }
+    s->busy = false;
     c->free_slots[c->free_count++] = slot;
     b->inflight--;
 }
@@ -531,10 +534,7 @@ tick_cb(uv_timer_t *t)
         if (!c->connected || c->closed)
             continue;
         for (uint32_t s = 0; s < b->o->depth; s++) {
-            bool in_use = true;
-            for (uint32_t f = 0; f < c->free_count && in_use; f++)
-                in_use = c->free_slots[f] != s;
-            if (in_use && now - c->slots[s].start_ns > limit) {
+            if (c->slots[s].busy && now - c->slots[s].start_ns > limit) {
                 bench_fail(b, -DYN_ETIMEDOUT,
                            "%s: a request got no answer "
                            "in time",

@@ -262,9 +262,12 @@ transfer_send(struct transfer *t)
 {
     struct server *srv = t->srv;
     Dynpb__TransferReq msg = DYNPB__TRANSFER_REQ__INIT;
-    Dynpb__TransferEntry *ents = calloc(t->entry_count, sizeof(*ents));
-    Dynpb__TransferEntry **ptrs = calloc(t->entry_count, sizeof(*ptrs));
-    uint8_t **bufs = calloc(t->entry_count, sizeof(*bufs));
+    /* The last batch has no entries: still one element each, as calloc(0)
+     * may return NULL. */
+    size_t slots = t->entry_count ? t->entry_count : 1;
+    Dynpb__TransferEntry *ents = calloc(slots, sizeof(*ents));
+    Dynpb__TransferEntry **ptrs = calloc(slots, sizeof(*ptrs));
+    uint8_t **bufs = calloc(slots, sizeof(*bufs));
     int rc = ents && ptrs && bufs ? 0 : -ENOMEM;
     for (uint32_t i = 0; rc == 0 && i < t->entry_count; i++) {
         dynpb__transfer_entry__init(&ents[i]);

@@ -245,7 +245,7 @@ membership_init(struct server *srv)
 static void
 membership_free_cb(uv_handle_t *handle)
 {
-    free(handle->data == NULL ? NULL : handle);
+    free(handle->data); /* the struct membership the timer is in */
 }
 
 void

@@ -87,11 +87,8 @@ kv_forward_done(void *arg, int status, const ProtobufCMessage *reply,
     kv_req_end(req);
 }
 
-/*
- * Forward to a replica.  On failure returns 0 after answering (the
- * request is ended) or a negative code for the caller to report.
- */
-static int
+/* Forward to a replica; every failure is answered here and ends `req`. */
+static void
 kv_forward(struct conn *c, struct kv_req *req, const ProtobufCMessage *msg,
            ProtobufCBinaryData key, bool forwarded, uint32_t timeout_ms)
 {
@@ -103,7 +100,7 @@ kv_forward(struct conn *c, struct kv_req *req, const ProtobufCMessage *msg,
                         "(epoch %llu): the ring is changing, retry",
                         (unsigned long long)c->srv->ring->epoch);
         kv_req_end(req);
-        return 0;
+        return;
     }
     int rc = forward_request(c->srv, msg, key.data, key.len, timeout_ms,
                              kv_forward_done, req);
@@ -113,9 +110,7 @@ kv_forward(struct conn *c, struct kv_req *req, const ProtobufCMessage *msg,
                         "(%s)",
                         dyn_strerror(rc));
         kv_req_end(req);
-        return 0;
     }
-    return 0;
 }
 
 /* Check key size and a quorum value; sends the Error and returns false. */
@@ -216,12 +211,12 @@ req_get(struct conn *c, const ProtobufCMessage *msg)
     uint32_t r = get->r ? get->r : c->srv->cfg->r;
     uint32_t timeout_ms =
         get->timeout_ms ? get->timeout_ms : c->srv->cfg->request_timeout_ms;
-    int rc;
-    if (coord_is_replica(c->srv, get->key.data, get->key.len))
-        rc = coord_get(c->srv, get->key.data, get->key.len, r, timeout_ms,
+    if (!coord_is_replica(c->srv, get->key.data, get->key.len)) {
+        kv_forward(c, req, msg, get->key, get->forwarded, timeout_ms);
+        return;
+    }
+    int rc = coord_get(c->srv, get->key.data, get->key.len, r, timeout_ms,
                        kv_get_done, req);
-    else
-        rc = kv_forward(c, req, msg, get->key, get->forwarded, timeout_ms);
     if (rc < 0) {
         kv_send_failure(c, req, rc, NULL, "read");
         kv_req_end(req);
@@ -307,11 +302,11 @@ req_put(struct conn *c, const ProtobufCMessage *msg)
         .timeout_ms =
             put->timeout_ms ? put->timeout_ms : c->srv->cfg->request_timeout_ms,
     };
-    int rc;
-    if (coord_is_replica(c->srv, put->key.data, put->key.len))
-        rc = coord_put(c->srv, &args, kv_put_done, req);
-    else
-        rc = kv_forward(c, req, msg, put->key, put->forwarded, args.timeout_ms);
+    if (!coord_is_replica(c->srv, put->key.data, put->key.len)) {
+        kv_forward(c, req, msg, put->key, put->forwarded, args.timeout_ms);
+        goto out;
+    }
+    int rc = coord_put(c->srv, &args, kv_put_done, req);
     if (rc < 0) {
         kv_send_failure(c, req, rc, NULL, "write");
         kv_req_end(req);
