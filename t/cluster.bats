@@ -176,6 +176,9 @@ value_at() { [ "$(dyn -H "$1" get "$2" -r 1 2>/dev/null)" = "$3" ]; }
     start_nodes 3
     join_all 3
     wait_until epochs_agree 3 3
+    # A join's transfers still running when n3 is killed resume when it
+    # comes back and would bring it the new version before the read does.
+    wait_until transfers_done
     dyn put rr old -w 3
     kill_node n3
     overwrite "${ADDR[1]}" rr new 2
