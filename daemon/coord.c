@@ -198,15 +198,12 @@ coord_req_new(struct server *srv, const uint8_t *key, size_t key_len,
     uint32_t partition =
         dyn_ring_partition_of(key, key_len, srv->ring->partitions);
     uint32_t count = coord_targets(srv, partition, t, self_in);
+    /* One allocation: the request, its slots, then the key's bytes. */
     struct coord_req *req =
-        calloc(1, sizeof(*req) + count * sizeof(req->slots[0]));
+        calloc(1, sizeof(*req) + count * sizeof(req->slots[0]) + key_len);
     if (req == NULL)
         return NULL;
-    req->key = malloc(key_len);
-    if (req->key == NULL) {
-        free(req);
-        return NULL;
-    }
+    req->key = (uint8_t *)&req->slots[count];
     memcpy(req->key, key, key_len);
     req->key_len = key_len;
     req->srv = srv;
@@ -232,7 +229,6 @@ coord_req_free(struct coord_req *req)
         dyn_object_free(&req->slots[i].obj);
     dyn_object_free(&req->merged);
     free(req->encoded);
-    free(req->key);
     free(req);
 }
 
@@ -597,8 +593,10 @@ put_local_done(struct writer_op *op)
         req->merged = op->result;
         dyn_object_init(&op->result);
         req->dot = op->dot;
-        status = dyn_object_encode_alloc(&req->merged, &req->encoded,
-                                         &req->encoded_len);
+        /* Encoded once for all remote replicas; none with N=1. */
+        if (req->q.replicas > 1)
+            status = dyn_object_encode_alloc(&req->merged, &req->encoded,
+                                             &req->encoded_len);
     }
     writer_op_free(op);
     if (status < 0) {

@@ -136,16 +136,30 @@ kv_check(struct conn *c, uint64_t id, ProtobufCBinaryData key,
     return true;
 }
 
-/* Encode a vv as a wire context into a malloc'd buffer. */
+/* Replies up to this many siblings, and contexts up to this many bytes,
+ * are built on the stack: the common case allocates nothing. */
+#define KV_STACK_SIBLINGS 8
+#define KV_STACK_CONTEXT_BYTES 512
+
+/* Encode a vv as a wire context, into `stack` when it fits, else into a
+ * malloc'd buffer (freed by kv_context_free). */
 static int
-kv_context_bytes(const struct dyn_vv *vv, ProtobufCBinaryData *out)
+kv_context_bytes(const struct dyn_vv *vv, uint8_t *stack,
+                 ProtobufCBinaryData *out)
 {
     size_t len = dyn_vv_encoded_size(vv);
-    out->data = malloc(len);
+    out->data = len <= KV_STACK_CONTEXT_BYTES ? stack : malloc(len);
     if (out->data == NULL)
         return -ENOMEM;
     out->len = dyn_vv_encode(vv, out->data);
     return 0;
+}
+
+static void
+kv_context_free(ProtobufCBinaryData *ctx, const uint8_t *stack)
+{
+    if (ctx->data != stack)
+        free(ctx->data);
 }
 
 static void
@@ -155,19 +169,23 @@ kv_get_done(void *arg, int status, const struct coord_quorum *q,
     struct kv_req *req = arg;
     struct conn *c = req->conn;
     Dynpb__GetResp resp = DYNPB__GET_RESP__INIT;
-    Dynpb__Sibling *sibs = NULL;
-    Dynpb__Sibling **sib_ptrs = NULL;
-    Dynpb__Dot *dots = NULL;
+    Dynpb__Sibling sibs_stack[KV_STACK_SIBLINGS];
+    Dynpb__Sibling *ptrs_stack[KV_STACK_SIBLINGS];
+    Dynpb__Dot dots_stack[KV_STACK_SIBLINGS];
+    uint8_t ctx_stack[KV_STACK_CONTEXT_BYTES];
+    Dynpb__Sibling *sibs = sibs_stack;
+    Dynpb__Sibling **sib_ptrs = ptrs_stack;
+    Dynpb__Dot *dots = dots_stack;
     uint32_t n = status == 0 ? obj->sibling_count : 0;
-    if (status == 0) {
-        sibs = calloc(n ? n : 1, sizeof(*sibs));
-        sib_ptrs = calloc(n ? n : 1, sizeof(*sib_ptrs));
-        dots = calloc(n ? n : 1, sizeof(*dots));
+    if (n > KV_STACK_SIBLINGS) {
+        sibs = calloc(n, sizeof(*sibs));
+        sib_ptrs = calloc(n, sizeof(*sib_ptrs));
+        dots = calloc(n, sizeof(*dots));
         if (sibs == NULL || sib_ptrs == NULL || dots == NULL)
             status = -ENOMEM;
     }
     if (status == 0)
-        status = kv_context_bytes(&obj->vv, &resp.context);
+        status = kv_context_bytes(&obj->vv, ctx_stack, &resp.context);
     if (status < 0) {
         kv_send_failure(c, req, status, q, "read");
         goto out;
@@ -190,10 +208,12 @@ kv_get_done(void *arg, int status, const struct coord_quorum *q,
     resp.siblings = sib_ptrs;
     conn_send(c, &resp.base);
 out:
-    free(resp.context.data);
-    free(sibs);
-    free(sib_ptrs);
-    free(dots);
+    kv_context_free(&resp.context, ctx_stack);
+    if (sibs != sibs_stack) {
+        free(sibs);
+        free(sib_ptrs);
+        free(dots);
+    }
     kv_req_end(req);
 }
 
@@ -231,8 +251,9 @@ kv_put_done(void *arg, int status, const struct coord_quorum *q,
     struct conn *c = req->conn;
     Dynpb__PutResp resp = DYNPB__PUT_RESP__INIT;
     Dynpb__Dot pdot = DYNPB__DOT__INIT;
+    uint8_t ctx_stack[KV_STACK_CONTEXT_BYTES];
     if (status == 0)
-        status = kv_context_bytes(&obj->vv, &resp.context);
+        status = kv_context_bytes(&obj->vv, ctx_stack, &resp.context);
     if (status == -DYN_ESIBLINGS) {
         conn_send_error(c, req->id, status,
                         "refused: the key already has %u siblings "
@@ -248,7 +269,7 @@ kv_put_done(void *arg, int status, const struct coord_quorum *q,
         resp.siblings = obj->sibling_count;
         conn_send(c, &resp.base);
     }
-    free(resp.context.data);
+    kv_context_free(&resp.context, ctx_stack);
     kv_req_end(req);
 }
 

@@ -36,6 +36,8 @@
 #define SERVER_STOP_GRACE_MS 5000 /* replies unread this long are dropped */
 #define SERVER_MAX_BATCH_OPS 4096 /* writes per group commit at most */
 #define SERVER_PATH_BYTES 4096
+#define SERVER_REQUEST_ARENA_BYTES 16384 /* a decoded request up to ~15 KiB
+                                            needs no malloc */
 
 uint64_t
 server_wall_ms(void)
@@ -84,6 +86,8 @@ static void
 server_flush_check_cb(uv_check_t *handle)
 {
     struct server *srv = handle->data;
+    if (srv->writer != NULL)
+        writer_run_queued(srv->writer); /* its replies go out below */
     while (srv->flush_list != NULL) {
         struct conn *c = srv->flush_list;
         srv->flush_list = c->flush_next;
@@ -247,6 +251,9 @@ server_start_writer(struct server *srv, char *err, size_t err_len)
         .sync = srv->cfg->sync,
         .sync_interval_ms = srv->cfg->sync_interval_ms,
         .max_batch_ops = SERVER_MAX_BATCH_OPS,
+        /* Memory commits never block: a thread would only add wake-ups
+         * and make the loop's reads wait on the store's lock. */
+        .inline_mode = srv->cfg->engine == DYN_STORE_MEMORY,
     };
     int rc = writer_start(&srv->writer, srv->loop, &opts);
     if (rc < 0)
@@ -290,6 +297,7 @@ server_init(struct server *srv, uv_loop_t *loop, const struct dyn_config *cfg,
     srv->node_id = node_id;
     srv->ready_fd = -1;
     srv->started_ms = server_wall_ms();
+    dyn_arena_init(&srv->request_arena, SERVER_REQUEST_ARENA_BYTES);
     srv->limits.dvv.max_siblings = cfg->max_siblings;
     srv->limits.dvv.max_vv_entries = cfg->max_vv_entries;
     srv->limits.max_value_bytes = cfg->max_value_bytes;
@@ -338,6 +346,7 @@ fail_store:
     dyn_store_close(srv->store);
     srv->store = NULL;
     coord_cache_free(srv);
+    dyn_arena_free(&srv->request_arena);
     dyn_ring_free(srv->ring);
     srv->ring = NULL;
     return rc;
@@ -356,6 +365,7 @@ server_run(struct server *srv)
     dyn_store_close(srv->store);
     srv->store = NULL;
     coord_cache_free(srv);
+    dyn_arena_free(&srv->request_arena);
     dyn_ring_free(srv->ring);
     srv->ring = NULL;
     log_info("stopped");

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "arena.h"
+
 #include "config.h"
 #include "kv.h"
 #include "ring.h"
@@ -46,6 +48,10 @@ struct server {
     struct membership *membership; /* owned; gossip, joins */
     struct handoff *handoff;      /* owned; partition transfers */
     struct inbound_set *inbound;  /* owned; partitions being received */
+    struct dyn_arena request_arena; /* the request being dispatched, reset
+                                       when its handler returns */
+    bool request_arena_busy;        /* a handler is running: a nested
+                                       dispatch must not reset it */
 
     uv_tcp_t listener;
     uv_signal_t sigterm;

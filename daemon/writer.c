@@ -3,7 +3,9 @@
  *
  * Threads: writer_submit, writer_stop and the done callbacks run on the
  * loop thread; writer_main and everything it calls run on the writer
- * thread.  The two share only the queues below, under `lock`.
+ * thread.  The two share only the queues below, under `lock`.  In inline
+ * mode there is no writer thread: writer_run_queued applies the queue on
+ * the loop thread, once per loop turn (see writer.h).
  *
  * When a batch's transaction fails as a whole (a full store, an I/O
  * error at commit), the ops are applied again one transaction each, so
@@ -22,7 +24,10 @@
 
 struct writer {
     struct writer_options opts;
-    uv_async_t done_async; /* wakes the loop when `done` is not empty */
+    uv_async_t done_async; /* thread mode: wakes the loop when `done` is
+                              not empty */
+    uv_idle_t busy_idle;   /* inline mode: active while ops are queued,
+                              so the loop does not sleep in poll */
     pthread_t thread;
 
     pthread_mutex_t lock;
@@ -59,22 +64,24 @@ writer_op_new(uint32_t partition, const uint8_t *key, size_t key_len,
               const uint8_t *value, uint32_t value_len,
               const struct dyn_vv *ctx, bool deleted, uint64_t now_ms)
 {
-    struct writer_op *op = calloc(1, sizeof(*op));
+    /* One allocation: the op, then the key's and the value's bytes (the
+     * value is not zeroed: it is copied over at once). */
+    struct writer_op *op = malloc(sizeof(*op) + key_len + value_len);
     if (op == NULL)
         return NULL;
+    memset(op, 0, sizeof(*op));
     dyn_vv_init(&op->ctx);
     dyn_object_init(&op->result);
-    op->key = malloc(key_len ? key_len : 1);
-    op->value = malloc(value_len ? value_len : 1);
-    if (op->key == NULL || op->value == NULL ||
-        (ctx != NULL && dyn_vv_copy(&op->ctx, ctx) < 0)) {
+    dyn_object_init(&op->object);
+    op->key = op->bytes;
+    op->value = op->bytes + key_len;
+    if (ctx != NULL && dyn_vv_copy(&op->ctx, ctx) < 0) {
         writer_op_free(op);
         return NULL;
     }
     memcpy(op->key, key, key_len);
     if (value_len > 0)
         memcpy(op->value, value, value_len);
-    dyn_object_init(&op->object);
     op->put = (struct dyn_kv_put){
         .partition = partition,
         .key = op->key,
@@ -108,8 +115,6 @@ writer_op_free(struct writer_op *op)
 {
     if (op == NULL)
         return;
-    free(op->key);
-    free(op->value);
     dyn_vv_free(&op->ctx);
     dyn_object_free(&op->result);
     dyn_object_free(&op->object);
@@ -390,6 +395,12 @@ writer_start(struct writer **out, uv_loop_t *loop,
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_cond_init(&w->wake, &attr);
     pthread_condattr_destroy(&attr);
+    if (w->opts.inline_mode) {
+        uv_idle_init(loop, &w->busy_idle);
+        w->busy_idle.data = w;
+        *out = w;
+        return 0;
+    }
     int rc = uv_async_init(loop, &w->done_async, writer_done_async_cb);
     if (rc < 0)
         goto fail;
@@ -408,13 +419,59 @@ fail:
     return rc;
 }
 
+static void
+writer_busy_idle_cb(uv_idle_t *handle)
+{
+    (void)handle; /* being active is the point: see busy_idle */
+}
+
 void
 writer_submit(struct writer *w, struct writer_op *op)
 {
     w->pending++;
+    if (w->opts.inline_mode) {
+        /* Only the loop thread touches the queue in inline mode. */
+        list_append(&w->queue_tail, op);
+        if (!uv_is_active((uv_handle_t *)&w->busy_idle))
+            uv_idle_start(&w->busy_idle, writer_busy_idle_cb);
+        return;
+    }
     pthread_mutex_lock(&w->lock);
     list_append(&w->queue_tail, op);
     pthread_cond_signal(&w->wake);
+    pthread_mutex_unlock(&w->lock);
+}
+
+void
+writer_run_queued(struct writer *w)
+{
+    if (!w->opts.inline_mode || w->queue == NULL)
+        return;
+    /* Take what is queued now: ops the callbacks submit wait for the
+     * next turn, so a callback that writes cannot keep us here. */
+    struct writer_op *queued = w->queue;
+    w->queue = NULL;
+    w->queue_tail = &w->queue;
+    uv_idle_stop(&w->busy_idle);
+    struct batch_counts counts = {0, 0};
+    while (queued != NULL) {
+        struct writer_op *batch = queued, *last = queued;
+        for (uint32_t n = 1; n < w->opts.max_batch_ops && last->next != NULL;
+             n++)
+            last = last->next;
+        queued = last->next;
+        last->next = NULL;
+        process_batch(w, batch, &counts);
+        while (batch != NULL) {
+            struct writer_op *next = batch->next;
+            w->pending--;
+            batch->done_cb(batch);
+            batch = next;
+        }
+    }
+    pthread_mutex_lock(&w->lock); /* writer_counts may run elsewhere */
+    w->commits += counts.commits;
+    w->ops += counts.ops;
     pthread_mutex_unlock(&w->lock);
 }
 
@@ -446,6 +503,13 @@ int
 writer_stop(struct writer *w)
 {
     int failed;
+    if (w->opts.inline_mode) {
+        while (w->queue != NULL) /* callbacks may queue more */
+            writer_run_queued(w);
+        flush_store(w);
+        uv_close((uv_handle_t *)&w->busy_idle, writer_free_cb);
+        return w->failed;
+    }
     pthread_mutex_lock(&w->lock);
     w->stop = true;
     pthread_cond_signal(&w->wake);

@@ -47,8 +47,8 @@ struct writer_op {
     struct dyn_kv_put put; /* points at key/value/ctx below; MERGE and
                               DELETE_IF use its partition, key, key_len */
     struct dyn_object object; /* MERGE: incoming; DELETE_IF: expected */
-    uint8_t *key;
-    uint8_t *value;
+    uint8_t *key;   /* into bytes[] */
+    uint8_t *value; /* into bytes[] */
     struct dyn_vv ctx;
     uint64_t now_ms; /* wall clock when the request arrived */
 
@@ -59,7 +59,8 @@ struct writer_op {
     bool deleted;             /* DELETE_IF: the key was dropped */
 
     writer_done_cb done_cb;
-    void *arg; /* the caller's */
+    void *arg;       /* the caller's */
+    uint8_t bytes[]; /* key, then value */
 };
 
 struct writer_options {
@@ -69,6 +70,9 @@ struct writer_options {
     enum dyn_store_sync sync;
     uint32_t sync_interval_ms;
     uint32_t max_batch_ops; /* ops per transaction at most */
+    bool inline_mode; /* no thread: the loop applies the queue itself in
+                         writer_run_queued (for engines whose commit never
+                         blocks: memory) */
 };
 
 /*
@@ -96,6 +100,15 @@ int writer_start(struct writer **out, uv_loop_t *loop,
 
 /* Queue an op (loop thread).  Its callback runs later on the loop. */
 void writer_submit(struct writer *w, struct writer_op *op);
+
+/*
+ * Inline mode: apply everything queued so far in transactions of at most
+ * max_batch_ops, and run their callbacks (loop thread, once per loop
+ * turn, before replies are flushed).  Group commit without the thread:
+ * no lock is handed between two threads, no wake-ups, and the loop's
+ * reads never wait for a commit.  A no-op in thread mode.
+ */
+void writer_run_queued(struct writer *w);
 
 /* Ops queued or in progress. */
 uint64_t writer_pending(const struct writer *w);

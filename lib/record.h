@@ -1,8 +1,9 @@
 /*
  * record.h - the stored form of an object: an envelope with a checksum.
  *
- * Layout: format byte (DYN_RECORD_FORMAT), CRC32 of what follows (4 bytes,
- * big-endian), then dyn_object_encode() bytes.  A record that fails its
+ * Layout: format byte (DYN_RECORD_FORMAT), CRC-32C of what follows (4
+ * bytes, big-endian), then dyn_object_encode() bytes.  Format 1, the same
+ * with zlib's CRC-32, is still decoded.  A record that fails its
  * checksum is never served: the reader gets -DYN_ECHECKSUM and the
  * caller reports it (and, in a cluster, repairs from replicas).
  *
@@ -17,8 +18,8 @@
 
 #include "dvv.h"
 
-#define DYN_RECORD_FORMAT 1
-#define DYN_RECORD_HEADER_BYTES 5 /* format byte + CRC32 */
+#define DYN_RECORD_FORMAT 2       /* what encode writes: CRC-32C */
+#define DYN_RECORD_HEADER_BYTES 5 /* format byte + CRC */
 
 /*
  * Encode `obj` as a record.  Returns 0 with *out (caller frees) and

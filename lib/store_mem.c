@@ -4,8 +4,13 @@
  *
  * Structure: one skip list (Pugh, 1990) ordered by (namespace, partition,
  * key bytes) holds the records and, in a namespace after them, the meta
- * values; get and put take O(log n) expected steps and a scan walks the
- * bottom level.  A node points at a reference-counted struct mem_rec
+ * values; a scan walks its bottom level.  A hash index (hashidx.h) of
+ * the same nodes answers point lookups in O(1), so a get, or a put that
+ * replaces a record, never walks the list: only inserting a new key or
+ * deleting one seeks (O(log n) expected steps) to link or unlink it.
+ * Node heights come from one generator per store, so every transaction
+ * continues the same sequence (a fresh one per transaction would give
+ * every small transaction's node the same height and flatten the list).  A node points at a reference-counted struct mem_rec
  * holding key and value, so a reader can keep a record after it drops
  * the lock, while a commit replaces or deletes it.
  *
@@ -39,13 +44,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <xxhash.h>
+
 #include "err.h"
+#include "hashidx.h"
 #include "store.h"
 #include "store_engine.h"
 
 #define MAX_HEIGHT 16   /* skip list levels: 4^16 entries at p = 1/4 */
 #define SCAN_BATCH 64   /* records a read scan collects per read lock */
 #define HELD_INITIAL 16 /* first size of a read txn's reference array */
+#define HELD_KEPT 1024  /* a spare txn keeps a reference array this big */
 #define RNG_SEED 0x9e3779b97f4a7c15u /* node heights need no secrecy */
 
 enum mem_ns {
@@ -80,8 +89,9 @@ struct mem_node {
 struct mem_list {
     struct mem_node *head[MAX_HEIGHT]; /* first node of each level */
     unsigned height;                   /* levels in use */
-    uint64_t rng;                      /* xorshift state for heights */
-    uint64_t version;                  /* bumped by every change */
+    uint64_t *rng;   /* xorshift state for heights: the store's */
+    uint64_t version; /* bumped by every change */
+    size_t nodes;     /* nodes linked */
 };
 
 struct mem_store {
@@ -89,8 +99,13 @@ struct mem_store {
     pthread_rwlock_t lock;  /* guards list, used_bytes, records */
     pthread_mutex_t writer; /* held by the open write txn */
     struct mem_list list;   /* committed entries */
+    struct dyn_hashidx index; /* list's nodes by key_hash; under lock */
+    uint64_t rng;           /* node heights; the writer mutex's holder */
     uint64_t used_bytes;    /* key + value bytes of all entries */
     uint64_t records;       /* entries in NS_RECORDS */
+    /* An ended transaction kept for the next begin: a node begins one
+     * per request, and this saves two allocations each time. */
+    _Atomic(struct mem_txn *) spare;
 };
 
 struct mem_txn {
@@ -209,23 +224,23 @@ in_range(const struct mem_rec *rec, bool all, uint32_t partition)
 /* Skip list */
 
 static void
-list_init(struct mem_list *list)
+list_init(struct mem_list *list, uint64_t *rng)
 {
     memset(list, 0, sizeof(*list));
-    list->rng = RNG_SEED;
+    list->rng = rng;
 }
 
 /* Each level above the first with probability 1/4. */
 static unsigned
 random_height(struct mem_list *list)
 {
-    uint64_t x = list->rng;
+    uint64_t x = *list->rng;
     unsigned height = 1;
 
     x ^= x << 13;
     x ^= x >> 7;
     x ^= x << 17;
-    list->rng = x;
+    *list->rng = x;
     while (height < MAX_HEIGHT && (x & 3) == 0) {
         height++;
         x >>= 2;
@@ -285,6 +300,7 @@ list_link(struct mem_list *list, struct mem_node ***prev, struct mem_node *n)
     }
     if (n->height > list->height)
         list->height = n->height;
+    list->nodes++;
     list->version++;
 }
 
@@ -297,6 +313,7 @@ list_unlink(struct mem_list *list, struct mem_node ***prev, struct mem_node *n)
         prev[l][l] = n->next[l];
     while (list->height > 0 && list->head[list->height - 1] == NULL)
         list->height--;
+    list->nodes--;
     list->version++;
 }
 
@@ -332,6 +349,7 @@ list_clear(struct mem_list *list)
     }
     memset(list->head, 0, sizeof(list->head));
     list->height = 0;
+    list->nodes = 0;
     list->version++;
 }
 
@@ -372,22 +390,48 @@ account(struct mem_store *s, const struct mem_rec *rec, bool add)
     }
 }
 
-/* Move one overlay node into the shared list; frees what it replaces. */
+/* Index */
+
+static uint64_t
+key_hash(const struct mem_key *k)
+{
+    return XXH3_64bits_withSeed(k->data, k->len,
+                                (uint64_t)k->ns << 32 | k->partition);
+}
+
+static bool
+node_matches(const void *item, const void *key)
+{
+    return compare(((const struct mem_node *)item)->rec, key) == 0;
+}
+
+/* The committed node of k, or NULL: under the lock, or by the writer. */
+static struct mem_node *
+shared_find(struct mem_store *s, const struct mem_key *k)
+{
+    return dyn_hashidx_find(&s->index, key_hash(k), node_matches, k);
+}
+
+/*
+ * Move one overlay node into the shared list; frees what it replaces.
+ * The index has room for it (mem_commit reserved).
+ */
 static void
 apply_node(struct mem_store *s, struct mem_node *n)
 {
     struct mem_node **prev[MAX_HEIGHT];
     struct mem_key k = rec_key(n->rec);
-    struct mem_node *old = list_seek(&s->list, &k, prev);
+    uint64_t hash = key_hash(&k);
+    struct mem_node *old = dyn_hashidx_find(&s->index, hash, node_matches, &k);
     struct mem_rec *swap;
 
-    if (old != NULL && compare(old->rec, &k) != 0)
-        old = NULL;
     if (old != NULL)
         account(s, old->rec, false);
     if (n->rec->tombstone) {
         if (old != NULL) {
+            list_seek(&s->list, &k, prev);
             list_unlink(&s->list, prev, old);
+            dyn_hashidx_remove(&s->index, hash, old);
             node_free(old);
         }
         node_free(n);
@@ -395,7 +439,9 @@ apply_node(struct mem_store *s, struct mem_node *n)
     }
     account(s, n->rec, true);
     if (old == NULL) {
+        list_seek(&s->list, &k, prev);
         list_link(&s->list, prev, n);
+        dyn_hashidx_insert(&s->index, hash, n);
         return;
     }
     swap = old->rec;
@@ -428,9 +474,12 @@ mem_begin(struct dyn_store *store, bool write, struct dyn_store_txn **out)
     struct mem_txn *t;
     int rc;
 
-    t = calloc(1, sizeof(*t));
-    if (t == NULL)
-        return -ENOMEM;
+    t = atomic_exchange(&s->spare, NULL);
+    if (t == NULL) {
+        t = calloc(1, sizeof(*t));
+        if (t == NULL)
+            return -ENOMEM;
+    }
     t->base.store = store;
     t->base.write = write;
     if (write) {
@@ -439,7 +488,7 @@ mem_begin(struct dyn_store *store, bool write, struct dyn_store_txn **out)
             free(t);
             return -rc;
         }
-        list_init(&t->overlay);
+        list_init(&t->overlay, &s->rng);
         /* Stable: only the holder of the writer mutex changes it. */
         t->total_bytes = s->used_bytes;
     }
@@ -450,16 +499,26 @@ mem_begin(struct dyn_store *store, bool write, struct dyn_store_txn **out)
 static void
 txn_free(struct mem_txn *t)
 {
+    struct mem_store *s = txn_store(t);
+    struct mem_txn *none = NULL;
     size_t i;
 
     for (i = 0; i < t->nheld; i++)
         rec_unref(t->held[i]);
-    free(t->held);
+    t->nheld = 0;
     if (t->base.write) {
         list_clear(&t->overlay);
-        pthread_mutex_unlock(&txn_store(t)->writer);
+        pthread_mutex_unlock(&s->writer);
     }
-    free(t);
+    if (t->held_cap > HELD_KEPT) {
+        free(t->held);
+        t->held = NULL;
+        t->held_cap = 0;
+    }
+    if (!atomic_compare_exchange_strong(&s->spare, &none, t)) {
+        free(t->held);
+        free(t);
+    }
 }
 
 static int
@@ -472,7 +531,10 @@ mem_commit(struct dyn_store_txn *txn)
     if (txn->write) {
         rc = -pthread_rwlock_wrlock(&s->lock);
         if (rc == 0) {
-            apply_overlay(s, &t->overlay);
+            /* The only step that can fail comes before any change. */
+            rc = dyn_hashidx_reserve(&s->index, t->overlay.nodes);
+            if (rc == 0)
+                apply_overlay(s, &t->overlay);
             pthread_rwlock_unlock(&s->lock);
         }
     }
@@ -516,7 +578,7 @@ write_lookup(struct mem_txn *t, const struct mem_key *k)
     if (n != NULL)
         return n->rec->tombstone ? NULL : n->rec;
     /* No lock: only this txn's commit will change the shared list. */
-    n = list_find(&txn_store(t)->list, k);
+    n = shared_find(txn_store(t), k);
     return n != NULL ? n->rec : NULL;
 }
 
@@ -534,7 +596,7 @@ read_lookup(struct mem_txn *t, const struct mem_key *k, struct mem_rec **out)
     rc = pthread_rwlock_rdlock(&s->lock);
     if (rc != 0)
         return -rc;
-    n = list_find(&s->list, k);
+    n = shared_find(s, k);
     *out = n != NULL ? rec_ref(n->rec) : NULL;
     pthread_rwlock_unlock(&s->lock);
     if (*out != NULL)
@@ -844,7 +906,9 @@ mem_open(struct dyn_store **out, const struct dyn_store_options *opts)
         free(s);
         return rc;
     }
-    list_init(&s->list);
+    s->rng = RNG_SEED;
+    list_init(&s->list, &s->rng);
+    dyn_hashidx_init(&s->index);
     *out = &s->base;
     return 0;
 }
@@ -854,7 +918,14 @@ mem_close(struct dyn_store *store)
 {
     struct mem_store *s = to_store(store);
 
+    struct mem_txn *spare = atomic_exchange(&s->spare, NULL);
+
+    if (spare != NULL) {
+        free(spare->held);
+        free(spare);
+    }
     list_clear(&s->list);
+    dyn_hashidx_free(&s->index);
     pthread_mutex_destroy(&s->writer);
     pthread_rwlock_destroy(&s->lock);
     free(s);

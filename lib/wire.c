@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "arena.h"
 #include "err.h"
 
 struct wire_code {
@@ -90,9 +91,9 @@ dyn_wire_code_of(const ProtobufCMessage *msg)
     return 0;
 }
 
-int
-dyn_wire_decode(uint8_t code, const uint8_t *body, size_t body_len,
-                ProtobufCMessage **out)
+static int
+wire_unpack(uint8_t code, const uint8_t *body, size_t body_len,
+            ProtobufCAllocator *allocator, ProtobufCMessage **out)
 {
     const ProtobufCMessageDescriptor *desc = dyn_wire_descriptor(code);
     if (desc == NULL)
@@ -102,8 +103,40 @@ dyn_wire_decode(uint8_t code, const uint8_t *body, size_t body_len,
      * NULL; a body that fits the frame limit and still fails is almost
      * always malformed, so that is what we report.
      */
-    *out = protobuf_c_message_unpack(desc, NULL, body_len, body);
+    *out = protobuf_c_message_unpack(desc, allocator, body_len, body);
     return *out == NULL ? -DYN_EDECODE : 0;
+}
+
+int
+dyn_wire_decode(uint8_t code, const uint8_t *body, size_t body_len,
+                ProtobufCMessage **out)
+{
+    return wire_unpack(code, body, body_len, NULL, out);
+}
+
+static void *
+arena_pb_alloc(void *arena, size_t size)
+{
+    return dyn_arena_alloc(arena, size);
+}
+
+static void
+arena_pb_free(void *arena, void *ptr)
+{
+    (void)arena; /* released all at once by dyn_arena_reset */
+    (void)ptr;
+}
+
+int
+dyn_wire_decode_in(uint8_t code, const uint8_t *body, size_t body_len,
+                   struct dyn_arena *arena, ProtobufCMessage **out)
+{
+    ProtobufCAllocator allocator = {
+        .alloc = arena_pb_alloc,
+        .free = arena_pb_free,
+        .allocator_data = arena,
+    };
+    return wire_unpack(code, body, body_len, &allocator, out);
 }
 
 void

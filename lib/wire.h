@@ -21,6 +21,8 @@
 
 #include "dynamo.pb-c.h"
 
+struct dyn_arena;
+
 #define DYN_WIRE_LEN_BYTES 4                           /* length prefix */
 #define DYN_WIRE_HEADER_BYTES (DYN_WIRE_LEN_BYTES + 1) /* + code byte */
 #define DYN_WIRE_MIN_FRAME_LIMIT 64 /* smallest max_frame_bytes allowed */
@@ -83,6 +85,13 @@ uint8_t dyn_wire_code_of(const ProtobufCMessage *msg);
  */
 int dyn_wire_decode(uint8_t code, const uint8_t *body, size_t body_len,
                     ProtobufCMessage **out);
+
+/*
+ * The same, allocating the message in `arena` (arena.h): it lives until
+ * the arena is reset, and is not passed to dyn_wire_msg_free().
+ */
+int dyn_wire_decode_in(uint8_t code, const uint8_t *body, size_t body_len,
+                       struct dyn_arena *arena, ProtobufCMessage **out);
 
 /* Free a message from dyn_wire_decode(). NULL is fine. */
 void dyn_wire_msg_free(ProtobufCMessage *msg);
