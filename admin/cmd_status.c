@@ -81,8 +81,9 @@ status_print(const Dynpb__StatusResp *st)
            st->sync);
     printf("requests  %" PRIu64 " (%" PRIu64 " errors), %u connections\n",
            st->requests, st->errors, st->connections);
-    printf("writes    %" PRIu64 " in %" PRIu64 " commits\n", st->writes,
-           st->commits);
+    printf("writes    %" PRIu64 " in %" PRIu64 " commits, %" PRIu64
+           " flushes\n",
+           st->writes, st->commits, st->flushes);
     printf("uptime    %s\n", up);
     printf("version   %s\n", st->version);
 }
@@ -141,6 +142,7 @@ status_print_json(const Dynpb__StatusResp *st)
     json_key(&j, "errors"), json_uint(&j, st->errors);
     json_key(&j, "writes"), json_uint(&j, st->writes);
     json_key(&j, "commits"), json_uint(&j, st->commits);
+    json_key(&j, "flushes"), json_uint(&j, st->flushes);
     json_key(&j, "connections"), json_uint(&j, st->connections);
     json_key(&j, "transfers"), json_uint(&j, st->transfers);
     json_end_object(&j);

@@ -59,7 +59,8 @@ req_status(struct conn *c, const ProtobufCMessage *msg)
     resp.requests = srv->stats.requests;
     resp.errors = srv->stats.errors;
     if (srv->writer != NULL)
-        writer_counts(srv->writer, &resp.commits, &resp.writes);
+        writer_counts(srv->writer, &resp.commits, &resp.writes,
+                      &resp.flushes);
     resp.connections = srv->conn_count;
     resp.epoch = srv->ring->epoch;
     resp.members = srv->ring->member_count;

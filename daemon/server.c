@@ -251,9 +251,12 @@ server_start_writer(struct server *srv, char *err, size_t err_len)
         .sync = srv->cfg->sync,
         .sync_interval_ms = srv->cfg->sync_interval_ms,
         .max_batch_ops = SERVER_MAX_BATCH_OPS,
-        /* Memory commits never block: a thread would only add wake-ups
-         * and make the loop's reads wait on the store's lock. */
-        .inline_mode = srv->cfg->engine == DYN_STORE_MEMORY,
+        /* Commits block only when they fsync (sync: always); otherwise
+         * a thread would only add two wake-ups per batch (and, for the
+         * memory engine, make the loop's reads wait on the store's
+         * lock).  Periodic flushes run on a thread of their own. */
+        .inline_mode = srv->cfg->engine == DYN_STORE_MEMORY ||
+                       srv->cfg->sync != DYN_SYNC_ALWAYS,
     };
     int rc = writer_start(&srv->writer, srv->loop, &opts);
     if (rc < 0)

@@ -5,7 +5,10 @@
  * loop thread; writer_main and everything it calls run on the writer
  * thread.  The two share only the queues below, under `lock`.  In inline
  * mode there is no writer thread: writer_run_queued applies the queue on
- * the loop thread, once per loop turn (see writer.h).
+ * the loop thread, once per loop turn (see writer.h); with sync: periodic
+ * a flusher thread makes the commits durable every sync_interval_ms,
+ * while the loop goes on committing (the engines allow a flush to run
+ * beside a write transaction).
  *
  * When a batch's transaction fails as a whole (a full store, an I/O
  * error at commit), the ops are applied again one transaction each, so
@@ -28,7 +31,9 @@ struct writer {
                               not empty */
     uv_idle_t busy_idle;   /* inline mode: active while ops are queued,
                               so the loop does not sleep in poll */
-    pthread_t thread;
+    pthread_t thread;  /* thread mode: the writer; inline mode with sync:
+                          periodic: the flusher */
+    bool has_thread;   /* `thread` was started */
 
     pthread_mutex_t lock;
     pthread_cond_t wake;     /* signalled on submit and stop */
@@ -39,8 +44,11 @@ struct writer {
     bool stop;        /* set by writer_stop */
     uint64_t commits; /* transactions committed */
     uint64_t ops;     /* ops applied successfully */
-    int failed;       /* writer thread only: a flush failed; every later
-                         op fails with this code */
+    int failed;       /* a flush failed; every later op fails with this
+                         code.  Thread mode: the writer thread's; inline
+                         mode: under `lock` (the flusher sets it) */
+    uint64_t flushed_commits; /* inline: `commits` at the last flush */
+    uint64_t flushes;         /* flushes done; under `lock` */
 
     uint64_t pending; /* submitted, callback not yet run; loop thread only */
 };
@@ -286,18 +294,22 @@ take_batch(struct writer *w)
  * Flush the store.  A failed flush leaves the durability of everything
  * committed since the last good one unknown (the kernel may have dropped
  * the dirty pages), so the writer refuses every later write with that
- * error rather than acknowledge writes it cannot vouch for.
+ * error rather than acknowledge writes it cannot vouch for.  Called
+ * without `lock`, from the one thread that flushes.
  */
 static void
 flush_store(struct writer *w)
 {
     int rc = dyn_store_flush(w->opts.store);
+    pthread_mutex_lock(&w->lock);
+    w->flushes++;
     if (rc < 0 && w->failed == 0) {
         log_error("storage flush failed: %s; refusing all writes from now "
                   "on (restart the node once the disk is healthy)",
                   dyn_strerror(rc));
         w->failed = rc;
     }
+    pthread_mutex_unlock(&w->lock);
 }
 
 /* Flush when the periodic deadline has passed; `lock` is held. */
@@ -335,6 +347,30 @@ run_batch(struct writer *w, struct writer_op *batch, uint64_t *flush_due_ms)
         batch = next;
     }
     uv_async_send(&w->done_async);
+}
+
+/*
+ * Inline mode, sync: periodic: flush every sync_interval_ms when
+ * something was committed since the last flush.  `lock` is released
+ * while the flush runs, so commits and callbacks go on meanwhile.
+ */
+static void *
+flusher_main(void *arg)
+{
+    struct writer *w = arg;
+    pthread_mutex_lock(&w->lock);
+    while (!w->stop) {
+        wait_for_work(w, mono_ms() + w->opts.sync_interval_ms);
+        if (w->stop || w->commits == w->flushed_commits)
+            continue;
+        uint64_t commits = w->commits;
+        pthread_mutex_unlock(&w->lock);
+        flush_store(w);
+        pthread_mutex_lock(&w->lock);
+        w->flushed_commits = commits;
+    }
+    pthread_mutex_unlock(&w->lock);
+    return NULL;
 }
 
 static void *
@@ -396,6 +432,16 @@ writer_start(struct writer **out, uv_loop_t *loop,
     pthread_cond_init(&w->wake, &attr);
     pthread_condattr_destroy(&attr);
     if (w->opts.inline_mode) {
+        if (w->opts.sync == DYN_SYNC_PERIODIC) {
+            int rc = -pthread_create(&w->thread, NULL, flusher_main, w);
+            if (rc < 0) {
+                pthread_cond_destroy(&w->wake);
+                pthread_mutex_destroy(&w->lock);
+                free(w);
+                return rc;
+            }
+            w->has_thread = true;
+        }
         uv_idle_init(loop, &w->busy_idle);
         w->busy_idle.data = w;
         *out = w;
@@ -453,6 +499,9 @@ writer_run_queued(struct writer *w)
     w->queue = NULL;
     w->queue_tail = &w->queue;
     uv_idle_stop(&w->busy_idle);
+    pthread_mutex_lock(&w->lock);
+    int failed = w->failed;
+    pthread_mutex_unlock(&w->lock);
     struct batch_counts counts = {0, 0};
     while (queued != NULL) {
         struct writer_op *batch = queued, *last = queued;
@@ -461,7 +510,11 @@ writer_run_queued(struct writer *w)
             last = last->next;
         queued = last->next;
         last->next = NULL;
-        process_batch(w, batch, &counts);
+        if (failed != 0)
+            for (struct writer_op *op = batch; op != NULL; op = op->next)
+                op->status = failed;
+        else
+            process_batch(w, batch, &counts);
         while (batch != NULL) {
             struct writer_op *next = batch->next;
             w->pending--;
@@ -482,11 +535,13 @@ writer_pending(const struct writer *w)
 }
 
 void
-writer_counts(struct writer *w, uint64_t *commits, uint64_t *ops)
+writer_counts(struct writer *w, uint64_t *commits, uint64_t *ops,
+              uint64_t *flushes)
 {
     pthread_mutex_lock(&w->lock);
     *commits = w->commits;
     *ops = w->ops;
+    *flushes = w->flushes;
     pthread_mutex_unlock(&w->lock);
 }
 
@@ -504,9 +559,16 @@ writer_stop(struct writer *w)
 {
     int failed;
     if (w->opts.inline_mode) {
+        if (w->has_thread) {
+            pthread_mutex_lock(&w->lock);
+            w->stop = true;
+            pthread_cond_signal(&w->wake);
+            pthread_mutex_unlock(&w->lock);
+            pthread_join(w->thread, NULL);
+        }
         while (w->queue != NULL) /* callbacks may queue more */
             writer_run_queued(w);
-        flush_store(w);
+        flush_store(w); /* the flusher is gone: no race on `failed` */
         uv_close((uv_handle_t *)&w->busy_idle, writer_free_cb);
         return w->failed;
     }

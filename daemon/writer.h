@@ -113,8 +113,10 @@ void writer_run_queued(struct writer *w);
 /* Ops queued or in progress. */
 uint64_t writer_pending(const struct writer *w);
 
-/* Commits and ops applied so far (for stats and the group-commit test). */
-void writer_counts(struct writer *w, uint64_t *commits, uint64_t *ops);
+/* Commits, ops applied and explicit flushes so far (for stats and the
+ * group-commit and periodic-sync tests). */
+void writer_counts(struct writer *w, uint64_t *commits, uint64_t *ops,
+                   uint64_t *flushes);
 
 /*
  * Apply everything queued, flush, stop the thread and run the remaining

@@ -3,13 +3,15 @@
  * local persistence engine") and its two engines: LMDB and memory.
  *
  * A store maps (partition, key) to an opaque record.  Records are what
- * record.h makes of an object: a CRC32-checked envelope; the engines know
+ * record.h makes of an object: a CRC-checked envelope; the engines know
  * nothing about it.  Keys are ordered by partition (big-endian) then key
  * bytes, so one partition is one range scan.
  *
  * Threads: one writer thread at a time uses write transactions; any
- * number of threads may use read transactions concurrently with it.
- * A transaction is used by the thread that began it only.
+ * number of threads may use read transactions concurrently with it, and
+ * dyn_store_flush may run on another thread while a write transaction
+ * is open (it covers what was committed before it began).  A
+ * transaction is used by the thread that began it only.
  *
  * Codes: 0 on success; -DYN_ENOTFOUND from get/del of a missing key;
  * -DYN_ESTOREFULL when a write does not fit in max_bytes (the transaction

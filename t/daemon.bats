@@ -360,6 +360,25 @@ check_config_fails() {
     assert_eq "$id" "$(node_status id)" "node id after restart"
 }
 
+# flushes_above N: the node has flushed its store more than N times.
+flushes_above() { [ "$(node_status flushes)" -gt "$1" ]; }
+
+@test "with sync periodic, writes are flushed within the interval; an idle node does not flush" {
+    start_node n1 "storage:" "  engine: lmdb" "  sync: periodic" \
+        "  sync_interval_ms: 100"
+    assert_eq 0 "$(node_status flushes)" "flushes before any write"
+    dyn put k1 v1
+    wait_until flushes_above 0
+    local before; before=$(node_status flushes)
+    dyn put k2 v2
+    wait_until flushes_above "$before"
+    # Nothing written since: no flush during ten intervals.  (A sleep is
+    # right here: the test is that nothing happens in that time.)
+    before=$(node_status flushes)
+    sleep 1
+    assert_eq "$before" "$(node_status flushes)" "flushes while idle"
+}
+
 @test "status reports engine and sync as configured" {
     start_node n1 "storage:" "  engine: lmdb" "  sync: periodic"
     assert_eq lmdb "$(node_status engine)" engine
