@@ -248,7 +248,9 @@ server_start_writer(struct server *srv, char *err, size_t err_len)
         .store = srv->store,
         .node_id = srv->node_id,
         .limits = srv->limits,
-        .sync = srv->cfg->sync,
+        /* The memory engine has nothing to sync: no flusher for it. */
+        .sync = srv->cfg->engine == DYN_STORE_MEMORY ? DYN_SYNC_NONE
+                                                     : srv->cfg->sync,
         .sync_interval_ms = srv->cfg->sync_interval_ms,
         .max_batch_ops = SERVER_MAX_BATCH_OPS,
         /* Commits block only when they fsync (sync: always); otherwise

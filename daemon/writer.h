@@ -1,19 +1,21 @@
 /*
- * writer.h - the storage writer thread: group commit (ARCHITECTURE.md,
- * node internals).
+ * writer.h - group commit (ARCHITECTURE.md, node internals).
  *
- * The loop thread queues writes; the writer thread takes everything queued
- * so far, applies it in one write transaction and commits once, so the
- * cost of a commit (an fsync with storage.sync: always) is shared by every
- * write that arrived while the previous one ran.  The batch grows with the
- * load by itself.  Results go back to the loop thread through a uv_async
- * handle; each op's callback runs there.
+ * The loop thread queues writes; everything queued so far is applied in
+ * one write transaction and committed once, so the cost of a commit (an
+ * fsync with storage.sync: always) is shared by every write that arrived
+ * while the previous one ran.  The batch grows with the load by itself.
  *
- * With storage.sync: periodic the thread also flushes the store every
- * sync_interval_ms when something was committed since the last flush,
- * also under a load that never leaves the queue empty.  A failed flush
- * makes every later write fail with its code: the node stops
- * acknowledging writes it cannot make durable.
+ * Two modes.  Thread mode (sync: always): a writer thread applies the
+ * batches, so the loop never waits for an fsync; results come back
+ * through a uv_async handle and each op's callback runs on the loop.
+ * Inline mode (commits that do not wait for the disk): the loop applies
+ * the queue itself once per loop turn (writer_run_queued), and with
+ * sync: periodic a flusher thread syncs the store every sync_interval_ms
+ * beside it.  Either way, with periodic a flush happens when something
+ * was committed since the last one, also under a load that never leaves
+ * the queue empty, and a failed flush makes every later write fail with
+ * its code: the node stops acknowledging writes it cannot make durable.
  */
 #ifndef DYNAMOD_WRITER_H
 #define DYNAMOD_WRITER_H
@@ -70,9 +72,11 @@ struct writer_options {
     enum dyn_store_sync sync;
     uint32_t sync_interval_ms;
     uint32_t max_batch_ops; /* ops per transaction at most */
-    bool inline_mode; /* no thread: the loop applies the queue itself in
-                         writer_run_queued (for engines whose commit never
-                         blocks: memory) */
+    bool inline_mode; /* no writer thread: the loop applies the queue in
+                         writer_run_queued (for commits that do not wait
+                         for the disk: the memory engine, LMDB with sync
+                         none or periodic; with periodic a flusher thread
+                         syncs beside it) */
 };
 
 /*
@@ -94,7 +98,7 @@ struct writer_op *writer_op_new_object(enum writer_op_kind kind,
                                        struct dyn_object *object);
 void writer_op_free(struct writer_op *op);
 
-/* Start the thread.  Returns 0 or a negative code. */
+/* Start the writer (and its thread, if any).  0 or a negative code. */
 int writer_start(struct writer **out, uv_loop_t *loop,
                  const struct writer_options *opts);
 

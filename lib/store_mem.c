@@ -44,6 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/random.h>
 #include <xxhash.h>
 
 #include "err.h"
@@ -101,6 +102,8 @@ struct mem_store {
     struct mem_list list;   /* committed entries */
     struct dyn_hashidx index; /* list's nodes by key_hash; under lock */
     uint64_t rng;           /* node heights; the writer mutex's holder */
+    uint64_t hash_seed;     /* random per store: keys chosen to collide
+                               in the index cannot be computed offline */
     uint64_t used_bytes;    /* key + value bytes of all entries */
     uint64_t records;       /* entries in NS_RECORDS */
     /* An ended transaction kept for the next begin: a node begins one
@@ -393,10 +396,10 @@ account(struct mem_store *s, const struct mem_rec *rec, bool add)
 /* Index */
 
 static uint64_t
-key_hash(const struct mem_key *k)
+key_hash(const struct mem_store *s, const struct mem_key *k)
 {
-    return XXH3_64bits_withSeed(k->data, k->len,
-                                (uint64_t)k->ns << 32 | k->partition);
+    return XXH3_64bits_withSeed(
+        k->data, k->len, s->hash_seed ^ ((uint64_t)k->ns << 32 | k->partition));
 }
 
 static bool
@@ -409,7 +412,7 @@ node_matches(const void *item, const void *key)
 static struct mem_node *
 shared_find(struct mem_store *s, const struct mem_key *k)
 {
-    return dyn_hashidx_find(&s->index, key_hash(k), node_matches, k);
+    return dyn_hashidx_find(&s->index, key_hash(s, k), node_matches, k);
 }
 
 /*
@@ -421,7 +424,7 @@ apply_node(struct mem_store *s, struct mem_node *n)
 {
     struct mem_node **prev[MAX_HEIGHT];
     struct mem_key k = rec_key(n->rec);
-    uint64_t hash = key_hash(&k);
+    uint64_t hash = key_hash(s, &k);
     struct mem_node *old = dyn_hashidx_find(&s->index, hash, node_matches, &k);
     struct mem_rec *swap;
 
@@ -485,6 +488,7 @@ mem_begin(struct dyn_store *store, bool write, struct dyn_store_txn **out)
     if (write) {
         rc = pthread_mutex_lock(&s->writer);
         if (rc != 0) {
+            free(t->held); /* a reused spare may have one */
             free(t);
             return -rc;
         }
@@ -907,6 +911,11 @@ mem_open(struct dyn_store **out, const struct dyn_store_options *opts)
         return rc;
     }
     s->rng = RNG_SEED;
+    /* Best effort: without entropy the index still works, only
+     * predictably (heights need no secrecy, this seed a little). */
+    if (getrandom(&s->hash_seed, sizeof(s->hash_seed), GRND_NONBLOCK) !=
+        (ssize_t)sizeof(s->hash_seed))
+        s->hash_seed = (uint64_t)(uintptr_t)s ^ RNG_SEED;
     list_init(&s->list, &s->rng);
     dyn_hashidx_init(&s->index);
     *out = &s->base;
