@@ -272,20 +272,52 @@ wait_for_work(struct writer *w, uint64_t flush_due_ms)
     pthread_cond_timedwait(&w->wake, &w->lock, &ts);
 }
 
+/* Detach the first `max` ops of *list (NULL when it is empty). */
+static struct writer_op *
+split_batch(struct writer_op **list, uint32_t max)
+{
+    struct writer_op *batch = *list, *last = NULL, *op = *list;
+    for (uint32_t n = 0; op != NULL && n < max; n++) {
+        last = op;
+        op = op->next;
+    }
+    if (last != NULL)
+        last->next = NULL;
+    *list = op;
+    return batch;
+}
+
+/* Apply a batch, or fail each op with `failed` when a flush has failed. */
+static void
+apply_or_fail(struct writer *w, struct writer_op *batch, int failed,
+              struct batch_counts *counts)
+{
+    if (failed == 0) {
+        process_batch(w, batch, counts);
+        return;
+    }
+    for (struct writer_op *op = batch; op != NULL; op = op->next)
+        op->status = failed;
+}
+
+/* Run the callbacks of finished ops (loop thread). */
+static void
+run_callbacks(struct writer *w, struct writer_op *done)
+{
+    while (done != NULL) {
+        struct writer_op *next = done->next;
+        w->pending--;
+        done->done_cb(done);
+        done = next;
+    }
+}
+
 /* Take up to max_batch_ops queued ops; `lock` is held. */
 static struct writer_op *
 take_batch(struct writer *w)
 {
-    struct writer_op *batch = w->queue, *last = NULL, *op = w->queue;
-    for (uint32_t n = 0; op != NULL && n < w->opts.max_batch_ops; n++) {
-        last = op;
-        op = op->next;
-    }
-    if (last == NULL)
-        return NULL;
-    last->next = NULL;
-    w->queue = op;
-    if (op == NULL)
+    struct writer_op *batch = split_batch(&w->queue, w->opts.max_batch_ops);
+    if (w->queue == NULL)
         w->queue_tail = &w->queue;
     return batch;
 }
@@ -330,14 +362,10 @@ run_batch(struct writer *w, struct writer_op *batch, uint64_t *flush_due_ms)
 {
     pthread_mutex_unlock(&w->lock);
     struct batch_counts counts = {0, 0};
-    if (w->failed != 0) {
-        for (struct writer_op *op = batch; op != NULL; op = op->next)
-            op->status = w->failed;
-    } else {
-        process_batch(w, batch, &counts);
-        if (w->opts.sync == DYN_SYNC_PERIODIC && *flush_due_ms == 0)
-            *flush_due_ms = mono_ms() + w->opts.sync_interval_ms;
-    }
+    apply_or_fail(w, batch, w->failed, &counts);
+    if (w->failed == 0 && w->opts.sync == DYN_SYNC_PERIODIC &&
+        *flush_due_ms == 0)
+        *flush_due_ms = mono_ms() + w->opts.sync_interval_ms;
     pthread_mutex_lock(&w->lock);
     w->commits += counts.commits;
     w->ops += counts.ops;
@@ -405,12 +433,7 @@ writer_done_async_cb(uv_async_t *handle)
     w->done = NULL;
     w->done_tail = &w->done;
     pthread_mutex_unlock(&w->lock);
-    while (done != NULL) {
-        struct writer_op *next = done->next;
-        w->pending--;
-        done->done_cb(done);
-        done = next;
-    }
+    run_callbacks(w, done);
 }
 
 int
@@ -502,30 +525,18 @@ writer_run_queued(struct writer *w)
     pthread_mutex_lock(&w->lock);
     int failed = w->failed;
     pthread_mutex_unlock(&w->lock);
-    struct batch_counts counts = {0, 0};
     while (queued != NULL) {
-        struct writer_op *batch = queued, *last = queued;
-        for (uint32_t n = 1; n < w->opts.max_batch_ops && last->next != NULL;
-             n++)
-            last = last->next;
-        queued = last->next;
-        last->next = NULL;
-        if (failed != 0)
-            for (struct writer_op *op = batch; op != NULL; op = op->next)
-                op->status = failed;
-        else
-            process_batch(w, batch, &counts);
-        while (batch != NULL) {
-            struct writer_op *next = batch->next;
-            w->pending--;
-            batch->done_cb(batch);
-            batch = next;
-        }
+        struct writer_op *batch = split_batch(&queued, w->opts.max_batch_ops);
+        struct batch_counts counts = {0, 0};
+        apply_or_fail(w, batch, failed, &counts);
+        /* Counted before the callbacks run, so the flusher sees each
+         * commit as soon as it is made. */
+        pthread_mutex_lock(&w->lock);
+        w->commits += counts.commits;
+        w->ops += counts.ops;
+        pthread_mutex_unlock(&w->lock);
+        run_callbacks(w, batch);
     }
-    pthread_mutex_lock(&w->lock); /* writer_counts may run elsewhere */
-    w->commits += counts.commits;
-    w->ops += counts.ops;
-    pthread_mutex_unlock(&w->lock);
 }
 
 uint64_t
