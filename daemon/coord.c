@@ -179,10 +179,12 @@ struct coord_req {
     bool answered;        /* the client has its answer */
 
     struct dyn_object merged; /* get: the sync of every copy so far;
-                                 put: the object after the local write */
-    struct dyn_dot dot;       /* put: the write's dot */
-    uint8_t *encoded;         /* put: `merged`, encoded, for replicas */
+                                 borrows its values from slots[].obj */
+    uint8_t *encoded;         /* get: `merged`, encoded, for read repair */
     size_t encoded_len;
+    struct dyn_kv_stored stored; /* put: what the local write stored; its
+                                    encoding is what replicas are sent */
+    struct dyn_dot dot;          /* put: the write's dot */
 
     coord_get_cb get_cb;
     coord_put_cb put_cb;
@@ -219,6 +221,7 @@ coord_req_new(struct server *srv, const uint8_t *key, size_t key_len,
     req->q.wanted = wanted < count ? wanted : count;
     req->outstanding = count;
     dyn_object_init(&req->merged);
+    dyn_kv_stored_init(&req->stored);
     return req;
 }
 
@@ -229,6 +232,7 @@ coord_req_free(struct coord_req *req)
         dyn_object_free(&req->slots[i].obj);
     dyn_object_free(&req->merged);
     free(req->encoded);
+    dyn_kv_stored_free(&req->stored);
     free(req);
 }
 
@@ -242,8 +246,7 @@ slot_fill(struct coord_slot *slot, enum slot_state state)
         slot->req->q.acked++;
 }
 
-/* Send `req->encoded` to one replica to merge; the answer is ignored but
- * for logging (read repair, and the tail of a put). */
+/* The answer to a read repair is ignored but for logging. */
 static void
 repair_sent_cb(void *arg, int status, const ProtobufCMessage *reply)
 {
@@ -253,15 +256,17 @@ repair_sent_cb(void *arg, int status, const ProtobufCMessage *reply)
         log_debug("read repair of a replica: %s", dyn_strerror(status));
 }
 
+/* Send an encoded object to one replica to merge. */
 static int
 send_replica_put(struct coord_req *req, struct coord_slot *slot,
-                 peer_reply_cb cb, void *arg)
+                 const uint8_t *object, size_t object_len, peer_reply_cb cb,
+                 void *arg)
 {
     Dynpb__ReplicaPutReq msg = DYNPB__REPLICA_PUT_REQ__INIT;
     msg.key.data = req->key;
     msg.key.len = req->key_len;
-    msg.object.data = req->encoded;
-    msg.object.len = req->encoded_len;
+    msg.object.data = (uint8_t *)object;
+    msg.object.len = object_len;
     return peer_call(req->srv, slot->target.address, &msg.base, req->timeout_ms,
                      cb, arg);
 }
@@ -324,7 +329,8 @@ get_read_repair(struct coord_req *req)
             dyn_object_encode_alloc(&req->merged, &req->encoded,
                                     &req->encoded_len) < 0)
             return;
-        send_replica_put(req, s, repair_sent_cb, NULL);
+        send_replica_put(req, s, req->encoded, req->encoded_len,
+                         repair_sent_cb, NULL);
     }
 }
 
@@ -341,13 +347,17 @@ get_progress(struct coord_req *req)
     coord_req_free(req);
 }
 
-/* Fold a replica's copy into `merged`. */
+/*
+ * Fold a replica's copy into `merged`.  `merged` borrows every value from
+ * the slots' copies, which own them and live as long as the request: so
+ * merging copies no value.
+ */
 static int
 get_merge(struct coord_req *req, const struct dyn_object *obj)
 {
     struct dyn_object out;
     dyn_object_init(&out);
-    int rc = dyn_object_sync(&out, &req->merged, obj);
+    int rc = dyn_object_sync_borrowed(&out, &req->merged, obj);
     if (rc < 0)
         return rc;
     dyn_object_free(&req->merged);
@@ -458,11 +468,14 @@ coord_read_local(struct server *srv, const uint8_t *key, size_t key_len,
     struct dyn_object obj;
     dyn_object_init(&obj);
     struct dyn_store_txn *txn;
+    /* The copy borrows its values from the read transaction, kept open
+     * until the callback is done with it: no value is copied unless it
+     * has to wait for a previous replica. */
     int rc = dyn_store_begin(srv->store, false, &txn);
-    if (rc == 0) {
-        rc = dyn_kv_get(txn, partition, key, key_len, &srv->limits, &obj);
-        dyn_store_abort(txn);
-    }
+    bool in_txn = rc == 0;
+    if (in_txn)
+        rc = dyn_kv_get_borrowed(txn, partition, key, key_len, &srv->limits,
+                                 &obj);
     if (rc == -DYN_ENOTFOUND)
         rc = 0;
     if (rc == -DYN_ECHECKSUM)
@@ -472,20 +485,24 @@ coord_read_local(struct server *srv, const uint8_t *key, size_t key_len,
     const char *source =
         rc == 0 || rc == -DYN_ECHECKSUM ? local_source(srv, partition) : NULL;
     struct local_read *lr = source ? malloc(sizeof(*lr)) : NULL;
-    if (lr != NULL) {
+    if (lr != NULL && dyn_object_own(&obj) == 0) {
         *lr = (struct local_read){srv, obj, rc, cb, arg};
         Dynpb__ReplicaGetReq msg = DYNPB__REPLICA_GET_REQ__INIT;
         msg.key.data = (uint8_t *)key;
         msg.key.len = key_len;
         msg.direct = true;
         if (peer_call(srv, source, &msg.base, timeout_ms, local_source_cb,
-                      lr) == 0)
+                      lr) == 0) {
+            dyn_store_abort(txn); /* in_txn: a copy was read */
             return;
+        }
         obj = lr->obj;
-        free(lr);
     }
+    free(lr);
     cb(arg, rc, &obj);
     dyn_object_free(&obj);
+    if (in_txn)
+        dyn_store_abort(txn);
 }
 
 static void
@@ -493,6 +510,22 @@ get_local_done(void *arg, int status, struct dyn_object *obj)
 {
     struct coord_slot *slot = arg;
     struct coord_req *req = slot->req;
+    if (status == 0 && req->q.replicas == 1) {
+        /* The one copy is the answer, as read: no merge and no copy of
+         * its values, which borrow from the read.  It is answered within
+         * get_progress (R is 1) and dropped before this returns; coord_get
+         * still holds the request, so it is not freed meanwhile. */
+        req->merged = *obj;
+        dyn_object_init(obj);
+        slot_fill(slot, SLOT_OK);
+        get_progress(req);
+        dyn_object_free(&req->merged);
+        return;
+    }
+    if (status == 0) {
+        /* Kept until the other replicas answer: it must own its values. */
+        status = dyn_object_own(obj);
+    }
     if (status == 0) {
         slot->obj = *obj;
         dyn_object_init(obj);
@@ -549,7 +582,7 @@ static void
 put_answer(struct coord_req *req, int status)
 {
     req->answered = true;
-    req->put_cb(req->arg, status, &req->q, &req->merged, req->dot);
+    req->put_cb(req->arg, status, &req->q, &req->stored.obj, req->dot);
 }
 
 static void
@@ -582,21 +615,17 @@ put_local_done(struct writer_op *op)
     struct coord_req *req = op->arg;
     const struct dyn_config *cfg = req->srv->cfg;
     int status = op->status;
-    if (status == 0 && op->result.sibling_count >= cfg->sibling_warn) {
+    if (status == 0 && op->result.obj.sibling_count >= cfg->sibling_warn) {
         char text[COORD_KEY_TEXT_BYTES];
         log_warn("key %s has %u siblings (max_siblings %u): clients are "
                  "writing without reading first",
                  dyn_text_escape(text, sizeof(text), req->key, req->key_len),
-                 op->result.sibling_count, cfg->max_siblings);
+                 op->result.obj.sibling_count, cfg->max_siblings);
     }
     if (status == 0) {
-        req->merged = op->result;
-        dyn_object_init(&op->result);
+        req->stored = op->result; /* moved: its record is the encoding */
+        dyn_kv_stored_init(&op->result);
         req->dot = op->dot;
-        /* Encoded once for all remote replicas; none with N=1. */
-        if (req->q.replicas > 1)
-            status = dyn_object_encode_alloc(&req->merged, &req->encoded,
-                                             &req->encoded_len);
     }
     writer_op_free(op);
     if (status < 0) {
@@ -604,15 +633,18 @@ put_local_done(struct writer_op *op)
          * its code (a full store, too many siblings) rather than as a
          * quorum failure. */
         req->answered = true;
-        req->put_cb(req->arg, status, &req->q, &req->merged, req->dot);
+        req->put_cb(req->arg, status, &req->q, &req->stored.obj, req->dot);
         coord_req_free(req);
         return;
     }
+    size_t object_len;
+    const uint8_t *object = dyn_kv_stored_encoding(&req->stored, &object_len);
     for (uint32_t i = 0; i < req->q.replicas; i++) {
         struct coord_slot *s = &req->slots[i];
         if (s->target.local)
             slot_fill(s, SLOT_OK);
-        else if (send_replica_put(req, s, put_ack_cb, s) < 0)
+        else if (send_replica_put(req, s, object, object_len, put_ack_cb, s) <
+                 0)
             slot_fill(s, SLOT_FAILED);
     }
     put_progress(req);

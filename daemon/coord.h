@@ -106,8 +106,10 @@ bool coord_is_replica(struct server *srv, const uint8_t *key, size_t key_len);
  * the partition is still being received after a ring change
  * (inbound.h), with the copy of one previous replica, so the
  * node answers for keys not transferred yet.  `obj` is the callee's to
- * take (moved out) or leave; the caller frees what is left.  cb runs
- * exactly once, possibly before this returns.
+ * take (moved out) or leave; the caller frees what is left.  Its values
+ * may borrow from a read transaction that ends when cb returns: a callee
+ * that keeps the object calls dyn_object_own() first.  cb runs exactly
+ * once, possibly before this returns.
  */
 typedef void (*coord_local_cb)(void *arg, int status, struct dyn_object *obj);
 void coord_read_local(struct server *srv, const uint8_t *key, size_t key_len,

@@ -45,22 +45,33 @@ struct replica_get {
     uint64_t id;
 };
 
+/* An encoded copy up to this size is built on the stack (a 1 KiB value
+ * and its versions fit), larger ones in a malloc'd buffer. */
+#define REPLICA_GET_STACK_BYTES 4096
+
 static void
 replica_get_done(void *arg, int status, struct dyn_object *obj)
 {
     struct replica_get *rg = arg;
     struct conn *c = rg->conn;
     Dynpb__ReplicaGetResp resp = DYNPB__REPLICA_GET_RESP__INIT;
+    uint8_t stack[REPLICA_GET_STACK_BYTES];
     resp.id = rg->id;
-    if (status == 0 && (obj->sibling_count > 0 || obj->vv.len > 0))
-        status =
-            dyn_object_encode_alloc(obj, &resp.object.data, &resp.object.len);
+    if (status == 0 && (obj->sibling_count > 0 || obj->vv.len > 0)) {
+        size_t size = dyn_object_encoded_size(obj);
+        resp.object.data = size <= sizeof(stack) ? stack : malloc(size);
+        if (resp.object.data != NULL)
+            resp.object.len = dyn_object_encode(obj, resp.object.data);
+        else
+            status = -ENOMEM;
+    }
     if (status == 0)
         conn_send(c, &resp.base);
     else
         conn_send_error(c, rg->id, status, "replica read: %s",
                         dyn_strerror(status));
-    free(resp.object.data);
+    if (resp.object.data != stack)
+        free(resp.object.data);
     conn_request_end(c);
     free(rg);
 }
@@ -144,32 +155,29 @@ merge_done(struct writer_op *op)
         merge_req_finish(m);
 }
 
-/* Check and decode one replica object into `out`.  0 or a code. */
-static int
-decode_one(struct server *srv, ProtobufCBinaryData key,
-           ProtobufCBinaryData object, struct dyn_object *out)
+/* Check one replica object and make its merge op.  NULL with *rc. */
+static struct writer_op *
+merge_op_new(struct server *srv, ProtobufCBinaryData key,
+             ProtobufCBinaryData object, int *rc)
 {
-    dyn_object_init(out);
-    if (key.len == 0 || key.len > srv->cfg->max_key_bytes)
-        return -DYN_EKEYSIZE;
-    if (object.len > srv->cfg->max_object_bytes)
-        return -DYN_EOBJECTSIZE;
-    return dyn_object_decode(out, object.data, object.len,
-                             srv->cfg->max_value_bytes);
+    if (key.len == 0 || key.len > srv->cfg->max_key_bytes) {
+        *rc = -DYN_EKEYSIZE;
+        return NULL;
+    }
+    if (object.len > srv->cfg->max_object_bytes) {
+        *rc = -DYN_EOBJECTSIZE;
+        return NULL;
+    }
+    return writer_op_new_encoded(WRITER_MERGE, partition_of(srv, key),
+                                 key.data, key.len, object.data,
+                                 (uint32_t)object.len,
+                                 srv->cfg->max_value_bytes, rc);
 }
 
-/* Queue the merge of a decoded object (moved into the op).  0 or a code;
- * `obj` is freed here on failure. */
+/* Queue a merge op of `m`.  0 or a code; the op is freed here on failure. */
 static int
-merge_one(struct server *srv, struct merge_req *m, ProtobufCBinaryData key,
-          struct dyn_object *obj)
+merge_submit(struct server *srv, struct merge_req *m, struct writer_op *op)
 {
-    struct writer_op *op = writer_op_new_object(
-        WRITER_MERGE, partition_of(srv, key), key.data, key.len, obj);
-    if (op == NULL) {
-        dyn_object_free(obj);
-        return -ENOMEM;
-    }
     op->done_cb = merge_done;
     op->arg = m;
     int rc = server_submit_write(srv, op);
@@ -211,19 +219,18 @@ void
 req_replica_put(struct conn *c, const ProtobufCMessage *msg)
 {
     const Dynpb__ReplicaPutReq *p = (const Dynpb__ReplicaPutReq *)msg;
-    struct dyn_object obj;
-    int rc = decode_one(c->srv, p->key, p->object, &obj);
-    if (rc < 0) {
-        dyn_object_free(&obj);
+    int rc;
+    struct writer_op *op = merge_op_new(c->srv, p->key, p->object, &rc);
+    if (op == NULL) {
         conn_send_error(c, p->id, rc, "replica put refused: %s",
                         dyn_strerror(rc));
         return;
     }
     struct merge_req *m = merge_req_new(c, p->id, DYN_MSG_REPLICA_PUT_RESP);
     if (m != NULL)
-        merge_req_queued(m, merge_one(c->srv, m, p->key, &obj));
+        merge_req_queued(m, merge_submit(c->srv, m, op));
     else
-        dyn_object_free(&obj);
+        writer_op_free(op);
 }
 
 void
@@ -239,43 +246,41 @@ req_transfer(struct conn *c, const ProtobufCMessage *msg)
     }
     /* Every entry is checked before any is merged: a batch is taken
      * whole or refused whole. */
-    struct dyn_object *objs =
-        calloc(t->n_entries ? t->n_entries : 1, sizeof(*objs));
-    int rc = objs == NULL ? -ENOMEM : 0;
-    size_t decoded = 0;
-    for (; rc == 0 && decoded < t->n_entries; decoded++) {
-        const Dynpb__TransferEntry *e = t->entries[decoded];
+    struct writer_op **ops =
+        calloc(t->n_entries ? t->n_entries : 1, sizeof(*ops));
+    int rc = ops == NULL ? -ENOMEM : 0;
+    size_t made = 0;
+    for (; rc == 0 && made < t->n_entries; made++) {
+        const Dynpb__TransferEntry *e = t->entries[made];
         if (e->key.len > 0 && partition_of(srv, e->key) != t->partition)
             rc = -DYN_EBADARG; /* not this partition's key */
         else
-            rc = decode_one(srv, e->key, e->object, &objs[decoded]);
+            ops[made] = merge_op_new(srv, e->key, e->object, &rc);
     }
     if (rc < 0) {
         log_warn("%s: transfer batch of partition %u refused: %s", c->peer,
                  t->partition, dyn_strerror(rc));
         conn_send_error(c, t->id, rc, "transfer batch refused: %s",
                         dyn_strerror(rc));
-    } else {
-        struct merge_req *m = merge_req_new(c, t->id, DYN_MSG_TRANSFER_RESP);
-        if (m != NULL) {
-            m->partition = t->partition;
-            m->last = t->last;
-        }
-        for (size_t i = 0; i < t->n_entries; i++) {
-            if (m == NULL)
-                dyn_object_free(&objs[i]);
-            else
-                rc = rc < 0 ? rc
-                            : merge_one(srv, m, t->entries[i]->key, &objs[i]);
-            if (rc < 0)
-                dyn_object_free(&objs[i]);
-        }
-        if (m != NULL)
-            merge_req_queued(m, rc);
+        for (size_t i = 0; i < made; i++)
+            writer_op_free(ops[i]); /* NULL for the one that failed */
+        free(ops);
+        return;
     }
-    for (size_t i = 0; objs != NULL && rc < 0 && i < decoded; i++)
-        dyn_object_free(&objs[i]);
-    free(objs);
+    struct merge_req *m = merge_req_new(c, t->id, DYN_MSG_TRANSFER_RESP);
+    if (m != NULL) {
+        m->partition = t->partition;
+        m->last = t->last;
+    }
+    for (size_t i = 0; i < t->n_entries; i++) {
+        if (m == NULL || rc < 0)
+            writer_op_free(ops[i]);
+        else
+            rc = merge_submit(srv, m, ops[i]);
+    }
+    if (m != NULL)
+        merge_req_queued(m, rc);
+    free(ops);
 }
 
 struct stats_visit {

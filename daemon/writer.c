@@ -79,7 +79,7 @@ writer_op_new(uint32_t partition, const uint8_t *key, size_t key_len,
         return NULL;
     memset(op, 0, sizeof(*op));
     dyn_vv_init(&op->ctx);
-    dyn_object_init(&op->result);
+    dyn_kv_stored_init(&op->result);
     dyn_object_init(&op->object);
     op->key = op->bytes;
     op->value = op->bytes + key_len;
@@ -118,13 +118,37 @@ writer_op_new_object(enum writer_op_kind kind, uint32_t partition,
     return op;
 }
 
+struct writer_op *
+writer_op_new_encoded(enum writer_op_kind kind, uint32_t partition,
+                      const uint8_t *key, size_t key_len,
+                      const uint8_t *object, uint32_t object_len,
+                      uint32_t max_value_bytes, int *rc)
+{
+    /* The encoding goes where a put's value would: op->value. */
+    struct writer_op *op = writer_op_new(partition, key, key_len, object,
+                                         object_len, NULL, false, 0);
+    if (op == NULL) {
+        *rc = -ENOMEM;
+        return NULL;
+    }
+    op->kind = kind;
+    op->put.value_len = 0; /* not a put: the bytes are the object's */
+    *rc = dyn_object_decode_borrowed(&op->object, op->value, object_len,
+                                     max_value_bytes);
+    if (*rc < 0) {
+        writer_op_free(op);
+        return NULL;
+    }
+    return op;
+}
+
 void
 writer_op_free(struct writer_op *op)
 {
     if (op == NULL)
         return;
     dyn_vv_free(&op->ctx);
-    dyn_object_free(&op->result);
+    dyn_kv_stored_free(&op->result);
     dyn_object_free(&op->object);
     free(op);
 }
@@ -140,14 +164,17 @@ apply_delete_if(struct writer *w, struct dyn_store_txn *txn,
                 struct writer_op *op)
 {
     const struct dyn_kv_put *k = &op->put;
+    struct dyn_object held;
     op->deleted = false;
-    int rc = dyn_kv_get(txn, k->partition, k->key, k->key_len,
-                        &w->opts.limits, &op->result);
+    int rc = dyn_kv_get_borrowed(txn, k->partition, k->key, k->key_len,
+                                 &w->opts.limits, &held);
     if (rc == -DYN_ENOTFOUND)
         return 0;
     if (rc < 0)
         return rc;
-    if (!dyn_object_equal(&op->result, &op->object))
+    bool same = dyn_object_equal(&held, &op->object);
+    dyn_object_free(&held); /* before the delete: it borrows the record */
+    if (!same)
         return 0;
     rc = dyn_store_del(txn, k->partition, k->key, k->key_len);
     op->deleted = rc == 0;
@@ -157,7 +184,7 @@ apply_delete_if(struct writer *w, struct dyn_store_txn *txn,
 static void
 apply_op(struct writer *w, struct dyn_store_txn *txn, struct writer_op *op)
 {
-    dyn_object_free(&op->result);
+    dyn_kv_stored_free(&op->result);
     switch (op->kind) {
     case WRITER_PUT:
         op->status = dyn_kv_put(txn, &op->put, w->opts.node_id, op->now_ms,
@@ -237,7 +264,7 @@ process_batch(struct writer *w, struct writer_op *batch,
     }
     for (struct writer_op *op = batch; op != NULL; op = op->next) {
         if (op->status < 0)
-            dyn_object_free(&op->result);
+            dyn_kv_stored_free(&op->result);
         else
             counts->ops++;
     }

@@ -56,7 +56,8 @@ struct writer_op {
 
     /* output, valid in the callback */
     int status;               /* 0 or a negative code */
-    struct dyn_object result; /* the object as stored (status 0) */
+    struct dyn_kv_stored result; /* the object as stored, and its record
+                                    (status 0; PUT and MERGE) */
     struct dyn_dot dot;       /* the write's dot (status 0; PUT only) */
     bool deleted;             /* DELETE_IF: the key was dropped */
 
@@ -96,6 +97,19 @@ struct writer_op *writer_op_new_object(enum writer_op_kind kind,
                                        uint32_t partition, const uint8_t *key,
                                        size_t key_len,
                                        struct dyn_object *object);
+
+/*
+ * Make a MERGE op from an encoded object (a replica's message): the op
+ * keeps one copy of the encoding and its `object` borrows the values from
+ * it, so a replica's value is copied once on its way to the store.  NULL
+ * with *rc: -ENOMEM, or dyn_object_decode()'s -DYN_EFORMAT.
+ */
+struct writer_op *writer_op_new_encoded(enum writer_op_kind kind,
+                                        uint32_t partition,
+                                        const uint8_t *key, size_t key_len,
+                                        const uint8_t *object,
+                                        uint32_t object_len,
+                                        uint32_t max_value_bytes, int *rc);
 void writer_op_free(struct writer_op *op);
 
 /* Start the writer (and its thread, if any).  0 or a negative code. */

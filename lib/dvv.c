@@ -185,6 +185,7 @@ sibling_copy(struct dyn_sibling *dst, const struct dyn_sibling *src)
 {
     *dst = *src;
     dst->value = NULL;
+    dst->borrowed = false;
     if (src->value_len == 0)
         return 0;
     dst->value = malloc(src->value_len);
@@ -209,9 +210,25 @@ dyn_object_free(struct dyn_object *obj)
         return;
     dyn_vv_free(&obj->vv);
     for (uint32_t i = 0; i < obj->sibling_count; i++)
-        free(obj->siblings[i].value);
+        if (!obj->siblings[i].borrowed)
+            free(obj->siblings[i].value);
     free(obj->siblings);
     dyn_object_init(obj);
+}
+
+int
+dyn_object_own(struct dyn_object *obj)
+{
+    for (uint32_t i = 0; i < obj->sibling_count; i++) {
+        struct dyn_sibling *s = &obj->siblings[i];
+        struct dyn_sibling copy;
+        if (!s->borrowed)
+            continue;
+        if (sibling_copy(&copy, s) != 0)
+            return -ENOMEM;
+        *s = copy;
+    }
+    return 0;
 }
 
 int
@@ -327,13 +344,14 @@ put_args_ok(uint64_t node, const uint8_t *value, uint32_t value_len,
     return value != NULL || value_len == 0;
 }
 
-int
-dyn_object_put(struct dyn_object *obj, const struct dyn_vv *ctx, uint64_t node,
-               uint64_t now_ms, const uint8_t *value, uint32_t value_len,
-               bool deleted, const struct dyn_dvv_limits *limits,
-               struct dyn_dot *dot_out)
+static int
+object_put(struct dyn_object *obj, const struct dyn_vv *ctx, uint64_t node,
+           uint64_t now_ms, const uint8_t *value, uint32_t value_len,
+           bool deleted, const struct dyn_dvv_limits *limits,
+           struct dyn_dot *dot_out, bool borrow)
 {
-    struct dyn_sibling fresh = {{node, 0}, now_ms, deleted, value_len, NULL};
+    struct dyn_sibling fresh = {{node, 0}, now_ms, deleted, value_len, NULL,
+                                borrow};
     struct dyn_sibling *sib = NULL;
     struct dyn_vv vv;
     uint64_t kept = 0, known;
@@ -358,7 +376,9 @@ dyn_object_put(struct dyn_object *obj, const struct dyn_vv *ctx, uint64_t node,
         return -DYN_ESIBLINGS;
     count = (uint32_t)(kept + 1); /* fits: max_siblings is a uint32_t */
 
-    if (value_len > 0) {
+    if (borrow) {
+        fresh.value = (uint8_t *)value;
+    } else if (value_len > 0) {
         fresh.value = malloc(value_len);
         if (fresh.value == NULL)
             return -ENOMEM;
@@ -370,13 +390,15 @@ dyn_object_put(struct dyn_object *obj, const struct dyn_vv *ctx, uint64_t node,
         rc = -ENOMEM;
     }
     if (rc != 0) {
-        free(fresh.value);
+        if (!borrow)
+            free(fresh.value);
         return rc;
     }
 
     /* Commit.  ctx may alias obj->vv, so use it before freeing obj->vv. */
     for (uint32_t i = 0; i < obj->sibling_count; i++)
-        if (put_supersedes(ctx, &obj->siblings[i]))
+        if (put_supersedes(ctx, &obj->siblings[i]) &&
+            !obj->siblings[i].borrowed)
             free(obj->siblings[i].value);
     free(obj->siblings);
     dyn_vv_free(&obj->vv);
@@ -387,6 +409,27 @@ dyn_object_put(struct dyn_object *obj, const struct dyn_vv *ctx, uint64_t node,
     if (dot_out != NULL)
         *dot_out = fresh.dot;
     return 0;
+}
+
+int
+dyn_object_put(struct dyn_object *obj, const struct dyn_vv *ctx, uint64_t node,
+               uint64_t now_ms, const uint8_t *value, uint32_t value_len,
+               bool deleted, const struct dyn_dvv_limits *limits,
+               struct dyn_dot *dot_out)
+{
+    return object_put(obj, ctx, node, now_ms, value, value_len, deleted,
+                      limits, dot_out, false);
+}
+
+int
+dyn_object_put_borrowed(struct dyn_object *obj, const struct dyn_vv *ctx,
+                        uint64_t node, uint64_t now_ms, const uint8_t *value,
+                        uint32_t value_len, bool deleted,
+                        const struct dyn_dvv_limits *limits,
+                        struct dyn_dot *dot_out)
+{
+    return object_put(obj, ctx, node, now_ms, value, value_len, deleted,
+                      limits, dot_out, true);
 }
 
 /*
@@ -407,7 +450,7 @@ same_dot_pick(const struct dyn_sibling *a, const struct dyn_sibling *b)
  */
 static int
 sync_siblings(struct dyn_object *out, const struct dyn_object *a,
-              const struct dyn_object *b)
+              const struct dyn_object *b, bool borrow)
 {
     uint32_t i = 0, j = 0;
 
@@ -429,17 +472,21 @@ sync_siblings(struct dyn_object *out, const struct dyn_object *a,
         }
         if (!keep)
             continue;
-        int rc = sibling_copy(&out->siblings[out->sibling_count], s);
-        if (rc != 0)
-            return rc;
+        struct dyn_sibling *dst = &out->siblings[out->sibling_count];
+        if (borrow) {
+            *dst = *s;
+            dst->borrowed = true;
+        } else if (sibling_copy(dst, s) != 0) {
+            return -ENOMEM;
+        }
         out->sibling_count++;
     }
     return 0;
 }
 
-int
-dyn_object_sync(struct dyn_object *out, const struct dyn_object *a,
-                const struct dyn_object *b)
+static int
+object_sync(struct dyn_object *out, const struct dyn_object *a,
+            const struct dyn_object *b, bool borrow)
 {
     size_t cap = (size_t)a->sibling_count + b->sibling_count;
     int rc;
@@ -457,13 +504,27 @@ dyn_object_sync(struct dyn_object *out, const struct dyn_object *a,
             goto fail;
         }
     }
-    rc = sync_siblings(out, a, b);
+    rc = sync_siblings(out, a, b, borrow);
     if (rc != 0)
         goto fail;
     return 0;
 fail:
     dyn_object_free(out);
     return rc;
+}
+
+int
+dyn_object_sync(struct dyn_object *out, const struct dyn_object *a,
+                const struct dyn_object *b)
+{
+    return object_sync(out, a, b, false);
+}
+
+int
+dyn_object_sync_borrowed(struct dyn_object *out, const struct dyn_object *a,
+                         const struct dyn_object *b)
+{
+    return object_sync(out, a, b, true);
 }
 
 /* Binary search of the (dot-sorted, so node-sorted) siblings for a node. */
@@ -606,18 +667,29 @@ dyn_vv_encode(const struct dyn_vv *vv, uint8_t *buf)
     return (size_t)(vv_put(buf, vv) - buf);
 }
 
+/* Bytes before the first sibling: format, vv, sibling count. */
+static size_t
+object_head_size(const struct dyn_object *obj)
+{
+    return 1 + dyn_vv_encoded_size(&obj->vv) + varint_size(obj->sibling_count);
+}
+
+/* Bytes of a sibling before its value: dot, ts_ms, flags, value_len. */
+static size_t
+sibling_head_size(const struct dyn_sibling *s)
+{
+    return varint_size(s->dot.node) + varint_size(s->dot.counter) +
+           varint_size(s->ts_ms) + 1 + varint_size(s->value_len);
+}
+
 size_t
 dyn_object_encoded_size(const struct dyn_object *obj)
 {
-    size_t n =
-        1 + dyn_vv_encoded_size(&obj->vv) + varint_size(obj->sibling_count);
+    size_t n = object_head_size(obj);
 
-    for (uint32_t i = 0; i < obj->sibling_count; i++) {
-        const struct dyn_sibling *s = &obj->siblings[i];
-        n += varint_size(s->dot.node) + varint_size(s->dot.counter) +
-             varint_size(s->ts_ms) + 1 + varint_size(s->value_len) +
-             s->value_len;
-    }
+    for (uint32_t i = 0; i < obj->sibling_count; i++)
+        n += sibling_head_size(&obj->siblings[i]) +
+             obj->siblings[i].value_len;
     return n;
 }
 
@@ -643,6 +715,24 @@ dyn_object_encode(const struct dyn_object *obj, uint8_t *buf)
     return (size_t)(p - buf);
 }
 
+size_t
+dyn_object_encode_rebind(struct dyn_object *obj, uint8_t *buf)
+{
+    size_t len = dyn_object_encode(obj, buf);
+    uint8_t *p = buf + object_head_size(obj);
+
+    for (uint32_t i = 0; i < obj->sibling_count; i++) {
+        struct dyn_sibling *s = &obj->siblings[i];
+        p += sibling_head_size(s);
+        if (!s->borrowed)
+            free(s->value);
+        s->value = s->value_len > 0 ? p : NULL;
+        s->borrowed = true;
+        p += s->value_len;
+    }
+    return len;
+}
+
 /* ---- decoding ---- */
 
 struct reader {
@@ -660,16 +750,18 @@ read_byte(struct reader *r, uint8_t *out)
     return 0;
 }
 
-/* A minimal LEB128 varint of at most 64 bits. */
+/* A minimal LEB128 varint of at most 64 bits.  Reads the bytes in place
+ * (one bound for the whole varint): three of them start every vv entry
+ * and sibling, so this runs several times per object decoded. */
 static int
 read_varint(struct reader *r, uint64_t *out)
 {
+    const uint8_t *p = r->p;
+    size_t max = r->left < VARINT_MAX_BYTES ? r->left : VARINT_MAX_BYTES;
     uint64_t v = 0;
-    uint8_t b;
 
-    for (unsigned i = 0; i < VARINT_MAX_BYTES; i++) {
-        if (read_byte(r, &b) != 0)
-            return -DYN_EFORMAT;
+    for (size_t i = 0; i < max; i++) {
+        uint8_t b = p[i];
         if (i == VARINT_MAX_BYTES - 1 && b > VARINT_LAST_MAX)
             return -DYN_EFORMAT; /* bits past 63, or an 11th byte */
         v |= (uint64_t)(b & 0x7f) << (7 * i);
@@ -677,10 +769,12 @@ read_varint(struct reader *r, uint64_t *out)
             if (b == 0 && i > 0)
                 return -DYN_EFORMAT; /* non-minimal: not our encoding */
             *out = v;
+            r->p += i + 1;
+            r->left -= i + 1;
             return 0;
         }
     }
-    return -DYN_EFORMAT;
+    return -DYN_EFORMAT; /* truncated */
 }
 
 /* A count of items of at least min_bytes each, within `limit`. */
@@ -721,9 +815,11 @@ read_vv(struct reader *r, struct dyn_vv *vv)
     return 0;
 }
 
-/* One sibling's fields; its value is allocated only once checked. */
+/* One sibling's fields; its value is allocated (or, with `borrow`,
+ * pointed at in the buffer) only once checked. */
 static int
-read_sibling(struct reader *r, struct dyn_sibling *s, uint32_t max_value_bytes)
+read_sibling(struct reader *r, struct dyn_sibling *s, uint32_t max_value_bytes,
+             bool borrow)
 {
     uint64_t len;
     uint8_t flags;
@@ -741,12 +837,17 @@ read_sibling(struct reader *r, struct dyn_sibling *s, uint32_t max_value_bytes)
     if ((s->deleted && len > 0) || len > max_value_bytes || len > r->left)
         return -DYN_EFORMAT;
     s->value_len = (uint32_t)len;
+    s->borrowed = borrow;
     if (len == 0)
         return 0;
-    s->value = malloc(len);
-    if (s->value == NULL)
-        return -ENOMEM;
-    memcpy(s->value, r->p, len);
+    if (borrow) {
+        s->value = (uint8_t *)r->p;
+    } else {
+        s->value = malloc(len);
+        if (s->value == NULL)
+            return -ENOMEM;
+        memcpy(s->value, r->p, len);
+    }
     r->p += len;
     r->left -= len;
     return 0;
@@ -754,7 +855,7 @@ read_sibling(struct reader *r, struct dyn_sibling *s, uint32_t max_value_bytes)
 
 static int
 read_siblings(struct reader *r, struct dyn_object *obj,
-              uint32_t max_value_bytes)
+              uint32_t max_value_bytes, bool borrow)
 {
     uint32_t n;
     int rc;
@@ -765,7 +866,7 @@ read_siblings(struct reader *r, struct dyn_object *obj,
         return -ENOMEM;
     for (uint32_t i = 0; i < n; i++) {
         struct dyn_sibling *s = &obj->siblings[i];
-        rc = read_sibling(r, s, max_value_bytes);
+        rc = read_sibling(r, s, max_value_bytes, borrow);
         if (rc != 0)
             return rc; /* s->value is still NULL: allocated last */
         obj->sibling_count++;
@@ -777,9 +878,9 @@ read_siblings(struct reader *r, struct dyn_object *obj,
     return 0;
 }
 
-int
-dyn_object_decode(struct dyn_object *out, const uint8_t *buf, size_t len,
-                  uint32_t max_value_bytes)
+static int
+object_decode(struct dyn_object *out, const uint8_t *buf, size_t len,
+              uint32_t max_value_bytes, bool borrow)
 {
     struct reader r = {buf, len};
     uint8_t format;
@@ -790,12 +891,26 @@ dyn_object_decode(struct dyn_object *out, const uint8_t *buf, size_t len,
         return -DYN_EFORMAT;
     rc = read_vv(&r, &out->vv);
     if (rc == 0)
-        rc = read_siblings(&r, out, max_value_bytes);
+        rc = read_siblings(&r, out, max_value_bytes, borrow);
     if (rc == 0 && r.left != 0)
         rc = -DYN_EFORMAT;
     if (rc != 0)
         dyn_object_free(out);
     return rc;
+}
+
+int
+dyn_object_decode(struct dyn_object *out, const uint8_t *buf, size_t len,
+                  uint32_t max_value_bytes)
+{
+    return object_decode(out, buf, len, max_value_bytes, false);
+}
+
+int
+dyn_object_decode_borrowed(struct dyn_object *out, const uint8_t *buf,
+                           size_t len, uint32_t max_value_bytes)
+{
+    return object_decode(out, buf, len, max_value_bytes, true);
 }
 
 int

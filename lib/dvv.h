@@ -32,9 +32,15 @@
  * Siblings are ordered by dot (node id, then counter) after every
  * operation, so equal objects encode to equal bytes.
  *
- * Memory: a struct dyn_object owns its arrays and every sibling's value.
- * Functions that build a new object write it to an out-parameter that the
- * caller releases with dyn_object_free(); they leave it empty on error.
+ * Memory: a struct dyn_object owns its arrays and, unless the sibling is
+ * marked `borrowed`, every sibling's value.  A borrowed value points into
+ * a buffer somebody else owns (a stored record, a message being handled):
+ * the *_borrowed functions below make such objects so that a read or a
+ * write need not copy values it only passes on, and the caller keeps the
+ * buffer alive for as long as the object is used, or calls
+ * dyn_object_own() first.  Functions that build a new object write it to
+ * an out-parameter that the caller releases with dyn_object_free() (which
+ * frees only owned values); they leave it empty on error.
  * lib/ code: no clock reads (now_ms is passed in), no I/O, thread-safe on
  * distinct objects.
  */
@@ -71,7 +77,8 @@ struct dyn_sibling {
     uint64_t ts_ms;     /* coordinator wall clock at the write, ms */
     bool deleted;       /* a tombstone: value_len is 0 */
     uint32_t value_len; /* bytes in value */
-    uint8_t *value;     /* owned; may be NULL when value_len == 0 */
+    uint8_t *value;     /* may be NULL when value_len == 0 */
+    bool borrowed;      /* value is not the object's to free */
 };
 
 struct dyn_object {
@@ -95,10 +102,17 @@ void dyn_object_free(struct dyn_object *obj);
 void dyn_vv_free(struct dyn_vv *vv);
 
 /*
- * Deep-copy `src` into `dst` (dst is overwritten, not freed first).
- * Returns 0 or -ENOMEM (dst left empty).
+ * Deep-copy `src` into `dst` (dst is overwritten, not freed first); the
+ * copy owns every value.  Returns 0 or -ENOMEM (dst left empty).
  */
 int dyn_object_copy(struct dyn_object *dst, const struct dyn_object *src);
+
+/*
+ * Give `obj` its own copy of every borrowed value, so that it outlives the
+ * buffers it borrowed from.  Returns 0 or -ENOMEM (then the values not yet
+ * copied stay borrowed, and the object stays valid as before).
+ */
+int dyn_object_own(struct dyn_object *obj);
 int dyn_vv_copy(struct dyn_vv *dst, const struct dyn_vv *src);
 
 /* The counter `vv` holds for `node`, 0 if none. */
@@ -131,21 +145,34 @@ uint32_t dyn_object_live_count(const struct dyn_object *obj);
  * limits->max_siblings siblings; -DYN_EBADARG for node 0 or a deleted put
  * with a value; -EOVERFLOW when node's counter is already UINT64_MAX;
  * -ENOMEM.  On any error `obj` is unchanged.
+ *
+ * dyn_object_put_borrowed() is the same but the new sibling borrows
+ * `value` instead of copying it.
  */
 int dyn_object_put(struct dyn_object *obj, const struct dyn_vv *ctx,
                    uint64_t node, uint64_t now_ms, const uint8_t *value,
                    uint32_t value_len, bool deleted,
                    const struct dyn_dvv_limits *limits,
                    struct dyn_dot *dot_out);
+int dyn_object_put_borrowed(struct dyn_object *obj, const struct dyn_vv *ctx,
+                            uint64_t node, uint64_t now_ms,
+                            const uint8_t *value, uint32_t value_len,
+                            bool deleted, const struct dyn_dvv_limits *limits,
+                            struct dyn_dot *dot_out);
 
 /*
  * DVV sync: merge `a` and `b` into `out` (neither input is changed; `out`
  * must not alias them and is overwritten).  Vector pruning is not applied
  * here, so sync stays exactly commutative and associative; callers that
  * store the result apply dyn_object_prune().  Returns 0 or -ENOMEM.
+ * `out` owns its values; with dyn_object_sync_borrowed() it borrows them
+ * from `a` and `b` instead.
  */
 int dyn_object_sync(struct dyn_object *out, const struct dyn_object *a,
                     const struct dyn_object *b);
+int dyn_object_sync_borrowed(struct dyn_object *out,
+                             const struct dyn_object *a,
+                             const struct dyn_object *b);
 
 /*
  * Prune `obj->vv` down to `max_entries` entries (oldest ts_ms first),
@@ -173,11 +200,21 @@ bool dyn_object_equal(const struct dyn_object *a, const struct dyn_object *b);
  * -ENOMEM.  `max_value_bytes` bounds each sibling value.  Decoding is
  * strict (minimal varints, sorted and covered dots, no stray flag bits),
  * so a buffer that decodes re-encodes to the same bytes.
+ *
+ * dyn_object_decode_borrowed() decodes the same way, but the siblings
+ * borrow their values from `buf` instead of copying them.
+ * dyn_object_encode_rebind() encodes like dyn_object_encode() and then
+ * makes every sibling of `obj` borrow its value from its copy in `buf`
+ * (freeing the values it owned): the object is then valid exactly as long
+ * as `buf`, and nothing it borrowed before is needed any more.
  */
 size_t dyn_object_encoded_size(const struct dyn_object *obj);
 size_t dyn_object_encode(const struct dyn_object *obj, uint8_t *buf);
+size_t dyn_object_encode_rebind(struct dyn_object *obj, uint8_t *buf);
 int dyn_object_decode(struct dyn_object *out, const uint8_t *buf, size_t len,
                       uint32_t max_value_bytes);
+int dyn_object_decode_borrowed(struct dyn_object *out, const uint8_t *buf,
+                               size_t len, uint32_t max_value_bytes);
 
 /* Encode into a new buffer (*out, *len; the caller frees *out).  An empty
  * object still encodes (a few bytes).  Returns 0 or -ENOMEM. */

@@ -12,50 +12,97 @@
 #include "err.h"
 #include "record.h"
 
-int
-dyn_kv_get(struct dyn_store_txn *txn, uint32_t partition, const uint8_t *key,
-           size_t key_len, const struct dyn_kv_limits *limits,
-           struct dyn_object *out)
+void
+dyn_kv_stored_init(struct dyn_kv_stored *s)
+{
+    dyn_object_init(&s->obj);
+    s->record = NULL;
+    s->record_len = 0;
+}
+
+void
+dyn_kv_stored_free(struct dyn_kv_stored *s)
+{
+    dyn_object_free(&s->obj); /* first: it points into the record */
+    free(s->record);
+    dyn_kv_stored_init(s);
+}
+
+const uint8_t *
+dyn_kv_stored_encoding(const struct dyn_kv_stored *s, size_t *len)
+{
+    *len = s->record_len - DYN_RECORD_HEADER_BYTES;
+    return s->record + DYN_RECORD_HEADER_BYTES;
+}
+
+static int
+kv_get(struct dyn_store_txn *txn, uint32_t partition, const uint8_t *key,
+       size_t key_len, const struct dyn_kv_limits *limits,
+       struct dyn_object *out, bool borrow)
 {
     struct dyn_bytes rec;
     dyn_object_init(out);
     int rc = dyn_store_get(txn, partition, key, key_len, &rec);
     if (rc < 0)
         return rc;
-    return dyn_record_decode(out, rec.data, rec.len, limits->max_value_bytes);
+    return borrow ? dyn_record_decode_borrowed(out, rec.data, rec.len,
+                                               limits->max_value_bytes)
+                  : dyn_record_decode(out, rec.data, rec.len,
+                                      limits->max_value_bytes);
 }
 
+int
+dyn_kv_get(struct dyn_store_txn *txn, uint32_t partition, const uint8_t *key,
+           size_t key_len, const struct dyn_kv_limits *limits,
+           struct dyn_object *out)
+{
+    return kv_get(txn, partition, key, key_len, limits, out, false);
+}
+
+int
+dyn_kv_get_borrowed(struct dyn_store_txn *txn, uint32_t partition,
+                    const uint8_t *key, size_t key_len,
+                    const struct dyn_kv_limits *limits, struct dyn_object *out)
+{
+    return kv_get(txn, partition, key, key_len, limits, out, true);
+}
+
+/*
+ * Encode `result->obj` into its record and store it.  The object's values
+ * may borrow from the stored record being replaced: the encoding is made
+ * (and the object rebound to it) before the store is touched.
+ */
 static int
 kv_store_object(struct dyn_store_txn *txn, uint32_t partition,
                 const uint8_t *key, size_t key_len,
-                const struct dyn_object *obj,
+                struct dyn_kv_stored *result,
                 const struct dyn_kv_limits *limits)
 {
-    if (dyn_object_encoded_size(obj) > limits->max_object_bytes)
+    if (dyn_object_encoded_size(&result->obj) > limits->max_object_bytes)
         return -DYN_EOBJECTSIZE;
-    uint8_t *rec;
-    size_t rec_len;
-    int rc = dyn_record_encode(obj, &rec, &rec_len);
+    int rc = dyn_record_encode_rebind(&result->obj, &result->record,
+                                      &result->record_len);
     if (rc < 0)
         return rc;
-    rc = dyn_store_put(txn, partition, key, key_len, rec, rec_len);
-    free(rec);
-    return rc;
+    return dyn_store_put(txn, partition, key, key_len, result->record,
+                         result->record_len);
 }
 
 int
 dyn_kv_put(struct dyn_store_txn *txn, const struct dyn_kv_put *put,
            uint64_t node, uint64_t now_ms, const struct dyn_kv_limits *limits,
-           struct dyn_object *result, struct dyn_dot *dot)
+           struct dyn_kv_stored *result, struct dyn_dot *dot)
 {
-    int rc =
-        dyn_kv_get(txn, put->partition, put->key, put->key_len, limits, result);
+    dyn_kv_stored_init(result);
+    int rc = dyn_kv_get_borrowed(txn, put->partition, put->key, put->key_len,
+                                 limits, &result->obj);
     if (rc == -DYN_ENOTFOUND)
         rc = 0; /* a new key starts as the empty object */
     if (rc < 0)
         goto fail;
-    rc = dyn_object_put(result, put->ctx, node, now_ms, put->value,
-                        put->value_len, put->deleted, &limits->dvv, dot);
+    rc = dyn_object_put_borrowed(&result->obj, put->ctx, node, now_ms,
+                                 put->value, put->value_len, put->deleted,
+                                 &limits->dvv, dot);
     if (rc < 0)
         goto fail;
     rc = kv_store_object(txn, put->partition, put->key, put->key_len, result,
@@ -64,34 +111,34 @@ dyn_kv_put(struct dyn_store_txn *txn, const struct dyn_kv_put *put,
         goto fail;
     return 0;
 fail:
-    dyn_object_free(result);
+    dyn_kv_stored_free(result);
     return rc;
 }
 
 int
 dyn_kv_merge(struct dyn_store_txn *txn, uint32_t partition, const uint8_t *key,
              size_t key_len, const struct dyn_object *incoming, uint64_t node,
-             const struct dyn_kv_limits *limits, struct dyn_object *result)
+             const struct dyn_kv_limits *limits, struct dyn_kv_stored *result)
 {
     struct dyn_object local;
-    int rc = dyn_kv_get(txn, partition, key, key_len, limits, &local);
+    dyn_kv_stored_init(result);
+    int rc = dyn_kv_get_borrowed(txn, partition, key, key_len, limits, &local);
     if (rc == -DYN_ENOTFOUND || rc == -DYN_ECHECKSUM || rc == -DYN_EFORMAT)
         rc = 0; /* nothing usable here: the incoming object stands alone */
     if (rc < 0)
         goto out;
-    rc = dyn_object_sync(result, &local, incoming);
+    rc = dyn_object_sync_borrowed(&result->obj, &local, incoming);
     if (rc < 0)
         goto out;
-    if (result->sibling_count > limits->dvv.max_siblings) {
+    if (result->obj.sibling_count > limits->dvv.max_siblings) {
         rc = -DYN_ESIBLINGS;
-        dyn_object_free(result);
         goto out;
     }
-    dyn_object_prune(result, node, limits->dvv.max_vv_entries);
+    dyn_object_prune(&result->obj, node, limits->dvv.max_vv_entries);
     rc = kv_store_object(txn, partition, key, key_len, result, limits);
-    if (rc < 0)
-        dyn_object_free(result);
 out:
+    if (rc < 0)
+        dyn_kv_stored_free(result);
     dyn_object_free(&local);
     return rc;
 }

@@ -9,7 +9,14 @@
  * module stays free of policy.
  *
  * Memory: objects written to out-parameters are the caller's to free with
- * dyn_object_free(), also on error (they are then empty).
+ * dyn_object_free() (struct dyn_kv_stored: dyn_kv_stored_free()), also on
+ * error (they are then empty).
+ *
+ * Copies: a write reads the stored object in place (its values borrowed
+ * from the store), copies the new value once, into the new record, and
+ * hands that record back with the object, whose values point into it: so
+ * the caller can send the stored encoding to replicas as it is, and a
+ * value is never copied into an object only to be encoded again.
  */
 #ifndef DYN_KV_H
 #define DYN_KV_H
@@ -38,18 +45,39 @@ struct dyn_kv_put {
     bool deleted; /* a tombstone (value_len 0) */
 };
 
+/* What a write stored: the object, and the record it was stored as. */
+struct dyn_kv_stored {
+    struct dyn_object obj; /* values borrowed from `record` */
+    uint8_t *record;       /* owned; the object's encoding starts
+                              DYN_RECORD_HEADER_BYTES in */
+    size_t record_len;
+};
+
+void dyn_kv_stored_init(struct dyn_kv_stored *s);
+void dyn_kv_stored_free(struct dyn_kv_stored *s);
+
+/* The stored object's encoding (dyn_object_encode()), inside `record`. */
+const uint8_t *dyn_kv_stored_encoding(const struct dyn_kv_stored *s,
+                                      size_t *len);
+
 /*
  * Read the object stored under (partition, key) into `out`.
  * Returns 0, -DYN_ENOTFOUND, -DYN_ECHECKSUM, -DYN_EFORMAT, -ENOMEM or a
- * store code.
+ * store code.  dyn_kv_get_borrowed() leaves the values in the store: the
+ * object may be used only until the transaction ends or writes.
  */
 int dyn_kv_get(struct dyn_store_txn *txn, uint32_t partition,
                const uint8_t *key, size_t key_len,
                const struct dyn_kv_limits *limits, struct dyn_object *out);
+int dyn_kv_get_borrowed(struct dyn_store_txn *txn, uint32_t partition,
+                        const uint8_t *key, size_t key_len,
+                        const struct dyn_kv_limits *limits,
+                        struct dyn_object *out);
 
 /*
  * Apply `put` at coordinator `node` in the write transaction `txn`.
- * On 0 `result` holds the object as stored and *dot the write's dot.
+ * On 0 `result` holds the object as stored and *dot the write's dot; it
+ * does not borrow from `put` or the transaction.
  * Returns -DYN_ESIBLINGS when the key would hold more than max_siblings
  * versions (nothing is written), -DYN_ECHECKSUM when the stored object
  * is damaged (nothing is written: the damaged versions are kept for
@@ -58,8 +86,8 @@ int dyn_kv_get(struct dyn_store_txn *txn, uint32_t partition,
  */
 int dyn_kv_put(struct dyn_store_txn *txn, const struct dyn_kv_put *put,
                uint64_t node, uint64_t now_ms,
-               const struct dyn_kv_limits *limits, struct dyn_object *result,
-               struct dyn_dot *dot);
+               const struct dyn_kv_limits *limits,
+               struct dyn_kv_stored *result, struct dyn_dot *dot);
 
 /*
  * Merge a replica's object for (partition, key) into what is stored (DVV
@@ -70,6 +98,7 @@ int dyn_kv_put(struct dyn_store_txn *txn, const struct dyn_kv_put *put,
 int dyn_kv_merge(struct dyn_store_txn *txn, uint32_t partition,
                  const uint8_t *key, size_t key_len,
                  const struct dyn_object *incoming, uint64_t node,
-                 const struct dyn_kv_limits *limits, struct dyn_object *result);
+                 const struct dyn_kv_limits *limits,
+                 struct dyn_kv_stored *result);
 
 #endif

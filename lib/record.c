@@ -32,15 +32,20 @@ record_crc32(const uint8_t *buf, size_t len)
     return (uint32_t)crc;
 }
 
-int
-dyn_record_encode(const struct dyn_object *obj, uint8_t **out, size_t *out_len)
+/* Encode (with `rebind`, obj then borrows its values from the record). */
+static int
+record_encode(struct dyn_object *obj, bool rebind, uint8_t **out,
+              size_t *out_len)
 {
     size_t body_len = dyn_object_encoded_size(obj);
     uint8_t *buf = malloc(DYN_RECORD_HEADER_BYTES + body_len);
     if (buf == NULL)
         return -ENOMEM;
     uint8_t *body = buf + DYN_RECORD_HEADER_BYTES;
-    dyn_object_encode(obj, body);
+    if (rebind)
+        dyn_object_encode_rebind(obj, body);
+    else
+        dyn_object_encode(obj, body);
     uint32_t crc = dyn_crc32c(0, body, body_len);
     buf[0] = DYN_RECORD_FORMAT;
     buf[1] = (uint8_t)(crc >> 24);
@@ -53,8 +58,22 @@ dyn_record_encode(const struct dyn_object *obj, uint8_t **out, size_t *out_len)
 }
 
 int
-dyn_record_decode(struct dyn_object *out, const uint8_t *buf, size_t len,
-                  uint32_t max_value_bytes)
+dyn_record_encode(const struct dyn_object *obj, uint8_t **out, size_t *out_len)
+{
+    /* Without rebind the object is only read. */
+    return record_encode((struct dyn_object *)obj, false, out, out_len);
+}
+
+int
+dyn_record_encode_rebind(struct dyn_object *obj, uint8_t **out,
+                         size_t *out_len)
+{
+    return record_encode(obj, true, out, out_len);
+}
+
+static int
+record_decode(struct dyn_object *out, const uint8_t *buf, size_t len,
+              uint32_t max_value_bytes, bool borrow)
 {
     dyn_object_init(out);
     if (len < DYN_RECORD_HEADER_BYTES ||
@@ -68,5 +87,21 @@ dyn_record_decode(struct dyn_object *out, const uint8_t *buf, size_t len,
                                                : record_crc32(body, body_len);
     if (got != want)
         return -DYN_ECHECKSUM;
-    return dyn_object_decode(out, body, body_len, max_value_bytes);
+    return borrow ? dyn_object_decode_borrowed(out, body, body_len,
+                                               max_value_bytes)
+                  : dyn_object_decode(out, body, body_len, max_value_bytes);
+}
+
+int
+dyn_record_decode(struct dyn_object *out, const uint8_t *buf, size_t len,
+                  uint32_t max_value_bytes)
+{
+    return record_decode(out, buf, len, max_value_bytes, false);
+}
+
+int
+dyn_record_decode_borrowed(struct dyn_object *out, const uint8_t *buf,
+                           size_t len, uint32_t max_value_bytes)
+{
+    return record_decode(out, buf, len, max_value_bytes, true);
 }

@@ -28,6 +28,11 @@
 int dyn_record_encode(const struct dyn_object *obj, uint8_t **out,
                       size_t *out_len);
 
+/* The same, after which `obj` borrows its values from the record (its
+ * body, DYN_RECORD_HEADER_BYTES in): see dyn_object_encode_rebind(). */
+int dyn_record_encode_rebind(struct dyn_object *obj, uint8_t **out,
+                             size_t *out_len);
+
 /*
  * Decode a record into `out` (overwritten).  Returns 0, -DYN_ECHECKSUM
  * when the CRC does not match, -DYN_EFORMAT for an unknown format or a
@@ -35,5 +40,9 @@ int dyn_record_encode(const struct dyn_object *obj, uint8_t **out,
  */
 int dyn_record_decode(struct dyn_object *out, const uint8_t *buf, size_t len,
                       uint32_t max_value_bytes);
+
+/* The same, with the values borrowed from `buf` (dvv.h). */
+int dyn_record_decode_borrowed(struct dyn_object *out, const uint8_t *buf,
+                               size_t len, uint32_t max_value_bytes);
 
 #endif

@@ -1484,6 +1484,162 @@ random_histories_with_pruning_never_lose_a_maximal_write(void **state)
         run_history(rng_next(&rng), true);
 }
 
+/* ---- borrowed values ---- */
+
+/* An object of three siblings (one a tombstone) and its encoding. */
+static size_t
+three_siblings(struct dyn_object *obj, uint8_t *buf)
+{
+    dyn_object_init(obj);
+    put_str(obj, NULL, 1, 10, "one");
+    put_str(obj, NULL, 2, 20, "a longer second value");
+    assert_int_equal(dyn_object_put(obj, NULL, 3, 30, NULL, 0, true, &roomy,
+                                    NULL),
+                     0);
+    assert_int_equal(obj->sibling_count, 3);
+    return dyn_object_encode(obj, buf);
+}
+
+static bool
+points_into(const struct dyn_object *obj, const uint8_t *buf, size_t len)
+{
+    for (uint32_t i = 0; i < obj->sibling_count; i++) {
+        const struct dyn_sibling *s = &obj->siblings[i];
+        if (s->value_len == 0)
+            continue;
+        if (!s->borrowed || s->value < buf || s->value + s->value_len > buf + len)
+            return false;
+    }
+    return true;
+}
+
+static void
+borrowed_decode_points_into_the_buffer_until_owned(void **state)
+{
+    (void)state;
+    struct dyn_object obj, owned, view;
+    uint8_t buf[ENC_BUF_BYTES];
+    size_t len = three_siblings(&obj, buf);
+
+    assert_int_equal(dyn_object_decode(&owned, buf, len, MAX_VALUE_BYTES), 0);
+    assert_int_equal(dyn_object_decode_borrowed(&view, buf, len,
+                                                MAX_VALUE_BYTES),
+                     0);
+    assert_true(dyn_object_equal(&view, &owned));
+    assert_true(points_into(&view, buf, len));
+    for (uint32_t i = 0; i < owned.sibling_count; i++)
+        assert_false(owned.siblings[i].borrowed);
+
+    assert_int_equal(dyn_object_own(&view), 0);
+    memset(buf, 0xAA, sizeof(buf)); /* what it borrowed from is gone */
+    assert_true(dyn_object_equal(&view, &owned));
+    for (uint32_t i = 0; i < view.sibling_count; i++)
+        assert_false(view.siblings[i].borrowed);
+    dyn_object_free(&view); /* frees what own copied, nothing of buf */
+    dyn_object_free(&owned);
+    dyn_object_free(&obj);
+}
+
+static void
+put_on_a_borrowed_object_keeps_what_it_did_not_supersede(void **state)
+{
+    (void)state;
+    struct dyn_object obj, owned, view;
+    uint8_t buf[ENC_BUF_BYTES], out_a[ENC_BUF_BYTES], out_b[ENC_BUF_BYTES];
+    size_t len = three_siblings(&obj, buf);
+    struct dyn_vv ctx = {0, NULL};
+    const char *value = "new";
+    struct dyn_dot dot_a, dot_b;
+
+    /* A context naming node 1's write only: siblings 2 and 3 stay. */
+    struct dyn_vv_entry e = {1, 1, 10};
+    ctx.len = 1;
+    ctx.entry = &e;
+    assert_int_equal(dyn_object_decode(&owned, buf, len, MAX_VALUE_BYTES), 0);
+    assert_int_equal(dyn_object_decode_borrowed(&view, buf, len,
+                                                MAX_VALUE_BYTES),
+                     0);
+    assert_int_equal(dyn_object_put(&owned, &ctx, 9, 40, (const uint8_t *)value,
+                                    3, false, &roomy, &dot_a),
+                     0);
+    assert_int_equal(dyn_object_put_borrowed(&view, &ctx, 9, 40,
+                                             (const uint8_t *)value, 3, false,
+                                             &roomy, &dot_b),
+                     0);
+    assert_int_equal(dot_a.counter, dot_b.counter);
+    assert_true(dyn_object_equal(&view, &owned));
+    const struct dyn_sibling *fresh = find_dot(&view, 9, dot_b.counter);
+    assert_non_null(fresh);
+    assert_true(fresh->borrowed);
+    assert_ptr_equal(fresh->value, value);
+    const struct dyn_sibling *kept = find_dot(&view, 2, 1);
+    assert_non_null(kept); /* kept as read: still in buf, not copied */
+    assert_true(kept->borrowed && kept->value >= buf &&
+                kept->value + kept->value_len <= buf + len);
+    /* Encoded the same: the borrowed object is a full object. */
+    size_t na = dyn_object_encode(&owned, out_a);
+    size_t nb = dyn_object_encode(&view, out_b);
+    assert_int_equal(na, nb);
+    assert_memory_equal(out_a, out_b, na);
+    dyn_object_free(&view);
+    dyn_object_free(&owned);
+    dyn_object_free(&obj);
+}
+
+static void
+borrowed_sync_equals_copying_sync(void **state)
+{
+    (void)state;
+    struct dyn_object a, b, copied, borrowed;
+    dyn_object_init(&a);
+    dyn_object_init(&b);
+    put_str(&a, NULL, 1, 10, "from a");
+    put_str(&b, NULL, 2, 20, "from b");
+    put_str(&b, NULL, 2, 21, "b again");
+
+    assert_int_equal(dyn_object_sync(&copied, &a, &b), 0);
+    assert_int_equal(dyn_object_sync_borrowed(&borrowed, &a, &b), 0);
+    assert_true(dyn_object_equal(&copied, &borrowed));
+    assert_int_equal(borrowed.sibling_count, 3);
+    for (uint32_t i = 0; i < borrowed.sibling_count; i++) {
+        assert_true(borrowed.siblings[i].borrowed);
+        assert_false(copied.siblings[i].borrowed);
+    }
+    dyn_object_free(&borrowed); /* a and b still own their values */
+    assert_true(holds_value(&a, "from a"));
+    assert_true(holds_value(&b, "b again"));
+    dyn_object_free(&copied);
+    dyn_object_free(&a);
+    dyn_object_free(&b);
+}
+
+static void
+encode_rebind_moves_every_value_into_the_encoding(void **state)
+{
+    (void)state;
+    struct dyn_object obj, want, view;
+    uint8_t buf[ENC_BUF_BYTES], again[ENC_BUF_BYTES], other[ENC_BUF_BYTES];
+    size_t len = three_siblings(&obj, buf);
+
+    /* Mixed: some values borrowed from `buf`, one owned. */
+    assert_int_equal(dyn_object_decode_borrowed(&view, buf, len,
+                                                MAX_VALUE_BYTES),
+                     0);
+    put_str(&view, NULL, 4, 40, "owned");
+    assert_int_equal(dyn_object_copy(&want, &view), 0);
+
+    size_t n = dyn_object_encode_rebind(&view, again);
+    assert_int_equal(n, dyn_object_encoded_size(&want));
+    assert_true(points_into(&view, again, n));
+    memset(buf, 0x55, sizeof(buf)); /* the first buffer is not needed */
+    assert_true(dyn_object_equal(&view, &want));
+    assert_int_equal(dyn_object_encode(&view, other), n);
+    assert_memory_equal(other, again, n);
+    dyn_object_free(&view);
+    dyn_object_free(&want);
+    dyn_object_free(&obj);
+}
+
 int
 main(void)
 {
@@ -1524,6 +1680,11 @@ main(void)
             random_histories_converge_to_exactly_the_maximal_writes),
         cmocka_unit_test(
             random_histories_with_pruning_never_lose_a_maximal_write),
+        cmocka_unit_test(borrowed_decode_points_into_the_buffer_until_owned),
+        cmocka_unit_test(
+            put_on_a_borrowed_object_keeps_what_it_did_not_supersede),
+        cmocka_unit_test(borrowed_sync_equals_copying_sync),
+        cmocka_unit_test(encode_rebind_moves_every_value_into_the_encoding),
     };
 
     return cmocka_run_group_tests_name("dvv", tests, NULL, NULL);

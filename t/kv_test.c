@@ -99,17 +99,17 @@ put(struct fixture *fx, const char *value, const struct dyn_vv *ctx,
         .value = (const uint8_t *)value,
         .value_len = (uint32_t)strlen(value),
     };
-    struct dyn_object result;
+    struct dyn_kv_stored result;
     struct dyn_dot dot;
     int rc = dyn_kv_put(txn, &p, node, 1000, &fx->limits, &result, &dot);
     if (rc == 0) {
         assert_int_equal(dyn_store_commit(txn), 0);
         if (ctx_out != NULL)
-            assert_int_equal(dyn_vv_copy(ctx_out, &result.vv), 0);
+            assert_int_equal(dyn_vv_copy(ctx_out, &result.obj.vv), 0);
     } else {
         dyn_store_abort(txn);
     }
-    dyn_object_free(&result);
+    dyn_kv_stored_free(&result);
     return rc;
 }
 
@@ -245,7 +245,8 @@ static void
 merge_repairs_a_damaged_record_from_a_replica(void **state)
 {
     struct fixture *fx = *state;
-    struct dyn_object replica, merged, obj;
+    struct dyn_object replica, obj;
+    struct dyn_kv_stored merged;
     assert_int_equal(put(fx, "precious", NULL, NODE_A, NULL), 0);
     assert_int_equal(get(fx, &replica), 0);
     damage_record(fx, 12);
@@ -258,7 +259,7 @@ merge_repairs_a_damaged_record_from_a_replica(void **state)
     assert_int_equal(get(fx, &obj), 0);
     assert_true(dyn_object_equal(&obj, &replica));
     dyn_object_free(&replica);
-    dyn_object_free(&merged);
+    dyn_kv_stored_free(&merged);
     dyn_object_free(&obj);
 }
 
@@ -266,7 +267,8 @@ static void
 merge_keeps_concurrent_siblings_of_both_sides(void **state)
 {
     struct fixture *fx = *state;
-    struct dyn_object other, merged, obj;
+    struct dyn_object other, obj;
+    struct dyn_kv_stored merged;
     /* The "other replica" object: a write at B nobody here has seen. */
     dyn_object_init(&other);
     assert_int_equal(dyn_object_put(&other, NULL, NODE_B, 5,
@@ -283,7 +285,7 @@ merge_keeps_concurrent_siblings_of_both_sides(void **state)
     assert_int_equal(get(fx, &obj), 0);
     assert_int_equal(obj.sibling_count, 2);
     dyn_object_free(&other);
-    dyn_object_free(&merged);
+    dyn_kv_stored_free(&merged);
     dyn_object_free(&obj);
 }
 
@@ -318,6 +320,66 @@ record_round_trips_and_detects_every_flipped_byte(void **state)
     dyn_object_free(&obj);
 }
 
+/*
+ * Writes read the stored object in place and hand back the record they
+ * stored: several writes to one key in one transaction (a group commit)
+ * each leave a result that is whole after the next write replaced the
+ * record it read, and whose record is what the store holds.
+ */
+static void
+results_outlive_the_records_they_replaced(void **state)
+{
+    struct fixture *fx = *state;
+    enum { WRITES = 3 };
+    struct dyn_kv_stored results[WRITES];
+    const char *values[WRITES] = {"first", "second", "third"};
+    struct dyn_store_txn *txn;
+    struct dyn_object back;
+    fx->limits.max_object_bytes = 4096;
+    fx->limits.dvv.max_siblings = 10;
+    assert_int_equal(dyn_store_begin(fx->store, true, &txn), 0);
+    for (int i = 0; i < WRITES; i++) {
+        struct dyn_kv_put p = {
+            .partition = PARTITION,
+            .key = (const uint8_t *)"k",
+            .key_len = 1,
+            .value = (const uint8_t *)values[i],
+            .value_len = (uint32_t)strlen(values[i]),
+        };
+        struct dyn_dot dot;
+        assert_int_equal(
+            dyn_kv_put(txn, &p, NODE_A, 1000 + i, &fx->limits, &results[i],
+                       &dot),
+            0);
+        assert_int_equal(results[i].obj.sibling_count, i + 1);
+    }
+    assert_int_equal(dyn_store_commit(txn), 0);
+    for (int i = 0; i < WRITES; i++) {
+        /* Each result decodes from its own record and names every value
+         * written up to it, though later writes replaced what it read. */
+        size_t len;
+        const uint8_t *enc = dyn_kv_stored_encoding(&results[i], &len);
+        assert_int_equal(dyn_object_decode(&back, enc, len, 1u << 20), 0);
+        assert_true(dyn_object_equal(&back, &results[i].obj));
+        dyn_object_free(&back);
+        for (int v = 0; v <= i; v++) {
+            bool found = false;
+            for (uint32_t k = 0; k < results[i].obj.sibling_count; k++) {
+                const struct dyn_sibling *sib = &results[i].obj.siblings[k];
+                assert_true(sib->borrowed);
+                found |= sib->value_len == strlen(values[v]) &&
+                         memcmp(sib->value, values[v], sib->value_len) == 0;
+            }
+            assert_true(found);
+        }
+    }
+    assert_int_equal(get(fx, &back), 0);
+    assert_true(dyn_object_equal(&back, &results[WRITES - 1].obj));
+    dyn_object_free(&back);
+    for (int i = 0; i < WRITES; i++)
+        dyn_kv_stored_free(&results[i]);
+}
+
 #define KV_TESTS(setup)                                                        \
     cmocka_unit_test_setup_teardown(get_of_a_missing_key_is_not_found, setup,  \
                                     teardown),                                 \
@@ -343,7 +405,9 @@ record_round_trips_and_detects_every_flipped_byte(void **state)
         cmocka_unit_test_setup_teardown(                                       \
             merge_repairs_a_damaged_record_from_a_replica, setup, teardown),   \
         cmocka_unit_test_setup_teardown(                                       \
-            merge_keeps_concurrent_siblings_of_both_sides, setup, teardown)
+            merge_keeps_concurrent_siblings_of_both_sides, setup, teardown),   \
+        cmocka_unit_test_setup_teardown(                                       \
+            results_outlive_the_records_they_replaced, setup, teardown)
 
 int
 main(void)
