@@ -59,30 +59,16 @@ dispatch_frame(struct conn *c, uint8_t code, const uint8_t *body,
         return;
     }
     /* The message's memory comes from the server's arena and goes back
-     * at once when the handler returns (handlers copy what they keep);
-     * a dispatch nested inside a handler allocates normally. */
-    struct server *srv = c->srv;
-    bool in_arena = !srv->request_arena_busy;
-    ProtobufCMessage *msg;
-    int rc = in_arena ? dyn_wire_decode_in(code, body, body_len,
-                                           &srv->request_arena, &msg)
-                      : dyn_wire_decode(code, body, body_len, &msg);
+     * at once when the handler returns (handlers copy what they keep). */
+    struct server_msg m;
+    int rc = server_msg_decode(c->srv, code, body, body_len, &m);
     if (rc < 0) {
-        if (in_arena)
-            dyn_arena_reset(&srv->request_arena);
         log_warn("%s: %s body of %u bytes does not decode; closing", c->peer,
                  e->name, body_len);
         conn_send_error(c, 0, rc, "%s request body does not decode", e->name);
         conn_end(c);
         return;
     }
-    if (!in_arena) {
-        e->handler(c, msg);
-        dyn_wire_msg_free(msg);
-        return;
-    }
-    srv->request_arena_busy = true;
-    e->handler(c, msg);
-    srv->request_arena_busy = false;
-    dyn_arena_reset(&srv->request_arena);
+    e->handler(c, m.msg);
+    server_msg_release(c->srv, &m);
 }

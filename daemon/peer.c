@@ -203,25 +203,26 @@ static void
 peer_handle_frame(struct peer *p, uint8_t code, const uint8_t *body,
                   uint32_t body_len)
 {
-    ProtobufCMessage *msg;
-    int rc = dyn_wire_decode(code, body, body_len, &msg);
-    if (rc < 0) {
+    /* Decoded in the server's arena: callbacks copy what they keep. */
+    struct server_msg m;
+    if (server_msg_decode(p->srv, code, body, body_len, &m) < 0) {
         peer_lost(p, -DYN_EPROTO, "answer does not decode");
         return;
     }
+    const ProtobufCMessage *msg = m.msg;
     uint64_t id = dyn_wire_msg_id(msg);
     p->answered_ms = uv_now(p->srv->loop);
     p->suspect = false;
     if (code == DYN_MSG_ERROR && id == 0) {
         const Dynpb__Error *e = (const Dynpb__Error *)msg;
         log_warn("peer %s refused the connection: %s", p->address, e->message);
-        dyn_wire_msg_free(msg);
+        server_msg_release(p->srv, &m);
         peer_lost(p, -DYN_EPROTO, "peer sent a connection error");
         return;
     }
     struct peer_call *call = call_find(p, id);
     if (call == NULL) { /* its deadline passed: nobody waits */
-        dyn_wire_msg_free(msg);
+        server_msg_release(p->srv, &m);
         return;
     }
     if (code == DYN_MSG_ERROR) {
@@ -232,7 +233,7 @@ peer_handle_frame(struct peer *p, uint8_t code, const uint8_t *body,
     } else {
         call_finish(p, call, 0, msg);
     }
-    dyn_wire_msg_free(msg);
+    server_msg_release(p->srv, &m);
 }
 
 static void

@@ -29,6 +29,7 @@
 #include "log.h"
 #include "membership.h"
 #include "peer.h"
+#include "wire.h"
 #include "writer.h"
 
 #define SERVER_LISTEN_BACKLOG 511
@@ -38,6 +39,35 @@
 #define SERVER_PATH_BYTES 4096
 #define SERVER_REQUEST_ARENA_BYTES 16384 /* a decoded request up to ~15 KiB
                                             needs no malloc */
+
+int
+server_msg_decode(struct server *srv, uint8_t code, const uint8_t *body,
+                  uint32_t body_len, struct server_msg *out)
+{
+    out->in_arena = !srv->request_arena_busy;
+    int rc = out->in_arena ? dyn_wire_decode_in(code, body, body_len,
+                                                &srv->request_arena, &out->msg)
+                           : dyn_wire_decode(code, body, body_len, &out->msg);
+    if (rc < 0) {
+        if (out->in_arena)
+            dyn_arena_reset(&srv->request_arena);
+        return rc;
+    }
+    if (out->in_arena)
+        srv->request_arena_busy = true;
+    return 0;
+}
+
+void
+server_msg_release(struct server *srv, struct server_msg *m)
+{
+    if (!m->in_arena) {
+        dyn_wire_msg_free(m->msg);
+        return;
+    }
+    srv->request_arena_busy = false;
+    dyn_arena_reset(&srv->request_arena);
+}
 
 uint64_t
 server_wall_ms(void)

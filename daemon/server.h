@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <protobuf-c/protobuf-c.h>
 #include <uv.h>
 
 #include "arena.h"
@@ -48,10 +49,11 @@ struct server {
     struct membership *membership; /* owned; gossip, joins */
     struct handoff *handoff;      /* owned; partition transfers */
     struct inbound_set *inbound;  /* owned; partitions being received */
-    struct dyn_arena request_arena; /* the request being dispatched, reset
-                                       when its handler returns */
+    struct dyn_arena request_arena; /* the message being handled (a request
+                                       or a peer's answer), reset when its
+                                       handler returns */
     bool request_arena_busy;        /* a handler is running: a nested
-                                       dispatch must not reset it */
+                                       decode must not reset it */
 
     uv_tcp_t listener;
     uv_signal_t sigterm;
@@ -92,6 +94,22 @@ uint64_t server_wall_ms(void);
  * -DYN_ESHUTDOWN once the node is stopping (the caller still owns op).
  */
 int server_submit_write(struct server *srv, struct writer_op *op);
+
+/*
+ * A decoded message: in the request arena when no other message holds
+ * it (the common case: one allocation bump per field), else allocated.
+ * Between server_msg_decode() returning 0 and server_msg_release() the
+ * arena is held, so a message decoded meanwhile (a nested dispatch) is
+ * allocated and cannot reset it.
+ */
+struct server_msg {
+    ProtobufCMessage *msg;
+    bool in_arena;
+};
+
+int server_msg_decode(struct server *srv, uint8_t code, const uint8_t *body,
+                      uint32_t body_len, struct server_msg *out);
+void server_msg_release(struct server *srv, struct server_msg *m);
 
 /* Put `c` on the list of connections to flush this loop turn. */
 void server_schedule_flush(struct server *srv, struct conn *c);
