@@ -21,6 +21,10 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#ifdef HAVE_JEMALLOC
+#include <jemalloc/jemalloc.h>
+#endif
+
 #include "conn.h"
 #include "coord.h"
 #include "err.h"
@@ -387,15 +391,41 @@ fail_store:
     return rc;
 }
 
+/* The malloc dynamod runs on, for the start-up line (see configure's
+ * --without-jemalloc). */
+static const char *
+allocator_name(void)
+{
+#ifdef HAVE_JEMALLOC
+    static char name[32];
+    const char *version = NULL;
+    size_t len = sizeof(version);
+    if (mallctl("version", (void *)&version, &len, NULL, 0) != 0 ||
+        version == NULL)
+        return "(version unknown)";
+    /* "5.3.0-0-g54eaed1d...": the release is enough. */
+    snprintf(name, sizeof(name), "%.*s", (int)strcspn(version, "-"), version);
+    return name;
+#else
+    return "the C library's malloc";
+#endif
+}
+
 int
 server_run(struct server *srv)
 {
     log_info("node %s (id %016llx) listening on %s, cluster %s, "
-             "storage %s sync %s",
+             "storage %s sync %s, allocator %s%s",
              srv->cfg->node_name, (unsigned long long)srv->node_id,
              srv->cfg->listen, srv->cfg->cluster_name,
              dyn_config_engine_name(srv->cfg->engine),
-             dyn_config_sync_name(srv->cfg->sync));
+             dyn_config_sync_name(srv->cfg->sync),
+#ifdef HAVE_JEMALLOC
+             "jemalloc ",
+#else
+             "",
+#endif
+             allocator_name());
     int rc = uv_run(srv->loop, UV_RUN_DEFAULT);
     dyn_store_close(srv->store);
     srv->store = NULL;

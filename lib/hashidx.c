@@ -11,8 +11,7 @@
 void
 dyn_hashidx_init(struct dyn_hashidx *idx)
 {
-    idx->hashes = NULL;
-    idx->items = NULL;
+    idx->slots = NULL;
     idx->cap = 0;
     idx->count = 0;
 }
@@ -20,8 +19,7 @@ dyn_hashidx_init(struct dyn_hashidx *idx)
 void
 dyn_hashidx_free(struct dyn_hashidx *idx)
 {
-    free(idx->hashes);
-    free(idx->items);
+    free(idx->slots);
     dyn_hashidx_init(idx);
 }
 
@@ -31,16 +29,15 @@ home(const struct dyn_hashidx *idx, uint64_t hash)
     return (size_t)hash & (idx->cap - 1);
 }
 
-/* Place into a table known to have a free slot for it. */
 static void
 place(struct dyn_hashidx *idx, uint64_t hash, void *item)
 {
     size_t i = home(idx, hash);
 
-    while (idx->items[i] != NULL)
+    while (idx->slots[i].item != NULL)
         i = (i + 1) & (idx->cap - 1);
-    idx->hashes[i] = hash;
-    idx->items[i] = item;
+    idx->slots[i].hash = hash;
+    idx->slots[i].item = item;
 }
 
 int
@@ -57,24 +54,19 @@ dyn_hashidx_reserve(struct dyn_hashidx *idx, size_t more)
     if (cap == 0)
         cap = HASHIDX_MIN_CAP;
     while (want > cap / 4 * 3) {
-        if (cap > SIZE_MAX / 2 / sizeof(void *))
+        if (cap > SIZE_MAX / 2 / sizeof(*idx->slots))
             return -ENOMEM;
         cap *= 2;
     }
     grown.cap = cap;
     grown.count = idx->count;
-    grown.hashes = malloc(cap * sizeof(*grown.hashes));
-    grown.items = calloc(cap, sizeof(*grown.items));
-    if (grown.hashes == NULL || grown.items == NULL) {
-        free(grown.hashes);
-        free(grown.items);
+    grown.slots = calloc(cap, sizeof(*grown.slots));
+    if (grown.slots == NULL)
         return -ENOMEM;
-    }
     for (size_t i = 0; i < idx->cap; i++)
-        if (idx->items[i] != NULL)
-            place(&grown, idx->hashes[i], idx->items[i]);
-    free(idx->hashes);
-    free(idx->items);
+        if (idx->slots[i].item != NULL)
+            place(&grown, idx->slots[i].hash, idx->slots[i].item);
+    free(idx->slots);
     *idx = grown;
     return 0;
 }
@@ -85,10 +77,10 @@ dyn_hashidx_find(const struct dyn_hashidx *idx, uint64_t hash,
 {
     if (idx->cap == 0)
         return NULL;
-    for (size_t i = home(idx, hash); idx->items[i] != NULL;
+    for (size_t i = home(idx, hash); idx->slots[i].item != NULL;
          i = (i + 1) & (idx->cap - 1))
-        if (idx->hashes[i] == hash && match(idx->items[i], key))
-            return idx->items[i];
+        if (idx->slots[i].hash == hash && match(idx->slots[i].item, key))
+            return idx->slots[i].item;
     return NULL;
 }
 
@@ -99,33 +91,54 @@ dyn_hashidx_insert(struct dyn_hashidx *idx, uint64_t hash, void *item)
     idx->count++;
 }
 
+/* The slot holding `item` under `hash`, or cap when it is not there. */
+static size_t
+slot_of(const struct dyn_hashidx *idx, uint64_t hash, const void *item)
+{
+    if (idx->cap == 0 || item == NULL)
+        return idx->cap;
+    for (size_t i = home(idx, hash); idx->slots[i].item != NULL;
+         i = (i + 1) & (idx->cap - 1))
+        if (idx->slots[i].item == item && idx->slots[i].hash == hash)
+            return i;
+    return idx->cap;
+}
+
+bool
+dyn_hashidx_replace(struct dyn_hashidx *idx, uint64_t hash, const void *item,
+                    void *with)
+{
+    size_t i = slot_of(idx, hash, item);
+
+    if (i == idx->cap || with == NULL)
+        return false;
+    idx->slots[i].item = with;
+    return true;
+}
+
 bool
 dyn_hashidx_remove(struct dyn_hashidx *idx, uint64_t hash, const void *item)
 {
-    size_t mask = idx->cap - 1, i;
+    size_t mask = idx->cap - 1, i = slot_of(idx, hash, item);
 
-    if (idx->cap == 0 || item == NULL)
+    if (i == idx->cap)
         return false;
-    for (i = home(idx, hash);
-         idx->items[i] != item || idx->hashes[i] != hash; i = (i + 1) & mask)
-        if (idx->items[i] == NULL)
-            return false;
     /*
      * Backward shift: pull later entries of the run into the hole when
      * their home slot does not lie (cyclically) after it, so every entry
      * stays reachable from its home without tombstones.
      */
-    for (size_t j = (i + 1) & mask; idx->items[j] != NULL; j = (j + 1) & mask) {
-        size_t h = home(idx, idx->hashes[j]);
+    for (size_t j = (i + 1) & mask; idx->slots[j].item != NULL;
+         j = (j + 1) & mask) {
+        size_t h = home(idx, idx->slots[j].hash);
         /* Entry j may move to i when h is not in the cyclic range (i, j]. */
         bool stays = i <= j ? (i < h && h <= j) : (i < h || h <= j);
         if (stays)
             continue;
-        idx->hashes[i] = idx->hashes[j];
-        idx->items[i] = idx->items[j];
+        idx->slots[i] = idx->slots[j];
         i = j;
     }
-    idx->items[i] = NULL;
+    idx->slots[i].item = NULL;
     idx->count--;
     return true;
 }

@@ -23,11 +23,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* A slot: the hash next to its item, so a probe touches one cache line. */
+struct dyn_hashidx_slot {
+    uint64_t hash; /* meaningful where item != NULL */
+    void *item;    /* NULL: free slot */
+};
+
 struct dyn_hashidx {
-    uint64_t *hashes; /* cap entries; meaningful where items[i] != NULL */
-    void **items;     /* cap entries; NULL: free slot */
-    size_t cap;       /* 0 or a power of two */
-    size_t count;     /* items stored */
+    struct dyn_hashidx_slot *slots; /* cap entries */
+    size_t cap;                     /* 0 or a power of two */
+    size_t count;                   /* items stored */
 };
 
 /* Returns true when `item` is the one `key` names. */
@@ -54,6 +59,12 @@ void *dyn_hashidx_find(const struct dyn_hashidx *idx, uint64_t hash,
  * knows no equal item is present.
  */
 void dyn_hashidx_insert(struct dyn_hashidx *idx, uint64_t hash, void *item);
+
+/* Put `with` (not NULL, same key) where `item` (compared by address) is
+ * stored under `hash`; returns false when it is not there.  Never
+ * allocates. */
+bool dyn_hashidx_replace(struct dyn_hashidx *idx, uint64_t hash,
+                         const void *item, void *with);
 
 /* Remove `item` (compared by address) stored under `hash`; returns false
  * when it is not there. */

@@ -5,7 +5,8 @@
  * Structure: one skip list (Pugh, 1990) ordered by (namespace, partition,
  * key bytes) holds the records and, in a namespace after them, the meta
  * values; a scan walks its bottom level.  A hash index (hashidx.h) of
- * the same nodes answers point lookups in O(1), so a get, or a put that
+ * the same records (each pointing back at its node) answers point
+ * lookups in O(1) and two cache misses, so a get, or a put that
  * replaces a record, never walks the list: only inserting a new key or
  * deleting one seeks (O(log n) expected steps) to link or unlink it.
  * Node heights come from one generator per store, so every transaction
@@ -65,6 +66,9 @@ enum mem_ns {
 
 struct mem_rec {
     atomic_size_t refs; /* a list node holds one; readers more */
+    struct mem_node *node; /* the shared list's node holding it (set when
+                              committed; the index finds records, and this
+                              leads on to the node) */
     uint8_t ns;         /* enum mem_ns */
     bool tombstone;     /* overlay only: the txn deleted this key */
     uint32_t partition; /* 0 for meta */
@@ -100,7 +104,7 @@ struct mem_store {
     pthread_rwlock_t lock;  /* guards list, used_bytes, records */
     pthread_mutex_t writer; /* held by the open write txn */
     struct mem_list list;   /* committed entries */
-    struct dyn_hashidx index; /* list's nodes by key_hash; under lock */
+    struct dyn_hashidx index; /* list's records by key_hash; under lock */
     uint64_t rng;           /* node heights; the writer mutex's holder */
     uint64_t hash_seed;     /* random per store: keys chosen to collide
                                in the index cannot be computed offline */
@@ -151,6 +155,7 @@ rec_new(const struct mem_key *k, const uint8_t *value, size_t value_len,
     if (rec == NULL)
         return NULL;
     atomic_init(&rec->refs, 1);
+    rec->node = NULL;
     rec->ns = k->ns;
     rec->tombstone = tombstone;
     rec->partition = k->partition;
@@ -403,16 +408,17 @@ key_hash(const struct mem_store *s, const struct mem_key *k)
 }
 
 static bool
-node_matches(const void *item, const void *key)
+rec_matches(const void *item, const void *key)
 {
-    return compare(((const struct mem_node *)item)->rec, key) == 0;
+    return compare(item, key) == 0;
 }
 
-/* The committed node of k, or NULL: under the lock, or by the writer. */
-static struct mem_node *
+/* The committed record of k, or NULL: under the lock, or by the writer.
+ * The index holds records, not nodes: one pointer less to chase. */
+static struct mem_rec *
 shared_find(struct mem_store *s, const struct mem_key *k)
 {
-    return dyn_hashidx_find(&s->index, key_hash(s, k), node_matches, k);
+    return dyn_hashidx_find(&s->index, key_hash(s, k), rec_matches, k);
 }
 
 /*
@@ -425,31 +431,36 @@ apply_node(struct mem_store *s, struct mem_node *n)
     struct mem_node **prev[MAX_HEIGHT];
     struct mem_key k = rec_key(n->rec);
     uint64_t hash = key_hash(s, &k);
-    struct mem_node *old = dyn_hashidx_find(&s->index, hash, node_matches, &k);
-    struct mem_rec *swap;
+    struct mem_rec *old_rec = dyn_hashidx_find(&s->index, hash, rec_matches,
+                                               &k);
+    struct mem_node *old = old_rec != NULL ? old_rec->node : NULL;
 
     if (old != NULL)
-        account(s, old->rec, false);
+        account(s, old_rec, false);
     if (n->rec->tombstone) {
         if (old != NULL) {
             list_seek(&s->list, &k, prev);
             list_unlink(&s->list, prev, old);
-            dyn_hashidx_remove(&s->index, hash, old);
+            dyn_hashidx_remove(&s->index, hash, old_rec);
             node_free(old);
         }
         node_free(n);
         return;
     }
     account(s, n->rec, true);
+    n->rec->node = n;
     if (old == NULL) {
         list_seek(&s->list, &k, prev);
         list_link(&s->list, prev, n);
-        dyn_hashidx_insert(&s->index, hash, n);
+        dyn_hashidx_insert(&s->index, hash, n->rec);
         return;
     }
-    swap = old->rec;
+    /* The old node keeps its place in the list with the new record; the
+     * overlay node leaves with the old one. */
+    dyn_hashidx_replace(&s->index, hash, old_rec, n->rec);
     old->rec = n->rec;
-    n->rec = swap;
+    old->rec->node = old;
+    n->rec = old_rec;
     node_free(n);
     s->list.version++;
 }
@@ -582,8 +593,7 @@ write_lookup(struct mem_txn *t, const struct mem_key *k)
     if (n != NULL)
         return n->rec->tombstone ? NULL : n->rec;
     /* No lock: only this txn's commit will change the shared list. */
-    n = shared_find(txn_store(t), k);
-    return n != NULL ? n->rec : NULL;
+    return shared_find(txn_store(t), k);
 }
 
 /* The committed record under k, kept alive until the read txn ends. */
@@ -591,7 +601,7 @@ static int
 read_lookup(struct mem_txn *t, const struct mem_key *k, struct mem_rec **out)
 {
     struct mem_store *s = txn_store(t);
-    struct mem_node *n;
+    struct mem_rec *rec;
     int rc;
 
     rc = reserve_held(t);
@@ -600,8 +610,8 @@ read_lookup(struct mem_txn *t, const struct mem_key *k, struct mem_rec **out)
     rc = pthread_rwlock_rdlock(&s->lock);
     if (rc != 0)
         return -rc;
-    n = shared_find(s, k);
-    *out = n != NULL ? rec_ref(n->rec) : NULL;
+    rec = shared_find(s, k);
+    *out = rec != NULL ? rec_ref(rec) : NULL;
     pthread_rwlock_unlock(&s->lock);
     if (*out != NULL)
         t->held[t->nheld++] = *out;

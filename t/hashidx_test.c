@@ -96,17 +96,17 @@ assert_index_ok(const struct dyn_hashidx *idx, hash_fn hash)
     assert_true(is_power_of_two(idx->cap));
     assert_true(idx->count <= idx->cap / 4 * 3);
     for (size_t i = 0; i < idx->cap; i++) {
-        if (idx->items[i] == NULL)
+        if (idx->slots[i].item == NULL)
             continue;
         used++;
         if (hash != NULL)
-            assert_int_equal(idx->hashes[i],
-                             hash(((const struct item *)idx->items[i])->key));
-        for (size_t k = home_of(idx, idx->hashes[i]); k != i;
+            assert_int_equal(idx->slots[i].hash,
+                             hash(((const struct item *)idx->slots[i].item)->key));
+        for (size_t k = home_of(idx, idx->slots[i].hash); k != i;
              k = (k + 1) & (idx->cap - 1))
-            if (idx->items[k] == NULL)
+            if (idx->slots[k].item == NULL)
                 fail_msg("slot %zu (home %zu) is cut off by a hole at %zu", i,
-                         home_of(idx, idx->hashes[i]), k);
+                         home_of(idx, idx->slots[i].hash), k);
     }
     assert_int_equal(used, idx->count);
 }
@@ -120,8 +120,7 @@ empty_index_finds_nothing_and_removes_nothing(void **state)
 
     /* Never reserved: no table at all. */
     dyn_hashidx_init(&idx);
-    assert_null(idx.hashes);
-    assert_null(idx.items);
+    assert_null(idx.slots);
     assert_int_equal(idx.cap, 0);
     assert_int_equal(idx.count, 0);
     assert_null(dyn_hashidx_find(&idx, 0, match_never_called, &a.key));
@@ -130,7 +129,7 @@ empty_index_finds_nothing_and_removes_nothing(void **state)
     assert_false(dyn_hashidx_remove(&idx, UINT64_MAX, &a));
     assert_int_equal(idx.count, 0);
     dyn_hashidx_free(&idx);
-    assert_null(idx.items);
+    assert_null(idx.slots);
     assert_int_equal(idx.cap, 0);
     dyn_hashidx_free(&idx); /* free leaves an empty index: twice is fine */
 
@@ -152,8 +151,7 @@ empty_index_finds_nothing_and_removes_nothing(void **state)
     assert_null(dyn_hashidx_find(&idx, 5, match_never_called, &a.key));
     assert_int_equal(idx.count, 0);
     dyn_hashidx_free(&idx);
-    assert_null(idx.hashes);
-    assert_null(idx.items);
+    assert_null(idx.slots);
     assert_int_equal(idx.cap, 0);
     assert_int_equal(idx.count, 0);
     assert_null(find_key(&idx, 5, 1));
@@ -249,15 +247,13 @@ reserve_keeps_load_at_most_three_quarters(void **state)
 
     /* A reserve that fits does not reallocate; one that does not grows
      * and keeps every item. */
-    uint64_t *hashes = idx.hashes;
-    void **slots = idx.items;
+    struct dyn_hashidx_slot *slots = idx.slots;
     size_t cap = idx.cap, room = cap / 4 * 3 - idx.count;
     assert_true(room > 0);
     assert_int_equal(dyn_hashidx_reserve(&idx, 0), 0);
     assert_int_equal(dyn_hashidx_reserve(&idx, 1), 0);
     assert_int_equal(dyn_hashidx_reserve(&idx, room), 0);
-    assert_ptr_equal(idx.hashes, hashes);
-    assert_ptr_equal(idx.items, slots);
+    assert_ptr_equal(idx.slots, slots);
     assert_int_equal(idx.cap, cap);
     assert_int_equal(idx.count, N);
     assert_reserve_grows(&idx, room + 1);
@@ -271,12 +267,10 @@ reserve_keeps_load_at_most_three_quarters(void **state)
     for (size_t i = 0; i < N; i += 2)
         assert_true(
             dyn_hashidx_remove(&idx, i * 0x9e3779b97f4a7c15u, &items[i]));
-    hashes = idx.hashes;
-    slots = idx.items;
+    slots = idx.slots;
     cap = idx.cap;
     assert_int_equal(dyn_hashidx_reserve(&idx, N / 2), 0);
-    assert_ptr_equal(idx.hashes, hashes);
-    assert_ptr_equal(idx.items, slots);
+    assert_ptr_equal(idx.slots, slots);
     assert_int_equal(idx.cap, cap);
     dyn_hashidx_free(&idx);
 
@@ -284,20 +278,17 @@ reserve_keeps_load_at_most_three_quarters(void **state)
      * (no allocation is attempted: the size cannot be represented). */
     dyn_hashidx_init(&idx);
     assert_int_equal(dyn_hashidx_reserve(&idx, SIZE_MAX), -ENOMEM);
-    assert_null(idx.hashes);
-    assert_null(idx.items);
+    assert_null(idx.slots);
     assert_int_equal(idx.cap, 0);
     assert_int_equal(dyn_hashidx_reserve(&idx, 3), 0);
     dyn_hashidx_insert(&idx, 7, &items[0]);
     dyn_hashidx_insert(&idx, 8, &items[1]);
-    hashes = idx.hashes;
-    slots = idx.items;
+    slots = idx.slots;
     cap = idx.cap;
     assert_int_equal(dyn_hashidx_reserve(&idx, SIZE_MAX), -ENOMEM);
     assert_int_equal(dyn_hashidx_reserve(&idx, SIZE_MAX - 2), -ENOMEM);
     assert_int_equal(dyn_hashidx_reserve(&idx, SIZE_MAX / 2), -ENOMEM);
-    assert_ptr_equal(idx.hashes, hashes);
-    assert_ptr_equal(idx.items, slots);
+    assert_ptr_equal(idx.slots, slots);
     assert_int_equal(idx.cap, cap);
     assert_int_equal(idx.count, 2);
     assert_ptr_equal(find_key(&idx, 7, 0), &items[0]);
@@ -310,9 +301,9 @@ reserve_keeps_load_at_most_three_quarters(void **state)
 static void
 assert_slot(const struct dyn_hashidx *idx, size_t i, const struct item *want)
 {
-    if (idx->items[i] != want)
+    if (idx->slots[i].item != want)
         fail_msg("slot %zu holds key %lld, expected key %lld", i,
-                 idx->items[i] ? (long long)((struct item *)idx->items[i])->key
+                 idx->slots[i].item ? (long long)((struct item *)idx->slots[i].item)->key
                                : -1LL,
                  want ? (long long)want->key : -1LL);
 }
@@ -589,9 +580,9 @@ static void
 note_layout(const struct dyn_hashidx *idx, struct model_stats *st)
 {
     for (size_t i = 0; i < idx->cap; i++) {
-        if (idx->items[i] == NULL)
+        if (idx->slots[i].item == NULL)
             continue;
-        size_t h = home_of(idx, idx->hashes[i]);
+        size_t h = home_of(idx, idx->slots[i].hash);
         size_t d = (i - h) & (idx->cap - 1);
         if (d > st->longest)
             st->longest = d;
@@ -704,6 +695,35 @@ model_run(struct rng *g, hash_fn hash, const char *name, size_t pool,
 }
 
 static void
+replace_puts_a_new_item_in_the_old_ones_place(void **state)
+{
+    (void)state;
+    struct dyn_hashidx idx;
+    struct item a = {1}, a2 = {1}, b = {2}, c = {3};
+
+    dyn_hashidx_init(&idx);
+    assert_false(dyn_hashidx_replace(&idx, 7, &a, &a2)); /* no table */
+    assert_int_equal(dyn_hashidx_reserve(&idx, 3), 0);
+    /* a, b and c in one run, so a replace in its middle moves nothing */
+    dyn_hashidx_insert(&idx, 7, &a);
+    dyn_hashidx_insert(&idx, 7, &b);
+    dyn_hashidx_insert(&idx, 7 + idx.cap, &c);
+    assert_false(dyn_hashidx_replace(&idx, 7, &c, &a2)); /* other hash */
+    assert_false(dyn_hashidx_replace(&idx, 7, &a2, &a)); /* not stored */
+    assert_false(dyn_hashidx_replace(&idx, 7, &a, NULL));
+    assert_true(dyn_hashidx_replace(&idx, 7, &a, &a2));
+    assert_int_equal(idx.count, 3);
+    assert_ptr_equal(find_key(&idx, 7, 1), &a2);
+    assert_ptr_equal(find_key(&idx, 7, 2), &b);
+    assert_ptr_equal(find_key(&idx, 7 + idx.cap, 3), &c);
+    assert_false(dyn_hashidx_remove(&idx, 7, &a)); /* gone */
+    assert_index_ok(&idx, NULL);
+    assert_true(dyn_hashidx_remove(&idx, 7, &a2));
+    assert_ptr_equal(find_key(&idx, 7 + idx.cap, 3), &c);
+    dyn_hashidx_free(&idx);
+}
+
+static void
 random_operations_agree_with_a_model_under_weak_hashes(void **state)
 {
     (void)state;
@@ -740,6 +760,7 @@ main(void)
         cmocka_unit_test(remove_goes_by_identity_among_equal_items),
         cmocka_unit_test(
             random_operations_agree_with_a_model_under_weak_hashes),
+        cmocka_unit_test(replace_puts_a_new_item_in_the_old_ones_place),
     };
     return cmocka_run_group_tests_name("hashidx", tests, NULL, NULL);
 }
