@@ -364,15 +364,29 @@ conn_finish(struct conn *c)
 static void
 conn_write_out(struct conn *c)
 {
+    size_t done;
+    if (server_try_write((uv_stream_t *)&c->tcp, c->out, c->out_len, &done) <
+        0) {
+        conn_close(c);
+        return;
+    }
+    if (done == c->out_len) {
+        /* All taken: nothing to wait for.  Requests held back while the
+         * output was full may go on now, as after a write callback. */
+        c->out_len = 0;
+        if (c->in_len > 0)
+            schedule_flush(c);
+        return;
+    }
     uint8_t *tmp = c->wbuf;
     size_t tmp_cap = c->wbuf_cap;
     c->wbuf = c->out;
     c->wbuf_cap = c->out_cap;
-    c->wbuf_len = c->out_len;
+    c->wbuf_len = c->out_len - done;
     c->out = tmp;
     c->out_cap = tmp_cap;
     c->out_len = 0;
-    uv_buf_t b = uv_buf_init((char *)c->wbuf, (unsigned)c->wbuf_len);
+    uv_buf_t b = uv_buf_init((char *)c->wbuf + done, (unsigned)c->wbuf_len);
     c->write_req.data = c;
     if (uv_write(&c->write_req, (uv_stream_t *)&c->tcp, &b, 1, conn_write_cb) <
         0) {

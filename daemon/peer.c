@@ -85,12 +85,13 @@ struct peer {
     uint64_t answered_ms; /* uv_now() of the last answer, 0: never */
     bool suspect;         /* a call timed out or the connection failed
                              since the last answer */
-    bool in_call;         /* inside peer_call: callbacks must wait */
-    int deferred_status;  /* failure seen inside peer_call, for the tick */
+    bool on_flush_list;   /* frames queued this loop turn, not yet sent */
+    struct peer *flush_next;
 };
 
 struct peer_set {
     struct peer *peers;
+    struct peer *flush_list; /* peers with frames to send this loop turn */
     uv_timer_t timer;
     bool stopped;
     uint32_t closes_pending; /* after stop: handles not yet closed */
@@ -193,10 +194,9 @@ peer_lost(struct peer *p, int status, const char *why)
     p->suspect = true; /* until it answers again */
     p->out_len = 0;    /* frames of the calls failed below */
     peer_close(p);
-    if (p->in_call) /* callbacks never run before peer_call returns */
-        p->deferred_status = status;
-    else
-        calls_fail_all(p, status);
+    /* Never inside peer_call, which only queues: its caller has returned
+     * before any callback runs. */
+    calls_fail_all(p, status);
 }
 
 static void
@@ -347,20 +347,29 @@ peer_flush(struct peer *p)
     }
     if (p->state != PEER_CONNECTED || p->writing || p->out_len == 0)
         return;
+    size_t done;
+    int rc = server_try_write((uv_stream_t *)&p->tcp, p->out, p->out_len, &done);
+    if (rc < 0) {
+        peer_lost(p, rc, uv_strerror(rc));
+        return;
+    }
+    if (done == p->out_len) {
+        p->out_len = 0; /* all taken: nothing to wait for */
+        return;
+    }
     /* Swap buffers: frames queued from now on go to the other one. */
     uint8_t *b = p->wbuf;
     size_t cap = p->wbuf_cap;
     p->wbuf = p->out;
     p->wbuf_cap = p->out_cap;
-    p->wbuf_len = p->out_len;
+    p->wbuf_len = p->out_len - done;
     p->out = b;
     p->out_cap = cap;
     p->out_len = 0;
-    uv_buf_t ub = uv_buf_init((char *)p->wbuf, (unsigned)p->wbuf_len);
+    uv_buf_t ub = uv_buf_init((char *)p->wbuf + done, (unsigned)p->wbuf_len);
     p->write_req.data = p;
     p->writing = true;
-    int rc =
-        uv_write(&p->write_req, (uv_stream_t *)&p->tcp, &ub, 1, peer_write_cb);
+    rc = uv_write(&p->write_req, (uv_stream_t *)&p->tcp, &ub, 1, peer_write_cb);
     if (rc < 0) {
         p->writing = false;
         peer_lost(p, rc, uv_strerror(rc));
@@ -445,11 +454,6 @@ peers_tick_cb(uv_timer_t *timer)
     struct server *srv = timer->data;
     uint64_t now = uv_now(srv->loop);
     for (struct peer *p = peer_set(srv)->peers; p != NULL; p = p->next) {
-        if (p->deferred_status < 0) {
-            int status = p->deferred_status;
-            p->deferred_status = 0;
-            calls_fail_all(p, status);
-        }
         if (p->state == PEER_CONNECTING && now >= p->connect_deadline) {
             peer_lost(p, -ETIMEDOUT, "connect timed out");
             continue;
@@ -579,11 +583,29 @@ peer_call(struct server *srv, const char *address, ProtobufCMessage *req,
         p->calls = call;
     p->calls_tail = call;
     p->call_count++;
-    /* Connects when idle; the frame goes out with the next write. */
-    p->in_call = true;
-    peer_flush(p);
-    p->in_call = false;
+    /* Sent with the other frames of this loop turn, in one write, from
+     * peers_flush() (connecting first when idle). */
+    if (!p->on_flush_list) {
+        p->on_flush_list = true;
+        p->flush_next = set->flush_list;
+        set->flush_list = p;
+        server_wake_flush(srv);
+    }
     return 0;
+}
+
+void
+peers_flush(struct server *srv)
+{
+    struct peer_set *set = peer_set(srv);
+    if (set == NULL)
+        return;
+    while (set->flush_list != NULL) {
+        struct peer *p = set->flush_list;
+        set->flush_list = p->flush_next;
+        p->on_flush_list = false;
+        peer_flush(p);
+    }
 }
 
 bool

@@ -15,6 +15,7 @@
 #include "server.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <string.h>
@@ -73,6 +74,24 @@ server_msg_release(struct server *srv, struct server_msg *m)
     dyn_arena_reset(&srv->request_arena);
 }
 
+int
+server_try_write(uv_stream_t *stream, const uint8_t *buf, size_t len,
+                 size_t *written)
+{
+    *written = 0;
+    if (len == 0)
+        return 0;
+    uv_buf_t b = uv_buf_init((char *)buf, len > UINT_MAX ? UINT_MAX
+                                                         : (unsigned)len);
+    int n = uv_try_write(stream, &b, 1);
+    if (n == UV_EAGAIN)
+        return 0; /* the socket is full: all of it waits */
+    if (n < 0)
+        return n;
+    *written = (size_t)n;
+    return 0;
+}
+
 uint64_t
 server_wall_ms(void)
 {
@@ -99,6 +118,12 @@ server_schedule_flush(struct server *srv, struct conn *c)
     c->on_flush_list = true;
     c->flush_next = srv->flush_list;
     srv->flush_list = c;
+    server_wake_flush(srv);
+}
+
+void
+server_wake_flush(struct server *srv)
+{
     if (!uv_is_active((uv_handle_t *)&srv->flush_idle))
         uv_idle_start(&srv->flush_idle, server_flush_idle_cb);
 }
@@ -122,6 +147,7 @@ server_flush_check_cb(uv_check_t *handle)
     struct server *srv = handle->data;
     if (srv->writer != NULL)
         writer_run_queued(srv->writer); /* its replies go out below */
+    peers_flush(srv); /* replica messages before client replies */
     while (srv->flush_list != NULL) {
         struct conn *c = srv->flush_list;
         srv->flush_list = c->flush_next;

@@ -111,8 +111,21 @@ int server_msg_decode(struct server *srv, uint8_t code, const uint8_t *body,
                       uint32_t body_len, struct server_msg *out);
 void server_msg_release(struct server *srv, struct server_msg *m);
 
+/*
+ * Write what the socket takes of buf[0..len) now, with no write request:
+ * most batches of replies or peer messages fit the socket's buffer, and a
+ * uv_write costs an extra loop turn for its callback and an epoll_ctl.
+ * *written gets the bytes taken (0..len); the caller hands the rest to
+ * uv_write.  0, or a negative libuv error (the connection is broken).
+ */
+int server_try_write(uv_stream_t *stream, const uint8_t *buf, size_t len,
+                     size_t *written);
+
 /* Put `c` on the list of connections to flush this loop turn. */
 void server_schedule_flush(struct server *srv, struct conn *c);
+/* Make sure this loop turn reaches its check phase without blocking in
+ * poll, so what was queued there (replies, peer frames) goes out. */
+void server_wake_flush(struct server *srv);
 
 /* Take `c` off that list (it is being freed). */
 void server_unschedule_flush(struct server *srv, struct conn *c);
