@@ -31,6 +31,7 @@
 
 #include "err.h"
 #include "text.h"
+#include "varint.h"
 
 #define DVV_FORMAT_V1 1        /* first byte of an object encoding */
 #define DVV_FLAG_DELETED 0x01u /* sibling flags: a tombstone */
@@ -614,49 +615,26 @@ dyn_object_equal(const struct dyn_object *a, const struct dyn_object *b)
 
 /* ---- encoding ---- */
 
-static size_t
-varint_size(uint64_t v)
-{
-    size_t n = 1;
-
-    while (v >= 0x80) {
-        v >>= 7;
-        n++;
-    }
-    return n;
-}
-
-static uint8_t *
-varint_put(uint8_t *p, uint64_t v)
-{
-    while (v >= 0x80) {
-        *p++ = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    *p++ = (uint8_t)v;
-    return p;
-}
-
 size_t
 dyn_vv_encoded_size(const struct dyn_vv *vv)
 {
-    size_t n = varint_size(vv->len);
+    size_t n = dyn_varint_size(vv->len);
 
     for (uint32_t i = 0; i < vv->len; i++)
-        n += varint_size(vv->entry[i].node) +
-             varint_size(vv->entry[i].counter) +
-             varint_size(vv->entry[i].ts_ms);
+        n += dyn_varint_size(vv->entry[i].node) +
+             dyn_varint_size(vv->entry[i].counter) +
+             dyn_varint_size(vv->entry[i].ts_ms);
     return n;
 }
 
 static uint8_t *
 vv_put(uint8_t *p, const struct dyn_vv *vv)
 {
-    p = varint_put(p, vv->len);
+    p = dyn_varint_put(p, vv->len);
     for (uint32_t i = 0; i < vv->len; i++) {
-        p = varint_put(p, vv->entry[i].node);
-        p = varint_put(p, vv->entry[i].counter);
-        p = varint_put(p, vv->entry[i].ts_ms);
+        p = dyn_varint_put(p, vv->entry[i].node);
+        p = dyn_varint_put(p, vv->entry[i].counter);
+        p = dyn_varint_put(p, vv->entry[i].ts_ms);
     }
     return p;
 }
@@ -671,15 +649,15 @@ dyn_vv_encode(const struct dyn_vv *vv, uint8_t *buf)
 static size_t
 object_head_size(const struct dyn_object *obj)
 {
-    return 1 + dyn_vv_encoded_size(&obj->vv) + varint_size(obj->sibling_count);
+    return 1 + dyn_vv_encoded_size(&obj->vv) + dyn_varint_size(obj->sibling_count);
 }
 
 /* Bytes of a sibling before its value: dot, ts_ms, flags, value_len. */
 static size_t
 sibling_head_size(const struct dyn_sibling *s)
 {
-    return varint_size(s->dot.node) + varint_size(s->dot.counter) +
-           varint_size(s->ts_ms) + 1 + varint_size(s->value_len);
+    return dyn_varint_size(s->dot.node) + dyn_varint_size(s->dot.counter) +
+           dyn_varint_size(s->ts_ms) + 1 + dyn_varint_size(s->value_len);
 }
 
 size_t
@@ -700,14 +678,14 @@ dyn_object_encode(const struct dyn_object *obj, uint8_t *buf)
 
     *p++ = DVV_FORMAT_V1;
     p = vv_put(p, &obj->vv);
-    p = varint_put(p, obj->sibling_count);
+    p = dyn_varint_put(p, obj->sibling_count);
     for (uint32_t i = 0; i < obj->sibling_count; i++) {
         const struct dyn_sibling *s = &obj->siblings[i];
-        p = varint_put(p, s->dot.node);
-        p = varint_put(p, s->dot.counter);
-        p = varint_put(p, s->ts_ms);
+        p = dyn_varint_put(p, s->dot.node);
+        p = dyn_varint_put(p, s->dot.counter);
+        p = dyn_varint_put(p, s->ts_ms);
         *p++ = s->deleted ? DVV_FLAG_DELETED : 0;
-        p = varint_put(p, s->value_len);
+        p = dyn_varint_put(p, s->value_len);
         if (s->value_len > 0)
             memcpy(p, s->value, s->value_len);
         p += s->value_len;

@@ -16,6 +16,7 @@
 
 #include "arena.h"
 #include "err.h"
+#include "wire_fast.h"
 
 struct wire_code {
     uint8_t code;
@@ -183,7 +184,10 @@ dyn_wire_msg_set_id(ProtobufCMessage *msg, uint64_t id)
 size_t
 dyn_wire_frame_size(const ProtobufCMessage *msg)
 {
-    return DYN_WIRE_HEADER_BYTES + protobuf_c_message_get_packed_size(msg);
+    size_t body;
+    if (!dyn_wire_fast_size(msg, &body))
+        body = protobuf_c_message_get_packed_size(msg);
+    return DYN_WIRE_HEADER_BYTES + body;
 }
 
 int64_t
@@ -192,7 +196,9 @@ dyn_wire_frame_pack(const ProtobufCMessage *msg, uint8_t *buf)
     uint8_t code = dyn_wire_code_of(msg);
     if (code == 0)
         return -DYN_EBADCODE;
-    size_t body_len = protobuf_c_message_pack(msg, buf + DYN_WIRE_HEADER_BYTES);
+    size_t body_len;
+    if (!dyn_wire_fast_pack(msg, buf + DYN_WIRE_HEADER_BYTES, &body_len))
+        body_len = protobuf_c_message_pack(msg, buf + DYN_WIRE_HEADER_BYTES);
     uint32_t frame_len = (uint32_t)body_len + 1;
     buf[0] = (uint8_t)(frame_len >> 24);
     buf[1] = (uint8_t)(frame_len >> 16);

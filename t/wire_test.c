@@ -33,6 +33,7 @@
 
 #include "err.h"
 #include "wire.h"
+#include "wire_fast.h"
 
 #define TEST_MAX_FRAME_BYTES (4u << 20) /* room for the 1 MiB value */
 #define BIG_VALUE_BYTES (1u << 20)      /* the large value round-tripped */
@@ -1632,6 +1633,150 @@ random_and_mutated_bodies_for_every_code_never_crash(void **state)
     }
 }
 
+/* ---- the hand-written encoders (wire_fast.c) ---- */
+
+#define FAST_ROUNDS 4000 /* random messages of each fast-path type */
+
+/* A value of this draw: 0, a small one, or one of any width. */
+static uint64_t
+fast_uint(struct rng *g)
+{
+    switch (rng_below(g, 4)) {
+    case 0:
+        return 0;
+    case 1:
+        return rng_below(g, 200);
+    case 2:
+        return UINT64_MAX - rng_below(g, 3);
+    default:
+        return rng_next(g) >> rng_below(g, 64);
+    }
+}
+
+/* Bytes of a random length (often 0, sometimes past a 2-byte varint). */
+static ProtobufCBinaryData
+fast_bytes(struct rng *g, uint8_t *pool, size_t pool_len)
+{
+    ProtobufCBinaryData b = {0, NULL};
+    uint32_t pick = rng_below(g, 4);
+    b.len = pick == 0 ? 0 : pick == 1 ? rng_below(g, 20) : rng_below(g, (uint32_t)pool_len);
+    b.data = b.len ? pool : NULL;
+    return b;
+}
+
+/* The frame protobuf-c would make: what the fast path must equal. */
+static size_t
+reference_frame(const ProtobufCMessage *msg, uint8_t *buf)
+{
+    size_t body = protobuf_c_message_pack(msg, buf + DYN_WIRE_HEADER_BYTES);
+    uint32_t len = (uint32_t)body + 1;
+    buf[0] = (uint8_t)(len >> 24);
+    buf[1] = (uint8_t)(len >> 16);
+    buf[2] = (uint8_t)(len >> 8);
+    buf[3] = (uint8_t)len;
+    buf[4] = dyn_wire_code_of(msg);
+    return DYN_WIRE_HEADER_BYTES + body;
+}
+
+static void
+assert_fast_equals_protobuf_c(const ProtobufCMessage *msg, uint8_t *want,
+                              uint8_t *got, const char *what, int round)
+{
+    size_t want_len = reference_frame(msg, want);
+    size_t size = dyn_wire_frame_size(msg);
+    int64_t n = dyn_wire_frame_pack(msg, got);
+    if (size != want_len || n != (int64_t)want_len ||
+        memcmp(want, got, want_len) != 0)
+        fail_msg("%s round %d: fast frame %" PRId64 " bytes (size says %zu), "
+                 "protobuf-c %zu, or the bytes differ",
+                 what, round, n, size, want_len);
+    size_t fast_size;
+    assert_true(dyn_wire_fast_size(msg, &fast_size));
+    assert_int_equal(fast_size + DYN_WIRE_HEADER_BYTES, want_len);
+}
+
+static void
+fast_encoders_write_what_protobuf_c_writes(void **state)
+{
+    (void)state;
+    struct rng g = {test_seed("wire fast encoders")};
+    enum { POOL = 1000, SIBS = 5, OUT = 16 * 1024 };
+    uint8_t *pool = xmalloc(POOL), *want = xmalloc(OUT), *got = xmalloc(OUT);
+    for (size_t i = 0; i < POOL; i++)
+        pool[i] = (uint8_t)rng_next(&g);
+
+    for (int round = 0; round < FAST_ROUNDS; round++) {
+        Dynpb__Dot dots[SIBS + 1];
+        Dynpb__Sibling sibs[SIBS], *ptrs[SIBS];
+        for (int i = 0; i <= SIBS; i++) {
+            dynpb__dot__init(&dots[i]);
+            dots[i].node = fast_uint(&g);
+            dots[i].counter = fast_uint(&g);
+        }
+        for (int i = 0; i < SIBS; i++) {
+            dynpb__sibling__init(&sibs[i]);
+            sibs[i].dot = rng_percent(&g, 90) ? &dots[i] : NULL;
+            sibs[i].value = fast_bytes(&g, pool, POOL);
+            sibs[i].deleted = rng_percent(&g, 20) ? (int)rng_below(&g, 3) : 0;
+            sibs[i].ts_ms = fast_uint(&g);
+            ptrs[i] = &sibs[i];
+        }
+
+        Dynpb__GetResp get = DYNPB__GET_RESP__INIT;
+        get.id = fast_uint(&g);
+        get.context = fast_bytes(&g, pool, POOL);
+        get.n_siblings = rng_below(&g, SIBS + 1);
+        get.siblings = ptrs;
+        assert_fast_equals_protobuf_c(&get.base, want, got, "GetResp", round);
+
+        Dynpb__PutResp put = DYNPB__PUT_RESP__INIT;
+        put.id = fast_uint(&g);
+        put.context = fast_bytes(&g, pool, POOL);
+        put.dot = rng_percent(&g, 80) ? &dots[SIBS] : NULL;
+        put.siblings = (uint32_t)fast_uint(&g);
+        assert_fast_equals_protobuf_c(&put.base, want, got, "PutResp", round);
+
+        Dynpb__ReplicaGetResp rget = DYNPB__REPLICA_GET_RESP__INIT;
+        rget.id = fast_uint(&g);
+        rget.object = fast_bytes(&g, pool, POOL);
+        assert_fast_equals_protobuf_c(&rget.base, want, got, "ReplicaGetResp",
+                                      round);
+
+        Dynpb__ReplicaPutReq rput = DYNPB__REPLICA_PUT_REQ__INIT;
+        rput.id = fast_uint(&g);
+        rput.key = fast_bytes(&g, pool, POOL);
+        rput.object = fast_bytes(&g, pool, POOL);
+        assert_fast_equals_protobuf_c(&rput.base, want, got, "ReplicaPutReq",
+                                      round);
+    }
+    free(pool);
+    free(want);
+    free(got);
+}
+
+static void
+fast_encoders_leave_other_messages_to_protobuf_c(void **state)
+{
+    (void)state;
+    size_t size;
+    uint8_t buf[64];
+    Dynpb__GetReq req = DYNPB__GET_REQ__INIT;
+    assert_false(dyn_wire_fast_size(&req.base, &size));
+    assert_false(dyn_wire_fast_pack(&req.base, buf, &size));
+    /* Unknown fields (a reply relayed from a newer peer) are protobuf-c's
+     * to write back. */
+    ProtobufCMessageUnknownField unknown = {9, PROTOBUF_C_WIRE_TYPE_VARINT, 1,
+                                            (uint8_t *)"\x01"};
+    Dynpb__PutResp put = DYNPB__PUT_RESP__INIT;
+    put.base.n_unknown_fields = 1;
+    put.base.unknown_fields = &unknown;
+    assert_false(dyn_wire_fast_size(&put.base, &size));
+    uint8_t want[64], got[64];
+    size_t want_len = reference_frame(&put.base, want);
+    assert_int_equal(dyn_wire_frame_pack(&put.base, got), (int64_t)want_len);
+    assert_memory_equal(got, want, want_len);
+}
+
 int
 main(void)
 {
@@ -1674,6 +1819,8 @@ main(void)
         cmocka_unit_test(
             every_truncation_of_valid_bodies_decodes_or_gives_edecode),
         cmocka_unit_test(random_and_mutated_bodies_for_every_code_never_crash),
+        cmocka_unit_test(fast_encoders_write_what_protobuf_c_writes),
+        cmocka_unit_test(fast_encoders_leave_other_messages_to_protobuf_c),
     };
 
     return cmocka_run_group_tests_name("wire", tests, NULL, NULL);
