@@ -728,31 +728,88 @@ read_byte(struct reader *r, uint8_t *out)
     return 0;
 }
 
-/* A minimal LEB128 varint of at most 64 bits.  Reads the bytes in place
- * (one bound for the whole varint): three of them start every vv entry
- * and sibling, so this runs several times per object decoded. */
+/* The 7-bit groups of the 8 bytes of w (little-endian) packed together
+ * in three steps: 8 x 7 bits to 4 x 14, 2 x 28, 1 x 56. */
+static uint64_t
+varint_groups(uint64_t w)
+{
+    w &= 0x7f7f7f7f7f7f7f7fu;
+    w = ((w & 0x7f007f007f007f00u) >> 1) | (w & 0x007f007f007f007fu);
+    w = ((w & 0x3fff00003fff0000u) >> 2) | (w & 0x00003fff00003fffu);
+    return ((w & 0x0fffffff00000000u) >> 4) | (w & 0x000000000fffffffu);
+}
+
+/*
+ * A varint at p with at least VARINT_MAX_BYTES readable bytes, its first
+ * 8 read as one little-endian word: the first byte without its top bit
+ * ends it.  Returns its length, or 0 when it is malformed (11 bytes or
+ * more, or bits past 63).
+ */
+static size_t
+varint_word(const uint8_t *p, uint64_t *out)
+{
+    uint64_t w;
+    memcpy(&w, p, sizeof(w));
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    w = __builtin_bswap64(w);
+#endif
+    uint64_t ends = ~w & 0x8080808080808080u;
+    if (ends != 0) {
+        size_t len = (size_t)__builtin_ctzll(ends) / 8 + 1;
+        if (len < 8)
+            w &= (UINT64_C(1) << (8 * len)) - 1;
+        *out = varint_groups(w);
+        return len;
+    }
+    /* 9 or 10 bytes: a random 64-bit node id. */
+    uint64_t v = varint_groups(w) | (uint64_t)(p[8] & 0x7f) << 56;
+    if (p[8] < 0x80) {
+        *out = v;
+        return 9;
+    }
+    if (p[9] > VARINT_LAST_MAX)
+        return 0; /* bits past 63, or an 11th byte */
+    *out = v | (uint64_t)p[9] << 63;
+    return 10;
+}
+
+/* A minimal LEB128 varint of at most 64 bits.  Three of them start every
+ * vv entry and sibling, so this runs several times per object decoded:
+ * one byte (counters, counts) is taken at once, and with 10 bytes left
+ * the rest (timestamps, lengths, random 64-bit node ids) are read as one
+ * word; only the last bytes of a buffer go byte by byte. */
 static int
 read_varint(struct reader *r, uint64_t *out)
 {
     const uint8_t *p = r->p;
-    size_t max = r->left < VARINT_MAX_BYTES ? r->left : VARINT_MAX_BYTES;
-    uint64_t v = 0;
-
-    for (size_t i = 0; i < max; i++) {
-        uint8_t b = p[i];
-        if (i == VARINT_MAX_BYTES - 1 && b > VARINT_LAST_MAX)
-            return -DYN_EFORMAT; /* bits past 63, or an 11th byte */
-        v |= (uint64_t)(b & 0x7f) << (7 * i);
-        if ((b & 0x80) == 0) {
-            if (b == 0 && i > 0)
-                return -DYN_EFORMAT; /* non-minimal: not our encoding */
-            *out = v;
-            r->p += i + 1;
-            r->left -= i + 1;
-            return 0;
-        }
+    if (r->left > 0 && p[0] < 0x80) { /* counters and counts: one byte */
+        *out = p[0];
+        r->p++;
+        r->left--;
+        return 0;
     }
-    return -DYN_EFORMAT; /* truncated */
+    size_t len = 0;
+    if (r->left >= VARINT_MAX_BYTES) {
+        len = varint_word(p, out);
+        if (len == 0)
+            return -DYN_EFORMAT;
+    } else {
+        /* Fewer than 10 bytes left, so at most 9 (63 bits) to read. */
+        uint64_t v = 0;
+        for (size_t i = 0; i < r->left && len == 0; i++) {
+            v |= (uint64_t)(p[i] & 0x7f) << (7 * i);
+            if ((p[i] & 0x80) == 0)
+                len = i + 1;
+        }
+        if (len == 0)
+            return -DYN_EFORMAT; /* truncated */
+        *out = v;
+    }
+    if (len > 1 && p[len - 1] == 0)
+        return -DYN_EFORMAT; /* non-minimal: not our encoding */
+    r->p += len;
+    r->left -= len;
+    return 0;
 }
 
 /* A count of items of at least min_bytes each, within `limit`. */

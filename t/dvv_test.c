@@ -812,6 +812,58 @@ malformed_varints_are_rejected(void **state)
     }
 }
 
+/* Every width of varint, read whole-word (8 bytes or more left) and byte
+ * by byte (at the end of a buffer), and every non-minimal form. */
+static void
+varints_of_every_width_decode_in_both_paths(void **state)
+{
+    (void)state;
+    struct rng g = {test_seed("dvv varint widths")};
+    uint8_t buf[ENC_BUF_BYTES];
+    for (unsigned bits = 0; bits <= 64; bits++) {
+        for (int round = 0; round < 20; round++) {
+            uint64_t v = bits == 0 ? 0 : rng_next(&g) >> (64 - bits);
+            if (bits > 0)
+                v |= UINT64_C(1) << (bits - 1); /* exactly `bits` wide */
+            struct dyn_vv_entry e[2] = {{1, v == 0 ? 1 : v, v},
+                                        {UINT64_MAX, 7, v}};
+            struct dyn_vv vv = {2, e}, back;
+            size_t n = dyn_vv_encode(&vv, buf);
+            assert_int_equal(dyn_vv_decode(&back, buf, n), 0);
+            assert_int_equal(back.len, 2);
+            assert_memory_equal(back.entry, e, sizeof(e));
+            dyn_vv_free(&back);
+        }
+    }
+    /* A count of 2 entries written non-minimally (a zero last byte) in
+     * 2..10 bytes, followed by two valid entries, so that only its form
+     * is wrong, and 8 bytes or more follow it up to 8 bytes long (the
+     * whole-word path); then one of 11 bytes and one past 64 bits. */
+    static const uint8_t entries[] = {1, 1, 1, 2, 1, 1};
+    struct dyn_vv back;
+    buf[0] = 0x02;
+    memcpy(buf + 1, entries, sizeof(entries));
+    assert_int_equal(dyn_vv_decode(&back, buf, 1 + sizeof(entries)), 0);
+    dyn_vv_free(&back);
+    for (size_t len = 2; len <= 10; len++) {
+        buf[0] = 0x82;
+        memset(buf + 1, 0x80, len - 2);
+        buf[len - 1] = 0x00;
+        memcpy(buf + len, entries, sizeof(entries));
+        if (dyn_vv_decode(&back, buf, len + sizeof(entries)) != -DYN_EFORMAT)
+            fail_msg("non-minimal varint of %zu bytes was accepted", len);
+    }
+    uint8_t eleven[32], wide[32];
+    memset(eleven, 0x80, 10);
+    memset(eleven + 10, 0x01, 22);
+    memset(wide, 0xff, 9);
+    wide[9] = 0x02;
+    memset(wide + 10, 0x01, 22);
+    assert_int_equal(dyn_vv_decode(&back, eleven, sizeof(eleven)),
+                     -DYN_EFORMAT);
+    assert_int_equal(dyn_vv_decode(&back, wide, sizeof(wide)), -DYN_EFORMAT);
+}
+
 /* An encoding of `n` vv entries (nodes 1..n) and `s` siblings of node 1. */
 static uint8_t *
 many_entries(uint32_t n, uint32_t s, size_t *len)
@@ -1672,6 +1724,7 @@ main(void)
         cmocka_unit_test(context_token_round_trips_including_empty_vv),
         cmocka_unit_test(malformed_object_encodings_are_rejected),
         cmocka_unit_test(malformed_varints_are_rejected),
+        cmocka_unit_test(varints_of_every_width_decode_in_both_paths),
         cmocka_unit_test(counts_over_hard_limits_are_rejected),
         cmocka_unit_test(malformed_context_tokens_are_rejected),
         cmocka_unit_test(random_bytes_never_crash_decoders),
