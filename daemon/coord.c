@@ -512,14 +512,19 @@ get_local_done(void *arg, int status, struct dyn_object *obj)
     struct coord_req *req = slot->req;
     if (status == 0 && req->q.replicas == 1) {
         /* The one copy is the answer, as read: no merge and no copy of
-         * its values, which borrow from the read.  It is answered within
-         * get_progress (R is 1) and dropped before this returns; coord_get
-         * still holds the request, so it is not freed meanwhile. */
+         * its values, which may borrow from the read.  It is answered
+         * within get_progress (R is 1) and dropped before this returns.
+         * The request is held meanwhile: this may run after coord_get
+         * returned (a read that waited for a previous replica), and the
+         * slot filled would otherwise let get_progress free it. */
+        req->outstanding++;
         req->merged = *obj;
         dyn_object_init(obj);
         slot_fill(slot, SLOT_OK);
         get_progress(req);
-        dyn_object_free(&req->merged);
+        dyn_object_free(&req->merged); /* empty: nothing to repair */
+        req->outstanding--;
+        get_progress(req);
         return;
     }
     if (status == 0) {

@@ -594,6 +594,13 @@ peer_call(struct server *srv, const char *address, ProtobufCMessage *req,
     return 0;
 }
 
+bool
+peers_have_frames(struct server *srv)
+{
+    struct peer_set *set = peer_set(srv);
+    return set != NULL && set->flush_list != NULL;
+}
+
 void
 peers_flush(struct server *srv)
 {

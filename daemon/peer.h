@@ -66,6 +66,9 @@ int peer_call(struct server *srv, const char *address, ProtobufCMessage *req,
  * peer, from the loop's check phase (server.c). */
 void peers_flush(struct server *srv);
 
+/* Frames queued since the last peers_flush(). */
+bool peers_have_frames(struct server *srv);
+
 bool peer_healthy(struct server *srv, const char *address);
 
 /* True when the peer answered within the last `within_ms`. */

@@ -147,13 +147,18 @@ server_flush_check_cb(uv_check_t *handle)
     struct server *srv = handle->data;
     if (srv->writer != NULL)
         writer_run_queued(srv->writer); /* its replies go out below */
-    peers_flush(srv); /* replica messages before client replies */
-    while (srv->flush_list != NULL) {
-        struct conn *c = srv->flush_list;
-        srv->flush_list = c->flush_next;
-        c->on_flush_list = false;
-        conn_flush(c);
-    }
+    /* Replica messages before client replies; a connection's flush may
+     * start requests it held back, whose replica messages go out in the
+     * next pass rather than wait for the next loop turn. */
+    do {
+        peers_flush(srv);
+        while (srv->flush_list != NULL) {
+            struct conn *c = srv->flush_list;
+            srv->flush_list = c->flush_next;
+            c->on_flush_list = false;
+            conn_flush(c);
+        }
+    } while (peers_have_frames(srv));
     uv_idle_stop(&srv->flush_idle);
 }
 

@@ -260,6 +260,28 @@ value_at() { [ "$(dyn -H "$1" get "$2" -r 1 2>/dev/null)" = "$3" ]; }
     done
 }
 
+@test "with N=1, a node still receiving a partition answers from its previous owner" {
+    # One replica per key: the new owner's read waits for the previous
+    # owner's copy, so its answer comes after coord_get has returned.
+    start_node n1 "  n: 1" "  r: 1" "  w: 1" "  transfer_slots: 0"
+    ADDR[1]=$NODE_ADDR
+    start_node n2 "  n: 1" "  r: 1" "  w: 1"
+    ADDR[2]=$NODE_ADDR
+    for k in $(seq 1 40); do dyn -H "${ADDR[1]}" put "one$k" "v$k"; done
+    dynctl -H "${ADDR[2]}" join "${ADDR[1]}"
+    wait_until epochs_agree 2 2
+    run -0 dynctl -H "${ADDR[2]}" status --json
+    assert_eq 0 "$(jq .node.keys <<<"$output")" "keys on n2 before any transfer"
+    # Every key through n2: n2's own partitions come from n1's copy, the
+    # others are forwarded to n1.  Twice, so a freed request would show.
+    for round in 1 2; do
+        for k in $(seq 1 40); do
+            run -0 dyn -H "${ADDR[2]}" get "one$k"
+            assert_eq "v$k" "$output" "one$k through n2, round $round"
+        done
+    done
+}
+
 @test "a node that joins with data of its own hands it to the cluster" {
     start_nodes 2
     for k in $(seq 1 30); do dyn -H "${ADDR[2]}" put "own$k" "x$k"; done
