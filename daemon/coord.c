@@ -486,16 +486,18 @@ coord_read_local(struct server *srv, const uint8_t *key, size_t key_len,
         rc == 0 || rc == -DYN_ECHECKSUM ? local_source(srv, partition) : NULL;
     struct local_read *lr = source ? malloc(sizeof(*lr)) : NULL;
     if (lr != NULL && dyn_object_own(&obj) == 0) {
+        /* The copy owns its values now: the read can end. */
+        if (in_txn)
+            dyn_store_abort(txn);
+        in_txn = false;
         *lr = (struct local_read){srv, obj, rc, cb, arg};
         Dynpb__ReplicaGetReq msg = DYNPB__REPLICA_GET_REQ__INIT;
         msg.key.data = (uint8_t *)key;
         msg.key.len = key_len;
         msg.direct = true;
         if (peer_call(srv, source, &msg.base, timeout_ms, local_source_cb,
-                      lr) == 0) {
-            dyn_store_abort(txn); /* in_txn: a copy was read */
+                      lr) == 0)
             return;
-        }
         obj = lr->obj;
     }
     free(lr);

@@ -433,9 +433,10 @@ allocator_name(void)
     size_t len = sizeof(version);
     if (mallctl("version", (void *)&version, &len, NULL, 0) != 0 ||
         version == NULL)
-        return "(version unknown)";
+        return "jemalloc";
     /* "5.3.0-0-g54eaed1d...": the release is enough. */
-    snprintf(name, sizeof(name), "%.*s", (int)strcspn(version, "-"), version);
+    snprintf(name, sizeof(name), "jemalloc %.*s",
+             (int)strcspn(version, "-"), version);
     return name;
 #else
     return "the C library's malloc";
@@ -446,17 +447,11 @@ int
 server_run(struct server *srv)
 {
     log_info("node %s (id %016llx) listening on %s, cluster %s, "
-             "storage %s sync %s, allocator %s%s",
+             "storage %s sync %s, allocator %s",
              srv->cfg->node_name, (unsigned long long)srv->node_id,
              srv->cfg->listen, srv->cfg->cluster_name,
              dyn_config_engine_name(srv->cfg->engine),
-             dyn_config_sync_name(srv->cfg->sync),
-#ifdef HAVE_JEMALLOC
-             "jemalloc ",
-#else
-             "",
-#endif
-             allocator_name());
+             dyn_config_sync_name(srv->cfg->sync), allocator_name());
     int rc = uv_run(srv->loop, UV_RUN_DEFAULT);
     dyn_store_close(srv->store);
     srv->store = NULL;

@@ -233,6 +233,16 @@ dyn_object_own(struct dyn_object *obj)
 }
 
 int
+dyn_object_owned(struct dyn_object *obj, int rc)
+{
+    if (rc == 0 && dyn_object_own(obj) != 0) {
+        dyn_object_free(obj);
+        rc = -ENOMEM;
+    }
+    return rc;
+}
+
+int
 dyn_object_copy(struct dyn_object *dst, const struct dyn_object *src)
 {
     int rc;
@@ -449,9 +459,9 @@ same_dot_pick(const struct dyn_sibling *a, const struct dyn_sibling *b)
  * a sibling both hold survives, and one held by a single side survives
  * when the other side's vv does not cover its dot (it never saw it).
  */
-static int
+static void
 sync_siblings(struct dyn_object *out, const struct dyn_object *a,
-              const struct dyn_object *b, bool borrow)
+              const struct dyn_object *b)
 {
     uint32_t i = 0, j = 0;
 
@@ -473,21 +483,15 @@ sync_siblings(struct dyn_object *out, const struct dyn_object *a,
         }
         if (!keep)
             continue;
-        struct dyn_sibling *dst = &out->siblings[out->sibling_count];
-        if (borrow) {
-            *dst = *s;
-            dst->borrowed = true;
-        } else if (sibling_copy(dst, s) != 0) {
-            return -ENOMEM;
-        }
-        out->sibling_count++;
+        struct dyn_sibling *dst = &out->siblings[out->sibling_count++];
+        *dst = *s;
+        dst->borrowed = true;
     }
-    return 0;
 }
 
-static int
-object_sync(struct dyn_object *out, const struct dyn_object *a,
-            const struct dyn_object *b, bool borrow)
+int
+dyn_object_sync_borrowed(struct dyn_object *out, const struct dyn_object *a,
+                         const struct dyn_object *b)
 {
     size_t cap = (size_t)a->sibling_count + b->sibling_count;
     int rc;
@@ -501,31 +505,19 @@ object_sync(struct dyn_object *out, const struct dyn_object *a,
     if (cap > 0) {
         out->siblings = calloc(cap, sizeof *out->siblings);
         if (out->siblings == NULL) {
-            rc = -ENOMEM;
-            goto fail;
+            dyn_object_free(out);
+            return -ENOMEM;
         }
     }
-    rc = sync_siblings(out, a, b, borrow);
-    if (rc != 0)
-        goto fail;
+    sync_siblings(out, a, b);
     return 0;
-fail:
-    dyn_object_free(out);
-    return rc;
 }
 
 int
 dyn_object_sync(struct dyn_object *out, const struct dyn_object *a,
                 const struct dyn_object *b)
 {
-    return object_sync(out, a, b, false);
-}
-
-int
-dyn_object_sync_borrowed(struct dyn_object *out, const struct dyn_object *a,
-                         const struct dyn_object *b)
-{
-    return object_sync(out, a, b, true);
+    return dyn_object_owned(out, dyn_object_sync_borrowed(out, a, b));
 }
 
 /* Binary search of the (dot-sorted, so node-sorted) siblings for a node. */
@@ -850,11 +842,9 @@ read_vv(struct reader *r, struct dyn_vv *vv)
     return 0;
 }
 
-/* One sibling's fields; its value is allocated (or, with `borrow`,
- * pointed at in the buffer) only once checked. */
+/* One sibling's fields; its value points into the buffer. */
 static int
-read_sibling(struct reader *r, struct dyn_sibling *s, uint32_t max_value_bytes,
-             bool borrow)
+read_sibling(struct reader *r, struct dyn_sibling *s, uint32_t max_value_bytes)
 {
     uint64_t len;
     uint8_t flags;
@@ -872,17 +862,10 @@ read_sibling(struct reader *r, struct dyn_sibling *s, uint32_t max_value_bytes,
     if ((s->deleted && len > 0) || len > max_value_bytes || len > r->left)
         return -DYN_EFORMAT;
     s->value_len = (uint32_t)len;
-    s->borrowed = borrow;
+    s->borrowed = true;
     if (len == 0)
         return 0;
-    if (borrow) {
-        s->value = (uint8_t *)r->p;
-    } else {
-        s->value = malloc(len);
-        if (s->value == NULL)
-            return -ENOMEM;
-        memcpy(s->value, r->p, len);
-    }
+    s->value = (uint8_t *)r->p;
     r->p += len;
     r->left -= len;
     return 0;
@@ -890,7 +873,7 @@ read_sibling(struct reader *r, struct dyn_sibling *s, uint32_t max_value_bytes,
 
 static int
 read_siblings(struct reader *r, struct dyn_object *obj,
-              uint32_t max_value_bytes, bool borrow)
+              uint32_t max_value_bytes)
 {
     uint32_t n;
     int rc;
@@ -901,9 +884,9 @@ read_siblings(struct reader *r, struct dyn_object *obj,
         return -ENOMEM;
     for (uint32_t i = 0; i < n; i++) {
         struct dyn_sibling *s = &obj->siblings[i];
-        rc = read_sibling(r, s, max_value_bytes, borrow);
+        rc = read_sibling(r, s, max_value_bytes);
         if (rc != 0)
-            return rc; /* s->value is still NULL: allocated last */
+            return rc;
         obj->sibling_count++;
         if (i > 0 && dot_cmp(obj->siblings[i - 1].dot, s->dot) >= 0)
             return -DYN_EFORMAT; /* unsorted or duplicate */
@@ -913,9 +896,9 @@ read_siblings(struct reader *r, struct dyn_object *obj,
     return 0;
 }
 
-static int
-object_decode(struct dyn_object *out, const uint8_t *buf, size_t len,
-              uint32_t max_value_bytes, bool borrow)
+int
+dyn_object_decode_borrowed(struct dyn_object *out, const uint8_t *buf,
+                           size_t len, uint32_t max_value_bytes)
 {
     struct reader r = {buf, len};
     uint8_t format;
@@ -926,7 +909,7 @@ object_decode(struct dyn_object *out, const uint8_t *buf, size_t len,
         return -DYN_EFORMAT;
     rc = read_vv(&r, &out->vv);
     if (rc == 0)
-        rc = read_siblings(&r, out, max_value_bytes, borrow);
+        rc = read_siblings(&r, out, max_value_bytes);
     if (rc == 0 && r.left != 0)
         rc = -DYN_EFORMAT;
     if (rc != 0)
@@ -938,14 +921,8 @@ int
 dyn_object_decode(struct dyn_object *out, const uint8_t *buf, size_t len,
                   uint32_t max_value_bytes)
 {
-    return object_decode(out, buf, len, max_value_bytes, false);
-}
-
-int
-dyn_object_decode_borrowed(struct dyn_object *out, const uint8_t *buf,
-                           size_t len, uint32_t max_value_bytes)
-{
-    return object_decode(out, buf, len, max_value_bytes, true);
+    return dyn_object_owned(
+        out, dyn_object_decode_borrowed(out, buf, len, max_value_bytes));
 }
 
 int

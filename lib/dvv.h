@@ -113,6 +113,13 @@ int dyn_object_copy(struct dyn_object *dst, const struct dyn_object *src);
  * copied stay borrowed, and the object stays valid as before).
  */
 int dyn_object_own(struct dyn_object *obj);
+
+/*
+ * For the copying forms of the *_borrowed functions: when `rc` (what the
+ * borrowed form returned) is 0, make `obj` own its values, and if that
+ * fails free it and return -ENOMEM; otherwise return `rc` as it is.
+ */
+int dyn_object_owned(struct dyn_object *obj, int rc);
 int dyn_vv_copy(struct dyn_vv *dst, const struct dyn_vv *src);
 
 /* The counter `vv` holds for `node`, 0 if none. */

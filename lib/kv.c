@@ -35,19 +35,17 @@ dyn_kv_stored_encoding(const struct dyn_kv_stored *s, size_t *len)
     return s->record + DYN_RECORD_HEADER_BYTES;
 }
 
-static int
-kv_get(struct dyn_store_txn *txn, uint32_t partition, const uint8_t *key,
-       size_t key_len, const struct dyn_kv_limits *limits,
-       struct dyn_object *out, bool borrow)
+int
+dyn_kv_get_borrowed(struct dyn_store_txn *txn, uint32_t partition,
+                    const uint8_t *key, size_t key_len,
+                    const struct dyn_kv_limits *limits, struct dyn_object *out)
 {
     struct dyn_bytes rec;
     dyn_object_init(out);
     int rc = dyn_store_get(txn, partition, key, key_len, &rec);
     if (rc < 0)
         return rc;
-    return borrow ? dyn_record_decode_borrowed(out, rec.data, rec.len,
-                                               limits->max_value_bytes)
-                  : dyn_record_decode(out, rec.data, rec.len,
+    return dyn_record_decode_borrowed(out, rec.data, rec.len,
                                       limits->max_value_bytes);
 }
 
@@ -56,15 +54,8 @@ dyn_kv_get(struct dyn_store_txn *txn, uint32_t partition, const uint8_t *key,
            size_t key_len, const struct dyn_kv_limits *limits,
            struct dyn_object *out)
 {
-    return kv_get(txn, partition, key, key_len, limits, out, false);
-}
-
-int
-dyn_kv_get_borrowed(struct dyn_store_txn *txn, uint32_t partition,
-                    const uint8_t *key, size_t key_len,
-                    const struct dyn_kv_limits *limits, struct dyn_object *out)
-{
-    return kv_get(txn, partition, key, key_len, limits, out, true);
+    return dyn_object_owned(
+        out, dyn_kv_get_borrowed(txn, partition, key, key_len, limits, out));
 }
 
 /*

@@ -71,9 +71,9 @@ dyn_record_encode_rebind(struct dyn_object *obj, uint8_t **out,
     return record_encode(obj, true, out, out_len);
 }
 
-static int
-record_decode(struct dyn_object *out, const uint8_t *buf, size_t len,
-              uint32_t max_value_bytes, bool borrow)
+int
+dyn_record_decode_borrowed(struct dyn_object *out, const uint8_t *buf,
+                           size_t len, uint32_t max_value_bytes)
 {
     dyn_object_init(out);
     if (len < DYN_RECORD_HEADER_BYTES ||
@@ -87,21 +87,13 @@ record_decode(struct dyn_object *out, const uint8_t *buf, size_t len,
                                                : record_crc32(body, body_len);
     if (got != want)
         return -DYN_ECHECKSUM;
-    return borrow ? dyn_object_decode_borrowed(out, body, body_len,
-                                               max_value_bytes)
-                  : dyn_object_decode(out, body, body_len, max_value_bytes);
+    return dyn_object_decode_borrowed(out, body, body_len, max_value_bytes);
 }
 
 int
 dyn_record_decode(struct dyn_object *out, const uint8_t *buf, size_t len,
                   uint32_t max_value_bytes)
 {
-    return record_decode(out, buf, len, max_value_bytes, false);
-}
-
-int
-dyn_record_decode_borrowed(struct dyn_object *out, const uint8_t *buf,
-                           size_t len, uint32_t max_value_bytes)
-{
-    return record_decode(out, buf, len, max_value_bytes, true);
+    return dyn_object_owned(
+        out, dyn_record_decode_borrowed(out, buf, len, max_value_bytes));
 }

@@ -853,15 +853,25 @@ varints_of_every_width_decode_in_both_paths(void **state)
         if (dyn_vv_decode(&back, buf, len + sizeof(entries)) != -DYN_EFORMAT)
             fail_msg("non-minimal varint of %zu bytes was accepted", len);
     }
-    uint8_t eleven[32], wide[32];
-    memset(eleven, 0x80, 10);
-    memset(eleven + 10, 0x01, 22);
-    memset(wide, 0xff, 9);
-    wide[9] = 0x02;
-    memset(wide + 10, 0x01, 22);
+    /* One entry whose node is 11 bytes long, or 10 bytes with bit 64
+     * set, then a valid counter and ts: only the node is wrong, and 10
+     * bytes or more follow its start (the whole-word path). */
+    uint8_t eleven[14] = {1}, wide[13] = {1};
+    memset(eleven + 1, 0x80, 10);
+    eleven[11] = 0x01;
+    eleven[12] = 1;
+    eleven[13] = 1;
+    memset(wide + 1, 0xff, 9);
+    wide[10] = 0x02;
+    wide[11] = 1;
+    wide[12] = 1;
     assert_int_equal(dyn_vv_decode(&back, eleven, sizeof(eleven)),
                      -DYN_EFORMAT);
     assert_int_equal(dyn_vv_decode(&back, wide, sizeof(wide)), -DYN_EFORMAT);
+    wide[10] = 0x01; /* bit 63 only: valid, UINT64_MAX */
+    assert_int_equal(dyn_vv_decode(&back, wide, sizeof(wide)), 0);
+    assert_true(back.len == 1 && back.entry[0].node == UINT64_MAX);
+    dyn_vv_free(&back);
 }
 
 /* An encoding of `n` vv entries (nodes 1..n) and `s` siblings of node 1. */
