@@ -22,6 +22,7 @@
 #include <string.h>
 #include <uv.h>
 
+#include "arena.h"
 #include "buf.h"
 #include "client.h"
 #include "err.h"
@@ -34,6 +35,7 @@
 #define BENCH_PROGRESS_MS 1000 /* progress line */
 #define BENCH_MAX_DEPTH 4096   /* requests in flight per connection */
 #define BENCH_SLOT_BITS 16     /* request id: sequence << 16 | slot */
+#define BENCH_ANSWER_ARENA_BYTES 4096 /* one decoded answer's structs */
 
 struct bench;
 
@@ -81,6 +83,7 @@ struct bench {
     uint32_t node_count;
     ProtobufCBinaryData *ctx; /* [keys]: context of the last answer */
     uint8_t *value;           /* the put value */
+    struct dyn_arena answer;  /* the answer being read */
     uint64_t rng;
     uint64_t issued;   /* requests sent */
     uint64_t inflight; /* over all connections */
@@ -171,21 +174,55 @@ encode_dyn(struct bench *b, struct bconn *c, uint64_t id, const char *key,
     return 0;
 }
 
+/* Decimal digits of v at p; returns the byte after them. */
+static char *
+put_decimal(char *p, uint64_t v)
+{
+    char digits[20];
+    size_t n = 0;
+    do {
+        digits[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v > 0);
+    while (n > 0)
+        *p++ = digits[--n];
+    return p;
+}
+
+static char *
+put_text(char *p, const char *text)
+{
+    size_t n = strlen(text);
+    memcpy(p, text, n);
+    return p + n;
+}
+
+/* "key:N" into key (BENCH_KEY_BYTES); its length.  Not snprintf: this is
+ * done once per request, on both sides of the comparison. */
+static size_t
+format_key(char *key, uint32_t n)
+{
+    return (size_t)(put_decimal(put_text(key, "key:"), n) - key);
+}
+
 static int
 encode_redis(struct bench *b, struct bconn *c, const char *key, size_t key_len,
              const struct slot *s)
 {
     char head[96];
-    int n = s->get ? snprintf(head, sizeof(head),
-                              "*2\r\n$3\r\nGET\r\n$%zu\r\n%s\r\n", key_len, key)
-                   : snprintf(head, sizeof(head),
-                              "*3\r\n$3\r\nSET\r\n$%zu\r\n%s\r\n$%u\r\n",
-                              key_len, key, b->o->value_bytes);
-    size_t need = (size_t)n + (s->get ? 0 : b->o->value_bytes + 2);
+    char *p = put_text(head, s->get ? "*2\r\n$3\r\nGET\r\n$"
+                                    : "*3\r\n$3\r\nSET\r\n$");
+    p = put_text(put_decimal(p, key_len), "\r\n");
+    memcpy(p, key, key_len);
+    p = put_text(p + key_len, "\r\n");
+    if (!s->get)
+        p = put_text(put_decimal(put_text(p, "$"), b->o->value_bytes), "\r\n");
+    size_t n = (size_t)(p - head);
+    size_t need = n + (s->get ? 0 : b->o->value_bytes + 2);
     if (dyn_buf_reserve(&c->out, &c->out_cap, c->out_len + need) < 0)
         return -ENOMEM;
-    memcpy(c->out + c->out_len, head, (size_t)n);
-    c->out_len += (size_t)n;
+    memcpy(c->out + c->out_len, head, n);
+    c->out_len += n;
     if (!s->get) {
         memcpy(c->out + c->out_len, b->value, b->o->value_bytes);
         c->out_len += b->o->value_bytes;
@@ -211,14 +248,14 @@ bconn_fill(struct bconn *c)
         s->busy = true;
         s->measured = s->start_ns >= b->measure_ns;
         char key[BENCH_KEY_BYTES];
-        int key_len = snprintf(key, sizeof(key), "key:%u", s->key);
+        size_t key_len = format_key(key, s->key);
         int rc;
         if (b->o->redis) {
-            rc = encode_redis(b, c, key, (size_t)key_len, s);
+            rc = encode_redis(b, c, key, key_len, s);
             c->fifo[(c->fifo_head + c->fifo_len++) % b->o->depth] = slot;
         } else {
             uint64_t id = ++c->seq << BENCH_SLOT_BITS | slot;
-            rc = encode_dyn(b, c, id, key, (size_t)key_len, s);
+            rc = encode_dyn(b, c, id, key, key_len, s);
         }
         if (rc < 0) {
             bench_fail(b, rc, "%s", "out of memory");
@@ -265,14 +302,17 @@ static bool
 answer_dyn(struct bench *b, struct bconn *c, uint8_t code, const uint8_t *body,
            uint32_t len)
 {
+    /* Decoded in place: the answer is done with before the next read. */
     ProtobufCMessage *msg;
-    if (dyn_wire_decode(code, body, len, &msg) < 0)
+    if (dyn_wire_decode_borrowed(code, body, len, &b->answer, &msg) < 0) {
+        dyn_arena_reset(&b->answer);
         return false;
+    }
     uint64_t id = dyn_wire_msg_id(msg);
     uint32_t slot = (uint32_t)(id & ((1u << BENCH_SLOT_BITS) - 1));
     bool ok = code == DYN_MSG_GET_RESP || code == DYN_MSG_PUT_RESP;
     if (id == 0 || slot >= b->o->depth) {
-        dyn_wire_msg_free(msg);
+        dyn_arena_reset(&b->answer);
         return false;
     }
     if (code == DYN_MSG_GET_RESP)
@@ -282,7 +322,7 @@ answer_dyn(struct bench *b, struct bconn *c, uint8_t code, const uint8_t *body,
     else if (code == DYN_MSG_ERROR)
         note_error(b, ((Dynpb__Error *)msg)->message);
     record(b, c, slot, ok);
-    dyn_wire_msg_free(msg);
+    dyn_arena_reset(&b->answer);
     return true;
 }
 
@@ -606,8 +646,8 @@ bench_nodes(struct bench *b)
     }
     for (uint32_t k = 0; rc == 0 && b->nodes != NULL && k < o->keys; k++) {
         char key[BENCH_KEY_BYTES];
-        int len = snprintf(key, sizeof(key), "key:%u", k);
-        uint32_t p = dyn_ring_partition_of((const uint8_t *)key, (size_t)len,
+        size_t len = format_key(key, k);
+        uint32_t p = dyn_ring_partition_of((const uint8_t *)key, len,
                                            ring->partitions);
         struct bench_node *n = &b->nodes[ring->owner[p]];
         n->keys[n->key_count++] = k;
@@ -636,6 +676,7 @@ bench_free(struct bench *b)
         free(b->ctx[k].data);
     free(b->ctx);
     free(b->value);
+    dyn_arena_free(&b->answer);
 }
 
 int
@@ -652,6 +693,7 @@ bench_run(const struct bench_opts *o, struct bench_result *out, char *err,
         return -DYN_EBADARG;
     }
     b.rng = o->seed ? o->seed : 0x9e3779b97f4a7c15ull;
+    dyn_arena_init(&b.answer, BENCH_ANSWER_ARENA_BYTES);
     b.value = malloc(o->value_bytes ? o->value_bytes : 1);
     b.ctx = calloc(o->keys, sizeof(*b.ctx));
     int rc = b.value && b.ctx ? bench_nodes(&b) : -ENOMEM;

@@ -50,9 +50,10 @@ server_msg_decode(struct server *srv, uint8_t code, const uint8_t *body,
                   uint32_t body_len, struct server_msg *out)
 {
     out->in_arena = !srv->request_arena_busy;
-    int rc = out->in_arena ? dyn_wire_decode_in(code, body, body_len,
-                                                &srv->request_arena, &out->msg)
-                           : dyn_wire_decode(code, body, body_len, &out->msg);
+    int rc = out->in_arena
+                 ? dyn_wire_decode_borrowed(code, body, body_len,
+                                            &srv->request_arena, &out->msg)
+                 : dyn_wire_decode(code, body, body_len, &out->msg);
     if (rc < 0) {
         if (out->in_arena)
             dyn_arena_reset(&srv->request_arena);

@@ -97,10 +97,11 @@ int server_submit_write(struct server *srv, struct writer_op *op);
 
 /*
  * A decoded message: in the request arena when no other message holds
- * it (the common case: one allocation bump per field), else allocated.
- * Between server_msg_decode() returning 0 and server_msg_release() the
- * arena is held, so a message decoded meanwhile (a nested dispatch) is
- * allocated and cannot reset it.
+ * it (the common case: one allocation bump per struct, and bytes fields
+ * that point into the body, which the caller keeps until the release),
+ * else allocated.  Between server_msg_decode() returning 0 and
+ * server_msg_release() the arena is held, so a message decoded meanwhile
+ * (a nested dispatch) is allocated and cannot reset it.
  */
 struct server_msg {
     ProtobufCMessage *msg;

@@ -17,6 +17,7 @@
 #include "arena.h"
 #include "err.h"
 #include "wire_fast.h"
+#include "wire_parse.h"
 
 struct wire_code {
     uint8_t code;
@@ -138,6 +139,21 @@ dyn_wire_decode_in(uint8_t code, const uint8_t *body, size_t body_len,
         .allocator_data = arena,
     };
     return wire_unpack(code, body, body_len, &allocator, out);
+}
+
+int
+dyn_wire_decode_borrowed(uint8_t code, const uint8_t *body, size_t body_len,
+                         struct dyn_arena *arena, ProtobufCMessage **out)
+{
+    switch (dyn_wire_parse(code, body, body_len, arena, out)) {
+    case DYN_WIRE_PARSED:
+        return 0;
+    case DYN_WIRE_NOMEM:
+        return -ENOMEM;
+    case DYN_WIRE_DECLINED:
+        break;
+    }
+    return dyn_wire_decode_in(code, body, body_len, arena, out);
 }
 
 void

@@ -93,6 +93,17 @@ int dyn_wire_decode(uint8_t code, const uint8_t *body, size_t body_len,
 int dyn_wire_decode_in(uint8_t code, const uint8_t *body, size_t body_len,
                        struct dyn_arena *arena, ProtobufCMessage **out);
 
+/*
+ * The same, but the message's bytes fields may point into `body` rather
+ * than into copies: valid until the arena is reset or the body goes,
+ * whichever comes first.  For the messages sent once per request this
+ * takes a hand-written decoder (wire_parse.h), several times faster;
+ * what it declines, protobuf-c decodes into the arena.
+ */
+int dyn_wire_decode_borrowed(uint8_t code, const uint8_t *body,
+                             size_t body_len, struct dyn_arena *arena,
+                             ProtobufCMessage **out);
+
 /* Free a message from dyn_wire_decode(). NULL is fine. */
 void dyn_wire_msg_free(ProtobufCMessage *msg);
 

@@ -156,6 +156,67 @@ put_put_resp(uint8_t *p, const Dynpb__PutResp *m)
     return put_uint(p, 4, m->siblings);
 }
 
+/* GetReq { id = 1; key = 2; r = 3; timeout_ms = 4; forwarded = 5; } */
+
+static size_t
+get_req_size(const Dynpb__GetReq *m)
+{
+    return uint_size(m->id) + bytes_size(m->key.len) + uint_size(m->r) +
+           uint_size(m->timeout_ms) + uint_size(m->forwarded != 0);
+}
+
+static uint8_t *
+put_get_req(uint8_t *p, const Dynpb__GetReq *m)
+{
+    p = put_uint(p, 1, m->id);
+    p = put_bytes(p, 2, &m->key);
+    p = put_uint(p, 3, m->r);
+    p = put_uint(p, 4, m->timeout_ms);
+    return put_uint(p, 5, m->forwarded != 0);
+}
+
+/* PutReq { id = 1; key = 2; value = 3; context = 4; deleted = 5; w = 6;
+ *          timeout_ms = 7; forwarded = 8; } */
+
+static size_t
+put_req_size(const Dynpb__PutReq *m)
+{
+    return uint_size(m->id) + bytes_size(m->key.len) +
+           bytes_size(m->value.len) + bytes_size(m->context.len) +
+           uint_size(m->deleted != 0) + uint_size(m->w) +
+           uint_size(m->timeout_ms) + uint_size(m->forwarded != 0);
+}
+
+static uint8_t *
+put_put_req(uint8_t *p, const Dynpb__PutReq *m)
+{
+    p = put_uint(p, 1, m->id);
+    p = put_bytes(p, 2, &m->key);
+    p = put_bytes(p, 3, &m->value);
+    p = put_bytes(p, 4, &m->context);
+    p = put_uint(p, 5, m->deleted != 0);
+    p = put_uint(p, 6, m->w);
+    p = put_uint(p, 7, m->timeout_ms);
+    return put_uint(p, 8, m->forwarded != 0);
+}
+
+/* ReplicaGetReq { id = 1; key = 2; direct = 3; } */
+
+static size_t
+replica_get_req_size(const Dynpb__ReplicaGetReq *m)
+{
+    return uint_size(m->id) + bytes_size(m->key.len) +
+           uint_size(m->direct != 0);
+}
+
+static uint8_t *
+put_replica_get_req(uint8_t *p, const Dynpb__ReplicaGetReq *m)
+{
+    p = put_uint(p, 1, m->id);
+    p = put_bytes(p, 2, &m->key);
+    return put_uint(p, 3, m->direct != 0);
+}
+
 /* ReplicaGetResp { id = 1; object = 2; } */
 
 static size_t
@@ -188,6 +249,20 @@ put_replica_put_req(uint8_t *p, const Dynpb__ReplicaPutReq *m)
     return put_bytes(p, 3, &m->object);
 }
 
+/* ReplicaPutResp { id = 1; } */
+
+static size_t
+replica_put_resp_size(const Dynpb__ReplicaPutResp *m)
+{
+    return uint_size(m->id);
+}
+
+static uint8_t *
+put_replica_put_resp(uint8_t *p, const Dynpb__ReplicaPutResp *m)
+{
+    return put_uint(p, 1, m->id);
+}
+
 /*
  * A message is taken only when it is exactly what these encoders know:
  * one of the types, and no unknown fields (a reply relayed from a newer
@@ -213,15 +288,23 @@ siblings_known(const Dynpb__GetResp *m)
 
 enum fast_kind {
     FAST_NONE,
+    FAST_GET_REQ,
+    FAST_PUT_REQ,
     FAST_GET_RESP,
     FAST_PUT_RESP,
+    FAST_REPLICA_GET_REQ,
     FAST_REPLICA_GET_RESP,
     FAST_REPLICA_PUT_REQ,
+    FAST_REPLICA_PUT_RESP,
 };
 
 static enum fast_kind
 fast_kind(const ProtobufCMessage *msg)
 {
+    if (known(msg, &dynpb__get_req__descriptor))
+        return FAST_GET_REQ;
+    if (known(msg, &dynpb__put_req__descriptor))
+        return FAST_PUT_REQ;
     if (known(msg, &dynpb__get_resp__descriptor))
         return siblings_known((const Dynpb__GetResp *)msg) ? FAST_GET_RESP
                                                              : FAST_NONE;
@@ -235,6 +318,10 @@ fast_kind(const ProtobufCMessage *msg)
         return FAST_REPLICA_GET_RESP;
     if (known(msg, &dynpb__replica_put_req__descriptor))
         return FAST_REPLICA_PUT_REQ;
+    if (known(msg, &dynpb__replica_get_req__descriptor))
+        return FAST_REPLICA_GET_REQ;
+    if (known(msg, &dynpb__replica_put_resp__descriptor))
+        return FAST_REPLICA_PUT_RESP;
     return FAST_NONE;
 }
 
@@ -242,6 +329,18 @@ bool
 dyn_wire_fast_size(const ProtobufCMessage *msg, size_t *size)
 {
     switch (fast_kind(msg)) {
+    case FAST_GET_REQ:
+        *size = get_req_size((const Dynpb__GetReq *)msg);
+        return true;
+    case FAST_PUT_REQ:
+        *size = put_req_size((const Dynpb__PutReq *)msg);
+        return true;
+    case FAST_REPLICA_GET_REQ:
+        *size = replica_get_req_size((const Dynpb__ReplicaGetReq *)msg);
+        return true;
+    case FAST_REPLICA_PUT_RESP:
+        *size = replica_put_resp_size((const Dynpb__ReplicaPutResp *)msg);
+        return true;
     case FAST_GET_RESP:
         *size = get_resp_size((const Dynpb__GetResp *)msg);
         return true;
@@ -265,6 +364,18 @@ dyn_wire_fast_pack(const ProtobufCMessage *msg, uint8_t *buf, size_t *len)
 {
     uint8_t *end;
     switch (fast_kind(msg)) {
+    case FAST_GET_REQ:
+        end = put_get_req(buf, (const Dynpb__GetReq *)msg);
+        break;
+    case FAST_PUT_REQ:
+        end = put_put_req(buf, (const Dynpb__PutReq *)msg);
+        break;
+    case FAST_REPLICA_GET_REQ:
+        end = put_replica_get_req(buf, (const Dynpb__ReplicaGetReq *)msg);
+        break;
+    case FAST_REPLICA_PUT_RESP:
+        end = put_replica_put_resp(buf, (const Dynpb__ReplicaPutResp *)msg);
+        break;
     case FAST_GET_RESP:
         end = put_get_resp(buf, (const Dynpb__GetResp *)msg);
         break;

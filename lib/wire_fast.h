@@ -1,7 +1,8 @@
 /*
  * wire_fast.h - hand-written encoders of the few messages sent once per
- * request (GetResp, PutResp, ReplicaGetResp, ReplicaPutReq), writing the
- * bytes protobuf-c would write, several times faster.  wire.c's
+ * request (GetReq, PutReq, GetResp, PutResp and the four Replica*
+ * messages), writing the bytes protobuf-c would write, several times
+ * faster.  wire_parse.h is the other direction.  wire.c's
  * dyn_wire_frame_size() and dyn_wire_frame_pack() use them when they can;
  * nothing else needs to call them.  No allocation; thread-safe.
  */

@@ -33,7 +33,9 @@
 
 #include "err.h"
 #include "wire.h"
+#include "arena.h"
 #include "wire_fast.h"
+#include "wire_parse.h"
 
 #define TEST_MAX_FRAME_BYTES (4u << 20) /* room for the 1 MiB value */
 #define BIG_VALUE_BYTES (1u << 20)      /* the large value round-tripped */
@@ -1695,59 +1697,124 @@ assert_fast_equals_protobuf_c(const ProtobufCMessage *msg, uint8_t *want,
     assert_int_equal(fast_size + DYN_WIRE_HEADER_BYTES, want_len);
 }
 
+/* One random message of every type the hand-written code handles. */
+enum { FAST_POOL = 1000, FAST_SIBS = 5, FAST_TYPES = 8 };
+
+struct fast_msgs {
+    Dynpb__Dot dots[FAST_SIBS + 1];
+    Dynpb__Sibling sibs[FAST_SIBS], *ptrs[FAST_SIBS];
+    Dynpb__GetReq get_req;
+    Dynpb__PutReq put_req;
+    Dynpb__GetResp get_resp;
+    Dynpb__PutResp put_resp;
+    Dynpb__ReplicaGetReq replica_get_req;
+    Dynpb__ReplicaGetResp replica_get_resp;
+    Dynpb__ReplicaPutReq replica_put_req;
+    Dynpb__ReplicaPutResp replica_put_resp;
+    ProtobufCMessage *all[FAST_TYPES];
+};
+
+static protobuf_c_boolean
+fast_bool(struct rng *g)
+{
+    return rng_percent(g, 30) ? 1 : 0;
+}
+
+static void
+fast_msgs_random(struct fast_msgs *f, struct rng *g, uint8_t *pool)
+{
+    for (int i = 0; i <= FAST_SIBS; i++) {
+        dynpb__dot__init(&f->dots[i]);
+        f->dots[i].node = fast_uint(g);
+        f->dots[i].counter = fast_uint(g);
+    }
+    for (int i = 0; i < FAST_SIBS; i++) {
+        dynpb__sibling__init(&f->sibs[i]);
+        f->sibs[i].dot = rng_percent(g, 90) ? &f->dots[i] : NULL;
+        f->sibs[i].value = fast_bytes(g, pool, FAST_POOL);
+        f->sibs[i].deleted = rng_percent(g, 20) ? (int)rng_below(g, 3) : 0;
+        f->sibs[i].ts_ms = fast_uint(g);
+        f->ptrs[i] = &f->sibs[i];
+    }
+
+    dynpb__get_req__init(&f->get_req);
+    f->get_req.id = fast_uint(g);
+    f->get_req.key = fast_bytes(g, pool, FAST_POOL);
+    f->get_req.r = (uint32_t)fast_uint(g);
+    f->get_req.timeout_ms = (uint32_t)fast_uint(g);
+    f->get_req.forwarded = fast_bool(g);
+
+    dynpb__put_req__init(&f->put_req);
+    f->put_req.id = fast_uint(g);
+    f->put_req.key = fast_bytes(g, pool, FAST_POOL);
+    f->put_req.value = fast_bytes(g, pool, FAST_POOL);
+    f->put_req.context = fast_bytes(g, pool, FAST_POOL);
+    f->put_req.deleted = fast_bool(g);
+    f->put_req.w = (uint32_t)fast_uint(g);
+    f->put_req.timeout_ms = (uint32_t)fast_uint(g);
+    f->put_req.forwarded = fast_bool(g);
+
+    dynpb__get_resp__init(&f->get_resp);
+    f->get_resp.id = fast_uint(g);
+    f->get_resp.context = fast_bytes(g, pool, FAST_POOL);
+    f->get_resp.n_siblings = rng_below(g, FAST_SIBS + 1);
+    f->get_resp.siblings = f->get_resp.n_siblings > 0 ? f->ptrs : NULL;
+
+    dynpb__put_resp__init(&f->put_resp);
+    f->put_resp.id = fast_uint(g);
+    f->put_resp.context = fast_bytes(g, pool, FAST_POOL);
+    f->put_resp.dot = rng_percent(g, 80) ? &f->dots[FAST_SIBS] : NULL;
+    f->put_resp.siblings = (uint32_t)fast_uint(g);
+
+    dynpb__replica_get_req__init(&f->replica_get_req);
+    f->replica_get_req.id = fast_uint(g);
+    f->replica_get_req.key = fast_bytes(g, pool, FAST_POOL);
+    f->replica_get_req.direct = fast_bool(g);
+
+    dynpb__replica_get_resp__init(&f->replica_get_resp);
+    f->replica_get_resp.id = fast_uint(g);
+    f->replica_get_resp.object = fast_bytes(g, pool, FAST_POOL);
+
+    dynpb__replica_put_req__init(&f->replica_put_req);
+    f->replica_put_req.id = fast_uint(g);
+    f->replica_put_req.key = fast_bytes(g, pool, FAST_POOL);
+    f->replica_put_req.object = fast_bytes(g, pool, FAST_POOL);
+
+    dynpb__replica_put_resp__init(&f->replica_put_resp);
+    f->replica_put_resp.id = fast_uint(g);
+
+    ProtobufCMessage *all[FAST_TYPES] = {
+        &f->get_req.base,          &f->put_req.base,
+        &f->get_resp.base,         &f->put_resp.base,
+        &f->replica_get_req.base,  &f->replica_get_resp.base,
+        &f->replica_put_req.base,  &f->replica_put_resp.base,
+    };
+    memcpy(f->all, all, sizeof(all));
+}
+
+static uint8_t *
+fast_pool(struct rng *g)
+{
+    uint8_t *pool = xmalloc(FAST_POOL);
+    for (size_t i = 0; i < FAST_POOL; i++)
+        pool[i] = (uint8_t)rng_next(g);
+    return pool;
+}
+
 static void
 fast_encoders_write_what_protobuf_c_writes(void **state)
 {
     (void)state;
     struct rng g = {test_seed("wire fast encoders")};
-    enum { POOL = 1000, SIBS = 5, OUT = 16 * 1024 };
-    uint8_t *pool = xmalloc(POOL), *want = xmalloc(OUT), *got = xmalloc(OUT);
-    for (size_t i = 0; i < POOL; i++)
-        pool[i] = (uint8_t)rng_next(&g);
+    enum { OUT = 16 * 1024 };
+    uint8_t *pool = fast_pool(&g), *want = xmalloc(OUT), *got = xmalloc(OUT);
+    struct fast_msgs f;
 
     for (int round = 0; round < FAST_ROUNDS; round++) {
-        Dynpb__Dot dots[SIBS + 1];
-        Dynpb__Sibling sibs[SIBS], *ptrs[SIBS];
-        for (int i = 0; i <= SIBS; i++) {
-            dynpb__dot__init(&dots[i]);
-            dots[i].node = fast_uint(&g);
-            dots[i].counter = fast_uint(&g);
-        }
-        for (int i = 0; i < SIBS; i++) {
-            dynpb__sibling__init(&sibs[i]);
-            sibs[i].dot = rng_percent(&g, 90) ? &dots[i] : NULL;
-            sibs[i].value = fast_bytes(&g, pool, POOL);
-            sibs[i].deleted = rng_percent(&g, 20) ? (int)rng_below(&g, 3) : 0;
-            sibs[i].ts_ms = fast_uint(&g);
-            ptrs[i] = &sibs[i];
-        }
-
-        Dynpb__GetResp get = DYNPB__GET_RESP__INIT;
-        get.id = fast_uint(&g);
-        get.context = fast_bytes(&g, pool, POOL);
-        get.n_siblings = rng_below(&g, SIBS + 1);
-        get.siblings = ptrs;
-        assert_fast_equals_protobuf_c(&get.base, want, got, "GetResp", round);
-
-        Dynpb__PutResp put = DYNPB__PUT_RESP__INIT;
-        put.id = fast_uint(&g);
-        put.context = fast_bytes(&g, pool, POOL);
-        put.dot = rng_percent(&g, 80) ? &dots[SIBS] : NULL;
-        put.siblings = (uint32_t)fast_uint(&g);
-        assert_fast_equals_protobuf_c(&put.base, want, got, "PutResp", round);
-
-        Dynpb__ReplicaGetResp rget = DYNPB__REPLICA_GET_RESP__INIT;
-        rget.id = fast_uint(&g);
-        rget.object = fast_bytes(&g, pool, POOL);
-        assert_fast_equals_protobuf_c(&rget.base, want, got, "ReplicaGetResp",
-                                      round);
-
-        Dynpb__ReplicaPutReq rput = DYNPB__REPLICA_PUT_REQ__INIT;
-        rput.id = fast_uint(&g);
-        rput.key = fast_bytes(&g, pool, POOL);
-        rput.object = fast_bytes(&g, pool, POOL);
-        assert_fast_equals_protobuf_c(&rput.base, want, got, "ReplicaPutReq",
-                                      round);
+        fast_msgs_random(&f, &g, pool);
+        for (int t = 0; t < FAST_TYPES; t++)
+            assert_fast_equals_protobuf_c(f.all[t], want, got,
+                                          f.all[t]->descriptor->name, round);
     }
     free(pool);
     free(want);
@@ -1760,7 +1827,7 @@ fast_encoders_leave_other_messages_to_protobuf_c(void **state)
     (void)state;
     size_t size;
     uint8_t buf[64];
-    Dynpb__GetReq req = DYNPB__GET_REQ__INIT;
+    Dynpb__StatusReq req = DYNPB__STATUS_REQ__INIT;
     assert_false(dyn_wire_fast_size(&req.base, &size));
     assert_false(dyn_wire_fast_pack(&req.base, buf, &size));
     /* Unknown fields (a reply relayed from a newer peer) are protobuf-c's
@@ -1775,6 +1842,264 @@ fast_encoders_leave_other_messages_to_protobuf_c(void **state)
     size_t want_len = reference_frame(&put.base, want);
     assert_int_equal(dyn_wire_frame_pack(&put.base, got), (int64_t)want_len);
     assert_memory_equal(got, want, want_len);
+}
+
+/* ---- the hand-written decoders (wire_parse.c) ---- */
+
+#define PARSE_MUTANTS 40 /* mutated bodies per random valid body */
+
+/*
+ * Stricter than msg_equal on one point code may rely on: an empty bytes
+ * field has data NULL in both (protobuf-c's way), recursively.
+ */
+static void
+assert_same_empty_bytes(const ProtobufCMessage *a, const ProtobufCMessage *b)
+{
+    const ProtobufCMessageDescriptor *d = a->descriptor;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        const char *pa = (const char *)a + f->offset;
+        const char *pb = (const char *)b + f->offset;
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t n = *(const size_t *)((const char *)a + f->quantifier_offset);
+            if (n == 0)
+                assert_true(*(void *const *)pa == NULL &&
+                            *(void *const *)pb == NULL);
+            if (f->type == PROTOBUF_C_TYPE_MESSAGE)
+                for (size_t k = 0; k < n; k++)
+                    assert_same_empty_bytes((*(ProtobufCMessage *const **)pa)[k],
+                                            (*(ProtobufCMessage *const **)pb)[k]);
+        } else if (f->type == PROTOBUF_C_TYPE_BYTES) {
+            const ProtobufCBinaryData *ba = (const void *)pa;
+            const ProtobufCBinaryData *bb = (const void *)pb;
+            if ((ba->len == 0) != (ba->data == NULL) ||
+                (bb->len == 0) != (bb->data == NULL))
+                fail_msg("%s.%s: empty bytes not NULL, or NULL not empty",
+                         d->name, f->name);
+        } else if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
+            const ProtobufCMessage *ma = *(ProtobufCMessage *const *)pa;
+            const ProtobufCMessage *mb = *(ProtobufCMessage *const *)pb;
+            assert_true((ma == NULL) == (mb == NULL));
+            if (ma != NULL)
+                assert_same_empty_bytes(ma, mb);
+        }
+    }
+}
+
+/* Every non-empty bytes field of m points into [body, body + len). */
+static void
+assert_borrows_from(const ProtobufCMessage *m, const uint8_t *body, size_t len)
+{
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        const char *p = (const char *)m + f->offset;
+        if (f->label == PROTOBUF_C_LABEL_REPEATED &&
+            f->type == PROTOBUF_C_TYPE_MESSAGE) {
+            size_t n = *(const size_t *)((const char *)m + f->quantifier_offset);
+            for (size_t k = 0; k < n; k++)
+                assert_borrows_from((*(ProtobufCMessage *const **)p)[k], body,
+                                    len);
+        } else if (f->type == PROTOBUF_C_TYPE_BYTES) {
+            const ProtobufCBinaryData *b = (const void *)p;
+            if (b->len > 0)
+                assert_true(b->data >= body && b->data + b->len <= body + len);
+        } else if (f->type == PROTOBUF_C_TYPE_MESSAGE &&
+                   *(ProtobufCMessage *const *)p != NULL) {
+            assert_borrows_from(*(ProtobufCMessage *const *)p, body, len);
+        }
+    }
+}
+
+/*
+ * The one rule: when the hand-written decoder takes a body, protobuf-c
+ * takes it too and decodes the same message.  Returns whether it took
+ * it.  Also checks dyn_wire_decode_borrowed() agrees with protobuf-c.
+ */
+static bool
+assert_parse_agrees(uint8_t code, const uint8_t *body, size_t len,
+                    struct dyn_arena *arena)
+{
+    ProtobufCMessage *fast = NULL, *ref = NULL, *via_api = NULL;
+    enum dyn_wire_parse_result r = dyn_wire_parse(code, body, len, arena, &fast);
+    assert_int_not_equal(r, DYN_WIRE_NOMEM);
+    int ref_rc = dyn_wire_decode(code, body, len, &ref);
+    if (r == DYN_WIRE_PARSED) {
+        if (ref_rc != 0)
+            fail_msg("code %u: parsed a %zu-byte body protobuf-c refuses",
+                     code, len);
+        if (!msg_equal(fast, ref))
+            fail_msg("code %u: parsed a %zu-byte body differently", code, len);
+        assert_same_empty_bytes(fast, ref);
+        assert_borrows_from(fast, body, len);
+    }
+    int api_rc = dyn_wire_decode_borrowed(code, body, len, arena, &via_api);
+    assert_int_equal(api_rc, ref_rc);
+    if (api_rc == 0) {
+        assert_true(msg_equal(via_api, ref));
+        assert_int_equal(via_api->n_unknown_fields, ref->n_unknown_fields);
+    }
+    dyn_wire_msg_free(ref);
+    dyn_arena_reset(arena);
+    return r == DYN_WIRE_PARSED;
+}
+
+static void
+parse_takes_every_body_protobuf_c_writes(void **state)
+{
+    (void)state;
+    struct rng g = {test_seed("wire parse, valid bodies")};
+    uint8_t *pool = fast_pool(&g);
+    struct dyn_arena arena;
+    dyn_arena_init(&arena, 4096);
+    struct fast_msgs f;
+
+    for (int round = 0; round < FAST_ROUNDS; round++) {
+        fast_msgs_random(&f, &g, pool);
+        for (int t = 0; t < FAST_TYPES; t++) {
+            size_t len;
+            uint8_t *body = body_of(f.all[t], &len);
+            if (!assert_parse_agrees(dyn_wire_code_of(f.all[t]), body, len,
+                                     &arena))
+                fail_msg("round %d: declined a %s protobuf-c wrote", round,
+                         f.all[t]->descriptor->name);
+            free(body);
+        }
+    }
+    dyn_arena_free(&arena);
+    free(pool);
+}
+
+/* A random change to body (len bytes, room for cap): the new length. */
+static size_t
+parse_mutate(struct rng *g, uint8_t *body, size_t len, size_t cap)
+{
+    static const uint8_t edits[][3] = {
+        {0x08, 0x05},       /* field 1 again (a duplicate id) */
+        {0x18, 0x02},       /* field 3 = 2: a bool 2, or a uint32 */
+        {0x48, 0x01},       /* field 9: unknown */
+        {0x88, 0x01},       /* a two-byte tag */
+        {0x12, 0x00},       /* field 2, empty, again */
+        {0x1a, 0x00},       /* field 3 as bytes: an empty submessage */
+        {0x0a, 0x01, 0x08}, /* field 1 as bytes */
+    };
+    size_t pos = len > 0 ? rng_below(g, (uint32_t)len + 1) : 0;
+    switch (rng_below(g, 5)) {
+    case 0: /* flip a bit */
+        if (len > 0)
+            body[rng_below(g, (uint32_t)len)] ^= (uint8_t)(1u << rng_below(g, 8));
+        return len;
+    case 1: /* set a byte */
+        if (len > 0)
+            body[rng_below(g, (uint32_t)len)] = (uint8_t)rng_next(g);
+        return len;
+    case 2: /* truncate */
+        return pos;
+    case 3: { /* insert a field (or a part of one) */
+        const uint8_t *e = edits[rng_below(g, sizeof(edits) / sizeof(edits[0]))];
+        size_t n = e[0] == 0x0a ? 3 : 2;
+        if (len + n > cap)
+            return len;
+        memmove(body + pos + n, body + pos, len - pos);
+        memcpy(body + pos, e, n);
+        return len + n;
+    }
+    default: /* a uint32 past 32 bits, a 64-bit overflow, at the end */
+        if (len + 12 > cap)
+            return len;
+        body[len++] = rng_percent(g, 50) ? 0x18 : 0x08;
+        for (int i = 0; i < 9; i++)
+            body[len++] = 0xff;
+        body[len++] = (uint8_t)rng_below(g, 4);
+        return len;
+    }
+}
+
+static void
+parse_of_mutated_bodies_declines_or_agrees_with_protobuf_c(void **state)
+{
+    (void)state;
+    struct rng g = {test_seed("wire parse, mutated bodies")};
+    uint8_t *pool = fast_pool(&g);
+    struct dyn_arena arena;
+    dyn_arena_init(&arena, 4096);
+    struct fast_msgs f;
+    unsigned taken = 0, declined = 0;
+
+    for (int round = 0; round < FAST_ROUNDS / 8; round++) {
+        fast_msgs_random(&f, &g, pool);
+        for (int t = 0; t < FAST_TYPES; t++) {
+            size_t len;
+            uint8_t *valid = body_of(f.all[t], &len);
+            uint8_t code = dyn_wire_code_of(f.all[t]);
+            size_t cap = len + 64;
+            uint8_t *work = xmalloc(cap);
+            for (int m = 0; m < PARSE_MUTANTS; m++) {
+                memcpy(work, valid, len);
+                size_t n = len;
+                unsigned edits = 1 + rng_below(&g, 3);
+                for (unsigned e = 0; e < edits; e++)
+                    n = parse_mutate(&g, work, n, cap);
+                uint8_t *body = xmalloc(n > 0 ? n : 1); /* exact, for ASan */
+                memcpy(body, work, n);
+                if (assert_parse_agrees(code, body, n, &arena))
+                    taken++;
+                else
+                    declined++;
+                free(body);
+            }
+            free(work);
+            free(valid);
+        }
+    }
+    print_message("mutated bodies: %u taken, %u declined\n", taken, declined);
+    /* Both sides of the rule were exercised, many times. */
+    assert_true(taken > 1000 && declined > 1000);
+    dyn_arena_free(&arena);
+    free(pool);
+}
+
+/* Bodies protobuf-c reads by rules of its own are left to it. */
+static void
+parse_declines_what_protobuf_c_reads_its_own_way(void **state)
+{
+    (void)state;
+    static const struct {
+        uint8_t code;
+        uint8_t body[12];
+        size_t len;
+        const char *why;
+    } cases[] = {
+        {DYN_MSG_GET_REQ, {0x08, 0x01, 0x08, 0x02}, 4, "id twice: last wins"},
+        {DYN_MSG_GET_REQ, {0x28, 0x02}, 2, "bool 2 reads as true"},
+        {DYN_MSG_GET_REQ, {0x18, 0x80, 0x80, 0x80, 0x80, 0x10}, 6,
+         "r past 32 bits"},
+        {DYN_MSG_GET_REQ, {0x48, 0x01}, 2, "unknown field 9 is kept"},
+        {DYN_MSG_GET_REQ, {0x88, 0x00, 0x01}, 3, "two-byte tag of field 1"},
+        {DYN_MSG_GET_REQ, {0x10, 0x01}, 2, "key as a varint"},
+        {DYN_MSG_PUT_RESP, {0x1a, 0x02, 0x08, 0x01, 0x1a, 0x02, 0x10, 0x02},
+         8, "dot twice: merged"},
+        {DYN_MSG_REPLICA_PUT_REQ, {0x12, 0x05, 'k'}, 3, "key past the end"},
+        {DYN_MSG_STATUS_REQ, {0x08, 0x01}, 2, "not a type it knows"},
+    };
+    struct dyn_arena arena;
+    dyn_arena_init(&arena, 1024);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        if (assert_parse_agrees(cases[i].code, cases[i].body, cases[i].len,
+                                &arena))
+            fail_msg("took a body it should decline: %s", cases[i].why);
+    }
+    /* And protobuf-c's answers come through dyn_wire_decode_borrowed. */
+    ProtobufCMessage *m;
+    assert_int_equal(dyn_wire_decode_borrowed(DYN_MSG_GET_REQ, cases[0].body,
+                                              cases[0].len, &arena, &m), 0);
+    assert_int_equal(((Dynpb__GetReq *)m)->id, 2);
+    dyn_arena_reset(&arena);
+    assert_int_equal(dyn_wire_decode_borrowed(DYN_MSG_REPLICA_PUT_REQ,
+                                              cases[7].body, cases[7].len,
+                                              &arena, &m),
+                     -DYN_EDECODE);
+    dyn_arena_free(&arena);
 }
 
 int
@@ -1821,6 +2146,10 @@ main(void)
         cmocka_unit_test(random_and_mutated_bodies_for_every_code_never_crash),
         cmocka_unit_test(fast_encoders_write_what_protobuf_c_writes),
         cmocka_unit_test(fast_encoders_leave_other_messages_to_protobuf_c),
+        cmocka_unit_test(parse_takes_every_body_protobuf_c_writes),
+        cmocka_unit_test(
+            parse_of_mutated_bodies_declines_or_agrees_with_protobuf_c),
+        cmocka_unit_test(parse_declines_what_protobuf_c_reads_its_own_way),
     };
 
     return cmocka_run_group_tests_name("wire", tests, NULL, NULL);

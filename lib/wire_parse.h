@@ -1,0 +1,47 @@
+/*
+ * wire_parse.h - hand-written decoders of the messages received once per
+ * request (GetReq, PutReq, GetResp, PutResp and the four Replica*
+ * messages), several times faster than protobuf-c's.
+ *
+ * They decode into the same protobuf-c structs, but every bytes field
+ * points into the body given (nothing is copied), and every struct is
+ * taken from an arena.  They take only what they are sure protobuf-c
+ * would decode to the same struct: a well-formed body of known fields,
+ * each present at most once, one-byte tags, canonical bools.  Anything
+ * else (an unknown field, a field twice, a truncated body, another
+ * message type) is declined, and the caller decodes it with protobuf-c,
+ * which then accepts or rejects it by its own rules.  So these decoders
+ * never reject anything themselves, and never change what is accepted.
+ *
+ * wire.c's dyn_wire_decode_borrowed() uses them; nothing else needs to.
+ * No allocation outside the arena; thread-safe with separate arenas.
+ */
+#ifndef DYN_WIRE_PARSE_H
+#define DYN_WIRE_PARSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "dynamo.pb-c.h"
+
+struct dyn_arena;
+
+enum dyn_wire_parse_result {
+    DYN_WIRE_PARSED,   /* *out is the message */
+    DYN_WIRE_DECLINED, /* not taken: decode with protobuf-c */
+    DYN_WIRE_NOMEM,    /* the arena is out of memory */
+};
+
+/*
+ * Decode `body` (len bytes) of message `code` (wire.h).  On
+ * DYN_WIRE_PARSED, *out lives in `arena` and borrows from `body`: it is
+ * valid until the arena is reset or the body goes, whichever is first.  On
+ * DYN_WIRE_DECLINED the arena may hold a few unused bytes.
+ */
+enum dyn_wire_parse_result dyn_wire_parse(uint8_t code, const uint8_t *body,
+                                          size_t len, struct dyn_arena *arena,
+                                          ProtobufCMessage **out);
+
+#endif
