@@ -49,6 +49,26 @@ dyn_kv_get_borrowed(struct dyn_store_txn *txn, uint32_t partition,
                                       limits->max_value_bytes);
 }
 
+/*
+ * The stored object of a key about to be written: its metadata checked,
+ * its values left unchecked in *values (record.h), because a write that
+ * supersedes them never reads them.
+ */
+static int
+kv_get_lazy(struct dyn_store_txn *txn, uint32_t partition, const uint8_t *key,
+            size_t key_len, const struct dyn_kv_limits *limits,
+            struct dyn_object *out, struct dyn_record_values *values)
+{
+    struct dyn_bytes rec;
+    dyn_object_init(out);
+    values->count = 0;
+    int rc = dyn_store_get(txn, partition, key, key_len, &rec);
+    if (rc < 0)
+        return rc;
+    return dyn_record_decode_lazy(out, values, rec.data, rec.len,
+                                  limits->max_value_bytes);
+}
+
 int
 dyn_kv_get(struct dyn_store_txn *txn, uint32_t partition, const uint8_t *key,
            size_t key_len, const struct dyn_kv_limits *limits,
@@ -84,9 +104,10 @@ dyn_kv_put(struct dyn_store_txn *txn, const struct dyn_kv_put *put,
            uint64_t node, uint64_t now_ms, const struct dyn_kv_limits *limits,
            struct dyn_kv_stored *result, struct dyn_dot *dot)
 {
+    struct dyn_record_values old;
     dyn_kv_stored_init(result);
-    int rc = dyn_kv_get_borrowed(txn, put->partition, put->key, put->key_len,
-                                 limits, &result->obj);
+    int rc = kv_get_lazy(txn, put->partition, put->key, put->key_len, limits,
+                         &result->obj, &old);
     if (rc == -DYN_ENOTFOUND)
         rc = 0; /* a new key starts as the empty object */
     if (rc < 0)
@@ -94,6 +115,11 @@ dyn_kv_put(struct dyn_store_txn *txn, const struct dyn_kv_put *put,
     rc = dyn_object_put_borrowed(&result->obj, put->ctx, node, now_ms,
                                  put->value, put->value_len, put->deleted,
                                  &limits->dvv, dot);
+    if (rc < 0)
+        goto fail;
+    /* A stored version the write keeps is checked before it is stored
+     * again; a damaged one stays as it is, for repair. */
+    rc = dyn_record_check_values(&old, &result->obj);
     if (rc < 0)
         goto fail;
     rc = kv_store_object(txn, put->partition, put->key, put->key_len, result,
@@ -112,13 +138,20 @@ dyn_kv_merge(struct dyn_store_txn *txn, uint32_t partition, const uint8_t *key,
              const struct dyn_kv_limits *limits, struct dyn_kv_stored *result)
 {
     struct dyn_object local;
+    struct dyn_record_values old;
     dyn_kv_stored_init(result);
-    int rc = dyn_kv_get_borrowed(txn, partition, key, key_len, limits, &local);
+    int rc = kv_get_lazy(txn, partition, key, key_len, limits, &local, &old);
     if (rc == -DYN_ENOTFOUND || rc == -DYN_ECHECKSUM || rc == -DYN_EFORMAT)
         rc = 0; /* nothing usable here: the incoming object stands alone */
     if (rc < 0)
         goto out;
     rc = dyn_object_sync_borrowed(&result->obj, &local, incoming);
+    if (rc == 0 && dyn_record_check_values(&old, &result->obj) < 0) {
+        /* The local values the merge keeps are damaged: as above. */
+        dyn_object_free(&result->obj);
+        dyn_object_free(&local);
+        rc = dyn_object_sync_borrowed(&result->obj, &local, incoming);
+    }
     if (rc < 0)
         goto out;
     if (result->obj.sibling_count > limits->dvv.max_siblings) {

@@ -80,9 +80,10 @@ int dyn_kv_get_borrowed(struct dyn_store_txn *txn, uint32_t partition,
  * does not borrow from `put` or the transaction.
  * Returns -DYN_ESIBLINGS when the key would hold more than max_siblings
  * versions (nothing is written), -DYN_ECHECKSUM when the stored object
- * is damaged (nothing is written: the damaged versions are kept for
- * repair rather than silently replaced), -DYN_ESTOREFULL, or another
- * store code.
+ * is damaged in a part the write would keep (nothing is written: the
+ * damaged versions are kept for repair rather than silently replaced;
+ * values the write supersedes are dropped unread, damaged or not),
+ * -DYN_ESTOREFULL, or another store code.
  */
 int dyn_kv_put(struct dyn_store_txn *txn, const struct dyn_kv_put *put,
                uint64_t node, uint64_t now_ms,

@@ -1,14 +1,30 @@
 /*
- * record.h - the stored form of an object: an envelope with a checksum.
+ * record.h - the stored form of an object: an envelope with checksums.
  *
- * Layout: format byte (DYN_RECORD_FORMAT), CRC-32C of what follows (4
- * bytes, big-endian), then dyn_object_encode() bytes.  Format 1, the same
- * with zlib's CRC-32, is still decoded.  A record that fails its
- * checksum is never served: the reader gets -DYN_ECHECKSUM and the
- * caller reports it (and, in a cluster, repairs from replicas).
+ * Layout (format 3, DYN_RECORD_FORMAT):
  *
- * Memory: dyn_record_encode() returns a buffer the caller frees with
- * free().  Thread-safe.
+ *   byte 0     format byte, 3
+ *   bytes 1-4  CRC-32C, big-endian, of byte 0 and bytes 5-8 followed by
+ *              the body with every sibling's value left out: the
+ *              metadata (vector, dots, timestamps, flags, lengths)
+ *   bytes 5-8  CRC-32C, big-endian, of the values, one after another in
+ *              sibling order
+ *   bytes 9-   the body: dyn_object_encode() bytes
+ *
+ * Two checksums so that a write need not read the values it replaces: a
+ * put whose context covers every stored version, or a replica merge
+ * whose object supersedes the stored one, checks the metadata it decides
+ * with and never touches the old values (the CPU's first touch of a cold
+ * record was most of a put's checksum cost; for a 1 MiB value it is the
+ * whole megabyte).  Whatever is kept is checked before it is stored again.
+ *
+ * Formats 2 (one CRC-32C of the body, 5-byte header) and 1 (the same with
+ * zlib's CRC-32) are still decoded.  A record that fails a checksum is
+ * never served: the reader gets -DYN_ECHECKSUM and the caller reports it
+ * (and, in a cluster, repairs from replicas).
+ *
+ * Memory: the encoders return a buffer the caller frees with free().
+ * Thread-safe.
  */
 #ifndef DYN_RECORD_H
 #define DYN_RECORD_H
@@ -18,8 +34,9 @@
 
 #include "dvv.h"
 
-#define DYN_RECORD_FORMAT 2       /* what encode writes: CRC-32C */
-#define DYN_RECORD_HEADER_BYTES 5 /* format byte + CRC */
+#define DYN_RECORD_FORMAT 3       /* what encode writes */
+#define DYN_RECORD_HEADER_BYTES 9 /* its header: format byte, two CRCs */
+#define DYN_RECORD_LAZY_SPANS 8   /* values a lazy decode can leave */
 
 /*
  * Encode `obj` as a record.  Returns 0 with *out (caller frees) and
@@ -34,9 +51,11 @@ int dyn_record_encode_rebind(struct dyn_object *obj, uint8_t **out,
                              size_t *out_len);
 
 /*
- * Decode a record into `out` (overwritten).  Returns 0, -DYN_ECHECKSUM
- * when the CRC does not match, -DYN_EFORMAT for an unknown format or a
- * malformed object, or -ENOMEM.
+ * Decode a record into `out` (overwritten), every checksum checked.
+ * Returns 0, -DYN_ECHECKSUM when a CRC does not match (or, in format 3,
+ * when the body does not decode: its metadata CRC cannot be checked
+ * without decoding it, and what encode writes always decodes),
+ * -DYN_EFORMAT for an unknown format or a malformed object, or -ENOMEM.
  */
 int dyn_record_decode(struct dyn_object *out, const uint8_t *buf, size_t len,
                       uint32_t max_value_bytes);
@@ -44,5 +63,35 @@ int dyn_record_decode(struct dyn_object *out, const uint8_t *buf, size_t len,
 /* The same, with the values borrowed from `buf` (dvv.h). */
 int dyn_record_decode_borrowed(struct dyn_object *out, const uint8_t *buf,
                                size_t len, uint32_t max_value_bytes);
+
+/* What a lazy decode left unchecked: where the values are, and their CRC. */
+struct dyn_record_values {
+    uint32_t want;  /* their CRC as stored */
+    uint32_t count; /* spans; 0 when nothing is left to check */
+    struct {
+        const uint8_t *data;
+        uint32_t len;
+    } span[DYN_RECORD_LAZY_SPANS];
+};
+
+/*
+ * Decode like dyn_record_decode_borrowed(), checking the metadata only:
+ * the values stay unchecked (their place and CRC go to *values) until
+ * dyn_record_check_values().  An older format, or a record with more
+ * than DYN_RECORD_LAZY_SPANS values, is checked whole at once.  Codes as
+ * dyn_record_decode().
+ */
+int dyn_record_decode_lazy(struct dyn_object *out,
+                           struct dyn_record_values *values,
+                           const uint8_t *buf, size_t len,
+                           uint32_t max_value_bytes);
+
+/*
+ * Before `obj` (what an operation made of a lazily decoded object) is
+ * used: when any of its values still points into the record, check all
+ * of the record's values.  0, or -DYN_ECHECKSUM.
+ */
+int dyn_record_check_values(const struct dyn_record_values *values,
+                            const struct dyn_object *obj);
 
 #endif

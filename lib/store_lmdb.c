@@ -53,6 +53,7 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "be32.h"
 #include "err.h"
 #include "store.h"
 #include "store_engine.h"
@@ -134,22 +135,6 @@ txn_store(struct dyn_store_txn *txn)
 }
 
 static void
-put_be32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-static uint32_t
-get_be32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
-           p[3];
-}
-
-static void
 encode_key(struct db_key *k, uint32_t partition, const uint8_t *key,
            size_t key_len)
 {
@@ -159,7 +144,7 @@ encode_key(struct db_key *k, uint32_t partition, const uint8_t *key,
     k->hashed = key_len > DIRECT_KEY_BYTES;
     if (k->hashed)
         direct = DIRECT_KEY_BYTES;
-    put_be32(k->buf, partition);
+    dyn_put_be32(k->buf, partition);
     if (direct > 0)
         memcpy(k->buf + PARTITION_BYTES, key, direct);
     k->val.mv_data = k->buf;
@@ -180,7 +165,7 @@ split_long(const MDB_val *data, struct dyn_bytes *key, struct dyn_bytes *value)
 
     if (data->mv_size < LEN_BYTES)
         return -DYN_EFORMAT;
-    len = get_be32(p);
+    len = dyn_get_be32(p);
     if (len <= DIRECT_KEY_BYTES || len > data->mv_size - LEN_BYTES)
         return -DYN_EFORMAT;
     key->data = p + LEN_BYTES;
@@ -256,7 +241,7 @@ put_long(struct dyn_store_txn *txn, struct db_key *k, const uint8_t *key,
     if (rc != 0)
         return translate(rc);
     p = data.mv_data;
-    put_be32(p, (uint32_t)key_len);
+    dyn_put_be32(p, (uint32_t)key_len);
     memcpy(p + LEN_BYTES, key, key_len);
     if (value_len > 0)
         memcpy(p + LEN_BYTES + key_len, value, value_len);
@@ -309,7 +294,7 @@ decode_record(const MDB_val *k, const MDB_val *data, uint32_t *partition,
 
     if (k->mv_size < PARTITION_BYTES)
         return -DYN_EFORMAT;
-    *partition = get_be32(p);
+    *partition = dyn_get_be32(p);
     if (k->mv_size == MAX_DB_KEY_BYTES)
         return split_long(data, key, value);
     if (k->mv_size > PARTITION_BYTES + DIRECT_KEY_BYTES)

@@ -23,6 +23,7 @@
 
 #define NODE_A 0xa1
 #define NODE_B 0xb2
+#define NODE_C 0xc3
 #define PARTITION 7
 
 struct fixture {
@@ -184,7 +185,7 @@ put_past_max_siblings_is_refused_and_stores_nothing(void **state)
     dyn_object_free(&after);
 }
 
-/* Flip one byte of the stored record of "k". */
+/* Flip one byte of the stored record of "k" (SIZE_MAX: its last). */
 static void
 damage_record(struct fixture *fx, size_t offset)
 {
@@ -196,7 +197,7 @@ damage_record(struct fixture *fx, size_t offset)
     uint8_t *copy = malloc(rec.len);
     assert_non_null(copy);
     memcpy(copy, rec.data, rec.len);
-    copy[offset % rec.len] ^= 0x40;
+    copy[offset == SIZE_MAX ? rec.len - 1 : offset % rec.len] ^= 0x40;
     assert_int_equal(
         dyn_store_put(txn, PARTITION, (const uint8_t *)"k", 1, copy, rec.len),
         0);
@@ -261,6 +262,106 @@ merge_repairs_a_damaged_record_from_a_replica(void **state)
     dyn_object_free(&replica);
     dyn_kv_stored_free(&merged);
     dyn_object_free(&obj);
+}
+
+/* Flip the last byte of the stored record of "k": its last value's. */
+static void
+damage_last_value(struct fixture *fx)
+{
+    damage_record(fx, SIZE_MAX);
+}
+
+/* The only value of "k" is `want`. */
+static void
+assert_only_value(struct fixture *fx, const char *want)
+{
+    struct dyn_object obj;
+    assert_int_equal(get(fx, &obj), 0);
+    assert_int_equal(obj.sibling_count, 1);
+    assert_int_equal(obj.siblings[0].value_len, strlen(want));
+    assert_memory_equal(obj.siblings[0].value, want, strlen(want));
+    dyn_object_free(&obj);
+}
+
+/*
+ * A put whose context covers the stored version never reads its value:
+ * a damaged value it supersedes is replaced, as it would have been
+ * whole.  Its metadata is still checked (see the test above).
+ */
+static void
+put_superseding_a_damaged_value_replaces_it(void **state)
+{
+    struct fixture *fx = *state;
+    struct dyn_object obj;
+    struct dyn_vv ctx;
+    assert_int_equal(put(fx, "precious", NULL, NODE_A, &ctx), 0);
+    damage_last_value(fx);
+    assert_int_equal(get(fx, &obj), -DYN_ECHECKSUM);
+    assert_int_equal(put(fx, "new", &ctx, NODE_A, NULL), 0);
+    assert_only_value(fx, "new");
+    dyn_vv_free(&ctx);
+}
+
+/* A put without context keeps the stored version: a damaged value is
+ * refused, and kept for repair. */
+static void
+put_keeping_a_damaged_value_is_refused_and_keeps_it(void **state)
+{
+    struct fixture *fx = *state;
+    struct dyn_object obj;
+    assert_int_equal(put(fx, "precious", NULL, NODE_A, NULL), 0);
+    damage_last_value(fx);
+    assert_int_equal(put(fx, "new", NULL, NODE_B, NULL), -DYN_ECHECKSUM);
+    assert_int_equal(get(fx, &obj), -DYN_ECHECKSUM);
+}
+
+/* Merge `incoming` into "k" at NODE_A and commit. */
+static void
+merge(struct fixture *fx, const struct dyn_object *incoming)
+{
+    struct dyn_store_txn *txn;
+    struct dyn_kv_stored merged;
+    assert_int_equal(dyn_store_begin(fx->store, true, &txn), 0);
+    assert_int_equal(dyn_kv_merge(txn, PARTITION, (const uint8_t *)"k", 1,
+                                  incoming, NODE_A, &fx->limits, &merged),
+                     0);
+    assert_int_equal(dyn_store_commit(txn), 0);
+    dyn_kv_stored_free(&merged);
+}
+
+/*
+ * A replica's object that supersedes the local one replaces a damaged
+ * local value unread; one concurrent with it, which the merge would keep
+ * beside it, repairs the record: the incoming object stands alone, as
+ * when the local record is damaged whole.
+ */
+static void
+merge_over_a_damaged_value_takes_the_incoming_object(void **state)
+{
+    struct fixture *fx = *state;
+    struct dyn_object newer, other;
+    struct dyn_vv ctx;
+    assert_int_equal(put(fx, "precious", NULL, NODE_A, &ctx), 0);
+    assert_int_equal(get(fx, &newer), 0);
+    assert_int_equal(dyn_object_put(&newer, &ctx, NODE_B, 5,
+                                    (const uint8_t *)"newer", 5, false,
+                                    &fx->limits.dvv, NULL),
+                     0);
+    damage_last_value(fx);
+    merge(fx, &newer);
+    assert_only_value(fx, "newer");
+
+    dyn_object_init(&other);
+    assert_int_equal(dyn_object_put(&other, NULL, NODE_C, 5,
+                                    (const uint8_t *)"other", 5, false,
+                                    &fx->limits.dvv, NULL),
+                     0);
+    damage_last_value(fx);
+    merge(fx, &other);
+    assert_only_value(fx, "other");
+    dyn_object_free(&newer);
+    dyn_object_free(&other);
+    dyn_vv_free(&ctx);
 }
 
 static void
@@ -404,6 +505,14 @@ results_outlive_the_records_they_replaced(void **state)
             teardown),                                                         \
         cmocka_unit_test_setup_teardown(                                       \
             merge_repairs_a_damaged_record_from_a_replica, setup, teardown),   \
+        cmocka_unit_test_setup_teardown(                                       \
+            put_superseding_a_damaged_value_replaces_it, setup, teardown),     \
+        cmocka_unit_test_setup_teardown(                                       \
+            put_keeping_a_damaged_value_is_refused_and_keeps_it, setup,        \
+            teardown),                                                         \
+        cmocka_unit_test_setup_teardown(                                       \
+            merge_over_a_damaged_value_takes_the_incoming_object, setup,       \
+            teardown),                                                         \
         cmocka_unit_test_setup_teardown(                                       \
             merge_keeps_concurrent_siblings_of_both_sides, setup, teardown),   \
         cmocka_unit_test_setup_teardown(                                       \
