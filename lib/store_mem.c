@@ -18,7 +18,10 @@
  * Transactions: a write transaction holds the writer mutex from begin to
  * commit or abort, so writers are serialised as in LMDB.  Its puts and
  * deletes (tombstones) go to a private skip list, the overlay, which its
- * own reads and scans consult before the shared list.  Commit moves the
+ * own reads and scans consult before the shared list.  A write reads its
+ * key and then stages it: the transaction remembers its last lookup
+ * (what it found and the key's place in the overlay), so the staging
+ * seeks nothing again.  Commit moves the
  * overlay's nodes into the shared list under the write lock without
  * allocating, so it cannot fail half-way; abort frees them.  max_bytes
  * bounds the key + value bytes of records and meta values; a put that
@@ -58,6 +61,7 @@
 #define HELD_INITIAL 16 /* first size of a read txn's reference array */
 #define HELD_KEPT 1024  /* a spare txn keeps a reference array this big */
 #define RNG_SEED 0x9e3779b97f4a7c15u /* node heights need no secrecy */
+#define LOOKUP_KEY_BYTES 64 /* keys a write txn's last lookup remembers */
 
 enum mem_ns {
     NS_RECORDS, /* partition || key -> record */
@@ -115,9 +119,28 @@ struct mem_store {
     _Atomic(struct mem_txn *) spare;
 };
 
+/*
+ * A write transaction's last lookup, for the put or delete that follows
+ * it (a write reads the key's record, then stages the new one): what it
+ * found, and where the key goes in the overlay.  Valid while the overlay
+ * has not changed since (its version).
+ */
+struct mem_lookup {
+    bool valid;
+    uint8_t ns;
+    uint32_t partition;
+    size_t key_len;
+    uint8_t key[LOOKUP_KEY_BYTES]; /* a copy: longer keys are not kept */
+    uint64_t version;   /* overlay version it was made at */
+    struct mem_rec *rec;                /* the record seen, or NULL */
+    struct mem_node *at;                /* first overlay node >= the key */
+    struct mem_node **prev[MAX_HEIGHT]; /* overlay links leading to it */
+};
+
 struct mem_txn {
     struct dyn_store_txn base; /* first: store.c's view */
     struct mem_list overlay;   /* write: staged puts and tombstones */
+    struct mem_lookup last;    /* write: the last lookup */
     uint64_t total_bytes;      /* write: used_bytes once committed */
     struct mem_rec **held;     /* read: records get returned, 1 ref each */
     size_t nheld;              /* entries in held */
@@ -277,14 +300,6 @@ list_seek(struct mem_list *list, const struct mem_key *k,
     return links[0];
 }
 
-static struct mem_node *
-list_find(struct mem_list *list, const struct mem_key *k)
-{
-    struct mem_node *n = list_seek(list, k, NULL);
-
-    return n != NULL && compare(n->rec, k) == 0 ? n : NULL;
-}
-
 /* The first node > rec's key. */
 static struct mem_node *
 list_after(struct mem_list *list, const struct mem_rec *rec)
@@ -361,13 +376,16 @@ list_clear(struct mem_list *list)
     list->version++;
 }
 
-/* Insert rec or replace the record of its key; takes rec's reference. */
+
+/*
+ * Insert rec or replace the record of its key, where a seek for the key
+ * found `n` with links `prev`; takes rec's reference.
+ */
 static int
-list_upsert(struct mem_list *list, struct mem_rec *rec)
+list_upsert_at(struct mem_list *list, struct mem_node ***prev,
+               struct mem_node *n, struct mem_rec *rec)
 {
-    struct mem_node **prev[MAX_HEIGHT];
     struct mem_key k = rec_key(rec);
-    struct mem_node *n = list_seek(list, &k, prev);
 
     if (n != NULL && compare(n->rec, &k) == 0) {
         rec_unref(n->rec);
@@ -504,6 +522,7 @@ mem_begin(struct dyn_store *store, bool write, struct dyn_store_txn **out)
             return -rc;
         }
         list_init(&t->overlay, &s->rng);
+        t->last.valid = false; /* a reused txn's overlay restarts at 0 */
         /* Stable: only the holder of the writer mutex changes it. */
         t->total_bytes = s->used_bytes;
     }
@@ -584,16 +603,39 @@ reserve_held(struct mem_txn *t)
     return 0;
 }
 
-/* The record the write txn sees under k: staged, else committed. */
+static bool
+last_lookup_is(const struct mem_txn *t, const struct mem_key *k)
+{
+    const struct mem_lookup *l = &t->last;
+    return l->valid && l->version == t->overlay.version && l->ns == k->ns &&
+           l->partition == k->partition && l->key_len == k->len &&
+           (k->len == 0 || memcmp(l->key, k->data, k->len) == 0);
+}
+
+/*
+ * The record the write txn sees under k: staged, else committed.  Leaves
+ * t->last describing k, so that staging k next seeks nothing.
+ */
 static struct mem_rec *
 write_lookup(struct mem_txn *t, const struct mem_key *k)
 {
-    struct mem_node *n = list_find(&t->overlay, k);
+    struct mem_lookup *l = &t->last;
 
-    if (n != NULL)
-        return n->rec->tombstone ? NULL : n->rec;
-    /* No lock: only this txn's commit will change the shared list. */
-    return shared_find(txn_store(t), k);
+    if (last_lookup_is(t, k))
+        return l->rec;
+    l->at = list_seek(&t->overlay, k, l->prev);
+    if (l->at != NULL && compare(l->at->rec, k) == 0)
+        l->rec = l->at->rec->tombstone ? NULL : l->at->rec;
+    else /* No lock: only this txn's commit will change the shared list. */
+        l->rec = shared_find(txn_store(t), k);
+    l->valid = k->len <= LOOKUP_KEY_BYTES;
+    l->ns = k->ns;
+    l->partition = k->partition;
+    l->key_len = k->len;
+    if (l->valid && k->len > 0)
+        memcpy(l->key, k->data, k->len);
+    l->version = t->overlay.version;
+    return l->rec;
 }
 
 /* The committed record under k, kept alive until the read txn ends. */
@@ -674,7 +716,9 @@ stage(struct mem_txn *t, const struct mem_key *k, const uint8_t *value,
     rec = rec_new(k, value, value_len, tombstone);
     if (rec == NULL)
         return -ENOMEM;
-    rc = list_upsert(&t->overlay, rec);
+    /* write_lookup just left k's place in the overlay in t->last (a seek
+     * made for a key too long to remember is as good: nothing changed). */
+    rc = list_upsert_at(&t->overlay, t->last.prev, t->last.at, rec);
     if (rc != 0) {
         rec_unref(rec);
         return rc;
