@@ -13,8 +13,9 @@
  * body of known fields is left to protobuf-c: a tag of more than one
  * byte, an unknown field number or a wrong wire type, a non-repeated
  * field seen twice (protobuf-c keeps the last scalar and merges
- * messages), a varint longer than 10 bytes, a uint32 past 32 bits, a
- * bool other than 0 or 1, a length past the end.  t/wire_test decodes random and
+ * messages), a varint longer than 10 bytes or past 64 bits, a uint32
+ * past 32 bits, a bool other than 0 or 1, a length prefix longer than 5
+ * bytes, a length past the end.  t/wire_test decodes random and
  * mutated bodies both ways and compares the results.
  */
 #include "wire_parse.h"
@@ -27,6 +28,7 @@
 
 #define WT_VARINT 0
 #define WT_LEN 2
+#define LENGTH_PREFIX_MAX_BYTES 5 /* protobuf-c's limit (a uint32) */
 
 enum field_kind {
     F_U64,
@@ -162,8 +164,11 @@ struct parse {
     bool nomem; /* an allocation failed: the reason for declining */
 };
 
-/* A varint of at most 10 bytes; bits past 64 are dropped, as protobuf-c
- * drops them. */
+/*
+ * A varint of at most 10 bytes whose value fits 64 bits.  One with bits
+ * past 64 is declined: protobuf-c drops them from a number but counts
+ * them in a bool (any value bit set reads as true).
+ */
 static bool
 take_varint(struct span *s, uint64_t *v)
 {
@@ -172,6 +177,8 @@ take_varint(struct span *s, uint64_t *v)
         if (s->p == s->end)
             return false;
         uint8_t b = *s->p++;
+        if (shift == 63 && b > 1)
+            return false;
         x |= (uint64_t)(b & 0x7f) << shift;
         if (b < 0x80) {
             *v = x;
@@ -181,12 +188,16 @@ take_varint(struct span *s, uint64_t *v)
     return false;
 }
 
-/* A length-prefixed run of bytes, within the span. */
+/* A length-prefixed run of bytes, within the span.  protobuf-c reads a
+ * length prefix of at most 5 bytes (even a padded one) and refuses a
+ * longer one: so is it declined here. */
 static bool
 take_run(struct span *s, struct span *run)
 {
     uint64_t len;
-    if (!take_varint(s, &len) || len > (uint64_t)(s->end - s->p))
+    const uint8_t *start = s->p;
+    if (!take_varint(s, &len) || s->p - start > LENGTH_PREFIX_MAX_BYTES ||
+        len > (uint64_t)(s->end - s->p))
         return false;
     run->p = s->p;
     run->end = s->p + len;

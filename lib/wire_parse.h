@@ -7,7 +7,8 @@
  * points into the body given (nothing is copied), and every struct is
  * taken from an arena.  They take only what they are sure protobuf-c
  * would decode to the same struct: a well-formed body of known fields,
- * each present at most once, one-byte tags, canonical bools.  Anything
+ * each present at most once, one-byte tags, bools 0 or 1, varints that
+ * fit 64 bits, length prefixes of at most 5 bytes.  Anything
  * else (an unknown field, a field twice, a truncated body, another
  * message type) is declined, and the caller decodes it with protobuf-c,
  * which then accepts or rejects it by its own rules.  So these decoders

@@ -2059,6 +2059,119 @@ parse_of_mutated_bodies_declines_or_agrees_with_protobuf_c(void **state)
     free(pool);
 }
 
+/*
+ * A varint of v at p, padded with `pad` extra continuation bytes (a
+ * non-minimal form protobuf accepts), or written as 10 bytes with `junk`
+ * in the value bits past 64.  Returns the bytes written.
+ */
+static size_t
+gen_varint(uint8_t *p, uint64_t v, unsigned pad, bool ten, uint8_t junk)
+{
+    size_t n = 0;
+    if (ten) {
+        for (int k = 0; k < 9; k++)
+            p[n++] = (uint8_t)((v >> (7 * k)) & 0x7f) | 0x80;
+        p[n++] = (uint8_t)((v >> 63) | (junk & 0x7e));
+        return n;
+    }
+    do {
+        uint8_t b = v & 0x7f;
+        v >>= 7;
+        if (v != 0 || pad > 0)
+            b |= 0x80;
+        p[n++] = b;
+        if (v == 0 && pad > 0 && (b & 0x80))
+            pad--;
+    } while (v != 0 || (p[n - 1] & 0x80));
+    return n;
+}
+
+/*
+ * A body of fields of descriptor d drawn at random: any of its fields in
+ * any order and number, sometimes with the wrong wire type, varints and
+ * length prefixes sometimes padded or 10 bytes long with bits past 64,
+ * nested messages two deep; sometimes cut short.  Returns its length
+ * (at most cap).
+ */
+static size_t
+gen_body(struct rng *g, const ProtobufCMessageDescriptor *d, uint8_t *p,
+         size_t cap, int depth)
+{
+    size_t n = 0;
+    unsigned fields = rng_below(g, 6);
+    for (unsigned i = 0; i < fields && n + 40 < cap; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[rng_below(g, d->n_fields)];
+        bool len_type = f->type == PROTOBUF_C_TYPE_BYTES ||
+                        f->type == PROTOBUF_C_TYPE_MESSAGE;
+        unsigned wt = rng_percent(g, 12) ? rng_below(g, 6) : len_type ? 2 : 0;
+        p[n++] = (uint8_t)(f->id << 3 | wt);
+        unsigned pad = rng_percent(g, 20) ? rng_below(g, 7) : 0;
+        bool ten = rng_percent(g, 15);
+        uint8_t junk = (uint8_t)(rng_percent(g, 50) ? rng_next(g) : 0);
+        if (wt == 0) {
+            static const uint64_t picks[] = {0, 1, 2, UINT32_MAX,
+                                             (uint64_t)UINT32_MAX + 1};
+            uint64_t v = rng_percent(g, 50) ? picks[rng_below(g, 5)]
+                                            : rng_next(g) >> rng_below(g, 64);
+            n += gen_varint(p + n, v, pad, ten, junk);
+        } else if (wt == 2) {
+            uint8_t sub[256];
+            size_t sub_len;
+            if (f->type == PROTOBUF_C_TYPE_MESSAGE && depth < 2) {
+                sub_len = gen_body(g, f->descriptor, sub, sizeof(sub), depth + 1);
+            } else {
+                sub_len = rng_below(g, 5);
+                for (size_t k = 0; k < sub_len; k++)
+                    sub[k] = (uint8_t)rng_next(g);
+            }
+            if (n + sub_len + 12 > cap)
+                break;
+            n += gen_varint(p + n, sub_len, pad, ten && rng_percent(g, 30), 0);
+            memcpy(p + n, sub, sub_len);
+            n += sub_len;
+        } else {
+            for (unsigned k = rng_below(g, 9); k > 0; k--)
+                p[n++] = (uint8_t)rng_next(g);
+        }
+    }
+    if (n > 0 && rng_percent(g, 10))
+        n -= rng_below(g, (uint32_t)n);
+    return n;
+}
+
+#define PARSE_GENERATED 60000 /* generated bodies, over all types */
+
+static void
+parse_of_generated_bodies_declines_or_agrees_with_protobuf_c(void **state)
+{
+    (void)state;
+    struct rng g = {test_seed("wire parse, generated bodies")};
+    static const uint8_t codes[] = {
+        DYN_MSG_GET_REQ,         DYN_MSG_PUT_REQ,
+        DYN_MSG_GET_RESP,        DYN_MSG_PUT_RESP,
+        DYN_MSG_REPLICA_GET_REQ, DYN_MSG_REPLICA_GET_RESP,
+        DYN_MSG_REPLICA_PUT_REQ, DYN_MSG_REPLICA_PUT_RESP,
+    };
+    struct dyn_arena arena;
+    dyn_arena_init(&arena, 4096);
+    unsigned taken = 0, declined = 0;
+    uint8_t work[1024];
+    for (int i = 0; i < PARSE_GENERATED; i++) {
+        uint8_t code = codes[rng_below(&g, sizeof(codes))];
+        size_t len = gen_body(&g, dyn_wire_descriptor(code), work, sizeof(work), 0);
+        uint8_t *body = xmalloc(len > 0 ? len : 1); /* exact, for ASan */
+        memcpy(body, work, len);
+        if (assert_parse_agrees(code, body, len, &arena))
+            taken++;
+        else
+            declined++;
+        free(body);
+    }
+    print_message("generated bodies: %u taken, %u declined\n", taken, declined);
+    assert_true(taken > 5000 && declined > 5000);
+    dyn_arena_free(&arena);
+}
+
 /* Bodies protobuf-c reads by rules of its own are left to it. */
 static void
 parse_declines_what_protobuf_c_reads_its_own_way(void **state)
@@ -2066,7 +2179,7 @@ parse_declines_what_protobuf_c_reads_its_own_way(void **state)
     (void)state;
     static const struct {
         uint8_t code;
-        uint8_t body[12];
+        uint8_t body[16];
         size_t len;
         const char *why;
     } cases[] = {
@@ -2081,6 +2194,11 @@ parse_declines_what_protobuf_c_reads_its_own_way(void **state)
          8, "dot twice: merged"},
         {DYN_MSG_REPLICA_PUT_REQ, {0x12, 0x05, 'k'}, 3, "key past the end"},
         {DYN_MSG_STATUS_REQ, {0x08, 0x01}, 2, "not a type it knows"},
+        {DYN_MSG_PUT_REQ,
+         {0x28, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x02},
+         11, "bool 0 with bit 64 set reads as true"},
+        {DYN_MSG_GET_REQ, {0x12, 0x81, 0x80, 0x80, 0x80, 0x80, 0x00, 'k'}, 8,
+         "key length in 6 bytes: protobuf-c refuses it"},
     };
     struct dyn_arena arena;
     dyn_arena_init(&arena, 1024);
@@ -2149,6 +2267,8 @@ main(void)
         cmocka_unit_test(parse_takes_every_body_protobuf_c_writes),
         cmocka_unit_test(
             parse_of_mutated_bodies_declines_or_agrees_with_protobuf_c),
+        cmocka_unit_test(
+            parse_of_generated_bodies_declines_or_agrees_with_protobuf_c),
         cmocka_unit_test(parse_declines_what_protobuf_c_reads_its_own_way),
     };
 
