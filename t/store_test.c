@@ -28,6 +28,7 @@
 
 #include "err.h"
 #include "store.h"
+#include "testutil.h"
 
 #define STORE_BYTES (64u << 20)              /* default max_bytes: 64 MiB */
 #define SMALL_STORE_BYTES (1u << 20)         /* for store-full tests */
@@ -1143,6 +1144,151 @@ memory_used_bytes_are_key_and_value_bytes(void **state)
     {                                                                          \
 #engine ": " #fn, fn, setup, teardown, &engine##_engine                \
     }
+/* ---- random transactions against a model ---- */
+
+#define MODEL_KEYS 24         /* keys the transactions pick from */
+#define MODEL_VALUE_BYTES 16  /* values up to this long */
+#define MODEL_TXNS 4000       /* transactions per engine */
+
+struct model_entry {
+    bool present;
+    size_t len;
+    uint8_t value[MODEL_VALUE_BYTES];
+};
+
+struct model {
+    char keys[MODEL_KEYS][80]; /* printable, so also meta names */
+    size_t key_len[MODEL_KEYS];
+    struct model_entry rec[2][MODEL_KEYS]; /* partitions 1 and 2 */
+    struct model_entry meta[MODEL_KEYS]; /* meta values */
+};
+
+static int
+count_visit(void *arg, uint32_t partition, struct dyn_bytes key,
+            struct dyn_bytes value)
+{
+    (void)partition;
+    (void)key;
+    (void)value;
+    (*(size_t *)arg)++;
+    return 0;
+}
+
+/* Key k of partition 1 + part, or meta name k. */
+static void
+model_check_get(struct dyn_store_txn *txn, const struct model *m, int k,
+                bool meta, int part)
+{
+    struct dyn_bytes b;
+    const struct model_entry *e = meta ? &m->meta[k] : &m->rec[part][k];
+    int rc = meta ? dyn_store_meta_get(txn, m->keys[k], &b)
+                  : dyn_store_get(txn, 1 + (uint32_t)part,
+                                  (const uint8_t *)m->keys[k], m->key_len[k],
+                                  &b);
+    if (!e->present) {
+        assert_int_equal(rc, -DYN_ENOTFOUND);
+        return;
+    }
+    assert_int_equal(rc, 0);
+    assert_int_equal(b.len, e->len);
+    if (e->len > 0)
+        assert_memory_equal(b.data, e->value, e->len);
+}
+
+/*
+ * Transactions of random gets, puts, deletes, meta reads and writes and
+ * scans, committed or aborted, over keys of 63 to 67 bytes and short
+ * ones in two partitions, must see what a plain model sees: in
+ * particular the memory engine's remembered lookup (64 bytes of key at
+ * most) must never answer for another key, partition or namespace, or
+ * for a changed overlay.
+ */
+static void
+random_transactions_agree_with_a_model(void **state)
+{
+    struct fixture *f = *state;
+    struct rng g = {test_seed("store model")};
+    struct model m, before;
+    memset(&m, 0, sizeof(m));
+    for (int k = 0; k < MODEL_KEYS; k++) {
+        size_t len = k % 4 == 0   ? 64
+                     : k % 4 == 1 ? 65 + (size_t)(k % 3)
+                     : k % 4 == 2 ? 63
+                                  : 1 + (size_t)k;
+        memset(m.keys[k], 'a', len);
+        m.keys[k][len - 1] = (char)('0' + k % 10);
+        if (len > 2)
+            m.keys[k][len - 2] = (char)('A' + k);
+        m.key_len[k] = len;
+    }
+    for (int t = 0; t < MODEL_TXNS; t++) {
+        struct dyn_store_txn *txn;
+        assert_int_equal(dyn_store_begin(f->store, true, &txn), 0);
+        before = m;
+        unsigned ops = 1 + rng_below(&g, 8);
+        for (unsigned o = 0; o < ops; o++) {
+            int k = (int)rng_below(&g, MODEL_KEYS);
+            int part = (int)rng_below(&g, 2);
+            bool meta = rng_percent(&g, 25);
+            struct model_entry *e = meta ? &m.meta[k] : &m.rec[part][k];
+            switch (rng_below(&g, 5)) {
+            case 0:
+            case 1:
+                model_check_get(txn, &m, k, meta, part);
+                break;
+            case 2: {
+                uint8_t v[MODEL_VALUE_BYTES];
+                size_t len = rng_below(&g, MODEL_VALUE_BYTES + 1);
+                for (size_t i = 0; i < len; i++)
+                    v[i] = (uint8_t)rng_next(&g);
+                assert_int_equal(
+                    meta ? dyn_store_meta_put(txn, m.keys[k], v, len)
+                         : dyn_store_put(txn, 1 + (uint32_t)part,
+                                         (const uint8_t *)m.keys[k],
+                                         m.key_len[k], v, len),
+                    0);
+                e->present = true;
+                e->len = len;
+                memcpy(e->value, v, len);
+                break;
+            }
+            case 3:
+                if (meta)
+                    break; /* meta values are not deleted */
+                assert_int_equal(dyn_store_del(txn, 1 + (uint32_t)part,
+                                               (const uint8_t *)m.keys[k],
+                                               m.key_len[k]),
+                                 e->present ? 0 : -DYN_ENOTFOUND);
+                e->present = false;
+                break;
+            default: {
+                size_t seen = 0, want = 0;
+                assert_int_equal(
+                    dyn_store_scan_partition(txn, 1, count_visit, &seen), 0);
+                for (int i = 0; i < MODEL_KEYS; i++)
+                    want += m.rec[0][i].present;
+                assert_int_equal(seen, want);
+                break;
+            }
+            }
+        }
+        if (rng_percent(&g, 20)) {
+            dyn_store_abort(txn);
+            m = before;
+        } else {
+            assert_int_equal(dyn_store_commit(txn), 0);
+        }
+    }
+    struct dyn_store_txn *txn;
+    assert_int_equal(dyn_store_begin(f->store, false, &txn), 0);
+    for (int k = 0; k < MODEL_KEYS; k++) {
+        model_check_get(txn, &m, k, false, 0);
+        model_check_get(txn, &m, k, false, 1);
+        model_check_get(txn, &m, k, true, 0);
+    }
+    dyn_store_abort(txn);
+}
+
 #define BOTH(fn) TEST_ON(lmdb, fn), TEST_ON(memory, fn)
 
 int
@@ -1176,6 +1322,7 @@ main(void)
         BOTH(read_txn_on_another_thread_runs_beside_a_write_txn),
         BOTH(reader_thread_sees_whole_commits_in_order),
         BOTH(read_txn_survives_a_commit_on_its_thread),
+        BOTH(random_transactions_agree_with_a_model),
         TEST_ON(lmdb, lmdb_reopen_keeps_committed_data),
         TEST_ON(lmdb, lmdb_file_grows_with_data_not_with_max_bytes),
         TEST_ON(lmdb, lmdb_sync_modes_commit_and_flush),
