@@ -35,38 +35,33 @@ dyn_kv_stored_encoding(const struct dyn_kv_stored *s, size_t *len)
     return s->record + DYN_RECORD_HEADER_BYTES;
 }
 
-int
-dyn_kv_get_borrowed(struct dyn_store_txn *txn, uint32_t partition,
-                    const uint8_t *key, size_t key_len,
-                    const struct dyn_kv_limits *limits, struct dyn_object *out)
-{
-    struct dyn_bytes rec;
-    dyn_object_init(out);
-    int rc = dyn_store_get(txn, partition, key, key_len, &rec);
-    if (rc < 0)
-        return rc;
-    return dyn_record_decode_borrowed(out, rec.data, rec.len,
-                                      limits->max_value_bytes);
-}
-
 /*
- * The stored object of a key about to be written: its metadata checked,
- * its values left unchecked in *values (record.h), because a write that
- * supersedes them never reads them.
+ * The stored object of (partition, key), borrowing from the store.  With
+ * `values`, its values are left unchecked there (record.h): a write that
+ * supersedes them never reads them.  Without, everything is checked.
  */
 static int
-kv_get_lazy(struct dyn_store_txn *txn, uint32_t partition, const uint8_t *key,
-            size_t key_len, const struct dyn_kv_limits *limits,
-            struct dyn_object *out, struct dyn_record_values *values)
+kv_read(struct dyn_store_txn *txn, uint32_t partition, const uint8_t *key,
+        size_t key_len, const struct dyn_kv_limits *limits,
+        struct dyn_object *out, struct dyn_record_values *values)
 {
     struct dyn_bytes rec;
     dyn_object_init(out);
-    values->count = 0;
+    if (values != NULL)
+        values->count = 0;
     int rc = dyn_store_get(txn, partition, key, key_len, &rec);
     if (rc < 0)
         return rc;
     return dyn_record_decode_lazy(out, values, rec.data, rec.len,
                                   limits->max_value_bytes);
+}
+
+int
+dyn_kv_get_borrowed(struct dyn_store_txn *txn, uint32_t partition,
+                    const uint8_t *key, size_t key_len,
+                    const struct dyn_kv_limits *limits, struct dyn_object *out)
+{
+    return kv_read(txn, partition, key, key_len, limits, out, NULL);
 }
 
 int
@@ -106,7 +101,7 @@ dyn_kv_put(struct dyn_store_txn *txn, const struct dyn_kv_put *put,
 {
     struct dyn_record_values old;
     dyn_kv_stored_init(result);
-    int rc = kv_get_lazy(txn, put->partition, put->key, put->key_len, limits,
+    int rc = kv_read(txn, put->partition, put->key, put->key_len, limits,
                          &result->obj, &old);
     if (rc == -DYN_ENOTFOUND)
         rc = 0; /* a new key starts as the empty object */
@@ -140,7 +135,7 @@ dyn_kv_merge(struct dyn_store_txn *txn, uint32_t partition, const uint8_t *key,
     struct dyn_object local;
     struct dyn_record_values old;
     dyn_kv_stored_init(result);
-    int rc = kv_get_lazy(txn, partition, key, key_len, limits, &local, &old);
+    int rc = kv_read(txn, partition, key, key_len, limits, &local, &old);
     if (rc == -DYN_ENOTFOUND || rc == -DYN_ECHECKSUM || rc == -DYN_EFORMAT)
         rc = 0; /* nothing usable here: the incoming object stands alone */
     if (rc < 0)

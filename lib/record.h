@@ -78,8 +78,9 @@ struct dyn_record_values {
  * Decode like dyn_record_decode_borrowed(), checking the metadata only:
  * the values stay unchecked (their place and CRC go to *values) until
  * dyn_record_check_values().  An older format, or a record with more
- * than DYN_RECORD_LAZY_SPANS values, is checked whole at once.  Codes as
- * dyn_record_decode().
+ * than DYN_RECORD_LAZY_SPANS values, is checked whole at once, and so is
+ * every record when `values` is NULL (dyn_record_decode_borrowed()).
+ * Codes as dyn_record_decode().
  */
 int dyn_record_decode_lazy(struct dyn_object *out,
                            struct dyn_record_values *values,
