@@ -166,6 +166,9 @@ struct coord_slot {
     struct coord_target target;
     enum slot_state state;
     struct dyn_object obj; /* get: the replica's copy (SLOT_OK) */
+    bool same_as_first;    /* get: the copy's encoding is the request's
+                              first one: it is that copy, and `obj` is
+                              left empty */
 };
 
 struct coord_req {
@@ -182,6 +185,13 @@ struct coord_req {
                                  borrows its values from slots[].obj */
     uint8_t *encoded;         /* get: `merged`, encoded, for read repair */
     size_t encoded_len;
+    /* get: the first copy kept, and its encoding (empty for a key not
+     * found), which that copy borrows its values from.  Replicas mostly
+     * agree: a later copy with the same bytes is neither decoded nor
+     * merged, only marked same_as_first. */
+    struct coord_slot *first_slot; /* NULL until a copy is kept */
+    uint8_t *first;                /* owned; NULL when first_len is 0 */
+    size_t first_len;
     struct dyn_kv_stored stored; /* put: what the local write stored; its
                                     encoding is what replicas are sent */
     struct dyn_dot dot;          /* put: the write's dot */
@@ -232,6 +242,7 @@ coord_req_free(struct coord_req *req)
         dyn_object_free(&req->slots[i].obj);
     dyn_object_free(&req->merged);
     free(req->encoded);
+    free(req->first); /* after the objects that borrow from it */
     dyn_kv_stored_free(&req->stored);
     free(req);
 }
@@ -315,12 +326,21 @@ get_read_repair(struct coord_req *req)
         return;
     for (uint32_t i = 0; i < req->q.replicas; i++) {
         struct coord_slot *s = &req->slots[i];
+        const struct dyn_object *copy =
+            s->same_as_first ? &req->first_slot->obj : &s->obj;
         bool stale =
             s->state == SLOT_DAMAGED ||
-            (s->state == SLOT_OK && !dyn_object_equal(&s->obj, &req->merged));
+            (s->state == SLOT_OK && !dyn_object_equal(copy, &req->merged));
         if (!stale)
             continue;
         req->srv->stats.repairs++;
+        if (log_enabled(DYN_LOG_DEBUG)) {
+            char text[COORD_KEY_TEXT_BYTES];
+            log_debug("key %s: read repair of replica %s",
+                      dyn_text_escape(text, sizeof(text), req->key,
+                                      req->key_len),
+                      s->target.name);
+        }
         if (s->target.local) {
             repair_local(req, &req->merged);
             continue;
@@ -365,6 +385,73 @@ get_merge(struct coord_req *req, const struct dyn_object *obj)
     return 0;
 }
 
+static bool
+is_empty(const struct dyn_object *obj)
+{
+    return obj->sibling_count == 0 && obj->vv.len == 0;
+}
+
+/*
+ * Keep `obj` (SLOT_OK) in `slot` as the request's first copy: `obj`'s
+ * values are rebound to its encoding, made once here, which the request
+ * keeps for comparing later copies with.  0 or -ENOMEM.
+ */
+static int
+keep_first(struct coord_req *req, struct coord_slot *slot,
+           struct dyn_object *obj)
+{
+    if (!is_empty(obj)) {
+        size_t len = dyn_object_encoded_size(obj);
+        if ((req->first = malloc(len)) == NULL)
+            return -ENOMEM;
+        req->first_len = dyn_object_encode_rebind(obj, req->first);
+    }
+    req->first_slot = slot;
+    slot->obj = *obj;
+    dyn_object_init(obj);
+    return 0;
+}
+
+/* A replica's answer: its copy as encoded (empty: never written). */
+static int
+take_reply(struct coord_req *req, struct coord_slot *slot,
+           const uint8_t *data, size_t len)
+{
+    uint32_t max_value_bytes = req->srv->cfg->max_value_bytes;
+    if (req->first_slot != NULL && len == req->first_len &&
+        (len == 0 || memcmp(data, req->first, len) == 0)) {
+        slot->same_as_first = true; /* already merged */
+        return 0;
+    }
+    if (req->first_slot == NULL) {
+        /* The first copy: decoded from a copy of its bytes, which its
+         * values borrow from. */
+        struct dyn_object obj;
+        dyn_object_init(&obj);
+        uint8_t *bytes = len > 0 ? malloc(len) : NULL;
+        if (len > 0 && bytes == NULL)
+            return -ENOMEM;
+        if (len > 0)
+            memcpy(bytes, data, len);
+        int rc = len > 0 ? dyn_object_decode_borrowed(&obj, bytes, len,
+                                                      max_value_bytes)
+                         : 0;
+        if (rc == 0 && (rc = get_merge(req, &obj)) == 0) {
+            req->first = bytes;
+            req->first_len = len;
+            req->first_slot = slot;
+            slot->obj = obj;
+            return 0;
+        }
+        dyn_object_free(&obj);
+        free(bytes);
+        return rc;
+    }
+    int rc = len > 0 ? dyn_object_decode(&slot->obj, data, len, max_value_bytes)
+                     : 0;
+    return rc == 0 ? get_merge(req, &slot->obj) : rc;
+}
+
 static void
 get_reply_cb(void *arg, int status, const ProtobufCMessage *reply)
 {
@@ -373,12 +460,7 @@ get_reply_cb(void *arg, int status, const ProtobufCMessage *reply)
     enum slot_state state = SLOT_FAILED;
     if (status == 0) {
         const Dynpb__ReplicaGetResp *r = (const Dynpb__ReplicaGetResp *)reply;
-        int rc = 0;
-        if (r->object.len > 0)
-            rc = dyn_object_decode(&slot->obj, r->object.data, r->object.len,
-                                   req->srv->cfg->max_value_bytes);
-        if (rc == 0)
-            rc = get_merge(req, &slot->obj);
+        int rc = take_reply(req, slot, r->object.data, r->object.len);
         if (rc == 0)
             state = SLOT_OK;
         else
@@ -404,7 +486,7 @@ struct local_read {
 static void
 local_read_finish(struct local_read *lr)
 {
-    lr->cb(lr->arg, lr->status, &lr->obj);
+    lr->cb(lr->arg, lr->status, &lr->obj, (struct dyn_bytes){NULL, 0});
     dyn_object_free(&lr->obj);
     free(lr);
 }
@@ -467,6 +549,7 @@ coord_read_local(struct server *srv, const uint8_t *key, size_t key_len,
         dyn_ring_partition_of(key, key_len, srv->ring->partitions);
     struct dyn_object obj;
     dyn_object_init(&obj);
+    struct dyn_bytes encoding = {NULL, 0};
     struct dyn_store_txn *txn;
     /* The copy borrows its values from the read transaction, kept open
      * until the callback is done with it: no value is copied unless it
@@ -474,8 +557,8 @@ coord_read_local(struct server *srv, const uint8_t *key, size_t key_len,
     int rc = dyn_store_begin(srv->store, false, &txn);
     bool in_txn = rc == 0;
     if (in_txn)
-        rc = dyn_kv_get_borrowed(txn, partition, key, key_len, &srv->limits,
-                                 &obj);
+        rc = dyn_kv_get_encoded(txn, partition, key, key_len, &srv->limits,
+                                &obj, &encoding);
     if (rc == -DYN_ENOTFOUND)
         rc = 0;
     if (rc == -DYN_ECHECKSUM)
@@ -490,6 +573,7 @@ coord_read_local(struct server *srv, const uint8_t *key, size_t key_len,
         if (in_txn)
             dyn_store_abort(txn);
         in_txn = false;
+        encoding = (struct dyn_bytes){NULL, 0}; /* it was in the read */
         *lr = (struct local_read){srv, obj, rc, cb, arg};
         Dynpb__ReplicaGetReq msg = DYNPB__REPLICA_GET_REQ__INIT;
         msg.key.data = (uint8_t *)key;
@@ -501,14 +585,15 @@ coord_read_local(struct server *srv, const uint8_t *key, size_t key_len,
         obj = lr->obj;
     }
     free(lr);
-    cb(arg, rc, &obj);
+    cb(arg, rc, &obj, encoding);
     dyn_object_free(&obj);
     if (in_txn)
         dyn_store_abort(txn);
 }
 
 static void
-get_local_done(void *arg, int status, struct dyn_object *obj)
+get_local_done(void *arg, int status, struct dyn_object *obj,
+               struct dyn_bytes encoding)
 {
     struct coord_slot *slot = arg;
     struct coord_req *req = slot->req;
@@ -529,15 +614,20 @@ get_local_done(void *arg, int status, struct dyn_object *obj)
         get_progress(req);
         return;
     }
+    (void)encoding; /* keep_first encodes into memory the request owns */
     if (status == 0) {
-        /* Kept until the other replicas answer: it must own its values. */
-        status = dyn_object_own(obj);
+        /* Kept until the other replicas answer: it must own its values,
+         * or borrow them from the request.  The local copy comes first
+         * unless it waited for a previous replica. */
+        status = req->first_slot == NULL ? keep_first(req, slot, obj)
+                                         : dyn_object_own(obj);
+        if (status == 0 && req->first_slot != slot) {
+            slot->obj = *obj;
+            dyn_object_init(obj);
+        }
     }
-    if (status == 0) {
-        slot->obj = *obj;
-        dyn_object_init(obj);
+    if (status == 0)
         status = get_merge(req, &slot->obj);
-    }
     slot_fill(slot, status == 0                ? SLOT_OK
                     : status == -DYN_ECHECKSUM ? SLOT_DAMAGED
                                                : SLOT_FAILED);

@@ -32,6 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bytes.h"
 #include "dvv.h"
 #include "ring.h"
 
@@ -108,10 +109,14 @@ bool coord_is_replica(struct server *srv, const uint8_t *key, size_t key_len);
  * node answers for keys not transferred yet.  `obj` is the callee's to
  * take (moved out) or leave; the caller frees what is left.  Its values
  * may borrow from a read transaction that ends when cb returns: a callee
- * that keeps the object calls dyn_object_own() first.  cb runs exactly
- * once, possibly before this returns.
+ * that keeps the object calls dyn_object_own() first.  `encoding` is the
+ * object's encoding as stored (dyn_object_encode() bytes), valid as long
+ * as the object's borrowed values, or {NULL, 0} when there is none at
+ * hand (an error, a key never written, a copy merged with a previous
+ * replica's).  cb runs exactly once, possibly before this returns.
  */
-typedef void (*coord_local_cb)(void *arg, int status, struct dyn_object *obj);
+typedef void (*coord_local_cb)(void *arg, int status, struct dyn_object *obj,
+                               struct dyn_bytes encoding);
 void coord_read_local(struct server *srv, const uint8_t *key, size_t key_len,
                       uint32_t timeout_ms, coord_local_cb cb, void *arg);
 

@@ -45,33 +45,34 @@ struct replica_get {
     uint64_t id;
 };
 
-/* An encoded copy up to this size is built on the stack (a 1 KiB value
- * and its versions fit), larger ones in a malloc'd buffer. */
-#define REPLICA_GET_STACK_BYTES 4096
-
+/*
+ * Answer with our copy.  As read from the store it is sent in its stored
+ * encoding; only a copy merged with a previous replica's is encoded here.
+ */
 static void
-replica_get_done(void *arg, int status, struct dyn_object *obj)
+replica_get_done(void *arg, int status, struct dyn_object *obj,
+                 struct dyn_bytes encoding)
 {
     struct replica_get *rg = arg;
     struct conn *c = rg->conn;
     Dynpb__ReplicaGetResp resp = DYNPB__REPLICA_GET_RESP__INIT;
-    uint8_t stack[REPLICA_GET_STACK_BYTES];
+    uint8_t *encoded = NULL;
     resp.id = rg->id;
     if (status == 0 && (obj->sibling_count > 0 || obj->vv.len > 0)) {
-        size_t size = dyn_object_encoded_size(obj);
-        resp.object.data = size <= sizeof(stack) ? stack : malloc(size);
-        if (resp.object.data != NULL)
-            resp.object.len = dyn_object_encode(obj, resp.object.data);
-        else
-            status = -ENOMEM;
+        if (encoding.data != NULL) {
+            resp.object.data = (uint8_t *)encoding.data;
+            resp.object.len = encoding.len;
+        } else {
+            status = dyn_object_encode_alloc(obj, &encoded, &resp.object.len);
+            resp.object.data = encoded;
+        }
     }
     if (status == 0)
         conn_send(c, &resp.base);
     else
         conn_send_error(c, rg->id, status, "replica read: %s",
                         dyn_strerror(status));
-    if (resp.object.data != stack)
-        free(resp.object.data);
+    free(encoded);
     conn_request_end(c);
     free(rg);
 }
@@ -96,15 +97,19 @@ req_replica_get(struct conn *c, const ProtobufCMessage *msg)
          * copy only, never passed on again. */
         struct dyn_store_txn *txn;
         struct dyn_object obj;
+        struct dyn_bytes encoding = {NULL, 0};
         dyn_object_init(&obj);
         int rc = dyn_store_begin(srv->store, false, &txn);
-        if (rc == 0) {
-            rc = dyn_kv_get(txn, partition_of(srv, g->key), g->key.data,
-                            g->key.len, &srv->limits, &obj);
-            dyn_store_abort(txn);
-        }
-        replica_get_done(rg, rc == -DYN_ENOTFOUND ? 0 : rc, &obj);
+        bool in_txn = rc == 0;
+        if (in_txn)
+            rc = dyn_kv_get_encoded(txn, partition_of(srv, g->key),
+                                    g->key.data, g->key.len, &srv->limits,
+                                    &obj, &encoding);
+        /* Answered before the read ends: both borrow from it. */
+        replica_get_done(rg, rc == -DYN_ENOTFOUND ? 0 : rc, &obj, encoding);
         dyn_object_free(&obj);
+        if (in_txn)
+            dyn_store_abort(txn);
         return;
     }
     coord_read_local(srv, g->key.data, g->key.len,

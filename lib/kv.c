@@ -43,17 +43,21 @@ dyn_kv_stored_encoding(const struct dyn_kv_stored *s, size_t *len)
 static int
 kv_read(struct dyn_store_txn *txn, uint32_t partition, const uint8_t *key,
         size_t key_len, const struct dyn_kv_limits *limits,
-        struct dyn_object *out, struct dyn_record_values *values)
+        struct dyn_object *out, struct dyn_record_values *values,
+        struct dyn_bytes *encoding)
 {
     struct dyn_bytes rec;
     dyn_object_init(out);
     if (values != NULL)
         values->count = 0;
     int rc = dyn_store_get(txn, partition, key, key_len, &rec);
-    if (rc < 0)
-        return rc;
-    return dyn_record_decode_lazy(out, values, rec.data, rec.len,
-                                  limits->max_value_bytes);
+    if (rc == 0)
+        rc = dyn_record_decode_lazy(out, values, rec.data, rec.len,
+                                    limits->max_value_bytes);
+    if (encoding != NULL)
+        *encoding = rc == 0 ? dyn_record_body(rec.data, rec.len)
+                            : (struct dyn_bytes){NULL, 0};
+    return rc;
 }
 
 int
@@ -61,7 +65,16 @@ dyn_kv_get_borrowed(struct dyn_store_txn *txn, uint32_t partition,
                     const uint8_t *key, size_t key_len,
                     const struct dyn_kv_limits *limits, struct dyn_object *out)
 {
-    return kv_read(txn, partition, key, key_len, limits, out, NULL);
+    return kv_read(txn, partition, key, key_len, limits, out, NULL, NULL);
+}
+
+int
+dyn_kv_get_encoded(struct dyn_store_txn *txn, uint32_t partition,
+                   const uint8_t *key, size_t key_len,
+                   const struct dyn_kv_limits *limits, struct dyn_object *out,
+                   struct dyn_bytes *encoding)
+{
+    return kv_read(txn, partition, key, key_len, limits, out, NULL, encoding);
 }
 
 int
@@ -102,7 +115,7 @@ dyn_kv_put(struct dyn_store_txn *txn, const struct dyn_kv_put *put,
     struct dyn_record_values old;
     dyn_kv_stored_init(result);
     int rc = kv_read(txn, put->partition, put->key, put->key_len, limits,
-                         &result->obj, &old);
+                         &result->obj, &old, NULL);
     if (rc == -DYN_ENOTFOUND)
         rc = 0; /* a new key starts as the empty object */
     if (rc < 0)
@@ -135,7 +148,8 @@ dyn_kv_merge(struct dyn_store_txn *txn, uint32_t partition, const uint8_t *key,
     struct dyn_object local;
     struct dyn_record_values old;
     dyn_kv_stored_init(result);
-    int rc = kv_read(txn, partition, key, key_len, limits, &local, &old);
+    int rc = kv_read(txn, partition, key, key_len, limits, &local, &old,
+                     NULL);
     if (rc == -DYN_ENOTFOUND || rc == -DYN_ECHECKSUM || rc == -DYN_EFORMAT)
         rc = 0; /* nothing usable here: the incoming object stands alone */
     if (rc < 0)

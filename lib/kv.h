@@ -75,6 +75,17 @@ int dyn_kv_get_borrowed(struct dyn_store_txn *txn, uint32_t partition,
                         struct dyn_object *out);
 
 /*
+ * dyn_kv_get_borrowed(), also pointing *encoding at the object's encoding
+ * as stored (dyn_object_encode() bytes, inside the record; {NULL, 0} on
+ * error), valid as long as the object: a replica answering a read sends
+ * it as it is instead of encoding the object again.
+ */
+int dyn_kv_get_encoded(struct dyn_store_txn *txn, uint32_t partition,
+                       const uint8_t *key, size_t key_len,
+                       const struct dyn_kv_limits *limits,
+                       struct dyn_object *out, struct dyn_bytes *encoding);
+
+/*
  * Apply `put` at coordinator `node` in the write transaction `txn`.
  * On 0 `result` holds the object as stored and *dot the write's dot; it
  * does not borrow from `put` or the transaction.

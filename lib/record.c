@@ -214,6 +214,17 @@ record_decode(struct dyn_object *out, struct dyn_record_values *values,
     }
 }
 
+struct dyn_bytes
+dyn_record_body(const uint8_t *buf, size_t len)
+{
+    size_t header = len > 0 && buf[0] == DYN_RECORD_FORMAT
+                        ? DYN_RECORD_HEADER_BYTES
+                        : RECORD_OLD_HEADER_BYTES;
+    if (len < header)
+        return (struct dyn_bytes){NULL, 0};
+    return (struct dyn_bytes){buf + header, len - header};
+}
+
 int
 dyn_record_decode_borrowed(struct dyn_object *out, const uint8_t *buf,
                            size_t len, uint32_t max_value_bytes)

@@ -32,6 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bytes.h"
 #include "dvv.h"
 
 #define DYN_RECORD_FORMAT 3       /* what encode writes */
@@ -63,6 +64,13 @@ int dyn_record_decode(struct dyn_object *out, const uint8_t *buf, size_t len,
 /* The same, with the values borrowed from `buf` (dvv.h). */
 int dyn_record_decode_borrowed(struct dyn_object *out, const uint8_t *buf,
                                size_t len, uint32_t max_value_bytes);
+
+/*
+ * The body of a record that decoded (any format): the object's encoding,
+ * dyn_object_encode() bytes exactly, since decoding is strict.  Lets a
+ * reader pass the stored encoding on without encoding the object again.
+ */
+struct dyn_bytes dyn_record_body(const uint8_t *buf, size_t len);
 
 /* What a lazy decode left unchecked: where the values are, and their CRC. */
 struct dyn_record_values {

@@ -26,6 +26,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bytes.h"
+
 enum dyn_store_engine {
     DYN_STORE_LMDB,
     DYN_STORE_MEMORY,
@@ -46,12 +48,6 @@ struct dyn_store_options {
 
 struct dyn_store;     /* opaque */
 struct dyn_store_txn; /* opaque */
-
-/* A borrowed view of bytes. */
-struct dyn_bytes {
-    const uint8_t *data;
-    size_t len;
-};
 
 /*
  * Open a store.  On success *out receives a store the caller closes with

@@ -172,17 +172,33 @@ member_reachable() { member_reachable_is "$1" "$2" true; }
 # copy of a replica first) holds VALUE.
 value_at() { [ "$(dyn -H "$1" get "$2" -r 1 2>/dev/null)" = "$3" ]; }
 
-@test "a replica that missed a write is repaired by a read" {
-    start_nodes 3
+# repairs_logged I KEY: the read repairs node nI logged for KEY
+repairs_logged() {
+    grep -c "key $2: read repair of replica" "$(node_dir "n$1")/log" || true
+}
+
+@test "a replica that missed a write is repaired by a read, and only such a replica" {
+    ADDR=()
+    for i in 1 2 3; do
+        start_node "n$i" "log:" "  level: debug"
+        ADDR[i]=$NODE_ADDR
+    done
+    export DYN_HOST=${ADDR[1]}
     join_all 3
     wait_until epochs_agree 3 3
     # A join's transfers still running when n3 is killed resume when it
     # comes back and would bring it the new version before the read does.
     wait_until transfers_done
+    # Replicas that agree are read without a repair.
+    dyn put same v -w 3
+    for _ in 1 2 3 4 5; do
+        run -0 dyn -H "${ADDR[1]}" get same -r 3
+        assert_eq v "$output"
+    done
     dyn put rr old -w 3
     kill_node n3
     overwrite "${ADDR[1]}" rr new 2
-    start_node n3
+    start_node n3 "log:" "  level: debug"
     wait_until member_reachable "${ADDR[1]}" n3
     # n3 still holds the old version: nothing has told it otherwise.
     value_at "${ADDR[3]}" rr old
@@ -191,6 +207,11 @@ value_at() { [ "$(dyn -H "$1" get "$2" -r 1 2>/dev/null)" = "$3" ]; }
     run -0 dyn -H "${ADDR[1]}" get rr -r 3
     assert_eq new "$output"
     wait_until value_at "${ADDR[3]}" rr new
+    # With R=3 a read decides its repairs before it answers.
+    assert_eq 0 "$(repairs_logged 1 same)" "repairs of a key all replicas agree on"
+    # n3 itself may have repaired its copy first: its read (value_at,
+    # R=1) also asks the other replicas.
+    [ $(($(repairs_logged 1 rr) + $(repairs_logged 3 rr))) -ge 1 ]
 }
 
 @test "a node restarted after kill -9 comes back with its ring; no epoch goes back" {
