@@ -192,6 +192,7 @@ struct coord_req {
     struct coord_slot *first_slot; /* NULL until a copy is kept */
     uint8_t *first;                /* owned; NULL when first_len is 0 */
     size_t first_len;
+    bool copies_differ; /* get: a copy other than the first was merged */
     struct dyn_kv_stored stored; /* put: what the local write stored; its
                                     encoding is what replicas are sent */
     struct dyn_dot dot;          /* put: the write's dot */
@@ -328,9 +329,10 @@ get_read_repair(struct coord_req *req)
         struct coord_slot *s = &req->slots[i];
         const struct dyn_object *copy =
             s->same_as_first ? &req->first_slot->obj : &s->obj;
-        bool stale =
-            s->state == SLOT_DAMAGED ||
-            (s->state == SLOT_OK && !dyn_object_equal(copy, &req->merged));
+        /* With one distinct copy, `merged` is that copy. */
+        bool stale = s->state == SLOT_DAMAGED ||
+                     (s->state == SLOT_OK && req->copies_differ &&
+                      !dyn_object_equal(copy, &req->merged));
         if (!stale)
             continue;
         req->srv->stats.repairs++;
@@ -447,6 +449,7 @@ take_reply(struct coord_req *req, struct coord_slot *slot,
         free(bytes);
         return rc;
     }
+    req->copies_differ = true;
     int rc = len > 0 ? dyn_object_decode(&slot->obj, data, len, max_value_bytes)
                      : 0;
     return rc == 0 ? get_merge(req, &slot->obj) : rc;
@@ -622,6 +625,7 @@ get_local_done(void *arg, int status, struct dyn_object *obj,
         status = req->first_slot == NULL ? keep_first(req, slot, obj)
                                          : dyn_object_own(obj);
         if (status == 0 && req->first_slot != slot) {
+            req->copies_differ = true; /* as far as we know */
             slot->obj = *obj;
             dyn_object_init(obj);
         }

@@ -36,8 +36,7 @@
 #define DVV_FORMAT_V1 1        /* first byte of an object encoding */
 #define DVV_FLAG_DELETED 0x01u /* sibling flags: a tombstone */
 #define DVV_FLAGS_KNOWN 0x01u  /* every flag bit this version knows */
-#define VARINT_MAX_BYTES 10    /* LEB128 of a uint64_t */
-#define VARINT_LAST_MAX 0x01u  /* 10th byte carries only bit 63 */
+#define VARINT_MAX_BYTES DYN_VARINT_MAX_BYTES
 #define VV_ENTRY_MIN_BYTES 3   /* node, counter, ts: a byte each at least */
 #define SIBLING_MIN_BYTES 5    /* node, counter, ts, flags, value_len */
 #define TOKEN_VERSION 'c'      /* first char of every context token */
@@ -720,51 +719,6 @@ read_byte(struct reader *r, uint8_t *out)
     return 0;
 }
 
-/* The 7-bit groups of the 8 bytes of w (little-endian) packed together
- * in three steps: 8 x 7 bits to 4 x 14, 2 x 28, 1 x 56. */
-static uint64_t
-varint_groups(uint64_t w)
-{
-    w &= 0x7f7f7f7f7f7f7f7fu;
-    w = ((w & 0x7f007f007f007f00u) >> 1) | (w & 0x007f007f007f007fu);
-    w = ((w & 0x3fff00003fff0000u) >> 2) | (w & 0x00003fff00003fffu);
-    return ((w & 0x0fffffff00000000u) >> 4) | (w & 0x000000000fffffffu);
-}
-
-/*
- * A varint at p with at least VARINT_MAX_BYTES readable bytes, its first
- * 8 read as one little-endian word: the first byte without its top bit
- * ends it.  Returns its length, or 0 when it is malformed (11 bytes or
- * more, or bits past 63).
- */
-static size_t
-varint_word(const uint8_t *p, uint64_t *out)
-{
-    uint64_t w;
-    memcpy(&w, p, sizeof(w));
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    w = __builtin_bswap64(w);
-#endif
-    uint64_t ends = ~w & 0x8080808080808080u;
-    if (ends != 0) {
-        size_t len = (size_t)__builtin_ctzll(ends) / 8 + 1;
-        if (len < 8)
-            w &= (UINT64_C(1) << (8 * len)) - 1;
-        *out = varint_groups(w);
-        return len;
-    }
-    /* 9 or 10 bytes: a random 64-bit node id. */
-    uint64_t v = varint_groups(w) | (uint64_t)(p[8] & 0x7f) << 56;
-    if (p[8] < 0x80) {
-        *out = v;
-        return 9;
-    }
-    if (p[9] > VARINT_LAST_MAX)
-        return 0; /* bits past 63, or an 11th byte */
-    *out = v | (uint64_t)p[9] << 63;
-    return 10;
-}
-
 /* A minimal LEB128 varint of at most 64 bits.  Three of them start every
  * vv entry and sibling, so this runs several times per object decoded:
  * one byte (counters, counts) is taken at once, and with 10 bytes left
@@ -782,7 +736,7 @@ read_varint(struct reader *r, uint64_t *out)
     }
     size_t len = 0;
     if (r->left >= VARINT_MAX_BYTES) {
-        len = varint_word(p, out);
+        len = dyn_varint_word(p, out);
         if (len == 0)
             return -DYN_EFORMAT;
     } else {

@@ -24,6 +24,7 @@
 #include <stddef.h>
 
 #include "arena.h"
+#include "varint.h"
 #include "wire.h"
 
 #define WT_VARINT 0
@@ -172,7 +173,16 @@ struct parse {
 static bool
 take_varint(struct span *s, uint64_t *v)
 {
-    uint64_t x = 0;
+    if (s->p < s->end && *s->p < 0x80) { /* tags' values, small numbers */
+        *v = *s->p++;
+        return true;
+    }
+    if (s->end - s->p >= DYN_VARINT_MAX_BYTES) { /* ids, lengths */
+        size_t len = dyn_varint_word(s->p, v);
+        s->p += len;
+        return len > 0;
+    }
+    uint64_t x = 0; /* near the end: byte by byte */
     for (unsigned shift = 0; shift <= 63; shift += 7) {
         if (s->p == s->end)
             return false;
