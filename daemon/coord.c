@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "err.h"
 #include "inbound.h"
 #include "kv.h"
@@ -242,8 +243,8 @@ coord_req_free(struct coord_req *req)
     for (uint32_t i = 0; i < req->q.replicas; i++)
         dyn_object_free(&req->slots[i].obj);
     dyn_object_free(&req->merged);
-    free(req->encoded);
-    free(req->first); /* after the objects that borrow from it */
+    dyn_free(req->encoded);
+    dyn_free(req->first); /* after the objects that borrow from it */
     dyn_kv_stored_free(&req->stored);
     free(req);
 }
@@ -338,10 +339,10 @@ get_read_repair(struct coord_req *req)
         req->srv->stats.repairs++;
         if (log_enabled(DYN_LOG_DEBUG)) {
             char text[COORD_KEY_TEXT_BYTES];
-            log_debug("key %s: read repair of replica %s",
-                      dyn_text_escape(text, sizeof(text), req->key,
-                                      req->key_len),
-                      s->target.name);
+            log_debug(
+                "key %s: read repair of replica %s",
+                dyn_text_escape(text, sizeof(text), req->key, req->key_len),
+                s->target.name);
         }
         if (s->target.local) {
             repair_local(req, &req->merged);
@@ -351,8 +352,8 @@ get_read_repair(struct coord_req *req)
             dyn_object_encode_alloc(&req->merged, &req->encoded,
                                     &req->encoded_len) < 0)
             return;
-        send_replica_put(req, s, req->encoded, req->encoded_len,
-                         repair_sent_cb, NULL);
+        send_replica_put(req, s, req->encoded, req->encoded_len, repair_sent_cb,
+                         NULL);
     }
 }
 
@@ -416,8 +417,8 @@ keep_first(struct coord_req *req, struct coord_slot *slot,
 
 /* A replica's answer: its copy as encoded (empty: never written). */
 static int
-take_reply(struct coord_req *req, struct coord_slot *slot,
-           const uint8_t *data, size_t len)
+take_reply(struct coord_req *req, struct coord_slot *slot, const uint8_t *data,
+           size_t len)
 {
     uint32_t max_value_bytes = req->srv->cfg->max_value_bytes;
     if (req->first_slot != NULL && len == req->first_len &&
@@ -450,8 +451,8 @@ take_reply(struct coord_req *req, struct coord_slot *slot,
         return rc;
     }
     req->copies_differ = true;
-    int rc = len > 0 ? dyn_object_decode(&slot->obj, data, len, max_value_bytes)
-                     : 0;
+    int rc =
+        len > 0 ? dyn_object_decode(&slot->obj, data, len, max_value_bytes) : 0;
     return rc == 0 ? get_merge(req, &slot->obj) : rc;
 }
 
@@ -587,7 +588,7 @@ coord_read_local(struct server *srv, const uint8_t *key, size_t key_len,
             return;
         obj = lr->obj;
     }
-    free(lr);
+    dyn_free(lr); /* NULL unless a previous replica was to be asked */
     cb(arg, rc, &obj, encoding);
     dyn_object_free(&obj);
     if (in_txn)

@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "err.h"
 #include "text.h"
 #include "varint.h"
@@ -62,7 +63,7 @@ dyn_vv_free(struct dyn_vv *vv)
 {
     if (vv == NULL)
         return;
-    free(vv->entry);
+    dyn_free(vv->entry);
     dyn_vv_init(vv);
 }
 
@@ -212,7 +213,7 @@ dyn_object_free(struct dyn_object *obj)
     for (uint32_t i = 0; i < obj->sibling_count; i++)
         if (!obj->siblings[i].borrowed)
             free(obj->siblings[i].value);
-    free(obj->siblings);
+    dyn_free(obj->siblings);
     dyn_object_init(obj);
 }
 
@@ -410,7 +411,7 @@ object_put(struct dyn_object *obj, const struct dyn_vv *ctx, uint64_t node,
         if (put_supersedes(ctx, &obj->siblings[i]) &&
             !obj->siblings[i].borrowed)
             free(obj->siblings[i].value);
-    free(obj->siblings);
+    dyn_free(obj->siblings);
     dyn_vv_free(&obj->vv);
     obj->vv = vv;
     obj->siblings = sib;

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "alloc.h"
 #include "err.h"
 #include "record.h"
 
@@ -24,7 +25,7 @@ void
 dyn_kv_stored_free(struct dyn_kv_stored *s)
 {
     dyn_object_free(&s->obj); /* first: it points into the record */
-    free(s->record);
+    dyn_free(s->record);
     dyn_kv_stored_init(s);
 }
 
