@@ -212,28 +212,26 @@ coord_req_new(struct server *srv, const uint8_t *key, size_t key_len,
     uint32_t partition =
         dyn_ring_partition_of(key, key_len, srv->ring->partitions);
     uint32_t count = coord_targets(srv, partition, t, self_in);
-    /* One allocation: the request, its slots, then the key's bytes. */
+    /* One allocation: the request, its slots, then the key's bytes.  Not
+     * calloc: every member is set below (the initialisers zero the rest,
+     * which is the empty object, vector and stored record). */
     struct coord_req *req =
-        calloc(1, sizeof(*req) + count * sizeof(req->slots[0]) + key_len);
+        malloc(sizeof(*req) + count * sizeof(req->slots[0]) + key_len);
     if (req == NULL)
         return NULL;
-    req->key = (uint8_t *)&req->slots[count];
+    *req = (struct coord_req){
+        .srv = srv,
+        .key = (uint8_t *)&req->slots[count],
+        .key_len = key_len,
+        .partition = partition,
+        .timeout_ms = timeout_ms,
+        .q = {.replicas = count, .wanted = wanted < count ? wanted : count},
+        .outstanding = count,
+    };
     memcpy(req->key, key, key_len);
-    req->key_len = key_len;
-    req->srv = srv;
-    req->timeout_ms = timeout_ms;
-    req->partition = partition;
-    for (uint32_t i = 0; i < count; i++) {
-        req->slots[i].req = req;
-        req->slots[i].target = t[i];
-        req->slots[i].state = SLOT_WAITING;
-        dyn_object_init(&req->slots[i].obj);
-    }
-    req->q.replicas = count;
-    req->q.wanted = wanted < count ? wanted : count;
-    req->outstanding = count;
-    dyn_object_init(&req->merged);
-    dyn_kv_stored_init(&req->stored);
+    for (uint32_t i = 0; i < count; i++)
+        req->slots[i] = (struct coord_slot){
+            .req = req, .target = t[i], .state = SLOT_WAITING};
     return req;
 }
 

@@ -73,7 +73,7 @@ dyn_vv_copy(struct dyn_vv *dst, const struct dyn_vv *src)
     dyn_vv_init(dst);
     if (src->len == 0)
         return 0;
-    dst->entry = calloc(src->len, sizeof *dst->entry);
+    dst->entry = dyn_alloc_array(src->len, sizeof *dst->entry);
     if (dst->entry == NULL)
         return -ENOMEM;
     memcpy(dst->entry, src->entry, src->len * sizeof *dst->entry);
@@ -128,7 +128,7 @@ vv_merge(struct dyn_vv *out, const struct dyn_vv *a, const struct dyn_vv *b)
         return 0;
     if (cap > UINT32_MAX)
         return -EOVERFLOW;
-    out->entry = calloc(cap, sizeof *out->entry);
+    out->entry = dyn_alloc_array(cap, sizeof *out->entry);
     if (out->entry == NULL)
         return -ENOMEM;
     while (i < a->len || j < b->len) {
@@ -304,7 +304,7 @@ static struct dyn_sibling *
 put_siblings(const struct dyn_object *obj, const struct dyn_vv *ctx,
              const struct dyn_sibling *fresh, uint32_t count)
 {
-    struct dyn_sibling *sib = calloc(count, sizeof *sib);
+    struct dyn_sibling *sib = dyn_alloc_array(count, sizeof *sib);
     uint32_t n = 0;
     bool placed = false;
 
@@ -781,7 +781,7 @@ read_vv(struct reader *r, struct dyn_vv *vv)
 
     if (read_count(r, VV_ENTRY_MIN_BYTES, DYN_DVV_MAX_ENTRIES_LIMIT, &n) != 0)
         return -DYN_EFORMAT;
-    if (n > 0 && (vv->entry = calloc(n, sizeof *vv->entry)) == NULL)
+    if (n > 0 && (vv->entry = dyn_alloc_array(n, sizeof *vv->entry)) == NULL)
         return -ENOMEM;
     for (uint32_t i = 0; i < n; i++) {
         struct dyn_vv_entry *e = &vv->entry[i];
@@ -818,6 +818,7 @@ read_sibling(struct reader *r, struct dyn_sibling *s, uint32_t max_value_bytes)
         return -DYN_EFORMAT;
     s->value_len = (uint32_t)len;
     s->borrowed = true;
+    s->value = NULL;
     if (len == 0)
         return 0;
     s->value = (uint8_t *)r->p;
@@ -835,7 +836,7 @@ read_siblings(struct reader *r, struct dyn_object *obj,
 
     if (read_count(r, SIBLING_MIN_BYTES, DYN_DVV_MAX_SIBLINGS_LIMIT, &n) != 0)
         return -DYN_EFORMAT;
-    if (n > 0 && (obj->siblings = calloc(n, sizeof *obj->siblings)) == NULL)
+    if (n > 0 && (obj->siblings = dyn_alloc_array(n, sizeof *obj->siblings)) == NULL)
         return -ENOMEM;
     for (uint32_t i = 0; i < n; i++) {
         struct dyn_sibling *s = &obj->siblings[i];
