@@ -24,14 +24,19 @@ struct wire_code {
     const ProtobufCMessageDescriptor *desc;
 };
 
+/* The data path's messages first: the lookups below scan in order. */
 static const struct wire_code wire_codes[] = {
-    {DYN_MSG_ERROR, &dynpb__error__descriptor},
-    {DYN_MSG_PING_REQ, &dynpb__ping_req__descriptor},
-    {DYN_MSG_PING_RESP, &dynpb__ping_resp__descriptor},
     {DYN_MSG_GET_REQ, &dynpb__get_req__descriptor},
     {DYN_MSG_GET_RESP, &dynpb__get_resp__descriptor},
     {DYN_MSG_PUT_REQ, &dynpb__put_req__descriptor},
     {DYN_MSG_PUT_RESP, &dynpb__put_resp__descriptor},
+    {DYN_MSG_REPLICA_GET_REQ, &dynpb__replica_get_req__descriptor},
+    {DYN_MSG_REPLICA_GET_RESP, &dynpb__replica_get_resp__descriptor},
+    {DYN_MSG_REPLICA_PUT_REQ, &dynpb__replica_put_req__descriptor},
+    {DYN_MSG_REPLICA_PUT_RESP, &dynpb__replica_put_resp__descriptor},
+    {DYN_MSG_ERROR, &dynpb__error__descriptor},
+    {DYN_MSG_PING_REQ, &dynpb__ping_req__descriptor},
+    {DYN_MSG_PING_RESP, &dynpb__ping_resp__descriptor},
     {DYN_MSG_STATUS_REQ, &dynpb__status_req__descriptor},
     {DYN_MSG_STATUS_RESP, &dynpb__status_resp__descriptor},
     {DYN_MSG_RING_REQ, &dynpb__ring_req__descriptor},
@@ -42,10 +47,6 @@ static const struct wire_code wire_codes[] = {
     {DYN_MSG_PARTITION_STATS_RESP, &dynpb__partition_stats_resp__descriptor},
     {DYN_MSG_HANDOFF_REQ, &dynpb__handoff_req__descriptor},
     {DYN_MSG_HANDOFF_RESP, &dynpb__handoff_resp__descriptor},
-    {DYN_MSG_REPLICA_GET_REQ, &dynpb__replica_get_req__descriptor},
-    {DYN_MSG_REPLICA_GET_RESP, &dynpb__replica_get_resp__descriptor},
-    {DYN_MSG_REPLICA_PUT_REQ, &dynpb__replica_put_req__descriptor},
-    {DYN_MSG_REPLICA_PUT_RESP, &dynpb__replica_put_resp__descriptor},
     {DYN_MSG_GOSSIP_REQ, &dynpb__gossip_req__descriptor},
     {DYN_MSG_GOSSIP_RESP, &dynpb__gossip_resp__descriptor},
     {DYN_MSG_JOIN_REQ, &dynpb__join_req__descriptor},
