@@ -62,7 +62,8 @@ struct coord_put_args {
     size_t key_len;
     const uint8_t *value; /* borrowed; copied as needed */
     uint32_t value_len;
-    const struct dyn_vv *ctx; /* borrowed; NULL: no context */
+    struct dyn_vv *ctx; /* NULL: no context; coord_put may take it (it is
+                           left empty): the caller frees what is left */
     bool deleted;
     uint32_t w;          /* acks wanted, >= 1 (capped at the replicas) */
     uint32_t timeout_ms; /* deadline */

@@ -70,7 +70,7 @@ list_append(struct writer_op ***tail, struct writer_op *op)
 struct writer_op *
 writer_op_new(uint32_t partition, const uint8_t *key, size_t key_len,
               const uint8_t *value, uint32_t value_len,
-              const struct dyn_vv *ctx, bool deleted, uint64_t now_ms)
+              struct dyn_vv *ctx, bool deleted, uint64_t now_ms)
 {
     /* One allocation: the op, then the key's and the value's bytes (the
      * value is not zeroed: it is copied over at once). */
@@ -83,9 +83,9 @@ writer_op_new(uint32_t partition, const uint8_t *key, size_t key_len,
     dyn_object_init(&op->object);
     op->key = op->bytes;
     op->value = op->bytes + key_len;
-    if (ctx != NULL && dyn_vv_copy(&op->ctx, ctx) < 0) {
-        writer_op_free(op);
-        return NULL;
+    if (ctx != NULL) {
+        op->ctx = *ctx;
+        dyn_vv_init(ctx);
     }
     memcpy(op->key, key, key_len);
     if (value_len > 0)

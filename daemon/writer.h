@@ -81,12 +81,13 @@ struct writer_options {
 };
 
 /*
- * Make a put op, copying key, value and context.  Returns NULL on
- * allocation failure.  The caller sets done_cb and arg.
+ * Make a put op, copying key and value; the context `ctx` (NULL: none) is
+ * moved into the op (left empty) on success, untouched on failure.
+ * Returns NULL on allocation failure.  The caller sets done_cb and arg.
  */
 struct writer_op *writer_op_new(uint32_t partition, const uint8_t *key,
                                 size_t key_len, const uint8_t *value,
-                                uint32_t value_len, const struct dyn_vv *ctx,
+                                uint32_t value_len, struct dyn_vv *ctx,
                                 bool deleted, uint64_t now_ms);
 
 /*
