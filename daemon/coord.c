@@ -393,24 +393,44 @@ is_empty(const struct dyn_object *obj)
 }
 
 /*
- * Keep `obj` (SLOT_OK) in `slot` as the request's first copy: `obj`'s
- * values are rebound to its encoding, made once here, which the request
- * keeps for comparing later copies with.  0 or -ENOMEM.
+ * Merge `obj`, whose values borrow from `bytes` (its encoding, owned;
+ * NULL when len is 0), and keep both in `slot` as the request's first
+ * copy.  Only a copy that was merged may become the first: later copies
+ * equal to it are counted without a merge.  On failure `obj` is emptied
+ * and `bytes` freed.
  */
 static int
-keep_first(struct coord_req *req, struct coord_slot *slot,
-           struct dyn_object *obj)
+adopt_first(struct coord_req *req, struct coord_slot *slot,
+            struct dyn_object *obj, uint8_t *bytes, size_t len)
 {
-    if (!is_empty(obj)) {
-        size_t len = dyn_object_encoded_size(obj);
-        if ((req->first = malloc(len)) == NULL)
-            return -ENOMEM;
-        req->first_len = dyn_object_encode_rebind(obj, req->first);
+    int rc = get_merge(req, obj);
+    if (rc < 0) {
+        dyn_object_free(obj); /* its values are in bytes */
+        dyn_free(bytes);
+        return rc;
     }
+    req->first = bytes;
+    req->first_len = len;
     req->first_slot = slot;
     slot->obj = *obj;
     dyn_object_init(obj);
     return 0;
+}
+
+/* The local copy as the first: encoded once into memory the request
+ * owns, its values rebound there.  0 or -ENOMEM. */
+static int
+keep_first(struct coord_req *req, struct coord_slot *slot,
+           struct dyn_object *obj)
+{
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    if (!is_empty(obj)) {
+        if ((bytes = malloc(dyn_object_encoded_size(obj))) == NULL)
+            return -ENOMEM;
+        len = dyn_object_encode_rebind(obj, bytes);
+    }
+    return adopt_first(req, slot, obj, bytes, len);
 }
 
 /* A replica's answer: its copy as encoded (empty: never written). */
@@ -437,16 +457,11 @@ take_reply(struct coord_req *req, struct coord_slot *slot, const uint8_t *data,
         int rc = len > 0 ? dyn_object_decode_borrowed(&obj, bytes, len,
                                                       max_value_bytes)
                          : 0;
-        if (rc == 0 && (rc = get_merge(req, &obj)) == 0) {
-            req->first = bytes;
-            req->first_len = len;
-            req->first_slot = slot;
-            slot->obj = obj;
-            return 0;
+        if (rc < 0) {
+            dyn_free(bytes);
+            return rc;
         }
-        dyn_object_free(&obj);
-        free(bytes);
-        return rc;
+        return adopt_first(req, slot, &obj, bytes, len);
     }
     req->copies_differ = true;
     int rc =
@@ -617,20 +632,17 @@ get_local_done(void *arg, int status, struct dyn_object *obj,
         return;
     }
     (void)encoding; /* keep_first encodes into memory the request owns */
-    if (status == 0) {
-        /* Kept until the other replicas answer: it must own its values,
-         * or borrow them from the request.  The local copy comes first
-         * unless it waited for a previous replica. */
-        status = req->first_slot == NULL ? keep_first(req, slot, obj)
-                                         : dyn_object_own(obj);
-        if (status == 0 && req->first_slot != slot) {
-            req->copies_differ = true; /* as far as we know */
-            slot->obj = *obj;
-            dyn_object_init(obj);
-        }
-    }
-    if (status == 0)
+    /* Kept until the other replicas answer: it must borrow its values
+     * from the request, or own them.  The local copy comes first unless
+     * it waited for a previous replica. */
+    if (status == 0 && req->first_slot == NULL) {
+        status = keep_first(req, slot, obj); /* merged too */
+    } else if (status == 0 && (status = dyn_object_own(obj)) == 0) {
+        req->copies_differ = true; /* as far as we know */
+        slot->obj = *obj;
+        dyn_object_init(obj);
         status = get_merge(req, &slot->obj);
+    }
     slot_fill(slot, status == 0                ? SLOT_OK
                     : status == -DYN_ECHECKSUM ? SLOT_DAMAGED
                                                : SLOT_FAILED);
