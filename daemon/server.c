@@ -24,6 +24,19 @@
 
 #ifdef HAVE_JEMALLOC
 #include <jemalloc/jemalloc.h>
+
+/*
+ * jemalloc reads its options from this variable at start-up (the
+ * MALLOC_CONF environment variable still overrides them).  Thread caches
+ * eight times deeper than the default, up to 2 000 objects per size
+ * class: a loop turn of 16-deep pipelining allocates and frees hundreds
+ * of records and objects of one size class, and the default caches
+ * (about 200) spilled to the arena several times a turn.  Callgrind, one
+ * memory node, 60 000 requests 16 deep: 456.9 M instructions before,
+ * 445.0 M after; it costs at most a few MiB of cached memory per thread.
+ */
+const char *malloc_conf =
+    "lg_tcache_nslots_mul:3,tcache_nslots_small_max:2000";
 #endif
 
 #include "conn.h"
