@@ -322,7 +322,7 @@ get_answer(struct coord_req *req, int status)
 static void
 get_read_repair(struct coord_req *req)
 {
-    if (req->merged.sibling_count == 0 && req->merged.vv.len == 0)
+    if (dyn_object_is_empty(&req->merged))
         return;
     for (uint32_t i = 0; i < req->q.replicas; i++) {
         struct coord_slot *s = &req->slots[i];
@@ -386,12 +386,6 @@ get_merge(struct coord_req *req, const struct dyn_object *obj)
     return 0;
 }
 
-static bool
-is_empty(const struct dyn_object *obj)
-{
-    return obj->sibling_count == 0 && obj->vv.len == 0;
-}
-
 /*
  * Merge `obj`, whose values borrow from `bytes` (its encoding, owned;
  * NULL when len is 0), and keep both in `slot` as the request's first
@@ -417,18 +411,28 @@ adopt_first(struct coord_req *req, struct coord_slot *slot,
     return 0;
 }
 
-/* The local copy as the first: encoded once into memory the request
- * owns, its values rebound there.  0 or -ENOMEM. */
+/*
+ * The local copy as the first, in memory the request owns: its stored
+ * `encoding` copied, the values moved with it, or (a copy merged with a
+ * previous replica's has none) the object encoded.  0 or -ENOMEM.
+ */
 static int
 keep_first(struct coord_req *req, struct coord_slot *slot,
-           struct dyn_object *obj)
+           struct dyn_object *obj, struct dyn_bytes encoding)
 {
     uint8_t *bytes = NULL;
     size_t len = 0;
-    if (!is_empty(obj)) {
-        if ((bytes = malloc(dyn_object_encoded_size(obj))) == NULL)
+    if (!dyn_object_is_empty(obj)) {
+        len =
+            encoding.data != NULL ? encoding.len : dyn_object_encoded_size(obj);
+        if ((bytes = malloc(len)) == NULL)
             return -ENOMEM;
-        len = dyn_object_encode_rebind(obj, bytes);
+        if (encoding.data != NULL) {
+            memcpy(bytes, encoding.data, len);
+            dyn_object_rebase(obj, encoding.data, len, bytes);
+        } else {
+            dyn_object_encode_rebind(obj, bytes);
+        }
     }
     return adopt_first(req, slot, obj, bytes, len);
 }
@@ -631,12 +635,11 @@ get_local_done(void *arg, int status, struct dyn_object *obj,
         get_progress(req);
         return;
     }
-    (void)encoding; /* keep_first encodes into memory the request owns */
     /* Kept until the other replicas answer: it must borrow its values
      * from the request, or own them.  The local copy comes first unless
      * it waited for a previous replica. */
     if (status == 0 && req->first_slot == NULL) {
-        status = keep_first(req, slot, obj); /* merged too */
+        status = keep_first(req, slot, obj, encoding); /* merged too */
     } else if (status == 0 && (status = dyn_object_own(obj)) == 0) {
         req->copies_differ = true; /* as far as we know */
         slot->obj = *obj;

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "alloc.h"
 #include "conn.h"
 #include "coord.h"
 #include "dispatch.h"
@@ -58,7 +59,7 @@ replica_get_done(void *arg, int status, struct dyn_object *obj,
     Dynpb__ReplicaGetResp resp = DYNPB__REPLICA_GET_RESP__INIT;
     uint8_t *encoded = NULL;
     resp.id = rg->id;
-    if (status == 0 && (obj->sibling_count > 0 || obj->vv.len > 0)) {
+    if (status == 0 && !dyn_object_is_empty(obj)) {
         if (encoding.data != NULL) {
             resp.object.data = (uint8_t *)encoding.data;
             resp.object.len = encoding.len;
@@ -72,7 +73,7 @@ replica_get_done(void *arg, int status, struct dyn_object *obj,
     else
         conn_send_error(c, rg->id, status, "replica read: %s",
                         dyn_strerror(status));
-    free(encoded);
+    dyn_free(encoded); /* NULL unless the copy was encoded here */
     conn_request_end(c);
     free(rg);
 }

@@ -37,14 +37,13 @@
 #define DVV_FORMAT_V1 1        /* first byte of an object encoding */
 #define DVV_FLAG_DELETED 0x01u /* sibling flags: a tombstone */
 #define DVV_FLAGS_KNOWN 0x01u  /* every flag bit this version knows */
-#define VARINT_MAX_BYTES DYN_VARINT_MAX_BYTES
 #define VV_ENTRY_MIN_BYTES 3   /* node, counter, ts: a byte each at least */
 #define SIBLING_MIN_BYTES 5    /* node, counter, ts, flags, value_len */
 #define TOKEN_VERSION 'c'      /* first char of every context token */
 #define B64_BITS 6             /* bits per base64 character */
 /* Largest vv encoding a token may carry, and so its longest body. */
 #define TOKEN_MAX_VV_BYTES                                                     \
-    (VARINT_MAX_BYTES * (1 + 3 * (size_t)DYN_DVV_MAX_ENTRIES_LIMIT))
+    (DYN_VARINT_MAX_BYTES * (1 + 3 * (size_t)DYN_DVV_MAX_ENTRIES_LIMIT))
 #define TOKEN_MAX_BODY_CHARS                                                   \
     ((TOKEN_MAX_VV_BYTES * 8 + B64_BITS - 1) / B64_BITS)
 
@@ -271,6 +270,12 @@ fail:
     return rc;
 }
 
+bool
+dyn_object_is_empty(const struct dyn_object *obj)
+{
+    return obj->sibling_count == 0 && obj->vv.len == 0;
+}
+
 uint32_t
 dyn_object_live_count(const struct dyn_object *obj)
 {
@@ -361,8 +366,8 @@ object_put(struct dyn_object *obj, const struct dyn_vv *ctx, uint64_t node,
            bool deleted, const struct dyn_dvv_limits *limits,
            struct dyn_dot *dot_out, bool borrow)
 {
-    struct dyn_sibling fresh = {{node, 0}, now_ms, deleted, value_len, NULL,
-                                borrow};
+    struct dyn_sibling fresh = {{node, 0}, now_ms, deleted,
+                                value_len, NULL,   borrow};
     struct dyn_sibling *sib = NULL;
     struct dyn_vv vv;
     uint64_t kept = 0, known;
@@ -428,8 +433,8 @@ dyn_object_put(struct dyn_object *obj, const struct dyn_vv *ctx, uint64_t node,
                bool deleted, const struct dyn_dvv_limits *limits,
                struct dyn_dot *dot_out)
 {
-    return object_put(obj, ctx, node, now_ms, value, value_len, deleted,
-                      limits, dot_out, false);
+    return object_put(obj, ctx, node, now_ms, value, value_len, deleted, limits,
+                      dot_out, false);
 }
 
 int
@@ -439,8 +444,8 @@ dyn_object_put_borrowed(struct dyn_object *obj, const struct dyn_vv *ctx,
                         const struct dyn_dvv_limits *limits,
                         struct dyn_dot *dot_out)
 {
-    return object_put(obj, ctx, node, now_ms, value, value_len, deleted,
-                      limits, dot_out, true);
+    return object_put(obj, ctx, node, now_ms, value, value_len, deleted, limits,
+                      dot_out, true);
 }
 
 /*
@@ -641,7 +646,8 @@ dyn_vv_encode(const struct dyn_vv *vv, uint8_t *buf)
 static size_t
 object_head_size(const struct dyn_object *obj)
 {
-    return 1 + dyn_vv_encoded_size(&obj->vv) + dyn_varint_size(obj->sibling_count);
+    return 1 + dyn_vv_encoded_size(&obj->vv) +
+           dyn_varint_size(obj->sibling_count);
 }
 
 /* Bytes of a sibling before its value: dot, ts_ms, flags, value_len. */
@@ -658,8 +664,7 @@ dyn_object_encoded_size(const struct dyn_object *obj)
     size_t n = object_head_size(obj);
 
     for (uint32_t i = 0; i < obj->sibling_count; i++)
-        n += sibling_head_size(&obj->siblings[i]) +
-             obj->siblings[i].value_len;
+        n += sibling_head_size(&obj->siblings[i]) + obj->siblings[i].value_len;
     return n;
 }
 
@@ -703,6 +708,19 @@ dyn_object_encode_rebind(struct dyn_object *obj, uint8_t *buf)
     return len;
 }
 
+void
+dyn_object_rebase(struct dyn_object *obj, const uint8_t *from, size_t len,
+                  const uint8_t *to)
+{
+    uintptr_t lo = (uintptr_t)from, hi = lo + len;
+    for (uint32_t i = 0; i < obj->sibling_count; i++) {
+        struct dyn_sibling *s = &obj->siblings[i];
+        uintptr_t v = (uintptr_t)s->value;
+        if (s->borrowed && s->value_len > 0 && v >= lo && v < hi)
+            s->value = (uint8_t *)to + (v - lo);
+    }
+}
+
 /* ---- decoding ---- */
 
 struct reader {
@@ -736,7 +754,7 @@ read_varint(struct reader *r, uint64_t *out)
         return 0;
     }
     size_t len = 0;
-    if (r->left >= VARINT_MAX_BYTES) {
+    if (r->left >= DYN_VARINT_MAX_BYTES) {
         len = dyn_varint_word(p, out);
         if (len == 0)
             return -DYN_EFORMAT;
@@ -836,7 +854,8 @@ read_siblings(struct reader *r, struct dyn_object *obj,
 
     if (read_count(r, SIBLING_MIN_BYTES, DYN_DVV_MAX_SIBLINGS_LIMIT, &n) != 0)
         return -DYN_EFORMAT;
-    if (n > 0 && (obj->siblings = dyn_alloc_array(n, sizeof *obj->siblings)) == NULL)
+    if (n > 0 &&
+        (obj->siblings = dyn_alloc_array(n, sizeof *obj->siblings)) == NULL)
         return -ENOMEM;
     for (uint32_t i = 0; i < n; i++) {
         struct dyn_sibling *s = &obj->siblings[i];

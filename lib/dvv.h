@@ -137,6 +137,9 @@ int dyn_vv_join(struct dyn_vv *dst, const struct dyn_vv *src);
 /* Number of siblings that are not tombstones. */
 uint32_t dyn_object_live_count(const struct dyn_object *obj);
 
+/* True for the object of a key never written: no vector, no sibling. */
+bool dyn_object_is_empty(const struct dyn_object *obj);
+
 /*
  * Apply a client put (or a delete, with deleted=true and value_len 0) at
  * coordinator `node` to `obj`, in place.
@@ -214,10 +217,17 @@ bool dyn_object_equal(const struct dyn_object *a, const struct dyn_object *b);
  * makes every sibling of `obj` borrow its value from its copy in `buf`
  * (freeing the values it owned): the object is then valid exactly as long
  * as `buf`, and nothing it borrowed before is needed any more.
+ *
+ * dyn_object_rebase() is for an object decoded (borrowed) from bytes
+ * that were then copied: every borrowed value within `from` (len bytes)
+ * is pointed at the same place in `to`, the copy.  Cheaper than encoding
+ * again when the encoding is at hand.
  */
 size_t dyn_object_encoded_size(const struct dyn_object *obj);
 size_t dyn_object_encode(const struct dyn_object *obj, uint8_t *buf);
 size_t dyn_object_encode_rebind(struct dyn_object *obj, uint8_t *buf);
+void dyn_object_rebase(struct dyn_object *obj, const uint8_t *from,
+                       size_t len, const uint8_t *to);
 int dyn_object_decode(struct dyn_object *out, const uint8_t *buf, size_t len,
                       uint32_t max_value_bytes);
 int dyn_object_decode_borrowed(struct dyn_object *out, const uint8_t *buf,

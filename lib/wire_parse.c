@@ -187,7 +187,7 @@ take_varint(struct span *s, uint64_t *v)
         if (s->p == s->end)
             return false;
         uint8_t b = *s->p++;
-        if (shift == 63 && b > 1)
+        if (shift == 63 && b > DYN_VARINT_LAST_MAX)
             return false;
         x |= (uint64_t)(b & 0x7f) << shift;
         if (b < 0x80) {

@@ -1603,6 +1603,44 @@ borrowed_decode_points_into_the_buffer_until_owned(void **state)
 }
 
 static void
+rebase_moves_borrowed_values_to_a_copy_of_their_buffer(void **state)
+{
+    (void)state;
+    struct dyn_object obj, owned, view;
+    uint8_t buf[ENC_BUF_BYTES], copy[ENC_BUF_BYTES];
+    size_t len = three_siblings(&obj, buf);
+    const uint8_t other[] = "elsewhere";
+
+    assert_int_equal(dyn_object_decode(&owned, buf, len, MAX_VALUE_BYTES), 0);
+    assert_int_equal(dyn_object_decode_borrowed(&view, buf, len,
+                                                MAX_VALUE_BYTES),
+                     0);
+    /* A value borrowed from somewhere else is left where it is. */
+    struct dyn_sibling *last = &view.siblings[view.sibling_count - 1];
+    size_t last_at = (size_t)(last->value - buf);
+    uint32_t last_len = last->value_len;
+    last->value = (uint8_t *)other;
+    last->value_len = sizeof(other);
+
+    memcpy(copy, buf, len);
+    dyn_object_rebase(&view, buf, len, copy);
+    memset(buf, 0xAA, sizeof(buf)); /* the original is gone */
+    assert_ptr_equal(last->value, other);
+    last->value = copy + last_at;
+    last->value_len = last_len;
+    assert_true(points_into(&view, copy, len));
+    assert_true(dyn_object_equal(&view, &owned));
+
+    assert_false(dyn_object_is_empty(&view));
+    struct dyn_object empty;
+    dyn_object_init(&empty);
+    assert_true(dyn_object_is_empty(&empty));
+    dyn_object_free(&view);
+    dyn_object_free(&owned);
+    dyn_object_free(&obj);
+}
+
+static void
 put_on_a_borrowed_object_keeps_what_it_did_not_supersede(void **state)
 {
     (void)state;
@@ -1744,6 +1782,8 @@ main(void)
         cmocka_unit_test(
             random_histories_with_pruning_never_lose_a_maximal_write),
         cmocka_unit_test(borrowed_decode_points_into_the_buffer_until_owned),
+        cmocka_unit_test(
+            rebase_moves_borrowed_values_to_a_copy_of_their_buffer),
         cmocka_unit_test(
             put_on_a_borrowed_object_keeps_what_it_did_not_supersede),
         cmocka_unit_test(borrowed_sync_equals_copying_sync),

@@ -31,9 +31,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arena.h"
 #include "err.h"
 #include "wire.h"
-#include "arena.h"
 #include "wire_fast.h"
 #include "wire_parse.h"
 
@@ -1661,7 +1661,9 @@ fast_bytes(struct rng *g, uint8_t *pool, size_t pool_len)
 {
     ProtobufCBinaryData b = {0, NULL};
     uint32_t pick = rng_below(g, 4);
-    b.len = pick == 0 ? 0 : pick == 1 ? rng_below(g, 20) : rng_below(g, (uint32_t)pool_len);
+    b.len = pick == 0   ? 0
+            : pick == 1 ? rng_below(g, 20)
+                        : rng_below(g, (uint32_t)pool_len);
     b.data = b.len ? pool : NULL;
     return b;
 }
@@ -1784,10 +1786,10 @@ fast_msgs_random(struct fast_msgs *f, struct rng *g, uint8_t *pool)
     f->replica_put_resp.id = fast_uint(g);
 
     ProtobufCMessage *all[FAST_TYPES] = {
-        &f->get_req.base,          &f->put_req.base,
-        &f->get_resp.base,         &f->put_resp.base,
-        &f->replica_get_req.base,  &f->replica_get_resp.base,
-        &f->replica_put_req.base,  &f->replica_put_resp.base,
+        &f->get_req.base,         &f->put_req.base,
+        &f->get_resp.base,        &f->put_resp.base,
+        &f->replica_get_req.base, &f->replica_get_resp.base,
+        &f->replica_put_req.base, &f->replica_put_resp.base,
     };
     memcpy(f->all, all, sizeof(all));
 }
@@ -1861,14 +1863,16 @@ assert_same_empty_bytes(const ProtobufCMessage *a, const ProtobufCMessage *b)
         const char *pa = (const char *)a + f->offset;
         const char *pb = (const char *)b + f->offset;
         if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-            size_t n = *(const size_t *)((const char *)a + f->quantifier_offset);
+            size_t n =
+                *(const size_t *)((const char *)a + f->quantifier_offset);
             if (n == 0)
                 assert_true(*(void *const *)pa == NULL &&
                             *(void *const *)pb == NULL);
             if (f->type == PROTOBUF_C_TYPE_MESSAGE)
                 for (size_t k = 0; k < n; k++)
-                    assert_same_empty_bytes((*(ProtobufCMessage *const **)pa)[k],
-                                            (*(ProtobufCMessage *const **)pb)[k]);
+                    assert_same_empty_bytes(
+                        (*(ProtobufCMessage *const **)pa)[k],
+                        (*(ProtobufCMessage *const **)pb)[k]);
         } else if (f->type == PROTOBUF_C_TYPE_BYTES) {
             const ProtobufCBinaryData *ba = (const void *)pa;
             const ProtobufCBinaryData *bb = (const void *)pb;
@@ -1896,7 +1900,8 @@ assert_borrows_from(const ProtobufCMessage *m, const uint8_t *body, size_t len)
         const char *p = (const char *)m + f->offset;
         if (f->label == PROTOBUF_C_LABEL_REPEATED &&
             f->type == PROTOBUF_C_TYPE_MESSAGE) {
-            size_t n = *(const size_t *)((const char *)m + f->quantifier_offset);
+            size_t n =
+                *(const size_t *)((const char *)m + f->quantifier_offset);
             for (size_t k = 0; k < n; k++)
                 assert_borrows_from((*(ProtobufCMessage *const **)p)[k], body,
                                     len);
@@ -1921,13 +1926,14 @@ assert_parse_agrees(uint8_t code, const uint8_t *body, size_t len,
                     struct dyn_arena *arena)
 {
     ProtobufCMessage *fast = NULL, *ref = NULL, *via_api = NULL;
-    enum dyn_wire_parse_result r = dyn_wire_parse(code, body, len, arena, &fast);
+    enum dyn_wire_parse_result r =
+        dyn_wire_parse(code, body, len, arena, &fast);
     assert_int_not_equal(r, DYN_WIRE_NOMEM);
     int ref_rc = dyn_wire_decode(code, body, len, &ref);
     if (r == DYN_WIRE_PARSED) {
         if (ref_rc != 0)
-            fail_msg("code %u: parsed a %zu-byte body protobuf-c refuses",
-                     code, len);
+            fail_msg("code %u: parsed a %zu-byte body protobuf-c refuses", code,
+                     len);
         if (!msg_equal(fast, ref))
             fail_msg("code %u: parsed a %zu-byte body differently", code, len);
         assert_same_empty_bytes(fast, ref);
@@ -1942,6 +1948,23 @@ assert_parse_agrees(uint8_t code, const uint8_t *body, size_t len,
     dyn_wire_msg_free(ref);
     dyn_arena_reset(arena);
     return r == DYN_WIRE_PARSED;
+}
+
+/*
+ * assert_parse_agrees() on a copy of `bytes` in a buffer of exactly n
+ * bytes, so ASan sees any read past the body; counts the outcome.
+ */
+static void
+parse_exact_copy(uint8_t code, const uint8_t *bytes, size_t n,
+                 struct dyn_arena *arena, unsigned *taken, unsigned *declined)
+{
+    uint8_t *body = xmalloc(n);
+    memcpy(body, bytes, n);
+    if (assert_parse_agrees(code, body, n, arena))
+        (*taken)++;
+    else
+        (*declined)++;
+    free(body);
 }
 
 static void
@@ -1987,7 +2010,8 @@ parse_mutate(struct rng *g, uint8_t *body, size_t len, size_t cap)
     switch (rng_below(g, 5)) {
     case 0: /* flip a bit */
         if (len > 0)
-            body[rng_below(g, (uint32_t)len)] ^= (uint8_t)(1u << rng_below(g, 8));
+            body[rng_below(g, (uint32_t)len)] ^=
+                (uint8_t)(1u << rng_below(g, 8));
         return len;
     case 1: /* set a byte */
         if (len > 0)
@@ -1996,7 +2020,8 @@ parse_mutate(struct rng *g, uint8_t *body, size_t len, size_t cap)
     case 2: /* truncate */
         return pos;
     case 3: { /* insert a field (or a part of one) */
-        const uint8_t *e = edits[rng_below(g, sizeof(edits) / sizeof(edits[0]))];
+        const uint8_t *e =
+            edits[rng_below(g, sizeof(edits) / sizeof(edits[0]))];
         size_t n = e[0] == 0x0a ? 3 : 2;
         if (len + n > cap)
             return len;
@@ -2040,13 +2065,7 @@ parse_of_mutated_bodies_declines_or_agrees_with_protobuf_c(void **state)
                 unsigned edits = 1 + rng_below(&g, 3);
                 for (unsigned e = 0; e < edits; e++)
                     n = parse_mutate(&g, work, n, cap);
-                uint8_t *body = xmalloc(n > 0 ? n : 1); /* exact, for ASan */
-                memcpy(body, work, n);
-                if (assert_parse_agrees(code, body, n, &arena))
-                    taken++;
-                else
-                    declined++;
-                free(body);
+                parse_exact_copy(code, work, n, &arena, &taken, &declined);
             }
             free(work);
             free(valid);
@@ -2100,7 +2119,8 @@ gen_body(struct rng *g, const ProtobufCMessageDescriptor *d, uint8_t *p,
     size_t n = 0;
     unsigned fields = rng_below(g, 6);
     for (unsigned i = 0; i < fields && n + 40 < cap; i++) {
-        const ProtobufCFieldDescriptor *f = &d->fields[rng_below(g, d->n_fields)];
+        const ProtobufCFieldDescriptor *f =
+            &d->fields[rng_below(g, d->n_fields)];
         bool len_type = f->type == PROTOBUF_C_TYPE_BYTES ||
                         f->type == PROTOBUF_C_TYPE_MESSAGE;
         unsigned wt = rng_percent(g, 12) ? rng_below(g, 6) : len_type ? 2 : 0;
@@ -2118,7 +2138,8 @@ gen_body(struct rng *g, const ProtobufCMessageDescriptor *d, uint8_t *p,
             uint8_t sub[256];
             size_t sub_len;
             if (f->type == PROTOBUF_C_TYPE_MESSAGE && depth < 2) {
-                sub_len = gen_body(g, f->descriptor, sub, sizeof(sub), depth + 1);
+                sub_len =
+                    gen_body(g, f->descriptor, sub, sizeof(sub), depth + 1);
             } else {
                 sub_len = rng_below(g, 5);
                 for (size_t k = 0; k < sub_len; k++)
@@ -2158,14 +2179,9 @@ parse_of_generated_bodies_declines_or_agrees_with_protobuf_c(void **state)
     uint8_t work[1024];
     for (int i = 0; i < PARSE_GENERATED; i++) {
         uint8_t code = codes[rng_below(&g, sizeof(codes))];
-        size_t len = gen_body(&g, dyn_wire_descriptor(code), work, sizeof(work), 0);
-        uint8_t *body = xmalloc(len > 0 ? len : 1); /* exact, for ASan */
-        memcpy(body, work, len);
-        if (assert_parse_agrees(code, body, len, &arena))
-            taken++;
-        else
-            declined++;
-        free(body);
+        size_t len =
+            gen_body(&g, dyn_wire_descriptor(code), work, sizeof(work), 0);
+        parse_exact_copy(code, work, len, &arena, &taken, &declined);
     }
     print_message("generated bodies: %u taken, %u declined\n", taken, declined);
     assert_true(taken > 5000 && declined > 5000);
@@ -2185,19 +2201,26 @@ parse_declines_what_protobuf_c_reads_its_own_way(void **state)
     } cases[] = {
         {DYN_MSG_GET_REQ, {0x08, 0x01, 0x08, 0x02}, 4, "id twice: last wins"},
         {DYN_MSG_GET_REQ, {0x28, 0x02}, 2, "bool 2 reads as true"},
-        {DYN_MSG_GET_REQ, {0x18, 0x80, 0x80, 0x80, 0x80, 0x10}, 6,
+        {DYN_MSG_GET_REQ,
+         {0x18, 0x80, 0x80, 0x80, 0x80, 0x10},
+         6,
          "r past 32 bits"},
         {DYN_MSG_GET_REQ, {0x48, 0x01}, 2, "unknown field 9 is kept"},
         {DYN_MSG_GET_REQ, {0x88, 0x00, 0x01}, 3, "two-byte tag of field 1"},
         {DYN_MSG_GET_REQ, {0x10, 0x01}, 2, "key as a varint"},
-        {DYN_MSG_PUT_RESP, {0x1a, 0x02, 0x08, 0x01, 0x1a, 0x02, 0x10, 0x02},
-         8, "dot twice: merged"},
+        {DYN_MSG_PUT_RESP,
+         {0x1a, 0x02, 0x08, 0x01, 0x1a, 0x02, 0x10, 0x02},
+         8,
+         "dot twice: merged"},
         {DYN_MSG_REPLICA_PUT_REQ, {0x12, 0x05, 'k'}, 3, "key past the end"},
         {DYN_MSG_STATUS_REQ, {0x08, 0x01}, 2, "not a type it knows"},
         {DYN_MSG_PUT_REQ,
          {0x28, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x02},
-         11, "bool 0 with bit 64 set reads as true"},
-        {DYN_MSG_GET_REQ, {0x12, 0x81, 0x80, 0x80, 0x80, 0x80, 0x00, 'k'}, 8,
+         11,
+         "bool 0 with bit 64 set reads as true"},
+        {DYN_MSG_GET_REQ,
+         {0x12, 0x81, 0x80, 0x80, 0x80, 0x80, 0x00, 'k'},
+         8,
          "key length in 6 bytes: protobuf-c refuses it"},
     };
     struct dyn_arena arena;
@@ -2210,7 +2233,8 @@ parse_declines_what_protobuf_c_reads_its_own_way(void **state)
     /* And protobuf-c's answers come through dyn_wire_decode_borrowed. */
     ProtobufCMessage *m;
     assert_int_equal(dyn_wire_decode_borrowed(DYN_MSG_GET_REQ, cases[0].body,
-                                              cases[0].len, &arena, &m), 0);
+                                              cases[0].len, &arena, &m),
+                     0);
     assert_int_equal(((Dynpb__GetReq *)m)->id, 2);
     dyn_arena_reset(&arena);
     assert_int_equal(dyn_wire_decode_borrowed(DYN_MSG_REPLICA_PUT_REQ,
