@@ -77,8 +77,8 @@ status_print(const Dynpb__StatusResp *st)
            st->transfers == 1 ? "" : "s",
            st->transfers ? " (dynctl handoff)" : "");
     printf("keys      %" PRIu64 "\n", st->keys);
-    printf("store     %s used of %s (%s, sync %s)\n", used, max, st->engine,
-           st->sync);
+    printf("store     %s used of %s (%s, sync %s%s%s)\n", used, max, st->engine,
+           st->sync, *st->page_writes ? ", page writes " : "", st->page_writes);
     printf("requests  %" PRIu64 " (%" PRIu64 " errors), %u connections\n",
            st->requests, st->errors, st->connections);
     printf("writes    %" PRIu64 " in %" PRIu64 " commits, %" PRIu64
@@ -133,6 +133,8 @@ status_print_json(const Dynpb__StatusResp *st)
     json_key(&j, "store_max_bytes"), json_uint(&j, st->store_max_bytes);
     json_key(&j, "engine"), json_string(&j, st->engine);
     json_key(&j, "sync"), json_string(&j, st->sync);
+    if (*st->page_writes)
+        json_key(&j, "page_writes"), json_string(&j, st->page_writes);
     json_key(&j, "uptime_s"), json_uint(&j, st->uptime_s);
     json_key(&j, "version"), json_string(&j, st->version);
     json_key(&j, "n"), json_uint(&j, st->n);

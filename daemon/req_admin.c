@@ -52,6 +52,9 @@ req_status(struct conn *c, const ProtobufCMessage *msg)
     resp.version = PACKAGE_VERSION;
     resp.engine = (char *)dyn_config_engine_name(cfg->engine);
     resp.sync = (char *)dyn_config_sync_name(cfg->sync);
+    resp.page_writes = cfg->engine == DYN_STORE_LMDB
+                           ? (char *)dyn_config_page_writes_name(st.writes)
+                           : "";
     resp.n = srv->ring->n;
     resp.r = cfg->r;
     resp.w = cfg->w;

@@ -313,11 +313,21 @@ server_open_store(struct server *srv, char *err, size_t err_len)
         .sync = cfg->sync,
         .path = path,
         .max_bytes = cfg->max_bytes,
+        .writes = cfg->page_writes,
     };
     int rc = dyn_store_open(&srv->store, &opts);
-    if (rc < 0)
+    if (rc < 0) {
         snprintf(err, err_len, "storage %s: %s", path, dyn_strerror(rc));
-    return rc;
+        return rc;
+    }
+    struct dyn_store_stats st;
+    if (cfg->engine == DYN_STORE_LMDB && cfg->page_writes == DYN_WRITES_MAP &&
+        dyn_store_stat(srv->store, &st) == 0 && st.writes != DYN_WRITES_MAP)
+        log_warn("storage %s: the filesystem cannot preallocate "
+                 "(fallocate), so pages are copied and written with pwrite "
+                 "(as storage.page_writes: copy)",
+                 path);
+    return 0;
 }
 
 static int

@@ -109,6 +109,7 @@ enum field_id {
     F_STORAGE_SYNC,
     F_STORAGE_SYNC_INTERVAL_MS,
     F_STORAGE_MAX_BYTES,
+    F_STORAGE_PAGE_WRITES,
     F_MAX_KEY_BYTES,
     F_MAX_VALUE_BYTES,
     F_MAX_FRAME_BYTES,
@@ -139,6 +140,12 @@ static const char *const sync_names[] = {
     [DYN_SYNC_ALWAYS] = "always",
     [DYN_SYNC_PERIODIC] = "periodic",
     [DYN_SYNC_NONE] = "none",
+    NULL,
+};
+
+static const char *const writes_names[] = {
+    [DYN_WRITES_MAP] = "map",
+    [DYN_WRITES_COPY] = "copy",
     NULL,
 };
 
@@ -200,6 +207,9 @@ static const struct field fields[F_COUNT] = {
             CONFIG_MAX_MS, 1000),
     [F_STORAGE_MAX_BYTES] =
         NUM("storage.max_bytes", FIELD_SIZE, max_bytes, MIB, 64 * TIB, GIB),
+    [F_STORAGE_PAGE_WRITES] =
+        ENUM("storage.page_writes", page_writes, writes_names,
+             DYN_WRITES_MAP),
     [F_MAX_KEY_BYTES] = NUM("limits.max_key_bytes", FIELD_SIZE, max_key_bytes,
                             1, DYN_MAX_KEY_BYTES_LIMIT, 1024),
     [F_MAX_VALUE_BYTES] =
@@ -1262,6 +1272,12 @@ const char *
 dyn_config_sync_name(enum dyn_store_sync sync)
 {
     return enum_name(sync_names, (unsigned)sync);
+}
+
+const char *
+dyn_config_page_writes_name(enum dyn_store_writes writes)
+{
+    return enum_name(writes_names, (unsigned)writes);
 }
 
 const char *

@@ -60,6 +60,7 @@ struct dyn_config {
     enum dyn_store_sync sync;     /* default always */
     uint32_t sync_interval_ms;    /* periodic: flush period; default 1000 */
     uint64_t max_bytes;           /* default 1 GiB; size suffixes allowed */
+    enum dyn_store_writes page_writes; /* LMDB: map (default) | copy */
 
     /* limits: */
     uint32_t max_key_bytes;    /* default 1024 */
@@ -119,6 +120,7 @@ int dyn_config_parse_log_level(const char *name, enum dyn_log_level *level);
 /* Names for enums, for messages and status output. */
 const char *dyn_config_engine_name(enum dyn_store_engine engine);
 const char *dyn_config_sync_name(enum dyn_store_sync sync);
+const char *dyn_config_page_writes_name(enum dyn_store_writes writes);
 const char *dyn_config_log_level_name(enum dyn_log_level level);
 
 #endif

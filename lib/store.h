@@ -15,8 +15,8 @@
  *
  * Codes: 0 on success; -DYN_ENOTFOUND from get/del of a missing key;
  * -DYN_ESTOREFULL when a write does not fit in max_bytes (the transaction
- * must then be aborted; nothing in it is applied); -ENOMEM; -EIO and
- * other -errno from the engine; -DYN_EFORMAT when a data directory holds
+ * must then be aborted; nothing in it is applied); -ENOSPC when the disk
+ * is full (likewise); -ENOMEM; -EIO and other -errno from the engine; -DYN_EFORMAT when a data directory holds
  * something we did not write.
  */
 #ifndef DYN_STORE_H
@@ -39,11 +39,19 @@ enum dyn_store_sync {
     DYN_SYNC_NONE,     /* never synced explicitly (tests) */
 };
 
+/* How the LMDB engine writes pages (store_lmdb.c tells the trade). */
+enum dyn_store_writes {
+    DYN_WRITES_MAP,  /* through the shared map (MDB_WRITEMAP), blocks
+                        allocated ahead; copied where that cannot be */
+    DYN_WRITES_COPY, /* copied, then pwrite(2) at commit */
+};
+
 struct dyn_store_options {
     enum dyn_store_engine engine;
     enum dyn_store_sync sync;
     const char *path;   /* LMDB: directory (exists); memory: ignored */
     uint64_t max_bytes; /* LMDB: map size ceiling; memory: bytes of data */
+    enum dyn_store_writes writes; /* LMDB: how pages reach the file */
 };
 
 struct dyn_store;     /* opaque */
@@ -52,8 +60,8 @@ struct dyn_store_txn; /* opaque */
 /*
  * Open a store.  On success *out receives a store the caller closes with
  * dyn_store_close().  The LMDB engine reserves max_bytes of address space
- * at open; its file grows page by page as data arrives, so the store
- * grows by itself up to max_bytes and never past it.
+ * at open; its disk use grows as data arrives (with writes through the
+ * map, a few MiB ahead of it), by itself up to max_bytes and never past.
  */
 int dyn_store_open(struct dyn_store **out,
                    const struct dyn_store_options *opts);
@@ -126,6 +134,7 @@ struct dyn_store_stats {
     uint64_t records;    /* records stored */
     uint64_t used_bytes; /* bytes in use (LMDB: pages in use * page size) */
     uint64_t max_bytes;  /* the ceiling */
+    enum dyn_store_writes writes; /* in effect (map may fall back) */
 };
 
 /* Fill `stats`; may be called from any thread. 0 or a negative code. */

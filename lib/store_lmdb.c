@@ -27,11 +27,25 @@
  * limit is smaller.
  *
  * Size: the map size is max_bytes.  That is address space reserved at
- * open, not disk: without MDB_WRITEMAP the file grows page by page as
- * pages are first used and never past the map, where writes fail with
- * MDB_MAP_FULL (-DYN_ESTOREFULL).  Freed pages are reused, but only once
- * no read transaction still sees them.  A directory whose data already
- * exceeds max_bytes still opens: LMDB raises the map to the data's size.
+ * open, not disk, and writes past it fail with MDB_MAP_FULL
+ * (-DYN_ESTOREFULL).  Freed pages are reused, but only once no read
+ * transaction still sees them.  A directory whose data already exceeds
+ * max_bytes still opens: LMDB raises the map to the data's size.
+ *
+ * Writes through the map (MDB_WRITEMAP, unless opts->writes is
+ * DYN_WRITES_COPY): a transaction writes its pages in the shared map,
+ * and commit has no pwrite(2) per dirty page to make (about two a put: a
+ * 3-node cluster spent more system time in them than in its sockets).  LMDB then sets
+ * data.mdb's size to the map's, a sparse file whose blocks are allocated
+ * as pages are first written, and there lies the one danger: a page
+ * first dirtied on a full disk is a SIGBUS, not an error.  So blocks are
+ * allocated ahead (prealloc.h): every write first bounds the pages its
+ * transaction may add past the last committed page (make_room) and has
+ * them allocated, and a full disk fails that write with -ENOSPC before
+ * LMDB touches a page.  Where the filesystem cannot fallocate, open falls
+ * back to copied writes.  The cost of the map: a page reused from the
+ * free list that is not in memory is read before it is overwritten, so
+ * stores much larger than memory may write faster with copied writes.
  *
  * Threads: MDB_NOTLS, so a read transaction is not tied to its thread's
  * TLS slot: any thread may begin one, also while another thread (or the
@@ -55,6 +69,7 @@
 
 #include "be32.h"
 #include "err.h"
+#include "prealloc.h"
 #include "store.h"
 #include "store_engine.h"
 
@@ -66,16 +81,36 @@
 #define MAX_DBS 4      /* named databases: records, meta, spare */
 #define FILE_MODE 0600 /* data.mdb, lock.mdb: node data is private */
 
+/* Pages a write transaction may add besides those of its writes: commit
+ * saves the free list (the pages it freed, 8 bytes each, in the free
+ * database's tree) and touches the main database's record of each named
+ * one.  A generous constant plus a share of the writes' own pages. */
+#define COMMIT_PAGES 64
+#define FREE_LIST_SHARE 64 /* 1/64 of the written pages; 8/4096 would do */
+/* The main database's levels above a named one (two records: depth 1). */
+#define MAIN_DB_LEVELS 2
+/* Allocated past the data at open: the first transactions need no call. */
+#define FIRST_ROOM_BYTES (4u << 20)
+
 struct lmdb_store {
     struct dyn_store base; /* first: store.c's view */
     MDB_env *env;          /* owned */
     MDB_dbi records;       /* partition || key -> record */
     MDB_dbi meta;          /* name -> value */
+    bool writemap;         /* MDB_WRITEMAP in effect */
+    size_t page_bytes;     /* LMDB's page size */
+    /* writemap: data.mdb's allocated blocks; used by write txns only,
+     * which LMDB runs one at a time. */
+    struct dyn_prealloc prealloc;
 };
 
 struct lmdb_txn {
     struct dyn_store_txn base; /* first: store.c's view */
     MDB_txn *txn;              /* owned until commit/abort */
+    /* writemap write txns: the first page past the last commit, and a
+     * bound on the pages this txn's writes may add from there. */
+    uint64_t first_new_page;
+    uint64_t new_pages;
 };
 
 /* A record key as LMDB sees it. */
@@ -132,6 +167,35 @@ static struct lmdb_store *
 txn_store(struct dyn_store_txn *txn)
 {
     return to_store(txn->store);
+}
+
+/*
+ * Before a write of `data_len` bytes into `dbi`: bound the pages it may
+ * add and have data.mdb's blocks allocated that far.  A write copies each
+ * page on its path and may split it and, for a delete, touch a neighbour
+ * (three a level, and the main database's levels above); a large value
+ * takes overflow pages.  Pages the txn takes from the free list lie below
+ * first_new_page, allocated already.  -ENOSPC when the disk is full.
+ */
+static int
+make_room(struct dyn_store_txn *txn, MDB_dbi dbi, size_t data_len)
+{
+    struct lmdb_store *s = txn_store(txn);
+    struct lmdb_txn *t = DYN__CONTAINER_OF(txn, struct lmdb_txn, base);
+    uint64_t pages;
+    MDB_stat st;
+    int rc;
+
+    if (!s->writemap)
+        return 0;
+    rc = mdb_stat(t->txn, dbi, &st);
+    if (rc != 0)
+        return translate(rc);
+    t->new_pages += data_len / s->page_bytes + 2 +
+                    3 * ((uint64_t)st.ms_depth + 1 + MAIN_DB_LEVELS);
+    pages = t->first_new_page + t->new_pages + t->new_pages / FREE_LIST_SHARE +
+            COMMIT_PAGES;
+    return dyn_prealloc_ensure(&s->prealloc, pages * s->page_bytes);
 }
 
 static void
@@ -236,6 +300,9 @@ put_long(struct dyn_store_txn *txn, struct db_key *k, const uint8_t *key,
         return rc;
     data.mv_size = LEN_BYTES + key_len + value_len;
     data.mv_data = NULL;
+    rc = make_room(txn, txn_store(txn)->records, k->val.mv_size + data.mv_size);
+    if (rc != 0)
+        return rc;
     rc = mdb_put(to_mdb(txn), txn_store(txn)->records, &k->val, &data,
                  MDB_RESERVE);
     if (rc != 0)
@@ -255,12 +322,16 @@ lmdb_put(struct dyn_store_txn *txn, uint32_t partition, const uint8_t *key,
     static const uint8_t empty[1];
     struct db_key k;
     MDB_val data;
+    int rc;
 
     encode_key(&k, partition, key, key_len);
     if (k.hashed)
         return put_long(txn, &k, key, key_len, value, value_len);
     data.mv_data = (void *)(value != NULL ? value : empty);
     data.mv_size = value_len;
+    rc = make_room(txn, txn_store(txn)->records, k.val.mv_size + value_len);
+    if (rc != 0)
+        return rc;
     return translate(
         mdb_put(to_mdb(txn), txn_store(txn)->records, &k.val, &data, 0));
 }
@@ -281,6 +352,9 @@ lmdb_del(struct dyn_store_txn *txn, uint32_t partition, const uint8_t *key,
         if (rc != 0)
             return rc;
     }
+    rc = make_room(txn, txn_store(txn)->records, 0);
+    if (rc != 0)
+        return rc;
     return translate(
         mdb_del(to_mdb(txn), txn_store(txn)->records, &k.val, NULL));
 }
@@ -381,24 +455,50 @@ lmdb_meta_put(struct dyn_store_txn *txn, const char *name, size_t name_len,
     static const uint8_t empty[1];
     MDB_val k = {name_len, (void *)name};
     MDB_val data = {value_len, (void *)(value != NULL ? value : empty)};
+    int rc;
 
+    rc = make_room(txn, txn_store(txn)->meta, name_len + value_len);
+    if (rc != 0)
+        return rc;
     return translate(mdb_put(to_mdb(txn), txn_store(txn)->meta, &k, &data, 0));
+}
+
+/* The first page number past the last commit (LMDB's writer lock is
+ * held, so no commit moves it meanwhile). */
+static int
+next_page(MDB_env *env, uint64_t *out)
+{
+    MDB_envinfo info;
+    int rc = mdb_env_info(env, &info);
+
+    if (rc != 0)
+        return translate(rc);
+    *out = (uint64_t)info.me_last_pgno + 1;
+    return 0;
 }
 
 static int
 lmdb_begin(struct dyn_store *store, bool write, struct dyn_store_txn **out)
 {
+    struct lmdb_store *s = to_store(store);
     struct lmdb_txn *t;
     int rc;
 
     t = calloc(1, sizeof(*t));
     if (t == NULL)
         return -ENOMEM;
-    rc = mdb_txn_begin(to_store(store)->env, NULL, write ? 0 : MDB_RDONLY,
-                       &t->txn);
+    rc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
     if (rc != 0) {
         free(t);
         return translate(rc);
+    }
+    if (write && s->writemap) {
+        rc = next_page(s->env, &t->first_new_page);
+        if (rc != 0) {
+            mdb_txn_abort(t->txn);
+            free(t);
+            return rc;
+        }
     }
     *out = &t->base;
     return 0;
@@ -455,6 +555,7 @@ lmdb_stat(struct dyn_store *store, struct dyn_store_stats *stats)
     stats->records = db_stat.ms_entries;
     stats->used_bytes = (uint64_t)(info.me_last_pgno + 1) * env_stat.ms_psize;
     stats->max_bytes = store->max_bytes;
+    stats->writes = s->writemap ? DYN_WRITES_MAP : DYN_WRITES_COPY;
     return 0;
 }
 
@@ -492,6 +593,75 @@ open_dbs(struct lmdb_store *s)
     return translate(mdb_txn_commit(txn));
 }
 
+/* writemap: data.mdb's fd and its blocks allocated to the data's end and
+ * FIRST_ROOM_BYTES past it (from 0: a file copied sparse may have holes). */
+static int
+start_prealloc(struct lmdb_store *s)
+{
+    MDB_envinfo info;
+    MDB_stat st;
+    int fd, rc;
+
+    rc = mdb_env_get_fd(s->env, &fd);
+    if (rc == 0)
+        rc = mdb_env_stat(s->env, &st);
+    if (rc == 0)
+        rc = mdb_env_info(s->env, &info);
+    if (rc != 0)
+        return translate(rc);
+    s->page_bytes = st.ms_psize;
+    return dyn_prealloc_init(&s->prealloc, fd,
+                             ((uint64_t)info.me_last_pgno + 1) * st.ms_psize +
+                                 FIRST_ROOM_BYTES,
+                             info.me_mapsize);
+}
+
+/* Create, configure and open the environment; *env is NULL on failure. */
+static int
+open_env(MDB_env **env, const struct dyn_store_options *opts, unsigned flags)
+{
+    int rc;
+
+    rc = translate(mdb_env_create(env));
+    if (rc != 0) {
+        *env = NULL;
+        return rc;
+    }
+    rc = configure_env(*env, opts);
+    if (rc == 0)
+        rc = translate(mdb_env_open(*env, opts->path, flags, FILE_MODE));
+    if (rc != 0) {
+        mdb_env_close(*env);
+        *env = NULL;
+    }
+    return rc;
+}
+
+/* Open with MDB_WRITEMAP and blocks allocated ahead, or, where the
+ * filesystem cannot fallocate or DYN_WRITES_COPY asks, without. */
+static int
+open_mapped(struct lmdb_store *s, const struct dyn_store_options *opts,
+            unsigned flags)
+{
+    int rc;
+
+    if (opts->writes == DYN_WRITES_MAP) {
+        rc = open_env(&s->env, opts, flags | MDB_WRITEMAP);
+        if (rc != 0)
+            return rc;
+        rc = start_prealloc(s);
+        if (rc == 0) {
+            s->writemap = true;
+            return 0;
+        }
+        mdb_env_close(s->env);
+        s->env = NULL;
+        if (rc != -EOPNOTSUPP)
+            return rc;
+    }
+    return open_env(&s->env, opts, flags);
+}
+
 static int
 lmdb_open(struct dyn_store **out, const struct dyn_store_options *opts)
 {
@@ -502,16 +672,10 @@ lmdb_open(struct dyn_store **out, const struct dyn_store_options *opts)
     s = calloc(1, sizeof(*s));
     if (s == NULL)
         return -ENOMEM;
-    rc = translate(mdb_env_create(&s->env));
-    if (rc != 0)
-        goto fail;
-    rc = configure_env(s->env, opts);
-    if (rc != 0)
-        goto fail;
     /* periodic: dyn_store_flush syncs; none: nothing does. */
     if (opts->sync != DYN_SYNC_ALWAYS)
         flags |= MDB_NOSYNC;
-    rc = translate(mdb_env_open(s->env, opts->path, flags, FILE_MODE));
+    rc = open_mapped(s, opts, flags);
     if (rc == 0) {
         /* Free reader slots left by a crashed process. */
         rc = translate(mdb_reader_check(s->env, &dead));

@@ -920,6 +920,7 @@ mem_stat(struct dyn_store *store, struct dyn_store_stats *stats)
     stats->used_bytes = s->used_bytes;
     pthread_rwlock_unlock(&s->lock);
     stats->max_bytes = store->max_bytes;
+    stats->writes = DYN_WRITES_COPY; /* nothing is mapped */
     return 0;
 }
 

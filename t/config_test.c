@@ -150,6 +150,7 @@ assert_config_equal(const struct dyn_config *a, const struct dyn_config *b)
     assert_int_equal(a->sync, b->sync);
     assert_int_equal(a->sync_interval_ms, b->sync_interval_ms);
     assert_int_equal(a->max_bytes, b->max_bytes);
+    assert_int_equal(a->page_writes, b->page_writes);
     assert_int_equal(a->max_key_bytes, b->max_key_bytes);
     assert_int_equal(a->max_value_bytes, b->max_value_bytes);
     assert_int_equal(a->max_frame_bytes, b->max_frame_bytes);
@@ -187,6 +188,7 @@ defaults_are_the_documented_values(void **state)
     assert_int_equal(cfg.sync, DYN_SYNC_ALWAYS);
     assert_int_equal(cfg.sync_interval_ms, 1000);
     assert_int_equal(cfg.max_bytes, GIB);
+    assert_int_equal(cfg.page_writes, DYN_WRITES_MAP);
     assert_int_equal(cfg.max_key_bytes, 1024);
     assert_int_equal(cfg.max_value_bytes, MIB);
     assert_int_equal(cfg.max_frame_bytes, MIB + 1024 + 64 * KIB);
@@ -249,6 +251,7 @@ full_file_sets_every_key(void **state)
             "  sync: periodic\n"
             "  sync_interval_ms: 250\n"
             "  max_bytes: 8GiB\n"
+            "  page_writes: copy\n"
             "limits:\n"
             "  max_key_bytes: 512\n"
             "  max_value_bytes: 4MiB\n"
@@ -281,6 +284,7 @@ full_file_sets_every_key(void **state)
     assert_int_equal(cfg.sync, DYN_SYNC_PERIODIC);
     assert_int_equal(cfg.sync_interval_ms, 250);
     assert_int_equal(cfg.max_bytes, 8 * GIB);
+    assert_int_equal(cfg.page_writes, DYN_WRITES_COPY);
     assert_int_equal(cfg.max_key_bytes, 512);
     assert_int_equal(cfg.max_value_bytes, 4 * MIB);
     assert_int_equal(cfg.max_frame_bytes, 5 * MIB);
@@ -641,6 +645,9 @@ bad_enum_lists_the_allowed_values(void **state)
     assert_load_error(state, "storage:\n  sync: sometimes\n",
                       "2:9: storage.sync: sometimes is not one of always, "
                       "periodic, none");
+    assert_load_error(state, "storage:\n  page_writes: mmap\n",
+                      "2:16: storage.page_writes: mmap is not one of map, "
+                      "copy");
     assert_load_error(state, "log:\n  level: verbose\n",
                       "2:10: log.level: verbose is not one of error, warn, "
                       "info, debug");
@@ -913,6 +920,8 @@ enum_names_round_trip(void **state)
     assert_string_equal(dyn_config_sync_name(DYN_SYNC_ALWAYS), "always");
     assert_string_equal(dyn_config_sync_name(DYN_SYNC_PERIODIC), "periodic");
     assert_string_equal(dyn_config_sync_name(DYN_SYNC_NONE), "none");
+    assert_string_equal(dyn_config_page_writes_name(DYN_WRITES_MAP), "map");
+    assert_string_equal(dyn_config_page_writes_name(DYN_WRITES_COPY), "copy");
     assert_string_equal(dyn_config_log_level_name(DYN_LOG_ERROR), "error");
     assert_string_equal(dyn_config_log_level_name(DYN_LOG_DEBUG), "debug");
     assert_string_equal(dyn_config_log_level_name((enum dyn_log_level)99),

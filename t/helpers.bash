@@ -68,7 +68,9 @@ start_node() {
         port=$(pick_port) || return 1
         if [ -f "$dir/port" ]; then port=$(cat "$dir/port"); fi
         write_config "$name" "$port" "$@"
-        dynamod -c "$dir/config.yaml" -f >>"$dir/log" 2>&1 3>&- &
+        # $DYN_TEST_WRAP: a command (words) that execs dynamod, e.g.
+        # t/small-fs; the PID stays dynamod's.
+        $DYN_TEST_WRAP dynamod -c "$dir/config.yaml" -f >>"$dir/log" 2>&1 3>&- &
         pid=$!
         echo "$pid" >"$dir/pid"
         echo "$pid" >>"$BATS_TEST_TMPDIR/pids"

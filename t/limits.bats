@@ -1,23 +1,33 @@
 #!/usr/bin/env bats
 # Limits that refuse a write must refuse it whole and lose nothing:
-# a full store, and a key at max_siblings.
+# a full store, a full disk, and a key at max_siblings.
 
 load helpers
 
 teardown() { stop_all_nodes; }
 
-@test "a full store refuses writes with a clear error and keeps every acknowledged key" {
-    start_node n1 "storage:" "  engine: lmdb" "  sync: always" "  max_bytes: 1MiB"
-    head -c 20000 /dev/urandom >"$BATS_TEST_TMPDIR/value"
-    local i acked=0 status_full=
+# put_until_refused: put $BATS_TEST_TMPDIR/value under big1, big2, ...
+# (at most 200) until a put fails; sets acked (the last key put) and
+# status_full (the failed put's exit status, empty if none failed), with
+# its message in $BATS_TEST_TMPDIR/err.
+put_until_refused() {
+    local i
+    acked=0 status_full=
     for i in $(seq 1 200); do
         if dyn put "big$i" <"$BATS_TEST_TMPDIR/value" 2>"$BATS_TEST_TMPDIR/err"; then
             acked=$i
         else
             status_full=$?
-            break
+            return 0
         fi
     done
+}
+
+@test "a full store refuses writes with a clear error and keeps every acknowledged key" {
+    start_node n1 "storage:" "  engine: lmdb" "  sync: always" "  max_bytes: 1MiB"
+    head -c 20000 /dev/urandom >"$BATS_TEST_TMPDIR/value"
+    local i acked status_full
+    put_until_refused
     [ -n "$status_full" ] || { echo "200 puts of 20 KB fit in 1 MiB?" >&2; return 1; }
     assert_eq 5 "$status_full" "exit status of a put into a full store"
     grep -q "store full" "$BATS_TEST_TMPDIR/err"
@@ -56,4 +66,31 @@ teardown() { stop_all_nodes; }
     run dyn get k
     assert_eq 0 "$status"
     assert_eq merged "$output"
+}
+
+@test "a full disk refuses writes with a clear error, and the node lives on" {
+    # LMDB writes through a shared map: a page first dirtied on a full
+    # disk would be a SIGBUS, unless its blocks were allocated before.
+    mkdir -p "$(node_dir n1)/data"
+    DYN_TEST_WRAP="$BATS_TEST_DIRNAME/small-fs 8m $(node_dir n1)/data" \
+        start_node n1 "storage:" "  engine: lmdb" "  sync: always"
+    head -c 65536 /dev/urandom >"$BATS_TEST_TMPDIR/value"
+    local i acked status_full
+    put_until_refused
+    [ -n "$status_full" ] || { echo "200 puts of 64 KiB fit in 8 MiB?" >&2; return 1; }
+    cat "$BATS_TEST_TMPDIR/err" >&2
+    assert_eq 5 "$status_full" "exit status of a put onto a full disk"
+    grep -q "No space left on device" "$BATS_TEST_TMPDIR/err"
+    [ "$acked" -gt 50 ]
+    kill -0 "$(node_pid n1)"
+    # Refused again, not crashed, on the next try; the node still serves.
+    run dyn put "big$((acked + 1))" <"$BATS_TEST_TMPDIR/value"
+    assert_eq 5 "$status" "exit status of a second put onto a full disk"
+    for i in $(seq 1 "$acked"); do
+        dyn get "big$i" >"$BATS_TEST_TMPDIR/got"
+        cmp "$BATS_TEST_TMPDIR/value" "$BATS_TEST_TMPDIR/got"
+    done
+    dynctl status >/dev/null
+    stop_node n1
+    assert_eq 0 "$EXIT" "exit status of the stopped node"
 }

@@ -1,0 +1,49 @@
+/*
+ * prealloc.h - keep a file's disk blocks allocated ahead of its writes.
+ *
+ * A file written through a shared memory map (LMDB's MDB_WRITEMAP) gets
+ * its blocks only when a page is first dirtied, inside a page fault; on a
+ * full filesystem that fault raises SIGBUS and the process dies, where a
+ * write(2) would have returned ENOSPC.  Allocating the blocks beforehand
+ * with fallocate(2) moves the failure to a call that returns -ENOSPC, at
+ * a point where the caller can refuse the write and lose nothing.
+ *
+ * The allocated prefix [0, done) only grows.  Growth comes in steps (an
+ * eighth of what is already allocated, at least DYN_PREALLOC_MIN_STEP) so
+ * that fallocate runs rarely, and never past `limit`, the largest offset
+ * the caller will ever write (the map's size).  Not thread-safe: the
+ * caller serialises (LMDB's one writer at a time).
+ */
+#ifndef DYN_PREALLOC_H
+#define DYN_PREALLOC_H
+
+#include <stdint.h>
+
+#define DYN_PREALLOC_MIN_STEP (4u << 20) /* 4 MiB */
+
+struct dyn_prealloc {
+    int fd;         /* borrowed: outlives this */
+    uint64_t done;  /* bytes [0, done) are allocated */
+    uint64_t limit; /* never allocated past */
+};
+
+/*
+ * Allocate [0, min(first, limit)) of `fd`, holes included.  Returns 0, or
+ * -errno from fallocate: -EOPNOTSUPP where the filesystem cannot
+ * preallocate, -ENOSPC when the disk is full.
+ */
+int dyn_prealloc_init(struct dyn_prealloc *p, int fd, uint64_t first,
+                      uint64_t limit);
+
+int dyn__prealloc_grow(struct dyn_prealloc *p, uint64_t need);
+
+/* Make sure [0, min(need, limit)) is allocated; 0 or -errno (-ENOSPC). */
+static inline int
+dyn_prealloc_ensure(struct dyn_prealloc *p, uint64_t need)
+{
+    if (need <= p->done)
+        return 0;
+    return dyn__prealloc_grow(p, need);
+}
+
+#endif
