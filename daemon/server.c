@@ -321,7 +321,8 @@ server_open_store(struct server *srv, char *err, size_t err_len)
         return rc;
     }
     struct dyn_store_stats st;
-    if (cfg->engine == DYN_STORE_LMDB && cfg->page_writes == DYN_WRITES_MAP &&
+    if (cfg->engine == DYN_STORE_LMDB &&
+        dyn_store_writes_wanted(&opts) == DYN_WRITES_MAP &&
         dyn_store_stat(srv->store, &st) == 0 && st.writes != DYN_WRITES_MAP)
         log_warn("storage %s: the filesystem cannot preallocate "
                  "(fallocate), so pages are copied and written with pwrite "

@@ -144,6 +144,7 @@ static const char *const sync_names[] = {
 };
 
 static const char *const writes_names[] = {
+    [DYN_WRITES_AUTO] = "auto",
     [DYN_WRITES_MAP] = "map",
     [DYN_WRITES_COPY] = "copy",
     NULL,
@@ -209,7 +210,7 @@ static const struct field fields[F_COUNT] = {
         NUM("storage.max_bytes", FIELD_SIZE, max_bytes, MIB, 64 * TIB, GIB),
     [F_STORAGE_PAGE_WRITES] =
         ENUM("storage.page_writes", page_writes, writes_names,
-             DYN_WRITES_MAP),
+             DYN_WRITES_AUTO),
     [F_MAX_KEY_BYTES] = NUM("limits.max_key_bytes", FIELD_SIZE, max_key_bytes,
                             1, DYN_MAX_KEY_BYTES_LIMIT, 1024),
     [F_MAX_VALUE_BYTES] =

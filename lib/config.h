@@ -60,7 +60,7 @@ struct dyn_config {
     enum dyn_store_sync sync;     /* default always */
     uint32_t sync_interval_ms;    /* periodic: flush period; default 1000 */
     uint64_t max_bytes;           /* default 1 GiB; size suffixes allowed */
-    enum dyn_store_writes page_writes; /* LMDB: map (default) | copy */
+    enum dyn_store_writes page_writes; /* LMDB: auto (default) | map | copy */
 
     /* limits: */
     uint32_t max_key_bytes;    /* default 1024 */

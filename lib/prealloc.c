@@ -13,8 +13,9 @@ min_u64(uint64_t a, uint64_t b)
     return a < b ? a : b;
 }
 
-/* Allocate [from, to); fallocate mode 0 within the file's size changes
- * neither the size nor bytes already written. */
+/* Allocate [from, to): neither the file's size (KEEP_SIZE: blocks past
+ * the end wait there for the writes that extend it) nor bytes already
+ * written change. */
 static int
 allocate(int fd, uint64_t from, uint64_t to)
 {
@@ -22,7 +23,8 @@ allocate(int fd, uint64_t from, uint64_t to)
         return 0;
     if (to > INT64_MAX)
         return -EFBIG;
-    while (fallocate(fd, 0, (off_t)from, (off_t)(to - from)) < 0) {
+    while (fallocate(fd, FALLOC_FL_KEEP_SIZE, (off_t)from,
+                     (off_t)(to - from)) < 0) {
         if (errno != EINTR)
             return -errno;
     }
@@ -42,7 +44,9 @@ dyn_prealloc_init(struct dyn_prealloc *p, int fd, uint64_t first,
     rc = allocate(fd, 0, to);
     if (rc == 0)
         p->done = to;
-    return rc;
+    /* A full disk at start: nothing is known to be allocated, and the
+     * first write will try again (reads need nothing). */
+    return rc == -ENOSPC ? 0 : rc;
 }
 
 int

@@ -6,7 +6,9 @@
  * full filesystem that fault raises SIGBUS and the process dies, where a
  * write(2) would have returned ENOSPC.  Allocating the blocks beforehand
  * with fallocate(2) moves the failure to a call that returns -ENOSPC, at
- * a point where the caller can refuse the write and lose nothing.
+ * a point where the caller can refuse the write and lose nothing.  A file
+ * written with pwrite(2) gains the same: the failure comes before the
+ * write, with its true name, rather than at a commit as a short write.
  *
  * The allocated prefix [0, done) only grows.  Growth comes in steps (an
  * eighth of what is already allocated, at least DYN_PREALLOC_MIN_STEP) so
@@ -28,9 +30,11 @@ struct dyn_prealloc {
 };
 
 /*
- * Allocate [0, min(first, limit)) of `fd`, holes included.  Returns 0, or
+ * Allocate [0, min(first, limit)) of `fd`, holes included, past its end
+ * too, without changing its size.  Returns 0, also on a full disk (then
+ * with nothing counted as allocated: the first ensure tries again), or
  * -errno from fallocate: -EOPNOTSUPP where the filesystem cannot
- * preallocate, -ENOSPC when the disk is full.
+ * preallocate.
  */
 int dyn_prealloc_init(struct dyn_prealloc *p, int fd, uint64_t first,
                       uint64_t limit);

@@ -41,6 +41,7 @@ enum dyn_store_sync {
 
 /* How the LMDB engine writes pages (store_lmdb.c tells the trade). */
 enum dyn_store_writes {
+    DYN_WRITES_AUTO, /* map, but copy with DYN_SYNC_ALWAYS */
     DYN_WRITES_MAP,  /* through the shared map (MDB_WRITEMAP), blocks
                         allocated ahead; copied where that cannot be */
     DYN_WRITES_COPY, /* copied, then pwrite(2) at commit */
@@ -65,6 +66,11 @@ struct dyn_store_txn; /* opaque */
  */
 int dyn_store_open(struct dyn_store **out,
                    const struct dyn_store_options *opts);
+
+/* What `opts` asks of the LMDB engine: DYN_WRITES_MAP or _COPY (AUTO
+ * resolved).  dyn_store_stat tells what is in effect. */
+enum dyn_store_writes dyn_store_writes_wanted(
+    const struct dyn_store_options *opts);
 
 /* Flush (as dyn_store_flush) and release. No transaction may be open. */
 void dyn_store_close(struct dyn_store *store);

@@ -32,12 +32,12 @@
  * transaction still sees them.  A directory whose data already exceeds
  * max_bytes still opens: LMDB raises the map to the data's size.
  *
- * Writes through the map (MDB_WRITEMAP, unless opts->writes is
- * DYN_WRITES_COPY): a transaction writes its pages in the shared map,
+ * Writes through the map (MDB_WRITEMAP, when dyn_store_writes_wanted
+ * says so): a transaction writes its pages in the shared map,
  * and commit has no pwrite(2) per dirty page to make (about two a put: a
- * 3-node cluster spent more system time in them than in its sockets).  LMDB then sets
- * data.mdb's size to the map's, a sparse file whose blocks are allocated
- * as pages are first written, and there lies the one danger: a page
+ * 3-node cluster spent more system time in them than in its sockets).  LMDB
+ * then sets data.mdb's size to the map's, a sparse file whose blocks are
+ * allocated as pages are first written, and there lies the one danger: a page
  * first dirtied on a full disk is a SIGBUS, not an error.  So blocks are
  * allocated ahead (prealloc.h): every write first bounds the pages its
  * transaction may add past the last committed page (make_room) and has
@@ -98,16 +98,17 @@ struct lmdb_store {
     MDB_dbi records;       /* partition || key -> record */
     MDB_dbi meta;          /* name -> value */
     bool writemap;         /* MDB_WRITEMAP in effect */
+    bool ahead;            /* blocks are allocated ahead (fallocate works) */
     size_t page_bytes;     /* LMDB's page size */
-    /* writemap: data.mdb's allocated blocks; used by write txns only,
-     * which LMDB runs one at a time. */
+    /* ahead: data.mdb's allocated blocks; used by write txns only, which
+     * LMDB runs one at a time. */
     struct dyn_prealloc prealloc;
 };
 
 struct lmdb_txn {
     struct dyn_store_txn base; /* first: store.c's view */
     MDB_txn *txn;              /* owned until commit/abort */
-    /* writemap write txns: the first page past the last commit, and a
+    /* ahead, write txns: the first page past the last commit, and a
      * bound on the pages this txn's writes may add from there. */
     uint64_t first_new_page;
     uint64_t new_pages;
@@ -186,7 +187,7 @@ make_room(struct dyn_store_txn *txn, MDB_dbi dbi, size_t data_len)
     MDB_stat st;
     int rc;
 
-    if (!s->writemap)
+    if (!s->ahead)
         return 0;
     rc = mdb_stat(t->txn, dbi, &st);
     if (rc != 0)
@@ -492,7 +493,7 @@ lmdb_begin(struct dyn_store *store, bool write, struct dyn_store_txn **out)
         free(t);
         return translate(rc);
     }
-    if (write && s->writemap) {
+    if (write && s->ahead) {
         rc = next_page(s->env, &t->first_new_page);
         if (rc != 0) {
             mdb_txn_abort(t->txn);
@@ -593,8 +594,9 @@ open_dbs(struct lmdb_store *s)
     return translate(mdb_txn_commit(txn));
 }
 
-/* writemap: data.mdb's fd and its blocks allocated to the data's end and
- * FIRST_ROOM_BYTES past it (from 0: a file copied sparse may have holes). */
+/* data.mdb's fd and its blocks allocated to the data's end and
+ * FIRST_ROOM_BYTES past it (from 0: a file copied sparse may have holes).
+ * -EOPNOTSUPP where the filesystem cannot. */
 static int
 start_prealloc(struct lmdb_store *s)
 {
@@ -637,29 +639,38 @@ open_env(MDB_env **env, const struct dyn_store_options *opts, unsigned flags)
     return rc;
 }
 
-/* Open with MDB_WRITEMAP and blocks allocated ahead, or, where the
- * filesystem cannot fallocate or DYN_WRITES_COPY asks, without. */
+/*
+ * Open with MDB_WRITEMAP when asked and the filesystem can fallocate,
+ * else without; blocks are allocated ahead either way where it can, so
+ * that a full disk is -ENOSPC from the write that meets it (copied
+ * writes would otherwise fail at commit, with LMDB's EIO for a short
+ * pwrite).
+ */
 static int
 open_mapped(struct lmdb_store *s, const struct dyn_store_options *opts,
             unsigned flags)
 {
+    bool map = dyn_store_writes_wanted(opts) == DYN_WRITES_MAP;
     int rc;
 
-    if (opts->writes == DYN_WRITES_MAP) {
-        rc = open_env(&s->env, opts, flags | MDB_WRITEMAP);
-        if (rc != 0)
-            return rc;
-        rc = start_prealloc(s);
-        if (rc == 0) {
-            s->writemap = true;
-            return 0;
-        }
+    rc = open_env(&s->env, opts, map ? flags | MDB_WRITEMAP : flags);
+    if (rc != 0)
+        return rc;
+    rc = start_prealloc(s);
+    if (rc == -EOPNOTSUPP && map) {
+        /* The map's file is sparse: without preallocation a full disk
+         * would be a SIGBUS.  Copy instead. */
         mdb_env_close(s->env);
         s->env = NULL;
-        if (rc != -EOPNOTSUPP)
+        map = false;
+        rc = open_env(&s->env, opts, flags);
+        if (rc != 0)
             return rc;
+        rc = -EOPNOTSUPP;
     }
-    return open_env(&s->env, opts, flags);
+    s->writemap = map;
+    s->ahead = rc == 0;
+    return rc == -EOPNOTSUPP ? 0 : rc;
 }
 
 static int

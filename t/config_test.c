@@ -188,7 +188,7 @@ defaults_are_the_documented_values(void **state)
     assert_int_equal(cfg.sync, DYN_SYNC_ALWAYS);
     assert_int_equal(cfg.sync_interval_ms, 1000);
     assert_int_equal(cfg.max_bytes, GIB);
-    assert_int_equal(cfg.page_writes, DYN_WRITES_MAP);
+    assert_int_equal(cfg.page_writes, DYN_WRITES_AUTO);
     assert_int_equal(cfg.max_key_bytes, 1024);
     assert_int_equal(cfg.max_value_bytes, MIB);
     assert_int_equal(cfg.max_frame_bytes, MIB + 1024 + 64 * KIB);
@@ -646,8 +646,8 @@ bad_enum_lists_the_allowed_values(void **state)
                       "2:9: storage.sync: sometimes is not one of always, "
                       "periodic, none");
     assert_load_error(state, "storage:\n  page_writes: mmap\n",
-                      "2:16: storage.page_writes: mmap is not one of map, "
-                      "copy");
+                      "2:16: storage.page_writes: mmap is not one of auto, "
+                      "map, copy");
     assert_load_error(state, "log:\n  level: verbose\n",
                       "2:10: log.level: verbose is not one of error, warn, "
                       "info, debug");
@@ -920,6 +920,7 @@ enum_names_round_trip(void **state)
     assert_string_equal(dyn_config_sync_name(DYN_SYNC_ALWAYS), "always");
     assert_string_equal(dyn_config_sync_name(DYN_SYNC_PERIODIC), "periodic");
     assert_string_equal(dyn_config_sync_name(DYN_SYNC_NONE), "none");
+    assert_string_equal(dyn_config_page_writes_name(DYN_WRITES_AUTO), "auto");
     assert_string_equal(dyn_config_page_writes_name(DYN_WRITES_MAP), "map");
     assert_string_equal(dyn_config_page_writes_name(DYN_WRITES_COPY), "copy");
     assert_string_equal(dyn_config_log_level_name(DYN_LOG_ERROR), "error");

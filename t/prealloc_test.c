@@ -1,8 +1,8 @@
 /*
  * prealloc_test.c - tests of lib/prealloc.c (cmocka): blocks are
  * allocated from 0 to the first mark at init, ahead of each need in
- * steps, never past the limit, without changing the file's size or its
- * bytes.  The full-disk path (-ENOSPC) runs in t/limits.bats, on a
+ * steps, never past the limit, without changing the file's size (also
+ * past its end) or its bytes.  The full-disk path (-ENOSPC) runs in t/limits.bats, on a
  * tmpfs of its own.
  */
 #include <setjmp.h>
@@ -139,6 +139,24 @@ nothing_is_allocated_past_the_limit(void **state)
 }
 
 static void
+blocks_past_the_end_leave_the_size_alone(void **state)
+{
+    struct fixture *f = *state;
+    struct dyn_prealloc p;
+    struct stat st;
+
+    assert_int_equal(ftruncate(f->fd, 0), 0);
+    assert_int_equal(dyn_prealloc_init(&p, f->fd, 2 * MIB, FILE_BYTES), 0);
+    assert_int_equal(fstat(f->fd, &st), 0);
+    assert_int_equal(st.st_size, 0);
+    assert_true((uint64_t)st.st_blocks * 512 >= 2 * MIB);
+    /* A write there extends the file as usual. */
+    assert_int_equal(pwrite(f->fd, "y", 1, MIB), 1);
+    assert_int_equal(fstat(f->fd, &st), 0);
+    assert_int_equal(st.st_size, MIB + 1);
+}
+
+static void
 a_descriptor_that_cannot_allocate_reports_errno(void **state)
 {
     struct fixture *f = *state;
@@ -161,6 +179,8 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(nothing_is_allocated_past_the_limit,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            blocks_past_the_end_leave_the_size_alone, setup, teardown),
         cmocka_unit_test_setup_teardown(
             a_descriptor_that_cannot_allocate_reports_errno, setup, teardown),
     };

@@ -1053,16 +1053,49 @@ lmdb_sync_modes_commit_and_flush(void **state)
 {
     static const enum dyn_store_sync modes[] = {DYN_SYNC_ALWAYS,
                                                 DYN_SYNC_PERIODIC};
+    static const enum dyn_store_writes writes[] = {DYN_WRITES_MAP,
+                                                   DYN_WRITES_COPY};
     struct fixture *f = *state;
+    struct dyn_store_stats st;
     size_t i;
 
-    for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
-        f->opts.sync = modes[i];
+    for (i = 0; i < 4; i++) {
+        f->opts.sync = modes[i % 2];
+        f->opts.writes = writes[i / 2];
         restart(f, STORE_BYTES);
+        assert_int_equal(dyn_store_stat(f->store, &st), 0);
+        assert_int_equal(st.writes, writes[i / 2]);
         put1(f->store, 0, S("k"), (const uint8_t *)&i, sizeof(i));
         assert_int_equal(dyn_store_flush(f->store), 0);
+        /* Reopened the other way: the file is the same either way. */
+        f->opts.writes = writes[1 - i / 2];
         restart(f, STORE_BYTES);
         assert_value(f->store, 0, S("k"), (const uint8_t *)&i, sizeof(i));
+    }
+}
+
+static void
+lmdb_auto_page_writes_map_unless_each_commit_syncs(void **state)
+{
+    static const struct {
+        enum dyn_store_sync sync;
+        enum dyn_store_writes in_effect;
+    } cases[] = {
+        {DYN_SYNC_ALWAYS, DYN_WRITES_COPY},
+        {DYN_SYNC_PERIODIC, DYN_WRITES_MAP},
+        {DYN_SYNC_NONE, DYN_WRITES_MAP},
+    };
+    struct fixture *f = *state;
+    struct dyn_store_stats st;
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        f->opts.sync = cases[i].sync;
+        f->opts.writes = DYN_WRITES_AUTO;
+        assert_int_equal(dyn_store_writes_wanted(&f->opts), cases[i].in_effect);
+        restart(f, STORE_BYTES);
+        assert_int_equal(dyn_store_stat(f->store, &st), 0);
+        assert_int_equal(st.writes, cases[i].in_effect);
     }
 }
 
@@ -1166,9 +1199,9 @@ memory_used_bytes_are_key_and_value_bytes(void **state)
     }
 /* ---- random transactions against a model ---- */
 
-#define MODEL_KEYS 24         /* keys the transactions pick from */
-#define MODEL_VALUE_BYTES 16  /* values up to this long */
-#define MODEL_TXNS 4000       /* transactions per engine */
+#define MODEL_KEYS 24        /* keys the transactions pick from */
+#define MODEL_VALUE_BYTES 16 /* values up to this long */
+#define MODEL_TXNS 4000      /* transactions per engine */
 
 struct model_entry {
     bool present;
@@ -1180,7 +1213,7 @@ struct model {
     char keys[MODEL_KEYS][80]; /* printable, so also meta names */
     size_t key_len[MODEL_KEYS];
     struct model_entry rec[2][MODEL_KEYS]; /* partitions 1 and 2 */
-    struct model_entry meta[MODEL_KEYS]; /* meta values */
+    struct model_entry meta[MODEL_KEYS];   /* meta values */
 };
 
 static int
@@ -1201,10 +1234,10 @@ model_check_get(struct dyn_store_txn *txn, const struct model *m, int k,
 {
     struct dyn_bytes b;
     const struct model_entry *e = meta ? &m->meta[k] : &m->rec[part][k];
-    int rc = meta ? dyn_store_meta_get(txn, m->keys[k], &b)
-                  : dyn_store_get(txn, 1 + (uint32_t)part,
-                                  (const uint8_t *)m->keys[k], m->key_len[k],
-                                  &b);
+    int rc =
+        meta ? dyn_store_meta_get(txn, m->keys[k], &b)
+             : dyn_store_get(txn, 1 + (uint32_t)part,
+                             (const uint8_t *)m->keys[k], m->key_len[k], &b);
     if (!e->present) {
         assert_int_equal(rc, -DYN_ENOTFOUND);
         return;
@@ -1346,6 +1379,7 @@ main(void)
         TEST_ON(lmdb, lmdb_reopen_keeps_committed_data),
         TEST_ON(lmdb, lmdb_disk_use_grows_with_data_not_with_max_bytes),
         TEST_ON(lmdb, lmdb_sync_modes_commit_and_flush),
+        TEST_ON(lmdb, lmdb_auto_page_writes_map_unless_each_commit_syncs),
         TEST_ON(lmdb, lmdb_open_of_a_foreign_file_is_a_format_error),
         TEST_ON(lmdb, lmdb_open_of_a_missing_directory_is_enoent),
         TEST_ON(lmdb, lmdb_scan_of_a_foreign_record_is_a_format_error),
