@@ -63,6 +63,7 @@
  */
 #include <errno.h>
 #include <lmdb.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
@@ -103,6 +104,11 @@ struct lmdb_store {
     /* ahead: data.mdb's allocated blocks; used by write txns only, which
      * LMDB runs one at a time. */
     struct dyn_prealloc prealloc;
+    /* A read txn ended by mdb_txn_reset, for the next read to renew:
+     * no allocation and no reader-table lock per read.  It keeps its
+     * reader slot meanwhile.  Taken and given back by atomic exchange,
+     * since any thread may read. */
+    _Atomic(struct lmdb_txn *) spare_read;
 };
 
 struct lmdb_txn {
@@ -112,6 +118,13 @@ struct lmdb_txn {
      * bound on the pages this txn's writes may add from there. */
     uint64_t first_new_page;
     uint64_t new_pages;
+    /* Write txns: a cursor on the record the last get found (at_len
+     * bytes of its LMDB key in at_key), so that a put of the same key,
+     * a read-modify-write, replaces it in place (MDB_CURRENT) instead of
+     * searching the tree again.  at_len is 0 when it is not there. */
+    MDB_cursor *cur;
+    size_t at_len;
+    uint8_t at_key[PARTITION_BYTES + DIRECT_KEY_BYTES];
 };
 
 /* A record key as LMDB sees it. */
@@ -158,10 +171,16 @@ to_store(struct dyn_store *store)
     return DYN__CONTAINER_OF(store, struct lmdb_store, base);
 }
 
+static struct lmdb_txn *
+to_txn(struct dyn_store_txn *txn)
+{
+    return DYN__CONTAINER_OF(txn, struct lmdb_txn, base);
+}
+
 static MDB_txn *
 to_mdb(struct dyn_store_txn *txn)
 {
-    return DYN__CONTAINER_OF(txn, struct lmdb_txn, base)->txn;
+    return to_txn(txn)->txn;
 }
 
 static struct lmdb_store *
@@ -182,7 +201,7 @@ static int
 make_room(struct dyn_store_txn *txn, MDB_dbi dbi, size_t data_len)
 {
     struct lmdb_store *s = txn_store(txn);
-    struct lmdb_txn *t = DYN__CONTAINER_OF(txn, struct lmdb_txn, base);
+    struct lmdb_txn *t = to_txn(txn);
     uint64_t pages;
     MDB_stat st;
     int rc;
@@ -273,6 +292,32 @@ find(struct dyn_store_txn *txn, const struct db_key *k, const uint8_t *key,
     return 0;
 }
 
+/* A get of a direct key in a write txn: through the txn's cursor, which
+ * is left on the record found. */
+static int
+get_at(struct dyn_store_txn *txn, const struct db_key *k,
+       struct dyn_bytes *value)
+{
+    struct lmdb_txn *t = to_txn(txn);
+    MDB_val key = k->val, data;
+    int rc;
+
+    t->at_len = 0;
+    if (t->cur == NULL) {
+        rc = mdb_cursor_open(t->txn, txn_store(txn)->records, &t->cur);
+        if (rc != 0)
+            return translate(rc);
+    }
+    rc = mdb_cursor_get(t->cur, &key, &data, MDB_SET_KEY);
+    if (rc != 0)
+        return translate(rc);
+    memcpy(t->at_key, k->val.mv_data, k->val.mv_size);
+    t->at_len = k->val.mv_size;
+    value->data = data.mv_data;
+    value->len = data.mv_size;
+    return 0;
+}
+
 static int
 lmdb_get(struct dyn_store_txn *txn, uint32_t partition, const uint8_t *key,
          size_t key_len, struct dyn_bytes *value)
@@ -281,7 +326,17 @@ lmdb_get(struct dyn_store_txn *txn, uint32_t partition, const uint8_t *key,
     bool taken;
 
     encode_key(&k, partition, key, key_len);
+    if (txn->write && !k.hashed)
+        return get_at(txn, &k, value);
     return find(txn, &k, key, key_len, value, &taken);
+}
+
+/* Where the cursor of the last get is, if on `k`. */
+static bool
+cursor_on(const struct lmdb_txn *t, const struct db_key *k)
+{
+    return t->at_len != 0 && t->at_len == k->val.mv_size &&
+           memcmp(t->at_key, k->val.mv_data, t->at_len) == 0;
 }
 
 static int
@@ -321,11 +376,15 @@ lmdb_put(struct dyn_store_txn *txn, uint32_t partition, const uint8_t *key,
          size_t key_len, const uint8_t *value, size_t value_len)
 {
     static const uint8_t empty[1];
+    struct lmdb_txn *t = to_txn(txn);
     struct db_key k;
     MDB_val data;
+    bool at;
     int rc;
 
     encode_key(&k, partition, key, key_len);
+    at = cursor_on(t, &k);
+    t->at_len = 0; /* a write moves pages under the cursor */
     if (k.hashed)
         return put_long(txn, &k, key, key_len, value, value_len);
     data.mv_data = (void *)(value != NULL ? value : empty);
@@ -333,6 +392,8 @@ lmdb_put(struct dyn_store_txn *txn, uint32_t partition, const uint8_t *key,
     rc = make_room(txn, txn_store(txn)->records, k.val.mv_size + value_len);
     if (rc != 0)
         return rc;
+    if (at)
+        return translate(mdb_cursor_put(t->cur, &k.val, &data, MDB_CURRENT));
     return translate(
         mdb_put(to_mdb(txn), txn_store(txn)->records, &k.val, &data, 0));
 }
@@ -346,6 +407,7 @@ lmdb_del(struct dyn_store_txn *txn, uint32_t partition, const uint8_t *key,
     bool taken;
     int rc;
 
+    to_txn(txn)->at_len = 0;
     encode_key(&k, partition, key, key_len);
     if (k.hashed) {
         /* Never delete another key that shares the slot. */
@@ -458,6 +520,7 @@ lmdb_meta_put(struct dyn_store_txn *txn, const char *name, size_t name_len,
     MDB_val data = {value_len, (void *)(value != NULL ? value : empty)};
     int rc;
 
+    to_txn(txn)->at_len = 0;
     rc = make_room(txn, txn_store(txn)->meta, name_len + value_len);
     if (rc != 0)
         return rc;
@@ -478,6 +541,22 @@ next_page(MDB_env *env, uint64_t *out)
     return 0;
 }
 
+/* The spare read txn renewed, or NULL (none, or it cannot be renewed). */
+static struct lmdb_txn *
+renew_spare(struct lmdb_store *s)
+{
+    struct lmdb_txn *t = atomic_exchange(&s->spare_read, NULL);
+
+    if (t == NULL)
+        return NULL;
+    if (mdb_txn_renew(t->txn) != 0) {
+        mdb_txn_abort(t->txn);
+        free(t);
+        return NULL;
+    }
+    return t;
+}
+
 static int
 lmdb_begin(struct dyn_store *store, bool write, struct dyn_store_txn **out)
 {
@@ -485,6 +564,10 @@ lmdb_begin(struct dyn_store *store, bool write, struct dyn_store_txn **out)
     struct lmdb_txn *t;
     int rc;
 
+    if (!write && (t = renew_spare(s)) != NULL) {
+        *out = &t->base;
+        return 0;
+    }
     t = calloc(1, sizeof(*t));
     if (t == NULL)
         return -ENOMEM;
@@ -505,13 +588,31 @@ lmdb_begin(struct dyn_store *store, bool write, struct dyn_store_txn **out)
     return 0;
 }
 
+/* End a read txn: reset and kept as the spare, unless there is one. */
+static void
+end_read(struct lmdb_txn *t)
+{
+    struct lmdb_store *s = txn_store(&t->base);
+    struct lmdb_txn *none = NULL;
+
+    mdb_txn_reset(t->txn);
+    if (!atomic_compare_exchange_strong(&s->spare_read, &none, t)) {
+        mdb_txn_abort(t->txn);
+        free(t);
+    }
+}
+
 static int
 lmdb_commit(struct dyn_store_txn *txn)
 {
-    struct lmdb_txn *t = DYN__CONTAINER_OF(txn, struct lmdb_txn, base);
+    struct lmdb_txn *t = to_txn(txn);
     int rc;
 
-    /* mdb_txn_commit frees the txn even when it fails. */
+    if (!txn->write) {
+        end_read(t);
+        return 0;
+    }
+    /* mdb_txn_commit frees the txn (and its cursor) even when it fails. */
     rc = mdb_txn_commit(t->txn);
     free(t);
     return translate(rc);
@@ -520,8 +621,12 @@ lmdb_commit(struct dyn_store_txn *txn)
 static void
 lmdb_abort(struct dyn_store_txn *txn)
 {
-    struct lmdb_txn *t = DYN__CONTAINER_OF(txn, struct lmdb_txn, base);
+    struct lmdb_txn *t = to_txn(txn);
 
+    if (!txn->write) {
+        end_read(t);
+        return;
+    }
     mdb_txn_abort(t->txn);
     free(t);
 }
@@ -708,7 +813,12 @@ static void
 lmdb_close(struct dyn_store *store)
 {
     struct lmdb_store *s = to_store(store);
+    struct lmdb_txn *spare = atomic_exchange(&s->spare_read, NULL);
 
+    if (spare != NULL) {
+        mdb_txn_abort(spare->txn);
+        free(spare);
+    }
     mdb_env_close(s->env);
     free(s);
 }

@@ -1199,15 +1199,25 @@ memory_used_bytes_are_key_and_value_bytes(void **state)
     }
 /* ---- random transactions against a model ---- */
 
-#define MODEL_KEYS 24        /* keys the transactions pick from */
-#define MODEL_VALUE_BYTES 16 /* values up to this long */
-#define MODEL_TXNS 4000      /* transactions per engine */
+#define MODEL_KEYS 24         /* keys the transactions pick from */
+#define MODEL_VALUE_BYTES 16  /* most values up to this long */
+#define MODEL_BIG_BYTES 6000  /* some up to this: LMDB overflow pages */
+#define MODEL_TXNS 4000       /* transactions per engine */
 
 struct model_entry {
     bool present;
     size_t len;
-    uint8_t value[MODEL_VALUE_BYTES];
+    uint64_t seed; /* the value: model_value(len, seed) */
 };
+
+/* A value made from its length and seed, so the model stays small. */
+static void
+model_value(uint8_t *buf, size_t len, uint64_t seed)
+{
+    struct rng r = {seed};
+    for (size_t i = 0; i < len; i++)
+        buf[i] = (uint8_t)rng_next(&r);
+}
 
 struct model {
     char keys[MODEL_KEYS][80]; /* printable, so also meta names */
@@ -1244,17 +1254,44 @@ model_check_get(struct dyn_store_txn *txn, const struct model *m, int k,
     }
     assert_int_equal(rc, 0);
     assert_int_equal(b.len, e->len);
-    if (e->len > 0)
-        assert_memory_equal(b.data, e->value, e->len);
+    if (e->len > 0) {
+        uint8_t want[MODEL_BIG_BYTES];
+        model_value(want, e->len, e->seed);
+        assert_memory_equal(b.data, want, e->len);
+    }
+}
+
+/* Put a new value (mostly short, a fifth long) under record or meta k. */
+static void
+model_put(struct dyn_store_txn *txn, struct model *m, struct rng *g, int k,
+          bool meta, int part)
+{
+    struct model_entry *e = meta ? &m->meta[k] : &m->rec[part][k];
+    uint8_t v[MODEL_BIG_BYTES];
+    size_t len = rng_percent(g, 20)
+                     ? MODEL_VALUE_BYTES +
+                           rng_below(g, MODEL_BIG_BYTES - MODEL_VALUE_BYTES)
+                     : rng_below(g, MODEL_VALUE_BYTES + 1);
+    uint64_t seed = rng_next(g);
+
+    model_value(v, len, seed);
+    assert_int_equal(meta ? dyn_store_meta_put(txn, m->keys[k], v, len)
+                          : dyn_store_put(txn, 1 + (uint32_t)part,
+                                          (const uint8_t *)m->keys[k],
+                                          m->key_len[k], v, len),
+                     0);
+    *e = (struct model_entry){.present = true, .len = len, .seed = seed};
 }
 
 /*
- * Transactions of random gets, puts, deletes, meta reads and writes and
- * scans, committed or aborted, over keys of 63 to 67 bytes and short
- * ones in two partitions, must see what a plain model sees: in
- * particular the memory engine's remembered lookup (64 bytes of key at
- * most) must never answer for another key, partition or namespace, or
- * for a changed overlay.
+ * Transactions of random gets, puts, read-modify-writes (a get then a
+ * put of the same key), deletes, meta reads and writes and scans,
+ * committed or aborted, over keys of 63 to 67 bytes and short ones in
+ * two partitions, with values short and long (past LMDB's overflow
+ * threshold), must see what a plain model sees: in particular the
+ * memory engine's remembered lookup (64 bytes of key at most) and LMDB's
+ * cursor on the last record got must never answer for another key,
+ * partition or namespace, or for a changed overlay or page.
  */
 static void
 random_transactions_agree_with_a_model(void **state)
@@ -1284,27 +1321,18 @@ random_transactions_agree_with_a_model(void **state)
             int part = (int)rng_below(&g, 2);
             bool meta = rng_percent(&g, 25);
             struct model_entry *e = meta ? &m.meta[k] : &m.rec[part][k];
-            switch (rng_below(&g, 5)) {
+            switch (rng_below(&g, 6)) {
             case 0:
             case 1:
                 model_check_get(txn, &m, k, meta, part);
                 break;
-            case 2: {
-                uint8_t v[MODEL_VALUE_BYTES];
-                size_t len = rng_below(&g, MODEL_VALUE_BYTES + 1);
-                for (size_t i = 0; i < len; i++)
-                    v[i] = (uint8_t)rng_next(&g);
-                assert_int_equal(
-                    meta ? dyn_store_meta_put(txn, m.keys[k], v, len)
-                         : dyn_store_put(txn, 1 + (uint32_t)part,
-                                         (const uint8_t *)m.keys[k],
-                                         m.key_len[k], v, len),
-                    0);
-                e->present = true;
-                e->len = len;
-                memcpy(e->value, v, len);
+            case 2:
+                model_put(txn, &m, &g, k, meta, part);
                 break;
-            }
+            case 5:
+                model_check_get(txn, &m, k, meta, part);
+                model_put(txn, &m, &g, k, meta, part);
+                break;
             case 3:
                 if (meta)
                     break; /* meta values are not deleted */
