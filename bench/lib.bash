@@ -71,6 +71,7 @@ storage:
   engine: $engine
   sync: $sync
   max_bytes: 8GiB
+  page_writes: ${BENCH_PAGE_WRITES:-auto}
 log:
   level: warn
 YAML
