@@ -95,6 +95,18 @@ uint32_t coord_targets_in(const struct dyn_ring *ring, uint64_t self,
 void coord_ring_changed(struct server *srv);
 void coord_cache_free(struct server *srv);
 
+/* Coordinator requests ended and kept for reuse (coord.c says why): a
+ * stack linked through the blocks.  Zeroed: empty. */
+struct coord_pool {
+    void *top;
+    uint32_t count;
+    bool closed; /* coord_pool_free ran: requests ending later are freed */
+};
+
+/* Release the requests kept for reuse; requests that end later are
+ * freed as they end.  At shutdown, after the loop. */
+void coord_pool_free(struct server *srv);
+
 /* The same in the ring this node holds now (from the cache). */
 uint32_t coord_targets(struct server *srv, uint32_t partition,
                        struct coord_target *out, bool *self_in);

@@ -441,6 +441,7 @@ fail_store:
     dyn_store_close(srv->store);
     srv->store = NULL;
     coord_cache_free(srv);
+    coord_pool_free(srv);
     dyn_arena_free(&srv->request_arena);
     dyn_ring_free(srv->ring);
     srv->ring = NULL;
@@ -481,6 +482,7 @@ server_run(struct server *srv)
     dyn_store_close(srv->store);
     srv->store = NULL;
     coord_cache_free(srv);
+    coord_pool_free(srv);
     dyn_arena_free(&srv->request_arena);
     dyn_ring_free(srv->ring);
     srv->ring = NULL;

@@ -13,6 +13,7 @@
 #include "arena.h"
 
 #include "config.h"
+#include "coord.h"
 #include "kv.h"
 #include "ring.h"
 #include "store.h"
@@ -45,6 +46,8 @@ struct server {
                                      replaced by membership_adopt() */
     struct coord_cache *preflists; /* owned; the ring's preference lists,
                                       rebuilt by coord_ring_changed() */
+    struct coord_pool coord_pool;  /* freed coordinator requests kept
+                                      for reuse (coord.c) */
     struct peer_set *peers;       /* owned; connections to other nodes */
     struct membership *membership; /* owned; gossip, joins */
     struct handoff *handoff;      /* owned; partition transfers */
