@@ -324,9 +324,10 @@ server_open_store(struct server *srv, char *err, size_t err_len)
     if (cfg->engine == DYN_STORE_LMDB &&
         dyn_store_writes_wanted(&opts) == DYN_WRITES_MAP &&
         dyn_store_stat(srv->store, &st) == 0 && st.writes != DYN_WRITES_MAP)
-        log_warn("storage %s: the filesystem cannot preallocate "
-                 "(fallocate), so pages are copied and written with pwrite "
-                 "(as storage.page_writes: copy)",
+        log_warn("storage %s: blocks cannot be allocated ahead here "
+                 "(a copy-on-write filesystem, or no fallocate), so pages "
+                 "are copied and written with pwrite (as "
+                 "storage.page_writes: copy)",
                  path);
     return 0;
 }

@@ -4,6 +4,11 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
 
 #include "prealloc.h"
 
@@ -23,8 +28,8 @@ allocate(int fd, uint64_t from, uint64_t to)
         return 0;
     if (to > INT64_MAX)
         return -EFBIG;
-    while (fallocate(fd, FALLOC_FL_KEEP_SIZE, (off_t)from,
-                     (off_t)(to - from)) < 0) {
+    while (fallocate(fd, FALLOC_FL_KEEP_SIZE, (off_t)from, (off_t)(to - from)) <
+           0) {
         if (errno != EINTR)
             return -errno;
     }
@@ -72,4 +77,53 @@ dyn__prealloc_grow(struct dyn_prealloc *p, uint64_t need)
         return 0;
     }
     return rc;
+}
+
+bool
+dyn_prealloc_unsupported(int rc)
+{
+    return rc == -EOPNOTSUPP || rc == -ENOSYS || rc == -EINVAL;
+}
+
+/* statfs f_type of filesystems that write every block anew. */
+#define BTRFS_MAGIC 0x9123683eL
+#define BCACHEFS_MAGIC 0xca451a4eL
+#define ZFS_MAGIC 0x2fc12fc1L
+
+bool
+dyn_prealloc_holds(const char *dir)
+{
+    char probe[PATH_MAX];
+    struct statfs fs;
+    int fd, rc;
+
+    if (statfs(dir, &fs) < 0)
+        return false;
+    if ((long)fs.f_type == BTRFS_MAGIC || (long)fs.f_type == BCACHEFS_MAGIC ||
+        (long)fs.f_type == ZFS_MAGIC)
+        return false;
+    if (snprintf(probe, sizeof(probe), "%s/.prealloc-probe", dir) >=
+        (int)sizeof(probe))
+        return false;
+    fd = open(probe, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return false;
+    rc = allocate(fd, 0, 4096);
+    close(fd);
+    unlink(probe);
+    /* A full disk does not say the filesystem cannot: it can, later. */
+    return rc == 0 || rc == -ENOSPC;
+}
+
+void
+dyn_prealloc_file(const char *path)
+{
+    struct stat st;
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+
+    if (fd < 0)
+        return;
+    if (fstat(fd, &st) == 0 && st.st_size > 0)
+        (void)allocate(fd, 0, (uint64_t)st.st_size);
+    close(fd);
 }

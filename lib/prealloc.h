@@ -19,6 +19,7 @@
 #ifndef DYN_PREALLOC_H
 #define DYN_PREALLOC_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define DYN_PREALLOC_MIN_STEP (4u << 20) /* 4 MiB */
@@ -40,6 +41,22 @@ int dyn_prealloc_init(struct dyn_prealloc *p, int fd, uint64_t first,
                       uint64_t limit);
 
 int dyn__prealloc_grow(struct dyn_prealloc *p, uint64_t need);
+
+/* Whether an error of fallocate means "cannot here" (no support in the
+ * filesystem, the kernel or a sandbox) rather than a failure. */
+bool dyn_prealloc_unsupported(int rc);
+
+/*
+ * Whether blocks allocated ahead in directory `dir` stay what later
+ * writes use: not on copy-on-write filesystems (btrfs, bcachefs, ZFS),
+ * where overwriting an allocated block takes a new one, nor where
+ * fallocate fails on a probe file.  Errors read as false.
+ */
+bool dyn_prealloc_holds(const char *dir);
+
+/* Allocate every block of the file at `path` up to its size (a sparse
+ * file another library maps); errors are ignored (best effort). */
+void dyn_prealloc_file(const char *path);
 
 /* Make sure [0, min(need, limit)) is allocated; 0 or -errno (-ENOSPC). */
 static inline int

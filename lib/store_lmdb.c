@@ -42,10 +42,12 @@
  * allocated ahead (prealloc.h): every write first bounds the pages its
  * transaction may add past the last committed page (make_room) and has
  * them allocated, and a full disk fails that write with -ENOSPC before
- * LMDB touches a page.  Where the filesystem cannot fallocate, open falls
- * back to copied writes.  The cost of the map: a page reused from the
- * free list that is not in memory is read before it is overwritten, so
- * stores much larger than memory may write faster with copied writes.
+ * LMDB touches a page.  Where that cannot hold (no fallocate, or a
+ * copy-on-write filesystem, where overwriting an allocated block takes a
+ * new one), open falls back to copied writes.  The cost of the map: a page
+ * reused from the free list that is not in memory is read before it is
+ * overwritten, so stores much larger than memory may write faster with copied
+ * writes.
  *
  * Threads: MDB_NOTLS, so a read transaction is not tied to its thread's
  * TLS slot: any thread may begin one, also while another thread (or the
@@ -62,8 +64,10 @@
  * even a delete can fail, since copy-on-write needs free pages.
  */
 #include <errno.h>
+#include <limits.h>
 #include <lmdb.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
@@ -118,12 +122,14 @@ struct lmdb_txn {
      * bound on the pages this txn's writes may add from there. */
     uint64_t first_new_page;
     uint64_t new_pages;
+    uint64_t freed_pages; /* a bound on the pages its writes free */
     /* Write txns: a cursor on the record the last get found (at_len
      * bytes of its LMDB key in at_key), so that a put of the same key,
      * a read-modify-write, replaces it in place (MDB_CURRENT) instead of
      * searching the tree again.  at_len is 0 when it is not there. */
     MDB_cursor *cur;
     size_t at_len;
+    size_t at_size; /* the stored value's bytes there */
     uint8_t at_key[PARTITION_BYTES + DIRECT_KEY_BYTES];
 };
 
@@ -190,15 +196,20 @@ txn_store(struct dyn_store_txn *txn)
 }
 
 /*
- * Before a write of `data_len` bytes into `dbi`: bound the pages it may
- * add and have data.mdb's blocks allocated that far.  A write copies each
- * page on its path and may split it and, for a delete, touch a neighbour
- * (three a level, and the main database's levels above); a large value
- * takes overflow pages.  Pages the txn takes from the free list lie below
- * first_new_page, allocated already.  -ENOSPC when the disk is full.
+ * Before a write of `data_len` bytes into `dbi` over `old_len` bytes
+ * stored there (0: none): bound the pages it may add and have data.mdb's
+ * blocks allocated that far.  A write copies each page on its path and
+ * may split it and, for a delete, touch a neighbour (three a level, and
+ * the main database's levels above); a large value takes overflow pages.
+ * The pages it frees (the old value's, the copied path's) cannot be
+ * reused before commit, which saves their numbers, 8 bytes each, in one
+ * free-list record whose overflow run comes from the end of the file.
+ * Pages the txn takes from the free list lie below first_new_page,
+ * allocated already.  -ENOSPC when the disk is full.
  */
 static int
-make_room(struct dyn_store_txn *txn, MDB_dbi dbi, size_t data_len)
+make_room(struct dyn_store_txn *txn, MDB_dbi dbi, size_t data_len,
+          size_t old_len)
 {
     struct lmdb_store *s = txn_store(txn);
     struct lmdb_txn *t = to_txn(txn);
@@ -211,9 +222,11 @@ make_room(struct dyn_store_txn *txn, MDB_dbi dbi, size_t data_len)
     rc = mdb_stat(t->txn, dbi, &st);
     if (rc != 0)
         return translate(rc);
-    t->new_pages += data_len / s->page_bytes + 2 +
-                    3 * ((uint64_t)st.ms_depth + 1 + MAIN_DB_LEVELS);
+    uint64_t path = 3 * ((uint64_t)st.ms_depth + 1 + MAIN_DB_LEVELS);
+    t->new_pages += data_len / s->page_bytes + 2 + path;
+    t->freed_pages += old_len / s->page_bytes + 2 + path;
     pages = t->first_new_page + t->new_pages + t->new_pages / FREE_LIST_SHARE +
+            t->freed_pages / (s->page_bytes / sizeof(uint64_t)) + 2 +
             COMMIT_PAGES;
     return dyn_prealloc_ensure(&s->prealloc, pages * s->page_bytes);
 }
@@ -313,6 +326,7 @@ get_at(struct dyn_store_txn *txn, const struct db_key *k,
         return translate(rc);
     memcpy(t->at_key, k->val.mv_data, k->val.mv_size);
     t->at_len = k->val.mv_size;
+    t->at_size = data.mv_size;
     value->data = data.mv_data;
     value->len = data.mv_size;
     return 0;
@@ -356,7 +370,8 @@ put_long(struct dyn_store_txn *txn, struct db_key *k, const uint8_t *key,
         return rc;
     data.mv_size = LEN_BYTES + key_len + value_len;
     data.mv_data = NULL;
-    rc = make_room(txn, txn_store(txn)->records, k->val.mv_size + data.mv_size);
+    rc = make_room(txn, txn_store(txn)->records, k->val.mv_size + data.mv_size,
+                   rc == 0 ? LEN_BYTES + key_len + old.len : 0);
     if (rc != 0)
         return rc;
     rc = mdb_put(to_mdb(txn), txn_store(txn)->records, &k->val, &data,
@@ -383,13 +398,26 @@ lmdb_put(struct dyn_store_txn *txn, uint32_t partition, const uint8_t *key,
     int rc;
 
     encode_key(&k, partition, key, key_len);
-    at = cursor_on(t, &k);
-    t->at_len = 0; /* a write moves pages under the cursor */
-    if (k.hashed)
+    if (k.hashed) {
+        t->at_len = 0;
         return put_long(txn, &k, key, key_len, value, value_len);
+    }
+    at = cursor_on(t, &k);
+    if (!at && txn_store(txn)->ahead) {
+        /* The bound needs the size it replaces: find it, and the put
+         * then goes where the cursor is. */
+        struct dyn_bytes old;
+        rc = get_at(txn, &k, &old);
+        if (rc != 0 && rc != -DYN_ENOTFOUND)
+            return rc;
+        at = rc == 0;
+    }
+    size_t old_len = at ? t->at_size : 0;
+    t->at_len = 0; /* a write moves pages under the cursor */
     data.mv_data = (void *)(value != NULL ? value : empty);
     data.mv_size = value_len;
-    rc = make_room(txn, txn_store(txn)->records, k.val.mv_size + value_len);
+    rc = make_room(txn, txn_store(txn)->records, k.val.mv_size + value_len,
+                   old_len);
     if (rc != 0)
         return rc;
     if (at)
@@ -402,24 +430,38 @@ static int
 lmdb_del(struct dyn_store_txn *txn, uint32_t partition, const uint8_t *key,
          size_t key_len)
 {
+    struct lmdb_txn *t = to_txn(txn);
     struct dyn_bytes value;
     struct db_key k;
     bool taken;
     int rc;
 
-    to_txn(txn)->at_len = 0;
+    t->at_len = 0;
     encode_key(&k, partition, key, key_len);
     if (k.hashed) {
         /* Never delete another key that shares the slot. */
         rc = find(txn, &k, key, key_len, &value, &taken);
         if (rc != 0)
             return rc;
+        rc = make_room(txn, txn_store(txn)->records, 0,
+                       LEN_BYTES + key_len + value.len);
+        if (rc != 0)
+            return rc;
+        return translate(
+            mdb_del(to_mdb(txn), txn_store(txn)->records, &k.val, NULL));
     }
-    rc = make_room(txn, txn_store(txn)->records, 0);
+    if (!txn_store(txn)->ahead)
+        return translate(
+            mdb_del(to_mdb(txn), txn_store(txn)->records, &k.val, NULL));
+    /* The bound needs the size it frees: find it, delete at the cursor. */
+    rc = get_at(txn, &k, &value);
     if (rc != 0)
         return rc;
-    return translate(
-        mdb_del(to_mdb(txn), txn_store(txn)->records, &k.val, NULL));
+    t->at_len = 0;
+    rc = make_room(txn, txn_store(txn)->records, 0, value.len);
+    if (rc != 0)
+        return rc;
+    return translate(mdb_cursor_del(t->cur, 0));
 }
 
 /* Turn a stored (key, data) pair back into partition, user key, record. */
@@ -520,8 +562,13 @@ lmdb_meta_put(struct dyn_store_txn *txn, const char *name, size_t name_len,
     MDB_val data = {value_len, (void *)(value != NULL ? value : empty)};
     int rc;
 
+    MDB_val old;
     to_txn(txn)->at_len = 0;
-    rc = make_room(txn, txn_store(txn)->meta, name_len + value_len);
+    rc = mdb_get(to_mdb(txn), txn_store(txn)->meta, &k, &old);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return translate(rc);
+    rc = make_room(txn, txn_store(txn)->meta, name_len + value_len,
+                   rc == 0 ? old.mv_size : 0);
     if (rc != 0)
         return rc;
     return translate(mdb_put(to_mdb(txn), txn_store(txn)->meta, &k, &data, 0));
@@ -745,37 +792,63 @@ open_env(MDB_env **env, const struct dyn_store_options *opts, unsigned flags)
 }
 
 /*
- * Open with MDB_WRITEMAP when asked and the filesystem can fallocate,
- * else without; blocks are allocated ahead either way where it can, so
- * that a full disk is -ENOSPC from the write that meets it (copied
- * writes would otherwise fail at commit, with LMDB's EIO for a short
- * pwrite).
+ * Open with MDB_WRITEMAP when asked and blocks allocated ahead hold in
+ * the directory (prealloc.h: not on copy-on-write filesystems, nor
+ * without fallocate; the map's file is sparse, and there a full disk
+ * would be a SIGBUS), else without.  Blocks are allocated ahead either
+ * way where fallocate works, so that a full disk is -ENOSPC from the
+ * write that meets it (copied writes would otherwise fail at commit,
+ * with LMDB's EIO for a short pwrite).  lock.mdb, mapped shared too, is
+ * allocated whole.
  */
 static int
 open_mapped(struct lmdb_store *s, const struct dyn_store_options *opts,
             unsigned flags)
 {
-    bool map = dyn_store_writes_wanted(opts) == DYN_WRITES_MAP;
+    char lock[PATH_MAX];
+    bool map = dyn_store_writes_wanted(opts) == DYN_WRITES_MAP &&
+               dyn_prealloc_holds(opts->path);
     int rc;
 
     rc = open_env(&s->env, opts, map ? flags | MDB_WRITEMAP : flags);
     if (rc != 0)
         return rc;
+    if (snprintf(lock, sizeof(lock), "%s/lock.mdb", opts->path) <
+        (int)sizeof(lock))
+        dyn_prealloc_file(lock);
     rc = start_prealloc(s);
-    if (rc == -EOPNOTSUPP && map) {
-        /* The map's file is sparse: without preallocation a full disk
-         * would be a SIGBUS.  Copy instead. */
+    if (rc != 0 && map) {
+        /* Not safe to write through the map: copy instead. */
         mdb_env_close(s->env);
         s->env = NULL;
         map = false;
         rc = open_env(&s->env, opts, flags);
         if (rc != 0)
             return rc;
-        rc = -EOPNOTSUPP;
+        rc = start_prealloc(s);
     }
     s->writemap = map;
     s->ahead = rc == 0;
-    return rc == -EOPNOTSUPP ? 0 : rc;
+    return rc == 0 || dyn_prealloc_unsupported(rc) ? 0 : rc;
+}
+
+/* Before open_dbs: a new environment's first commit needs its pages. */
+static int
+room_to_create(struct lmdb_store *s)
+{
+    MDB_envinfo info;
+    int rc;
+
+    if (!s->ahead)
+        return 0;
+    rc = mdb_env_info(s->env, &info);
+    if (rc != 0)
+        return translate(rc);
+    rc = dyn_prealloc_ensure(&s->prealloc,
+                             ((uint64_t)info.me_last_pgno + 1 + COMMIT_PAGES) *
+                                 s->page_bytes);
+    /* An existing environment's open_dbs writes nothing. */
+    return rc == -ENOSPC && info.me_last_pgno > 1 ? 0 : rc;
 }
 
 static int
@@ -796,6 +869,8 @@ lmdb_open(struct dyn_store **out, const struct dyn_store_options *opts)
         /* Free reader slots left by a crashed process. */
         rc = translate(mdb_reader_check(s->env, &dead));
     }
+    if (rc == 0)
+        rc = room_to_create(s);
     if (rc == 0)
         rc = open_dbs(s);
     if (rc != 0)

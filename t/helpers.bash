@@ -124,8 +124,8 @@ kill_node() {
 }
 
 # stop_all_nodes: teardown; every node this test started, by PID.  Fails
-# (and so fails the test) when a node died of SIGSEGV or SIGABRT while
-# stopping, or any node log holds a sanitizer report.
+# (and so fails the test) when a node died of SIGSEGV, SIGABRT, SIGFPE or
+# SIGBUS while stopping, or any node log holds a sanitizer report.
 stop_all_nodes() {
     [ -f "$BATS_TEST_TMPDIR/pids" ] || return 0
     local pid crashed=0
@@ -137,7 +137,7 @@ stop_all_nodes() {
     while read -r pid; do
         wait_exit "$pid" || { kill -KILL "$pid" 2>/dev/null; wait_exit "$pid"; }
         case $EXIT in
-        134 | 136 | 139) echo "node (pid $pid) crashed: exit $EXIT" >&2; crashed=1 ;;
+        134 | 135 | 136 | 139) echo "node (pid $pid) crashed: exit $EXIT" >&2; crashed=1 ;;
         esac
     done <"$BATS_TEST_TMPDIR/pids"
     rm -f "$BATS_TEST_TMPDIR/pids"

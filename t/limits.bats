@@ -104,7 +104,23 @@ full_disk_refuses_writes() {
         dyn get "big$i" >"$BATS_TEST_TMPDIR/got"
         cmp "$BATS_TEST_TMPDIR/value" "$BATS_TEST_TMPDIR/got"
     done
+    # Deletes and shrinking overwrites on the full disk, many at once so
+    # that they share commits: each frees pages whose numbers the commit
+    # must save.  They may succeed or be refused, but the node lives.
+    local pids=() deleted=10
+    for i in $(seq 1 "$deleted"); do
+        dyn del "big$i" >/dev/null 2>&1 &
+        pids+=($!)
+        echo small | dyn put "big$((deleted + i))" >/dev/null 2>&1 &
+        pids+=($!)
+    done
+    for i in "${pids[@]}"; do wait "$i" || true; done
+    kill -0 "$(node_pid n1)"
     dynctl status >/dev/null
+    for i in $(seq $((2 * deleted + 1)) "$acked"); do
+        dyn get "big$i" >"$BATS_TEST_TMPDIR/got"
+        cmp "$BATS_TEST_TMPDIR/value" "$BATS_TEST_TMPDIR/got"
+    done
     stop_node n1
     assert_eq 0 "$EXIT" "exit status of the stopped node"
 }

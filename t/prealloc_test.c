@@ -2,8 +2,8 @@
  * prealloc_test.c - tests of lib/prealloc.c (cmocka): blocks are
  * allocated from 0 to the first mark at init, ahead of each need in
  * steps, never past the limit, without changing the file's size (also
- * past its end) or its bytes.  The full-disk path (-ENOSPC) runs in t/limits.bats, on a
- * tmpfs of its own.
+ * past its end) or its bytes.  The full-disk path (-ENOSPC) runs in
+ * t/limits.bats, on a tmpfs of its own.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -157,6 +157,40 @@ blocks_past_the_end_leave_the_size_alone(void **state)
 }
 
 static void
+a_file_is_allocated_whole_and_a_directory_probed(void **state)
+{
+    struct fixture *f = *state;
+    const char *tmp = getenv("TMPDIR");
+    char dir[PATH_MAX], path[PATH_MAX + 8];
+    struct stat st;
+    int fd;
+
+    /* A sparse file of its own, 8 MiB: allocated whole, size kept. */
+    snprintf(path, sizeof(path), "%s.whole", f->path);
+    fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, 8 * MIB), 0);
+    assert_int_equal(fstat(fd, &st), 0);
+    assert_true((uint64_t)st.st_blocks * 512 < MIB);
+    dyn_prealloc_file(path);
+    assert_int_equal(fstat(fd, &st), 0);
+    assert_true((uint64_t)st.st_blocks * 512 >= 8 * MIB);
+    assert_int_equal(st.st_size, 8 * MIB);
+    close(fd);
+    unlink(path);
+    dyn_prealloc_file("/nonexistent/prealloc_test"); /* ignored */
+
+    /* The test's own directory is ext4 or tmpfs here: both hold. */
+    snprintf(dir, sizeof(dir), "%s", tmp != NULL && *tmp ? tmp : "/tmp");
+    assert_true(dyn_prealloc_holds(dir));
+    assert_false(dyn_prealloc_holds("/nonexistent/dir"));
+    assert_true(dyn_prealloc_unsupported(-EOPNOTSUPP));
+    assert_true(dyn_prealloc_unsupported(-ENOSYS));
+    assert_false(dyn_prealloc_unsupported(-ENOSPC));
+    assert_false(dyn_prealloc_unsupported(-EIO));
+}
+
+static void
 a_descriptor_that_cannot_allocate_reports_errno(void **state)
 {
     struct fixture *f = *state;
@@ -181,6 +215,8 @@ main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
             blocks_past_the_end_leave_the_size_alone, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            a_file_is_allocated_whole_and_a_directory_probed, setup, teardown),
         cmocka_unit_test_setup_teardown(
             a_descriptor_that_cannot_allocate_reports_errno, setup, teardown),
     };
