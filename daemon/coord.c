@@ -41,8 +41,9 @@
 #define POOL_KEY_BYTES 256
 #define POOL_MAX 1024
 
-/* In sanitizer builds a block in the pool is poisoned past its link, so
- * that a use after release is reported as it would be after free(). */
+/* In sanitizer builds a block in the pool is poisoned whole (the pool
+ * unpoisons it to follow its link), so that a use after release is
+ * reported as it would be after free(). */
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
 #define POOL_POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
@@ -244,8 +245,8 @@ coord_pool_free(struct server *srv)
     struct coord_pool *pool = &srv->coord_pool;
     while (pool->top != NULL) {
         struct pool_block *b = pool->top;
+        POOL_UNPOISON(b, POOL_BLOCK_BYTES);
         pool->top = b->next;
-        POOL_UNPOISON(b + 1, POOL_BLOCK_BYTES - sizeof(*b));
         free(b);
     }
     pool->count = 0;
@@ -264,9 +265,9 @@ req_alloc(struct server *srv, uint32_t count, size_t key_len, bool *pooled)
     struct coord_pool *pool = &srv->coord_pool;
     if (pool->top != NULL) {
         struct pool_block *b = pool->top;
+        POOL_UNPOISON(b, POOL_BLOCK_BYTES);
         pool->top = b->next;
         pool->count--;
-        POOL_UNPOISON(b + 1, POOL_BLOCK_BYTES - sizeof(*b));
         return b;
     }
     return malloc(POOL_BLOCK_BYTES);
@@ -286,7 +287,7 @@ req_release(struct server *srv, struct coord_req *req)
     b->next = pool->top;
     pool->top = b;
     pool->count++;
-    POOL_POISON(b + 1, POOL_BLOCK_BYTES - sizeof(*b));
+    POOL_POISON(b, POOL_BLOCK_BYTES);
 }
 
 static struct coord_req *
