@@ -32,9 +32,14 @@ check_report() {
     run -0 dyn bench -n 1000 -c 2 --get-ratio 0 --keys 10 --json
     check_report "$output" 1000
     assert_eq 0 "$(jq .get.count <<<"$output")" "gets with --get-ratio 0"
-    # Puts carry the context of the last answer: no pile of siblings.
+    # Puts carry the context of the last answer: no pile of siblings
+    # (without contexts key:3's 100 puts would leave up to 100).  Not
+    # at most 2, though two connections write: answers about one key
+    # may arrive out of the order they were applied in, and a put with
+    # the older answer's context leaves the newer sibling standing, so
+    # a few can stand at once.
     run -0 dyn get key:3 --json
-    [ "$(jq '.siblings | length' <<<"$output")" -le 2 ]
+    [ "$(jq '.siblings | length' <<<"$output")" -le 5 ]
 }
 
 @test "bench: by time, with a human report" {
