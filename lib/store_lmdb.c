@@ -123,13 +123,16 @@ struct lmdb_txn {
     uint64_t first_new_page;
     uint64_t new_pages;
     uint64_t freed_pages; /* a bound on the pages its writes free */
-    /* Write txns: a cursor on the record the last get found (at_len
-     * bytes of its LMDB key in at_key), so that a put of the same key,
-     * a read-modify-write, replaces it in place (MDB_CURRENT) instead of
-     * searching the tree again.  at_len is 0 when it is not there. */
+    /* Write txns: the key the last lookup was for (at_len bytes of its
+     * LMDB key in at_key; 0: none since the last write) and what it
+     * found: with at_found, the cursor is on the record, at_size bytes,
+     * so that a put of the same key, a read-modify-write, replaces it in
+     * place (MDB_CURRENT) instead of searching the tree again, and a
+     * put or delete knows the size it replaces (make_room). */
     MDB_cursor *cur;
     size_t at_len;
-    size_t at_size; /* the stored value's bytes there */
+    bool at_found;
+    size_t at_size;
     uint8_t at_key[PARTITION_BYTES + DIRECT_KEY_BYTES];
 };
 
@@ -305,8 +308,17 @@ find(struct dyn_store_txn *txn, const struct db_key *k, const uint8_t *key,
     return 0;
 }
 
-/* A get of a direct key in a write txn: through the txn's cursor, which
- * is left on the record found. */
+/* Whether the last lookup was of `k`. */
+static bool
+cursor_on(const struct lmdb_txn *t, const struct db_key *k)
+{
+    return t->at_len != 0 && t->at_len == k->val.mv_size &&
+           memcmp(t->at_key, k->val.mv_data, t->at_len) == 0;
+}
+
+/* A lookup of a direct key in a write txn, through the txn's cursor,
+ * which is left on the record found; the outcome is remembered (at_*),
+ * a miss too.  0, -DYN_ENOTFOUND or another code. */
 static int
 get_at(struct dyn_store_txn *txn, const struct db_key *k,
        struct dyn_bytes *value)
@@ -322,14 +334,31 @@ get_at(struct dyn_store_txn *txn, const struct db_key *k,
             return translate(rc);
     }
     rc = mdb_cursor_get(t->cur, &key, &data, MDB_SET_KEY);
-    if (rc != 0)
+    if (rc != 0 && rc != MDB_NOTFOUND)
         return translate(rc);
     memcpy(t->at_key, k->val.mv_data, k->val.mv_size);
     t->at_len = k->val.mv_size;
-    t->at_size = data.mv_size;
+    t->at_found = rc == 0;
+    t->at_size = rc == 0 ? data.mv_size : 0;
+    if (rc != 0)
+        return -DYN_ENOTFOUND;
     value->data = data.mv_data;
     value->len = data.mv_size;
     return 0;
+}
+
+/* Look `k` up unless the last lookup was of it (cursor_on); then at_found
+ * and at_size say what is stored.  0 or a code other than not found. */
+static int
+locate(struct dyn_store_txn *txn, const struct db_key *k)
+{
+    struct dyn_bytes value;
+    int rc;
+
+    if (cursor_on(to_txn(txn), k))
+        return 0;
+    rc = get_at(txn, k, &value);
+    return rc == -DYN_ENOTFOUND ? 0 : rc;
 }
 
 static int
@@ -343,14 +372,6 @@ lmdb_get(struct dyn_store_txn *txn, uint32_t partition, const uint8_t *key,
     if (txn->write && !k.hashed)
         return get_at(txn, &k, value);
     return find(txn, &k, key, key_len, value, &taken);
-}
-
-/* Where the cursor of the last get is, if on `k`. */
-static bool
-cursor_on(const struct lmdb_txn *t, const struct db_key *k)
-{
-    return t->at_len != 0 && t->at_len == k->val.mv_size &&
-           memcmp(t->at_key, k->val.mv_data, t->at_len) == 0;
 }
 
 static int
@@ -394,7 +415,6 @@ lmdb_put(struct dyn_store_txn *txn, uint32_t partition, const uint8_t *key,
     struct lmdb_txn *t = to_txn(txn);
     struct db_key k;
     MDB_val data;
-    bool at;
     int rc;
 
     encode_key(&k, partition, key, key_len);
@@ -402,25 +422,18 @@ lmdb_put(struct dyn_store_txn *txn, uint32_t partition, const uint8_t *key,
         t->at_len = 0;
         return put_long(txn, &k, key, key_len, value, value_len);
     }
-    at = cursor_on(t, &k);
-    if (!at && txn_store(txn)->ahead) {
-        /* The bound needs the size it replaces: find it, and the put
-         * then goes where the cursor is. */
-        struct dyn_bytes old;
-        rc = get_at(txn, &k, &old);
-        if (rc != 0 && rc != -DYN_ENOTFOUND)
-            return rc;
-        at = rc == 0;
-    }
-    size_t old_len = at ? t->at_size : 0;
+    /* After the get of a read-modify-write this searches nothing. */
+    rc = locate(txn, &k);
+    if (rc != 0)
+        return rc;
     t->at_len = 0; /* a write moves pages under the cursor */
     data.mv_data = (void *)(value != NULL ? value : empty);
     data.mv_size = value_len;
     rc = make_room(txn, txn_store(txn)->records, k.val.mv_size + value_len,
-                   old_len);
+                   t->at_size);
     if (rc != 0)
         return rc;
-    if (at)
+    if (t->at_found)
         return translate(mdb_cursor_put(t->cur, &k.val, &data, MDB_CURRENT));
     return translate(
         mdb_put(to_mdb(txn), txn_store(txn)->records, &k.val, &data, 0));
@@ -436,9 +449,9 @@ lmdb_del(struct dyn_store_txn *txn, uint32_t partition, const uint8_t *key,
     bool taken;
     int rc;
 
-    t->at_len = 0;
     encode_key(&k, partition, key, key_len);
     if (k.hashed) {
+        t->at_len = 0;
         /* Never delete another key that shares the slot. */
         rc = find(txn, &k, key, key_len, &value, &taken);
         if (rc != 0)
@@ -450,18 +463,14 @@ lmdb_del(struct dyn_store_txn *txn, uint32_t partition, const uint8_t *key,
         return translate(
             mdb_del(to_mdb(txn), txn_store(txn)->records, &k.val, NULL));
     }
-    if (!txn_store(txn)->ahead)
-        return translate(
-            mdb_del(to_mdb(txn), txn_store(txn)->records, &k.val, NULL));
     /* The bound needs the size it frees: find it, delete at the cursor. */
-    rc = get_at(txn, &k, &value);
-    if (rc != 0)
-        return rc;
+    rc = locate(txn, &k);
     t->at_len = 0;
-    rc = make_room(txn, txn_store(txn)->records, 0, value.len);
-    if (rc != 0)
-        return rc;
-    return translate(mdb_cursor_del(t->cur, 0));
+    if (rc == 0 && !t->at_found)
+        rc = -DYN_ENOTFOUND;
+    if (rc == 0)
+        rc = make_room(txn, txn_store(txn)->records, 0, t->at_size);
+    return rc != 0 ? rc : translate(mdb_cursor_del(t->cur, 0));
 }
 
 /* Turn a stored (key, data) pair back into partition, user key, record. */
@@ -754,6 +763,7 @@ start_prealloc(struct lmdb_store *s)
 {
     MDB_envinfo info;
     MDB_stat st;
+    uint64_t next;
     int fd, rc;
 
     rc = mdb_env_get_fd(s->env, &fd);
@@ -764,9 +774,9 @@ start_prealloc(struct lmdb_store *s)
     if (rc != 0)
         return translate(rc);
     s->page_bytes = st.ms_psize;
+    next = (uint64_t)info.me_last_pgno + 1;
     return dyn_prealloc_init(&s->prealloc, fd,
-                             ((uint64_t)info.me_last_pgno + 1) * st.ms_psize +
-                                 FIRST_ROOM_BYTES,
+                             next * st.ms_psize + FIRST_ROOM_BYTES,
                              info.me_mapsize);
 }
 
@@ -836,19 +846,19 @@ open_mapped(struct lmdb_store *s, const struct dyn_store_options *opts,
 static int
 room_to_create(struct lmdb_store *s)
 {
-    MDB_envinfo info;
+    uint64_t next = 0;
     int rc;
 
     if (!s->ahead)
         return 0;
-    rc = mdb_env_info(s->env, &info);
+    rc = next_page(s->env, &next);
     if (rc != 0)
-        return translate(rc);
+        return rc;
     rc = dyn_prealloc_ensure(&s->prealloc,
-                             ((uint64_t)info.me_last_pgno + 1 + COMMIT_PAGES) *
-                                 s->page_bytes);
-    /* An existing environment's open_dbs writes nothing. */
-    return rc == -ENOSPC && info.me_last_pgno > 1 ? 0 : rc;
+                             (next + COMMIT_PAGES) * s->page_bytes);
+    /* An existing environment (past its two meta pages) has its named
+     * databases: open_dbs then writes nothing. */
+    return rc == -ENOSPC && next > 2 ? 0 : rc;
 }
 
 static int
