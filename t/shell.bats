@@ -204,7 +204,11 @@ shell_cmd() {
     wait_until test -s "$HOME/.dyn_history"
     grep -qx "put fruit-basket x" "$HOME/.dyn_history"
     tmux -S "$TMUX_SOCK" kill-server 2>/dev/null || true
-    # A new shell recalls the last command with the up arrow.
+    # A new shell recalls the last command with the up arrow.  A server
+    # of its own: kill-server returns before the old one is gone, and a
+    # new session on its socket may reach it dying ("server exited
+    # unexpectedly", seen once in CI).
+    TMUX_SOCK=$BATS_TEST_TMPDIR/tmux-again.sock
     tmux_start "$(shell_cmd)"
     wait_pane "dyn $DYN_HOST>"
     tmux_keys Up
