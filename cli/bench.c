@@ -89,6 +89,7 @@ struct bench {
     uint64_t inflight; /* over all connections */
     uint64_t start_ns, measure_ns, stop_ns;
     bool stopping;
+    bool closing; /* maybe_finish has closed the handles */
     int failure; /* fatal: connect failed, a request timed out */
     char *err;
     size_t err_len;
@@ -407,8 +408,11 @@ maybe_finish(struct bench *b)
 {
     if (!b->stopping && b->o->requests > 0 && b->issued >= b->o->requests)
         b->stopping = true;
-    if (!b->stopping || b->inflight > 0)
+    if (!b->stopping || b->inflight > 0 || b->closing)
         return;
+    /* Once: every failed connection of a run that never started gets
+     * here, and a handle must not be closed twice. */
+    b->closing = true;
     if (b->stop_ns == 0)
         b->stop_ns = uv_hrtime();
     for (uint32_t i = 0; i < b->conn_count; i++)

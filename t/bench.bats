@@ -88,4 +88,11 @@ check_report() {
     [[ "$output" == *"--get-ratio 2: expected a number from 0 to 1"* ]]
     run -3 dyn -H "127.0.0.1:$(pick_port)" bench -n 10 -c 1
     [[ "$output" == *"dyn: bench: connect"* ]]
+    # Every connection refused: one error, exit 3 (it aborted on a second
+    # close of its timers once more than one connection failed).
+    local port; port=$(pick_port)
+    run -3 dyn -H "127.0.0.1:$port" bench -n 10 -c 50
+    [[ "$output" == "dyn: bench: connect 127.0.0.1:$port: connection refused" ]]
+    run -3 dyn bench --redis "127.0.0.1:$port" -n 10 -c 8
+    [[ "$output" == *"dyn: bench: connect 127.0.0.1:$port"* ]]
 }
