@@ -28,6 +28,7 @@
 #include "err.h"
 #include "ring.h"
 #include "wire.h"
+#include "wire_parse.h"
 
 #define BENCH_KEY_BYTES 32
 #define BENCH_READ_CHUNK 65536
@@ -299,20 +300,39 @@ keep_context(struct bench *b, uint32_t key, ProtobufCBinaryData ctx)
 }
 
 /* One dynamod answer; false when the stream cannot be trusted. */
+/* The slot an answer's id names, if a request waits in it. */
+static bool
+waiting_slot(const struct bench *b, const struct bconn *c, uint64_t id,
+             uint32_t *slot)
+{
+    *slot = (uint32_t)(id & ((1u << BENCH_SLOT_BITS) - 1));
+    return id != 0 && *slot < b->o->depth && c->slots[*slot].busy;
+}
+
 static bool
 answer_dyn(struct bench *b, struct bconn *c, uint8_t code, const uint8_t *body,
            uint32_t len)
 {
+    /* Most answers: only the id and the context are read, the siblings
+     * skipped, as a redis reply's value is. */
+    uint64_t id;
+    ProtobufCBinaryData context;
+    uint32_t slot;
+    if (dyn_wire_peek_answer(code, body, len, &id, &context)) {
+        if (!waiting_slot(b, c, id, &slot))
+            return false;
+        keep_context(b, c->slots[slot].key, context);
+        record(b, c, slot, true);
+        return true;
+    }
     /* Decoded in place: the answer is done with before the next read. */
     ProtobufCMessage *msg;
     if (dyn_wire_decode_borrowed(code, body, len, &b->answer, &msg) < 0) {
         dyn_arena_reset(&b->answer);
         return false;
     }
-    uint64_t id = dyn_wire_msg_id(msg);
-    uint32_t slot = (uint32_t)(id & ((1u << BENCH_SLOT_BITS) - 1));
     bool ok = code == DYN_MSG_GET_RESP || code == DYN_MSG_PUT_RESP;
-    if (id == 0 || slot >= b->o->depth) {
+    if (!waiting_slot(b, c, dyn_wire_msg_id(msg), &slot)) {
         dyn_arena_reset(&b->answer);
         return false;
     }

@@ -321,6 +321,34 @@ size_repeated(struct parse *ps, struct span s, const struct message_spec *spec,
     return true;
 }
 
+/*
+ * The spec of the field whose tag starts s (the tag taken), or NULL when
+ * it is declined: a tag of more than one byte, a number spec does not
+ * have, the wrong wire type, a non-repeated field met before (`seen`,
+ * a bit per field number, is updated).
+ */
+static const struct field_spec *
+next_field(struct span *s, const struct message_spec *spec, uint32_t *seen)
+{
+    uint8_t tag = *s->p++;
+    unsigned number = tag >> 3; /* 0 to 31: a one-byte tag */
+    if (tag >= 0x80 || number == 0 || number > spec->nfields)
+        return NULL;
+    const struct field_spec *f = &spec->fields[number - 1];
+    unsigned wire = f->kind == F_BYTES || f->kind == F_MESSAGE ||
+                            f->kind == F_MESSAGES
+                        ? WT_LEN
+                        : WT_VARINT;
+    if ((tag & 7) != wire)
+        return NULL;
+    if (f->kind != F_MESSAGES) {
+        if (*seen & 1u << number)
+            return NULL;
+        *seen |= 1u << number;
+    }
+    return f;
+}
+
 static bool
 parse_message(struct parse *ps, struct span s, const struct message_spec *spec,
               ProtobufCMessage **out)
@@ -333,41 +361,75 @@ parse_message(struct parse *ps, struct span s, const struct message_spec *spec,
         return false;
     uint32_t seen = 0; /* field numbers met, repeated ones aside */
     while (s.p < s.end) {
-        uint8_t tag = *s.p++;
-        unsigned number = tag >> 3; /* 0 to 31: a one-byte tag */
-        if (tag >= 0x80 || number == 0 || number > spec->nfields)
-            return false;
-        const struct field_spec *f = &spec->fields[number - 1];
-        unsigned wire = f->kind == F_BYTES || f->kind == F_MESSAGE ||
-                                f->kind == F_MESSAGES
-                            ? WT_LEN
-                            : WT_VARINT;
-        if ((tag & 7) != wire)
-            return false;
-        if (f->kind != F_MESSAGES) {
-            if (seen & 1u << number)
-                return false;
-            seen |= 1u << number;
-        }
-        if (!parse_field(ps, &s, f, m))
+        const struct field_spec *f = next_field(&s, spec, &seen);
+        if (f == NULL || !parse_field(ps, &s, f, m))
             return false;
     }
     *out = (ProtobufCMessage *)m;
     return true;
 }
 
+static const struct message_spec *
+top_spec_of(uint8_t code)
+{
+    for (size_t i = 0; i < TOP_COUNT; i++)
+        if (top_specs[i].code == code)
+            return &top_specs[i].spec;
+    return NULL;
+}
+
 enum dyn_wire_parse_result
 dyn_wire_parse(uint8_t code, const uint8_t *body, size_t len,
                struct dyn_arena *arena, ProtobufCMessage **out)
 {
-    for (size_t i = 0; i < TOP_COUNT; i++) {
-        if (top_specs[i].code != code)
-            continue;
-        struct parse ps = {arena, false};
-        struct span s = {body, len > 0 ? body + len : body};
-        if (parse_message(&ps, s, &top_specs[i].spec, out))
-            return DYN_WIRE_PARSED;
-        return ps.nomem ? DYN_WIRE_NOMEM : DYN_WIRE_DECLINED;
+    const struct message_spec *spec = top_spec_of(code);
+    if (spec == NULL)
+        return DYN_WIRE_DECLINED;
+    struct parse ps = {arena, false};
+    struct span s = {body, len > 0 ? body + len : body};
+    if (parse_message(&ps, s, spec, out))
+        return DYN_WIRE_PARSED;
+    return ps.nomem ? DYN_WIRE_NOMEM : DYN_WIRE_DECLINED;
+}
+
+bool
+dyn_wire_peek_answer(uint8_t code, const uint8_t *body, size_t len,
+                     uint64_t *id, ProtobufCBinaryData *context)
+{
+    if (code != DYN_MSG_GET_RESP && code != DYN_MSG_PUT_RESP)
+        return false;
+    const struct message_spec *spec = top_spec_of(code);
+    struct span s = {body, len > 0 ? body + len : body};
+    uint32_t seen = 0;
+    uint64_t v;
+    struct span run;
+    *id = 0; /* protobuf-c's defaults, for fields not present */
+    *context = (ProtobufCBinaryData){0, NULL};
+    while (s.p < s.end) {
+        const struct field_spec *f = next_field(&s, spec, &seen);
+        if (f == NULL)
+            return false;
+        switch (f->kind) {
+        case F_U64:
+        case F_U32:
+        case F_BOOL:
+            /* Field 1 of both is the id; their other numbers are a
+             * uint32 (PutResp's siblings), checked as parse_field does. */
+            if (!take_varint(&s, &v) || (f->kind == F_U32 && v > UINT32_MAX) ||
+                (f->kind == F_BOOL && v > 1))
+                return false;
+            if (f == &spec->fields[0])
+                *id = v;
+            break;
+        default:
+            if (!take_run(&s, &run))
+                return false;
+            if (f == &spec->fields[1]) { /* the context */
+                context->len = (size_t)(run.end - run.p);
+                context->data = context->len > 0 ? (uint8_t *)run.p : NULL;
+            }
+            break;
+        }
     }
-    return DYN_WIRE_DECLINED;
+    return true;
 }

@@ -14,12 +14,13 @@
  * which then accepts or rejects it by its own rules.  So these decoders
  * never reject anything themselves, and never change what is accepted.
  *
- * wire.c's dyn_wire_decode_borrowed() uses them; nothing else needs to.
+ * wire.c's dyn_wire_decode_borrowed() uses them.
  * No allocation outside the arena; thread-safe with separate arenas.
  */
 #ifndef DYN_WIRE_PARSE_H
 #define DYN_WIRE_PARSE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -44,5 +45,18 @@ enum dyn_wire_parse_result {
 enum dyn_wire_parse_result dyn_wire_parse(uint8_t code, const uint8_t *body,
                                           size_t len, struct dyn_arena *arena,
                                           ProtobufCMessage **out);
+
+/*
+ * The id and the context of a GetResp or PutResp body, the rest of it
+ * skipped unread: what a client that keeps only each answer's causal
+ * context needs (dyn bench, whose answers to redis are skipped alike).
+ * The body's top level is held to dyn_wire_parse()'s rules (false when
+ * it would decline it, or for another code), but its submessages are
+ * not looked into: true does not mean protobuf-c would take the body,
+ * only that when it does, it reads this id and this context.  *context
+ * borrows from body.
+ */
+bool dyn_wire_peek_answer(uint8_t code, const uint8_t *body, size_t len,
+                          uint64_t *id, ProtobufCBinaryData *context);
 
 #endif

@@ -1917,6 +1917,40 @@ assert_borrows_from(const ProtobufCMessage *m, const uint8_t *body, size_t len)
 }
 
 /*
+ * dyn_wire_peek_answer() on a body of `code`: it takes every answer the
+ * hand-written decoder takes (`parsed`), nothing of another code, and
+ * when protobuf-c decoded the body (`ref`), it read the same id and
+ * context.
+ */
+static void
+assert_peek_agrees(uint8_t code, const uint8_t *body, size_t len, bool parsed,
+                   const ProtobufCMessage *ref)
+{
+    uint64_t id;
+    ProtobufCBinaryData ctx;
+    bool answer = code == DYN_MSG_GET_RESP || code == DYN_MSG_PUT_RESP;
+    bool peeked = dyn_wire_peek_answer(code, body, len, &id, &ctx);
+    if (!answer) {
+        assert_false(peeked);
+        return;
+    }
+    if (parsed && !peeked)
+        fail_msg("code %u: peek declined a %zu-byte body parse took", code,
+                 len);
+    if (!peeked || ref == NULL)
+        return;
+    const ProtobufCBinaryData *want =
+        code == DYN_MSG_GET_RESP ? &((const Dynpb__GetResp *)ref)->context
+                                 : &((const Dynpb__PutResp *)ref)->context;
+    assert_int_equal(id, dyn_wire_msg_id(ref));
+    assert_int_equal(ctx.len, want->len);
+    if (ctx.len > 0) {
+        assert_memory_equal(ctx.data, want->data, ctx.len);
+        assert_true(ctx.data >= body && ctx.data + ctx.len <= body + len);
+    }
+}
+
+/*
  * The one rule: when the hand-written decoder takes a body, protobuf-c
  * takes it too and decodes the same message.  Returns whether it took
  * it.  Also checks dyn_wire_decode_borrowed() agrees with protobuf-c.
@@ -1939,6 +1973,8 @@ assert_parse_agrees(uint8_t code, const uint8_t *body, size_t len,
         assert_same_empty_bytes(fast, ref);
         assert_borrows_from(fast, body, len);
     }
+    assert_peek_agrees(code, body, len, r == DYN_WIRE_PARSED,
+                       ref_rc == 0 ? ref : NULL);
     int api_rc = dyn_wire_decode_borrowed(code, body, len, arena, &via_api);
     assert_int_equal(api_rc, ref_rc);
     if (api_rc == 0) {
