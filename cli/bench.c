@@ -91,7 +91,7 @@ struct bench {
     uint64_t start_ns, measure_ns, stop_ns;
     bool stopping;
     bool closing; /* maybe_finish has closed the handles */
-    int failure; /* fatal: connect failed, a request timed out */
+    int failure;  /* fatal: connect failed, a request timed out */
     char *err;
     size_t err_len;
     uint64_t last_done; /* for the progress line */
