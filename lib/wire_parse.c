@@ -327,7 +327,7 @@ size_repeated(struct parse *ps, struct span s, const struct message_spec *spec,
  * have, the wrong wire type, a non-repeated field met before (`seen`,
  * a bit per field number, is updated).
  */
-static const struct field_spec *
+static inline const struct field_spec *
 next_field(struct span *s, const struct message_spec *spec, uint32_t *seen)
 {
     uint8_t tag = *s->p++;
