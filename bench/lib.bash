@@ -4,6 +4,16 @@
 
 PIDS=()
 
+# bench_build DIR: install what is missing, build DIR (configured first
+# if it is not), and put its programs first on PATH, by absolute path.
+bench_build() {
+    tools/deps
+    [ -x "$1/cli/dyn" ] || tools/build "$1" >&2
+    make -C "$1" -s -j2 >&2
+    local dir; dir=$(cd "$1" && pwd)
+    export PATH=$dir/daemon:$dir/cli:$dir/admin:$PATH
+}
+
 # Stop every server started, by PID, and remove WORK.
 bench_cleanup() {
     local pid

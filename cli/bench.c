@@ -46,6 +46,7 @@ struct slot {
     bool get;
     bool measured; /* started after the warm-up */
     bool busy;     /* in flight */
+    uint64_t id;   /* dynamod: the request's id, which its answer names */
 };
 
 struct bconn {
@@ -256,8 +257,8 @@ bconn_fill(struct bconn *c)
             rc = encode_redis(b, c, key, key_len, s);
             c->fifo[(c->fifo_head + c->fifo_len++) % b->o->depth] = slot;
         } else {
-            uint64_t id = ++c->seq << BENCH_SLOT_BITS | slot;
-            rc = encode_dyn(b, c, id, key, key_len, s);
+            s->id = ++c->seq << BENCH_SLOT_BITS | slot;
+            rc = encode_dyn(b, c, s->id, key, key_len, s);
         }
         if (rc < 0) {
             bench_fail(b, rc, "%s", "out of memory");
@@ -299,15 +300,17 @@ keep_context(struct bench *b, uint32_t key, ProtobufCBinaryData ctx)
     k->len = ctx.len;
 }
 
-/* One dynamod answer; false when the stream cannot be trusted. */
-/* The slot an answer's id names, if a request waits in it. */
+/* The slot of the request an answer's id names, if it still waits. */
 static bool
 waiting_slot(const struct bench *b, const struct bconn *c, uint64_t id,
              uint32_t *slot)
 {
     *slot = (uint32_t)(id & ((1u << BENCH_SLOT_BITS) - 1));
-    return id != 0 && *slot < b->o->depth && c->slots[*slot].busy;
+    return id != 0 && *slot < b->o->depth && c->slots[*slot].busy &&
+           c->slots[*slot].id == id;
 }
+
+/* One dynamod answer; false when the stream cannot be trusted. */
 
 static bool
 answer_dyn(struct bench *b, struct bconn *c, uint8_t code, const uint8_t *body,
@@ -573,6 +576,7 @@ bconn_start(struct bench *b, struct bconn *c, uint32_t node)
     if (uv_ip4_addr(host, port, &addr) < 0)
         return -DYN_EBADARG;
     uv_tcp_init(&b->loop, &c->tcp);
+    c->closed = false;
     c->tcp.data = c;
     c->connect_req.data = c;
     return uv_tcp_connect(&c->connect_req, &c->tcp,
@@ -741,13 +745,20 @@ bench_run(const struct bench_opts *o, struct bench_result *out, char *err,
         rc = -ENOMEM;
         goto loop_out;
     }
+    /* A connection whose start fails, and those after it, have no handle
+     * for maybe_finish to close. */
+    for (uint32_t i = 0; i < b.conn_count; i++)
+        b.conns[i].closed = true;
     b.start_ns = uv_hrtime();
     b.measure_ns = b.start_ns + (uint64_t)(o->warmup_s * 1e9);
     for (uint32_t i = 0; i < b.conn_count && rc == 0; i++) {
         rc = bconn_start(&b, &b.conns[i], i % b.node_count);
-        if (rc < 0)
-            snprintf(err, err_len, "connect %s: %s",
+        if (rc < 0) {
+            char what[300];
+            snprintf(what, sizeof(what), "%s: %s",
                      b.nodes[i % b.node_count].address, dyn_strerror(rc));
+            bench_fail(&b, rc, "connect %s", what);
+        }
     }
     uv_timer_init(&b.loop, &b.tick);
     uv_timer_init(&b.loop, &b.progress);

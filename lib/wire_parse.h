@@ -14,7 +14,9 @@
  * which then accepts or rejects it by its own rules.  So these decoders
  * never reject anything themselves, and never change what is accepted.
  *
- * wire.c's dyn_wire_decode_borrowed() uses them.
+ * wire.c's dyn_wire_decode_borrowed() uses them.  dyn_wire_peek_answer()
+ * below is of another kind: it reads two fields of an answer and skips
+ * the rest unchecked, for a client that wants only those (dyn bench).
  * No allocation outside the arena; thread-safe with separate arenas.
  */
 #ifndef DYN_WIRE_PARSE_H

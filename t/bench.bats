@@ -95,4 +95,11 @@ check_report() {
     [[ "$output" == "dyn: bench: connect 127.0.0.1:$port: connection refused" ]]
     run -3 dyn bench --redis "127.0.0.1:$port" -n 10 -c 8
     [[ "$output" == *"dyn: bench: connect 127.0.0.1:$port"* ]]
+    # A connection that cannot even start (no port; out of descriptors)
+    # leaves itself and those after it unopened: nothing to close.
+    run -2 dyn -H localhost bench -n 10 -c 2
+    [[ "$output" == "dyn: bench: connect localhost: invalid argument" ]]
+    run bash -c 'ulimit -n 40; exec dyn bench -n 100 -c 100'
+    [ "$status" -ne 0 ] && [ "$status" -lt 128 ]
+    [[ "$output" == "dyn: bench: connect $NODE_ADDR: Too many open files" ]]
 }
