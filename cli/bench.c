@@ -300,54 +300,56 @@ keep_context(struct bench *b, uint32_t key, ProtobufCBinaryData ctx)
     k->len = ctx.len;
 }
 
-/* The slot of the request an answer's id names, if it still waits. */
+/* The slot of the request an answer's id names, if it still waits (ids
+ * are never 0: the sequence starts at 1). */
 static bool
 waiting_slot(const struct bench *b, const struct bconn *c, uint64_t id,
              uint32_t *slot)
 {
     *slot = (uint32_t)(id & ((1u << BENCH_SLOT_BITS) - 1));
-    return id != 0 && *slot < b->o->depth && c->slots[*slot].busy &&
+    return *slot < b->o->depth && c->slots[*slot].busy &&
            c->slots[*slot].id == id;
 }
 
 /* One dynamod answer; false when the stream cannot be trusted. */
-
 static bool
 answer_dyn(struct bench *b, struct bconn *c, uint8_t code, const uint8_t *body,
            uint32_t len)
 {
     /* Most answers: only the id and the context are read, the siblings
-     * skipped, as a redis reply's value is. */
+     * skipped, as a redis reply's value is.  The others are decoded in
+     * place (the answer is done with before the next read). */
     uint64_t id;
-    ProtobufCBinaryData context;
-    uint32_t slot;
-    if (dyn_wire_peek_answer(code, body, len, &id, &context)) {
-        if (!waiting_slot(b, c, id, &slot))
+    ProtobufCBinaryData context = {0, NULL};
+    const char *error = NULL;
+    bool ok = true;
+    if (!dyn_wire_peek_answer(code, body, len, &id, &context)) {
+        ProtobufCMessage *msg;
+        if (dyn_wire_decode_borrowed(code, body, len, &b->answer, &msg) < 0) {
+            dyn_arena_reset(&b->answer);
             return false;
-        keep_context(b, c->slots[slot].key, context);
-        record(b, c, slot, true);
-        return true;
+        }
+        id = dyn_wire_msg_id(msg);
+        if (code == DYN_MSG_GET_RESP)
+            context = ((Dynpb__GetResp *)msg)->context;
+        else if (code == DYN_MSG_PUT_RESP)
+            context = ((Dynpb__PutResp *)msg)->context;
+        else
+            ok = false;
+        if (code == DYN_MSG_ERROR)
+            error = ((Dynpb__Error *)msg)->message;
     }
-    /* Decoded in place: the answer is done with before the next read. */
-    ProtobufCMessage *msg;
-    if (dyn_wire_decode_borrowed(code, body, len, &b->answer, &msg) < 0) {
-        dyn_arena_reset(&b->answer);
-        return false;
+    uint32_t slot;
+    bool valid = waiting_slot(b, c, id, &slot);
+    if (valid) {
+        if (ok)
+            keep_context(b, c->slots[slot].key, context);
+        else if (error != NULL)
+            note_error(b, error);
+        record(b, c, slot, ok);
     }
-    bool ok = code == DYN_MSG_GET_RESP || code == DYN_MSG_PUT_RESP;
-    if (!waiting_slot(b, c, dyn_wire_msg_id(msg), &slot)) {
-        dyn_arena_reset(&b->answer);
-        return false;
-    }
-    if (code == DYN_MSG_GET_RESP)
-        keep_context(b, c->slots[slot].key, ((Dynpb__GetResp *)msg)->context);
-    else if (code == DYN_MSG_PUT_RESP)
-        keep_context(b, c->slots[slot].key, ((Dynpb__PutResp *)msg)->context);
-    else if (code == DYN_MSG_ERROR)
-        note_error(b, ((Dynpb__Error *)msg)->message);
-    record(b, c, slot, ok);
-    dyn_arena_reset(&b->answer);
-    return true;
+    dyn_arena_reset(&b->answer); /* after the last read of the message */
+    return valid;
 }
 
 /* Length of one whole RESP reply at buf, 0 if incomplete, -1 if bad. */

@@ -80,12 +80,10 @@ report(const struct cli *cli, const struct bench_opts *o,
            o->redis ? "redis" : "dynamo", o->host, o->conns,
            o->direct ? " over the nodes (--direct)" : "", o->depth,
            o->value_bytes, o->keys, o->get_ratio * 100);
-    printf("  %llu requests in %.2f s: %.0f ops/s, %llu errors%s%s\n",
+    printf("  %llu requests in %.2f s: %.0f ops/s, %llu errors%s%s%s\n",
            (unsigned long long)done, r->elapsed_s, rate,
            (unsigned long long)r->errors, r->errors ? " (first: " : "",
-           r->errors ? r->first_error : "");
-    if (r->errors)
-        printf(")\n");
+           r->errors ? r->first_error : "", r->errors ? ")" : "");
     printf("  %-4s %10s %9s %9s %9s %9s\n", "", "count", "p50 ms", "p99 ms",
            "p99.9 ms", "max ms");
     print_row("get", &r->get);

@@ -79,6 +79,15 @@ check_report() {
     assert_eq redis "$(jq -r .target <<<"$output")"
 }
 
+@test "bench counts the requests a node answers with an error, and names the first" {
+    start_node n1 "limits:" "  max_value_bytes: 100"
+    run -5 dyn bench -n 40 -c 2 --size 200 --get-ratio 0
+    # Answered with an error is not done: 0 requests, 40 errors.
+    [[ "$output" == *"  0 requests in "*", 40 errors (first: value of 200 bytes is over max_value_bytes (100))"$'\n'* ]]
+    run -5 dyn bench -n 40 -c 2 --size 200 --get-ratio 0 --json
+    assert_eq 40 "$(jq .errors <<<"$output")" "errors"
+}
+
 @test "bench refuses what it cannot do, with a reason" {
     start_node n1
     run -2 dyn bench -n 10 -d 1
