@@ -215,6 +215,23 @@ take_run(struct span *s, struct span *run)
     return true;
 }
 
+/* A varint field's value, in the range of its kind (F_U64, F_U32,
+ * F_BOOL). */
+static bool
+take_scalar(struct span *s, enum field_kind kind, uint64_t *v)
+{
+    return take_varint(s, v) && (kind != F_U32 || *v <= UINT32_MAX) &&
+           (kind != F_BOOL || *v <= 1);
+}
+
+/* A bytes field borrowing `run`; empty is NULL, as protobuf-c has it. */
+static ProtobufCBinaryData
+binary_of(struct span run)
+{
+    size_t len = (size_t)(run.end - run.p);
+    return (ProtobufCBinaryData){len, len > 0 ? (uint8_t *)run.p : NULL};
+}
+
 static void *
 parse_alloc(struct parse *ps, size_t size)
 {
@@ -261,28 +278,25 @@ parse_field(struct parse *ps, struct span *s, const struct field_spec *f,
     struct span run;
     switch (f->kind) {
     case F_U64:
-        if (!take_varint(s, &v))
+        if (!take_scalar(s, f->kind, &v))
             return false;
         *(uint64_t *)(m + f->offset) = v;
         return true;
     case F_U32:
-        if (!take_varint(s, &v) || v > UINT32_MAX)
+        if (!take_scalar(s, f->kind, &v))
             return false;
         *(uint32_t *)(m + f->offset) = (uint32_t)v;
         return true;
     case F_BOOL:
-        if (!take_varint(s, &v) || v > 1)
+        if (!take_scalar(s, f->kind, &v))
             return false;
         *(protobuf_c_boolean *)(m + f->offset) = (protobuf_c_boolean)v;
         return true;
-    case F_BYTES: {
+    case F_BYTES:
         if (!take_run(s, &run))
             return false;
-        ProtobufCBinaryData *b = (ProtobufCBinaryData *)(m + f->offset);
-        b->len = (size_t)(run.end - run.p);
-        b->data = b->len > 0 ? (uint8_t *)run.p : NULL; /* as protobuf-c */
+        *(ProtobufCBinaryData *)(m + f->offset) = binary_of(run);
         return true;
-    }
     case F_MESSAGE:
         return take_run(s, &run) &&
                parse_message(ps, run, f->sub,
@@ -413,21 +427,16 @@ dyn_wire_peek_answer(uint8_t code, const uint8_t *body, size_t len,
         case F_U64:
         case F_U32:
         case F_BOOL:
-            /* Field 1 of both is the id; their other numbers are a
-             * uint32 (PutResp's siblings), checked as parse_field does. */
-            if (!take_varint(&s, &v) || (f->kind == F_U32 && v > UINT32_MAX) ||
-                (f->kind == F_BOOL && v > 1))
+            if (!take_scalar(&s, f->kind, &v))
                 return false;
-            if (f == &spec->fields[0])
+            if (f == &spec->fields[0]) /* field 1 of both: the id */
                 *id = v;
             break;
         default:
             if (!take_run(&s, &run))
                 return false;
-            if (f == &spec->fields[1]) { /* the context */
-                context->len = (size_t)(run.end - run.p);
-                context->data = context->len > 0 ? (uint8_t *)run.p : NULL;
-            }
+            if (f == &spec->fields[1]) /* field 2 of both: the context */
+                *context = binary_of(run);
             break;
         }
     }
