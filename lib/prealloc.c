@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/magic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
@@ -85,22 +87,32 @@ dyn_prealloc_unsupported(int rc)
     return rc == -EOPNOTSUPP || rc == -ENOSYS || rc == -EINVAL;
 }
 
-/* statfs f_type of filesystems that write every block anew. */
-#define BTRFS_MAGIC 0x9123683eL
-#define BCACHEFS_MAGIC 0xca451a4eL
-#define ZFS_MAGIC 0x2fc12fc1L
+/* statfs f_type of filesystems that write every block anew (ZFS's is
+ * not in <linux/magic.h>; bcachefs's only in newer ones). */
+#ifndef BCACHEFS_SUPER_MAGIC
+#define BCACHEFS_SUPER_MAGIC 0xca451a4e
+#endif
+#define ZFS_SUPER_MAGIC 0x2fc12fc1
+
+bool
+dyn_prealloc_rewrites(const char *dir)
+{
+    struct statfs fs;
+    if (statfs(dir, &fs) < 0)
+        return false;
+    /* f_type is signed where long is 32 bits: compare its 32 bits. */
+    uint32_t type = (uint32_t)fs.f_type;
+    return type == BTRFS_SUPER_MAGIC || type == BCACHEFS_SUPER_MAGIC ||
+           type == ZFS_SUPER_MAGIC;
+}
 
 bool
 dyn_prealloc_holds(const char *dir)
 {
     char probe[PATH_MAX];
-    struct statfs fs;
     int fd, rc;
 
-    if (statfs(dir, &fs) < 0)
-        return false;
-    if ((long)fs.f_type == BTRFS_MAGIC || (long)fs.f_type == BCACHEFS_MAGIC ||
-        (long)fs.f_type == ZFS_MAGIC)
+    if (dyn_prealloc_rewrites(dir))
         return false;
     if (snprintf(probe, sizeof(probe), "%s/.prealloc-probe", dir) >=
         (int)sizeof(probe))

@@ -54,6 +54,10 @@ bool dyn_prealloc_unsupported(int rc);
  */
 bool dyn_prealloc_holds(const char *dir);
 
+/* Whether `dir` is on a copy-on-write filesystem (btrfs, bcachefs, ZFS).
+ * An error reads as false. */
+bool dyn_prealloc_rewrites(const char *dir);
+
 /* Allocate every block of the file at `path` up to its size (a sparse
  * file another library maps); errors are ignored (best effort). */
 void dyn_prealloc_file(const char *path);

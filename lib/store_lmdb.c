@@ -91,7 +91,10 @@
  * database's tree) and touches the main database's record of each named
  * one.  A generous constant plus a share of the writes' own pages. */
 #define COMMIT_PAGES 64
-#define FREE_LIST_SHARE 64 /* 1/64 of the written pages; 8/4096 would do */
+/* Slack over the writes' own pages, for the free database's tree as its
+ * records are consumed (the record of the pages a txn frees is counted
+ * from freed_pages in make_room). */
+#define FREE_LIST_SHARE 64
 /* The main database's levels above a named one (two records: depth 1). */
 #define MAIN_DB_LEVELS 2
 /* Allocated past the data at open: the first transactions need no call. */
@@ -571,15 +574,17 @@ lmdb_meta_put(struct dyn_store_txn *txn, const char *name, size_t name_len,
     MDB_val data = {value_len, (void *)(value != NULL ? value : empty)};
     int rc;
 
-    MDB_val old;
     to_txn(txn)->at_len = 0;
-    rc = mdb_get(to_mdb(txn), txn_store(txn)->meta, &k, &old);
-    if (rc != 0 && rc != MDB_NOTFOUND)
-        return translate(rc);
-    rc = make_room(txn, txn_store(txn)->meta, name_len + value_len,
-                   rc == 0 ? old.mv_size : 0);
-    if (rc != 0)
-        return rc;
+    if (txn_store(txn)->ahead) { /* the size replaced counts in the room */
+        MDB_val old = {0, NULL};
+        rc = mdb_get(to_mdb(txn), txn_store(txn)->meta, &k, &old);
+        if (rc != 0 && rc != MDB_NOTFOUND)
+            return translate(rc);
+        rc = make_room(txn, txn_store(txn)->meta, name_len + value_len,
+                       old.mv_size);
+        if (rc != 0)
+            return rc;
+    }
     return translate(mdb_put(to_mdb(txn), txn_store(txn)->meta, &k, &data, 0));
 }
 
@@ -698,7 +703,7 @@ lmdb_stat(struct dyn_store *store, struct dyn_store_stats *stats)
 {
     struct lmdb_store *s = to_store(store);
     MDB_envinfo info;
-    MDB_stat env_stat, db_stat;
+    MDB_stat db_stat;
     MDB_txn *txn;
     int rc;
 
@@ -710,12 +715,10 @@ lmdb_stat(struct dyn_store *store, struct dyn_store_stats *stats)
     mdb_txn_abort(txn);
     if (rc == 0)
         rc = mdb_env_info(s->env, &info);
-    if (rc == 0)
-        rc = mdb_env_stat(s->env, &env_stat);
     if (rc != 0)
         return translate(rc);
     stats->records = db_stat.ms_entries;
-    stats->used_bytes = (uint64_t)(info.me_last_pgno + 1) * env_stat.ms_psize;
+    stats->used_bytes = (uint64_t)(info.me_last_pgno + 1) * s->page_bytes;
     stats->max_bytes = store->max_bytes;
     stats->writes = s->writemap ? DYN_WRITES_MAP : DYN_WRITES_COPY;
     return 0;

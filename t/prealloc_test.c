@@ -180,9 +180,10 @@ a_file_is_allocated_whole_and_a_directory_probed(void **state)
     unlink(path);
     dyn_prealloc_file("/nonexistent/prealloc_test"); /* ignored */
 
-    /* The test's own directory is ext4 or tmpfs here: both hold. */
+    /* The test's own directory: ext4 or tmpfs hold; btrfs or ZFS not. */
     snprintf(dir, sizeof(dir), "%s", tmp != NULL && *tmp ? tmp : "/tmp");
-    assert_true(dyn_prealloc_holds(dir));
+    assert_true(dyn_prealloc_holds(dir) == !dyn_prealloc_rewrites(dir));
+    assert_false(dyn_prealloc_rewrites("/nonexistent/dir"));
     assert_false(dyn_prealloc_holds("/nonexistent/dir"));
     assert_true(dyn_prealloc_unsupported(-EOPNOTSUPP));
     assert_true(dyn_prealloc_unsupported(-ENOSYS));

@@ -27,6 +27,7 @@
 #include <lmdb.h>
 
 #include "err.h"
+#include "prealloc.h"
 #include "store.h"
 #include "testutil.h"
 
@@ -1064,7 +1065,10 @@ lmdb_sync_modes_commit_and_flush(void **state)
         f->opts.writes = writes[i / 2];
         restart(f, STORE_BYTES);
         assert_int_equal(dyn_store_stat(f->store, &st), 0);
-        assert_int_equal(st.writes, writes[i / 2]);
+        /* On btrfs or ZFS the map is refused: pages are copied. */
+        assert_int_equal(st.writes, dyn_prealloc_rewrites(f->dir)
+                                        ? DYN_WRITES_COPY
+                                        : writes[i / 2]);
         put1(f->store, 0, S("k"), (const uint8_t *)&i, sizeof(i));
         assert_int_equal(dyn_store_flush(f->store), 0);
         /* Reopened the other way: the file is the same either way. */
@@ -1095,7 +1099,9 @@ lmdb_auto_page_writes_map_unless_each_commit_syncs(void **state)
         assert_int_equal(dyn_store_writes_wanted(&f->opts), cases[i].in_effect);
         restart(f, STORE_BYTES);
         assert_int_equal(dyn_store_stat(f->store, &st), 0);
-        assert_int_equal(st.writes, cases[i].in_effect);
+        assert_int_equal(st.writes, dyn_prealloc_rewrites(f->dir)
+                                        ? DYN_WRITES_COPY
+                                        : cases[i].in_effect);
     }
 }
 
