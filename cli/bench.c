@@ -17,6 +17,7 @@
 #include "bench.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,7 +92,6 @@ struct bench {
     uint64_t inflight; /* over all connections */
     uint64_t start_ns, measure_ns, stop_ns;
     bool stopping;
-    bool closing; /* maybe_finish has closed the handles */
     int failure;  /* fatal: connect failed, a request timed out */
     char *err;
     size_t err_len;
@@ -107,12 +107,16 @@ next_rand(struct bench *b)
     return b->rng;
 }
 
-static void
-bench_fail(struct bench *b, int code, const char *fmt, const char *what)
+/* The run cannot go on: the first failure's code and message stand. */
+static void __attribute__((format(printf, 3, 4)))
+bench_fail(struct bench *b, int code, const char *fmt, ...)
 {
     if (b->failure == 0) {
+        va_list ap;
+        va_start(ap, fmt);
         b->failure = code;
-        snprintf(b->err, b->err_len, fmt, what);
+        vsnprintf(b->err, b->err_len, fmt, ap);
+        va_end(ap);
     }
     b->stopping = true;
 }
@@ -321,8 +325,7 @@ answer_dyn(struct bench *b, struct bconn *c, uint8_t code, const uint8_t *body,
      * place (the answer is done with before the next read). */
     uint64_t id;
     ProtobufCBinaryData context = {0, NULL};
-    const char *error = NULL;
-    bool ok = true;
+    const char *error = NULL; /* not NULL: an answer that is not a success */
     if (!dyn_wire_peek_answer(code, body, len, &id, &context)) {
         ProtobufCMessage *msg;
         if (dyn_wire_decode_borrowed(code, body, len, &b->answer, &msg) < 0) {
@@ -334,19 +337,19 @@ answer_dyn(struct bench *b, struct bconn *c, uint8_t code, const uint8_t *body,
             context = ((Dynpb__GetResp *)msg)->context;
         else if (code == DYN_MSG_PUT_RESP)
             context = ((Dynpb__PutResp *)msg)->context;
-        else
-            ok = false;
-        if (code == DYN_MSG_ERROR)
+        else if (code == DYN_MSG_ERROR)
             error = ((Dynpb__Error *)msg)->message;
+        else
+            error = "an answer of the wrong type";
     }
     uint32_t slot;
     bool valid = waiting_slot(b, c, id, &slot);
     if (valid) {
-        if (ok)
+        if (error == NULL)
             keep_context(b, c->slots[slot].key, context);
-        else if (error != NULL)
+        else
             note_error(b, error);
-        record(b, c, slot, ok);
+        record(b, c, slot, error == NULL);
     }
     dyn_arena_reset(&b->answer); /* after the last read of the message */
     return valid;
@@ -433,11 +436,11 @@ maybe_finish(struct bench *b)
 {
     if (!b->stopping && b->o->requests > 0 && b->issued >= b->o->requests)
         b->stopping = true;
-    if (!b->stopping || b->inflight > 0 || b->closing)
-        return;
     /* Once: every failed connection of a run that never started gets
      * here, and a handle must not be closed twice. */
-    b->closing = true;
+    if (!b->stopping || b->inflight > 0 ||
+        uv_is_closing((uv_handle_t *)&b->tick))
+        return;
     if (b->stop_ns == 0)
         b->stop_ns = uv_hrtime();
     for (uint32_t i = 0; i < b->conn_count; i++)
@@ -460,10 +463,10 @@ alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 
 /* The connection cannot go on: the run fails, its requests are dropped. */
 static void
-bconn_abort(struct bconn *c, int code, const char *fmt)
+bconn_abort(struct bconn *c, int code, const char *what)
 {
     struct bench *b = c->b;
-    bench_fail(b, code, fmt, b->nodes[c->node].address);
+    bench_fail(b, code, "%s %s", b->nodes[c->node].address, what);
     b->inflight -= b->o->depth - c->free_count;
     c->free_count = b->o->depth;
     bconn_close(c);
@@ -477,7 +480,7 @@ read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     struct bench *b = c->b;
     (void)buf;
     if (nread < 0) {
-        bconn_abort(c, -ECONNRESET, "%s closed the connection");
+        bconn_abort(c, -ECONNRESET, "closed the connection");
         return;
     }
     c->in_len += (size_t)nread;
@@ -485,7 +488,7 @@ read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     bool ok =
         b->o->redis ? answers_redis(b, c, &used) : answers_dyn(b, c, &used);
     if (!ok) {
-        bconn_abort(c, -DYN_EPROTO, "%s sent an answer that does not parse");
+        bconn_abort(c, -DYN_EPROTO, "sent an answer that does not parse");
         return;
     }
     memmove(c->in, c->in + used, c->in_len - used);
@@ -534,11 +537,9 @@ connect_cb(uv_connect_t *req, int status)
     struct bconn *c = req->data;
     struct bench *b = c->b;
     if (status < 0) {
-        char what[300];
-        snprintf(what, sizeof(what), "%s: %s", b->nodes[c->node].address,
-                 uv_strerror(status));
         bench_fail(b, status == UV_ECONNREFUSED ? -ECONNREFUSED : status,
-                   "connect %s", what);
+                   "connect %s: %s", b->nodes[c->node].address,
+                   uv_strerror(status));
         bconn_close(c);
         maybe_finish(b);
         return;
@@ -755,12 +756,9 @@ bench_run(const struct bench_opts *o, struct bench_result *out, char *err,
     b.measure_ns = b.start_ns + (uint64_t)(o->warmup_s * 1e9);
     for (uint32_t i = 0; i < b.conn_count && rc == 0; i++) {
         rc = bconn_start(&b, &b.conns[i], i % b.node_count);
-        if (rc < 0) {
-            char what[300];
-            snprintf(what, sizeof(what), "%s: %s",
-                     b.nodes[i % b.node_count].address, dyn_strerror(rc));
-            bench_fail(&b, rc, "connect %s", what);
-        }
+        if (rc < 0)
+            bench_fail(&b, rc, "connect %s: %s",
+                       b.nodes[i % b.node_count].address, dyn_strerror(rc));
     }
     uv_timer_init(&b.loop, &b.tick);
     uv_timer_init(&b.loop, &b.progress);
@@ -770,7 +768,7 @@ bench_run(const struct bench_opts *o, struct bench_result *out, char *err,
         uv_timer_start(&b.progress, progress_cb, BENCH_PROGRESS_MS,
                        BENCH_PROGRESS_MS);
     if (rc < 0)
-        b.stopping = true;
+        maybe_finish(&b); /* the connections started close at once */
     uv_run(&b.loop, UV_RUN_DEFAULT);
     if (o->progress)
         fprintf(stderr, "\r%60s\r", "");

@@ -1916,6 +1916,47 @@ assert_borrows_from(const ProtobufCMessage *m, const uint8_t *body, size_t len)
     }
 }
 
+/* Hand-built answers: what the peek reads, and what it must decline. */
+static void
+peek_reads_id_and_context_and_declines_the_rest(void **state)
+{
+    (void)state;
+    static const uint8_t get[] = {0x08, 0x05, 0x12, 0x02, 0xab,
+                                  0xcd, 0x1a, 0x00};
+    uint64_t id;
+    ProtobufCBinaryData ctx;
+    assert_true(
+        dyn_wire_peek_answer(DYN_MSG_GET_RESP, get, sizeof(get), &id, &ctx));
+    assert_int_equal(id, 5);
+    assert_int_equal(ctx.len, 2);
+    assert_ptr_equal(ctx.data, get + 4); /* borrowed */
+    assert_false(
+        dyn_wire_peek_answer(DYN_MSG_PUT_REQ, get, sizeof(get), &id, &ctx));
+
+    static const struct {
+        const char *what;
+        uint8_t body[9];
+        size_t len;
+    } bad[] = {
+        {"the id twice", {0x08, 0x01, 0x08, 0x02}, 4},
+        {"siblings past 32 bits", {0x08, 0x01, 0x20, 0x80, 0x80, 0x80, 0x80,
+                                   0x10}, 8},
+        {"the id as bytes", {0x0a, 0x01, 0x00}, 3},
+        {"a two-byte tag", {0x08, 0x01, 0x88, 0x01, 0x00}, 5},
+        {"an unknown field", {0x08, 0x01, 0x48, 0x01}, 4},
+        {"a context past the end", {0x08, 0x01, 0x12, 0x05, 0x61}, 5},
+        {"a varint cut short", {0x08, 0x81}, 2},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        uint8_t *body = xmalloc(bad[i].len); /* exact size, for ASan */
+        memcpy(body, bad[i].body, bad[i].len);
+        if (dyn_wire_peek_answer(DYN_MSG_PUT_RESP, body, bad[i].len, &id,
+                                 &ctx))
+            fail_msg("the peek took a PutResp with %s", bad[i].what);
+        free(body);
+    }
+}
+
 /*
  * dyn_wire_peek_answer() on a body of `code`: it takes every answer the
  * hand-written decoder takes (`parsed`), nothing of another code, and
@@ -2330,6 +2371,7 @@ main(void)
         cmocka_unit_test(
             parse_of_generated_bodies_declines_or_agrees_with_protobuf_c),
         cmocka_unit_test(parse_declines_what_protobuf_c_reads_its_own_way),
+        cmocka_unit_test(peek_reads_id_and_context_and_declines_the_rest),
     };
 
     return cmocka_run_group_tests_name("wire", tests, NULL, NULL);
