@@ -210,7 +210,6 @@ struct coord_req {
 
     struct dyn_object merged; /* get: the sync of every copy so far;
                                  borrows its values from slots[].obj */
-    bool pooled;              /* a block of the pool's size */
     uint8_t *encoded;         /* get: `merged`, encoded, for read repair */
     size_t encoded_len;
     /* get: the first copy kept, and its encoding (empty for a key not
@@ -254,13 +253,20 @@ coord_pool_free(struct server *srv)
     pool->closed = true;
 }
 
-/* Room for a request of `count` slots and `key_len` key bytes; *pooled
- * says whether it is a pool block. */
-static void *
-req_alloc(struct server *srv, uint32_t count, size_t key_len, bool *pooled)
+/* Whether a request of this shape takes a block of the pool's size (its
+ * slot count and key length do not change after it is made). */
+static bool
+poolable(uint32_t count, size_t key_len)
 {
-    *pooled = count <= POOL_SLOTS && key_len <= POOL_KEY_BYTES;
-    if (!*pooled)
+    return count <= POOL_SLOTS && key_len <= POOL_KEY_BYTES;
+}
+
+/* Room for a request of `count` slots and `key_len` key bytes: a pool
+ * block when poolable. */
+static void *
+req_alloc(struct server *srv, uint32_t count, size_t key_len)
+{
+    if (!poolable(count, key_len))
         return malloc(sizeof(struct coord_req) +
                       count * sizeof(struct coord_slot) + key_len);
     struct coord_pool *pool = &srv->coord_pool;
@@ -280,7 +286,8 @@ static void
 req_release(struct server *srv, struct coord_req *req)
 {
     struct coord_pool *pool = &srv->coord_pool;
-    if (!req->pooled || pool->closed || pool->count >= POOL_MAX) {
+    if (!poolable(req->q.replicas, req->key_len) || pool->closed ||
+        pool->count >= POOL_MAX) {
         free(req);
         return;
     }
@@ -302,13 +309,11 @@ coord_req_new(struct server *srv, const uint8_t *key, size_t key_len,
     /* One block: the request, its slots, then the key's bytes.  Every
      * member is set below (the initialisers zero the rest, which is the
      * empty object, vector and stored record). */
-    bool pooled;
-    struct coord_req *req = req_alloc(srv, count, key_len, &pooled);
+    struct coord_req *req = req_alloc(srv, count, key_len);
     if (req == NULL)
         return NULL;
     *req = (struct coord_req){
         .srv = srv,
-        .pooled = pooled,
         .key = (uint8_t *)&req->slots[count],
         .key_len = key_len,
         .partition = partition,

@@ -384,3 +384,12 @@ flushes_above() { [ "$(node_status flushes)" -gt "$1" ]; }
     assert_eq lmdb "$(node_status engine)" engine
     assert_eq periodic "$(node_status sync)" sync
 }
+
+@test "page_writes auto: copied pages with sync always, the map otherwise, and no warning" {
+    start_node n1 "storage:" "  engine: lmdb" "  sync: always"
+    dynctl status | grep -q "page writes copy"
+    stop_node n1
+    start_node n2 "storage:" "  engine: lmdb" "  sync: periodic"
+    dynctl status | grep -q "page writes map"
+    run ! grep -q "allocated ahead" "$(node_dir n1)/log" "$(node_dir n2)/log"
+}
