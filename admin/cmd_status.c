@@ -73,6 +73,8 @@ status_print(const Dynpb__StatusResp *st)
            "here\n",
            st->epoch, st->members, st->members == 1 ? "" : "s", st->owned);
     printf("state     %s\n", st->state);
+    if (*st->id_clash)
+        printf("id clash  the node at %s has this node's id\n", st->id_clash);
     printf("transfers %u partition transfer%s in progress%s\n", st->transfers,
            st->transfers == 1 ? "" : "s",
            st->transfers ? " (dynctl handoff)" : "");
@@ -135,6 +137,8 @@ status_print_json(const Dynpb__StatusResp *st)
     json_key(&j, "sync"), json_string(&j, st->sync);
     if (*st->page_writes)
         json_key(&j, "page_writes"), json_string(&j, st->page_writes);
+    if (*st->id_clash)
+        json_key(&j, "id_clash"), json_string(&j, st->id_clash);
     json_key(&j, "uptime_s"), json_uint(&j, st->uptime_s);
     json_key(&j, "version"), json_string(&j, st->version);
     json_key(&j, "n"), json_uint(&j, st->n);

@@ -83,6 +83,7 @@ cli_exit_for(int code)
     case -DYN_ETIMEDOUT:
     case -DYN_ESHUTDOWN:
     case -DYN_EBUSY:
+    case -DYN_EIDCLASH: /* another node can take the write */
     case -ECONNREFUSED:
     case -ETIMEDOUT:
     case -ECONNRESET:

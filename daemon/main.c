@@ -237,14 +237,13 @@ report_ready(int fd, unsigned char status, const char *why)
     close(fd);
 }
 
-/* The node's persisted ring, made on the first start. */
+/* The node's persisted ring, made on the first start (*created). */
 static int
 load_ring(const struct dyn_config *cfg, uint64_t node_id,
-          struct dyn_ring **ring, char *err, size_t err_len)
+          struct dyn_ring **ring, int *created, char *err, size_t err_len)
 {
-    int created;
-    int rc = ringfile_load(cfg, node_id, ring, &created, err, err_len);
-    if (rc == 0 && created)
+    int rc = ringfile_load(cfg, node_id, ring, created, err, err_len);
+    if (rc == 0 && *created)
         log_info("new cluster %s: %u partitions, n=%u, this node alone",
                  cfg->cluster_name, cfg->partitions, cfg->n);
     else if (rc == 0)
@@ -270,14 +269,15 @@ run_node(struct dyn_config *cfg, const struct options *o, int ready_fd)
     uv_loop_init(&loop);
     struct server srv;
     struct dyn_ring *ring = NULL; /* the server's once server_init runs */
-    int status = DYNAMOD_EXIT_FAIL;
+    int status = DYNAMOD_EXIT_FAIL, created = 0;
     /* The pid file comes first, so that no failure after the server is
      * up has to take it down again. */
     if (o->pid_file != NULL &&
         write_pid_file(o->pid_file, err, sizeof(err)) < 0) {
         log_error("%s", err);
-    } else if (load_ring(cfg, dd.node_id, &ring, err, sizeof(err)) < 0 ||
-               server_init(&srv, &loop, cfg, dd.node_id, ring, err,
+    } else if (load_ring(cfg, dd.node_id, &ring, &created, err,
+                         sizeof(err)) < 0 ||
+               server_init(&srv, &loop, cfg, dd.node_id, ring, created, err,
                            sizeof(err)) < 0) {
         log_error("%s", err);
         if (o->pid_file != NULL)

@@ -19,6 +19,7 @@
 #include "dispatch.h"
 #include "err.h"
 #include "handoff.h"
+#include "idclash.h"
 #include "log.h"
 #include "peer.h"
 #include "ringfile.h"
@@ -33,7 +34,11 @@
 struct membership {
     uv_timer_t timer;
     uint64_t rounds;
-    uint64_t rng; /* xorshift state for peer choice */
+    uint64_t rng;                /* xorshift state for peer choice */
+    struct idclash_table heard;  /* who gossiped here lately, by id */
+    bool clashed;                /* another node has this node's id */
+    bool newer;                  /* ... and this one is the newer: no writes */
+    struct idclash_identity rival; /* that node, when clashed */
 };
 
 static uint64_t
@@ -64,10 +69,31 @@ ring_digest(const struct dyn_ring *r)
 static bool
 ring_names(const struct dyn_ring *r, uint64_t id)
 {
-    for (uint32_t i = 0; i < r->member_count; i++)
-        if (r->members[i].id == id)
-            return true;
-    return false;
+    return dyn_ring_member_by_id(r, id) != NULL;
+}
+
+/* The member of `r` that has m's id but another name or address: a node
+ * with a copy of that member's data directory (its id) tries to join or
+ * gossips.  NULL when there is none. */
+static const struct dyn_ring_member *
+ring_id_clash(const struct dyn_ring *r, const struct dyn_ring_member *m)
+{
+    const struct dyn_ring_member *e = dyn_ring_member_by_id(r, m->id);
+    if (e == NULL)
+        return NULL;
+    if (strcmp(e->name, m->name) == 0 && strcmp(e->address, m->address) == 0)
+        return NULL;
+    return e;
+}
+
+/* This node as a ring member would name it. */
+static void
+self_member(const struct server *srv, struct dyn_ring_member *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->id = srv->node_id;
+    snprintf(m->name, sizeof(m->name), "%s", srv->cfg->node_name);
+    snprintf(m->address, sizeof(m->address), "%s", srv->cfg->listen);
 }
 
 static bool
@@ -84,6 +110,19 @@ membership_adopt(struct server *srv, struct dyn_ring *ring, bool force,
                  const char *source, const struct dyn_ring *cluster_before)
 {
     struct dyn_ring *old = srv->ring;
+    struct dyn_ring_member self;
+    self_member(srv, &self);
+    const struct dyn_ring_member *clash = ring_id_clash(ring, &self);
+    if (clash != NULL) {
+        log_error("ring epoch %llu from %s gives this node's id %016llx to "
+                  "%s at %s, not to %s at %s: two nodes share one id (a "
+                  "copied data directory?); not adopted",
+                  (unsigned long long)ring->epoch, source,
+                  (unsigned long long)self.id, clash->name, clash->address,
+                  self.name, self.address);
+        dyn_ring_free(ring);
+        return -DYN_EBADARG;
+    }
     if (ring->partitions != old->partitions ||
         !ring_names(ring, srv->node_id) ||
         (!force && !ring_is_newer(ring, old))) {
@@ -155,12 +194,53 @@ struct gossip_call {
     char address[DYN_RING_ADDRESS_BYTES];
 };
 
+/* This node as it names itself in gossip. */
+static void
+self_identity(const struct server *srv, struct idclash_identity *me)
+{
+    memset(me, 0, sizeof(*me));
+    me->id = srv->node_id;
+    snprintf(me->address, sizeof(me->address), "%s", srv->cfg->listen);
+    me->started_ms = srv->started_ms;
+}
+
+/* A gossip answer says another live node has this node's id. */
+static void
+rival_heard(struct server *srv, const char *via, const char *address,
+            uint64_t started_ms)
+{
+    struct membership *m = srv->membership;
+    struct idclash_identity me;
+    if (m == NULL || strlen(address) >= sizeof(m->rival.address))
+        return;
+    self_identity(srv, &me);
+    bool first = !m->clashed || strcmp(m->rival.address, address) != 0;
+    m->rival.id = me.id;
+    snprintf(m->rival.address, sizeof(m->rival.address), "%s", address);
+    m->rival.started_ms = started_ms;
+    m->clashed = true;
+    m->newer = idclash_is_newer(&me, &m->rival);
+    if (first)
+        log_error("the node at %s (started %llu ms after the epoch) gossips "
+                  "this node's id %016llx too (heard via %s): a copied data "
+                  "directory? %s",
+                  address, (unsigned long long)started_ms,
+                  (unsigned long long)me.id, via,
+                  m->newer ? "This node started later and takes no more "
+                             "writes: stop it and give it an empty data_dir"
+                           : "The other started later and takes no writes: "
+                             "stop it and give it an empty data_dir");
+}
+
 static void
 gossip_reply_cb(void *arg, int status, const ProtobufCMessage *reply)
 {
     struct gossip_call *g = arg;
     if (status == 0) {
         const Dynpb__GossipResp *r = (const Dynpb__GossipResp *)reply;
+        if (r->clash_address[0] != '\0')
+            rival_heard(g->srv, g->address, r->clash_address,
+                        r->clash_started_ms);
         adopt_bytes(g->srv, r->ring, g->address);
     } else if (reply != NULL) {
         log_warn("gossip with %s refused: %s", g->address,
@@ -181,6 +261,9 @@ gossip_with(struct server *srv, const char *address)
     g->srv = srv;
     snprintf(g->address, sizeof(g->address), "%s", address);
     msg.cluster = srv->cfg->cluster_name;
+    msg.sender_id = srv->node_id;
+    msg.sender_address = (char *)srv->cfg->listen;
+    msg.sender_started_ms = srv->started_ms;
     if (peer_call(srv, address, &msg.base, GOSSIP_TIMEOUT_MS, gossip_reply_cb,
                   g) < 0)
         free(g);
@@ -235,6 +318,7 @@ membership_init(struct server *srv)
         return -ENOMEM;
     if (getrandom(&m->rng, sizeof(m->rng), 0) != sizeof(m->rng) || m->rng == 0)
         m->rng = srv->node_id | 1;
+    idclash_init(&m->heard);
     srv->membership = m;
     uv_timer_init(srv->loop, &m->timer);
     m->timer.data = srv;
@@ -272,6 +356,55 @@ check_cluster(struct conn *c, uint64_t id, const char *cluster)
     return false;
 }
 
+const struct idclash_identity *
+membership_id_rival(const struct server *srv, bool *newer)
+{
+    const struct membership *m = srv->membership;
+    if (m == NULL || !m->clashed)
+        return NULL;
+    *newer = m->newer;
+    return &m->rival;
+}
+
+/*
+ * Note who gossiped.  When its id was heard lately from another address,
+ * or is this node's own, fill the answer's clash fields with the other
+ * node, so each of the two learns of the other.  `other` receives what
+ * the answer points to.
+ */
+static void
+gossip_sender_heard(struct server *srv, const Dynpb__GossipReq *g,
+                    Dynpb__GossipResp *resp, struct idclash_identity *other)
+{
+    struct membership *m = srv->membership;
+    struct idclash_identity who = {.id = g->sender_id,
+                                   .started_ms = g->sender_started_ms};
+    if (m == NULL || g->sender_id == 0 ||
+        strlen(g->sender_address) >= sizeof(who.address))
+        return; /* an older node, or nothing we can compare */
+    snprintf(who.address, sizeof(who.address), "%s", g->sender_address);
+    bool clash;
+    if (who.id == srv->node_id &&
+        strcmp(who.address, srv->cfg->listen) != 0) {
+        self_identity(srv, other);
+        rival_heard(srv, who.address, who.address, who.started_ms);
+        clash = true;
+    } else {
+        bool report;
+        clash = idclash_heard(&m->heard, &who, uv_now(srv->loop), other,
+                              &report);
+        if (report)
+            log_error("node id %016llx gossips from %s and from %s: two "
+                      "nodes share one id; the newer will take no writes",
+                      (unsigned long long)who.id, who.address,
+                      other->address);
+    }
+    if (clash) {
+        resp->clash_address = other->address;
+        resp->clash_started_ms = other->started_ms;
+    }
+}
+
 void
 req_gossip(struct conn *c, const ProtobufCMessage *msg)
 {
@@ -280,6 +413,8 @@ req_gossip(struct conn *c, const ProtobufCMessage *msg)
         return;
     adopt_bytes(c->srv, g->ring, c->peer);
     Dynpb__GossipResp resp = DYNPB__GOSSIP_RESP__INIT;
+    struct idclash_identity other;
+    gossip_sender_heard(c->srv, g, &resp, &other);
     resp.id = g->id;
     if (ring_bytes(c->srv->ring, &resp.ring) < 0) {
         conn_send_error(c, g->id, -ENOMEM, "gossip: out of memory");
@@ -322,6 +457,16 @@ req_join(struct conn *c, const ProtobufCMessage *msg)
     snprintf(m.address, sizeof(m.address), "%s", j->address);
     snprintf(m.zone, sizeof(m.zone), "%s", j->zone);
     const struct dyn_ring *cur = srv->ring;
+    const struct dyn_ring_member *clash = ring_id_clash(cur, &m);
+    if (clash != NULL) {
+        conn_send_error(c, j->id, -DYN_EBADARG,
+                        "node id %016llx is already the member %s (%s): the "
+                        "joining node %s (%s) has a copy of its data "
+                        "directory; give it an empty data_dir of its own",
+                        (unsigned long long)m.id, clash->name, clash->address,
+                        m.name, m.address);
+        return;
+    }
     for (uint32_t i = 0; i < cur->member_count; i++) {
         const struct dyn_ring_member *e = &cur->members[i];
         if (e->id != m.id && (strcmp(e->name, m.name) == 0 ||

@@ -50,6 +50,15 @@ void membership_stop(struct server *srv);
 int membership_adopt(struct server *srv, struct dyn_ring *ring, bool force,
                      const char *source, const struct dyn_ring *cluster_before);
 
+/*
+ * The live node that gossips this node's id from another address (see
+ * idclash.h), borrowed until the next loop turn, or NULL when none was
+ * heard.  *newer: this node started later and must take no writes.
+ */
+struct idclash_identity;
+const struct idclash_identity *membership_id_rival(const struct server *srv,
+                                                   bool *newer);
+
 /* True when the member answered lately and its last call neither timed
  * out nor was refused (itself: always). */
 bool membership_reachable(struct server *srv, const struct dyn_ring_member *m);

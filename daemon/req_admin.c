@@ -10,6 +10,7 @@
 #include "dispatch.h"
 #include "err.h"
 #include "handoff.h"
+#include "idclash.h"
 #include "membership.h"
 #include "server.h"
 #include "wire.h"
@@ -96,6 +97,15 @@ req_status(struct conn *c, const ProtobufCMessage *msg)
     resp.n_member_list = ring->member_count;
     resp.member_list = ptrs;
     resp.transfers = handoff_count(srv);
+    char clash[DYN_RING_ADDRESS_BYTES + 64];
+    bool newer = false;
+    const struct idclash_identity *rival = membership_id_rival(srv, &newer);
+    if (rival != NULL) {
+        snprintf(clash, sizeof(clash), "%s %s", rival->address,
+                 newer ? "started first: this node takes no writes"
+                       : "started later and takes no writes");
+        resp.id_clash = clash;
+    }
     conn_send(c, &resp.base);
 out:
     free(owned);

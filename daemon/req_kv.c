@@ -15,6 +15,8 @@
 #include "dispatch.h"
 #include "err.h"
 #include "forward.h"
+#include "idclash.h"
+#include "membership.h"
 #include "server.h"
 #include "wire.h"
 
@@ -325,6 +327,17 @@ req_put(struct conn *c, const ProtobufCMessage *msg)
     };
     if (!coord_is_replica(c->srv, put->key.data, put->key.len)) {
         kv_forward(c, req, msg, put->key, put->forwarded, args.timeout_ms);
+        goto out;
+    }
+    bool newer = false;
+    const struct idclash_identity *rival = membership_id_rival(c->srv, &newer);
+    if (rival != NULL && newer) {
+        conn_send_error(c, put->id, -DYN_EIDCLASH,
+                        "refused: the node at %s has this node's id "
+                        "%016llx and started first; this node takes no "
+                        "writes (give it an empty data_dir)",
+                        rival->address, (unsigned long long)rival->id);
+        kv_req_end(req);
         goto out;
     }
     int rc = coord_put(c->srv, &args, kv_put_done, req);

@@ -54,16 +54,35 @@ ringfile_create(const struct dyn_config *cfg, uint64_t node_id,
     struct dyn_ring_member self;
     self_member(cfg, node_id, &self);
     int rc = dyn_ring_new(out, cfg->partitions, cfg->n, &self);
-    if (rc < 0) {
+    if (rc < 0)
         snprintf(err, err_len, "ring: %s", dyn_strerror(rc));
-        return rc;
-    }
-    rc = ringfile_store(cfg, *out, err, err_len);
-    if (rc < 0) {
-        dyn_ring_free(*out);
-        *out = NULL;
-    }
     return rc;
+}
+
+/*
+ * The ring must name this node as its config does.  Another name or
+ * address is a data directory copied from another node (the copy would
+ * mint that node's dots and writes would vanish) or a member renamed or
+ * moved, which the ring cannot follow yet: either way starting is wrong.
+ */
+static int
+ringfile_check_self(const struct dyn_config *cfg,
+                    const struct dyn_ring_member *self, char *err,
+                    size_t err_len)
+{
+    if (strcmp(self->name, cfg->node_name) == 0 &&
+        strcmp(self->address, cfg->listen) == 0)
+        return 0;
+    snprintf(err, err_len,
+             "%s belongs to node %s (id %016llx, %s) in its ring, but this "
+             "config names %s at %s. If the directory was copied from %s, "
+             "give this node an empty data_dir of its own: a copy mints %s's "
+             "versions and writes are lost. If %s was renamed or moved, put "
+             "back its name and address (a member cannot change them yet)",
+             cfg->data_dir, self->name, (unsigned long long)self->id,
+             self->address, cfg->node_name, cfg->listen, self->name,
+             self->name, self->name);
+    return -DYN_ECONFIG;
 }
 
 /* A stored ring must suit this node and its config. */
@@ -78,9 +97,9 @@ ringfile_check(const struct dyn_config *cfg, uint64_t node_id,
                  cfg->partitions, ring->partitions);
         return -DYN_ECONFIG;
     }
-    for (uint32_t i = 0; i < ring->member_count; i++)
-        if (ring->members[i].id == node_id)
-            return 0;
+    const struct dyn_ring_member *self = dyn_ring_member_by_id(ring, node_id);
+    if (self != NULL)
+        return ringfile_check_self(cfg, self, err, err_len);
     snprintf(err, err_len,
              "%s/" RINGFILE_NAME " does not name this node (id %016llx): "
              "was the ring file copied from another node?",

@@ -20,9 +20,12 @@
 #include "ring.h"
 
 /*
- * Load the ring of cfg->data_dir, or make and store the first one.
- * On 0, *out is the ring (caller frees with dyn_ring_free) and *created
- * says whether it was made now.  On error, a one-line reason in err.
+ * Load the ring of cfg->data_dir, or make the first one.  On 0, *out is
+ * the ring (caller frees with dyn_ring_free) and *created says whether it
+ * was made now; a new ring is not stored yet: the caller stores it once
+ * the node listens, so a first start that failed (a busy port) leaves no
+ * ring naming an address the node never served at.  On error, a one-line
+ * reason in err.
  */
 int ringfile_load(const struct dyn_config *cfg, uint64_t node_id,
                   struct dyn_ring **out, int *created, char *err,

@@ -56,6 +56,7 @@ const char *malloc_conf = "lg_tcache_nslots_mul:3,tcache_nslots_small_max:2000,"
 #include "log.h"
 #include "membership.h"
 #include "peer.h"
+#include "ringfile.h"
 #include "wire.h"
 #include "writer.h"
 
@@ -393,7 +394,8 @@ server_start_cluster(struct server *srv, char *err, size_t err_len)
 
 int
 server_init(struct server *srv, uv_loop_t *loop, const struct dyn_config *cfg,
-            uint64_t node_id, struct dyn_ring *ring, char *err, size_t err_len)
+            uint64_t node_id, struct dyn_ring *ring, bool ring_is_new,
+            char *err, size_t err_len)
 {
     memset(srv, 0, sizeof(*srv));
     srv->ring = ring;
@@ -420,6 +422,10 @@ server_init(struct server *srv, uv_loop_t *loop, const struct dyn_config *cfg,
     rc = server_listen(srv, err, err_len);
     if (rc < 0)
         goto fail_writer;
+    if (ring_is_new && (rc = ringfile_store(cfg, ring, err, err_len)) < 0) {
+        uv_close((uv_handle_t *)&srv->listener, NULL);
+        goto fail_writer;
+    }
     coord_ring_changed(srv);
     rc = server_start_cluster(srv, err, err_len);
     if (rc < 0) {

@@ -79,12 +79,15 @@ struct server {
 
 /*
  * Open the store and start the writer, bind the listener and install the
- * signal handlers.  The server takes ownership of `ring` (also on error).  On
- * error returns a negative code and writes a one-line reason into err.
+ * signal handlers.  The server takes ownership of `ring` (also on error);
+ * a new one (`ring_is_new`) is stored in the data directory once the
+ * listener is bound.  On error returns a negative code and writes a
+ * one-line reason into err.
  */
 int server_init(struct server *srv, uv_loop_t *loop,
                 const struct dyn_config *cfg, uint64_t node_id,
-                struct dyn_ring *ring, char *err, size_t err_len);
+                struct dyn_ring *ring, bool ring_is_new, char *err,
+                size_t err_len);
 
 /* Run until stopped by a signal; then release everything. 0 or code. */
 int server_run(struct server *srv);

@@ -154,6 +154,14 @@ find_member(const struct dyn_ring *r, uint64_t id)
     return lo; /* insertion point; caller compares the id */
 }
 
+const struct dyn_ring_member *
+dyn_ring_member_by_id(const struct dyn_ring *r, uint64_t id)
+{
+    uint32_t i = find_member(r, id);
+    return i < r->member_count && r->members[i].id == id ? &r->members[i]
+                                                         : NULL;
+}
+
 static uint32_t
 claim_window(uint32_t q, uint32_t n, uint32_t s)
 {

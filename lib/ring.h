@@ -87,6 +87,10 @@ void dyn_ring_free(struct dyn_ring *r);
  */
 int dyn_ring_copy(const struct dyn_ring *in, struct dyn_ring **out);
 
+/* The member whose id is `id` (borrowed from r), or NULL. */
+const struct dyn_ring_member *dyn_ring_member_by_id(const struct dyn_ring *r,
+                                                    uint64_t id);
+
 /*
  * A new ring (epoch + 1) with `m` added and partitions claimed for it, per
  * the guarantees above.  `in` and `m` are borrowed for the call.
