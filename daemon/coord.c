@@ -54,121 +54,6 @@
 #define POOL_UNPOISON(p, n) ((void)(p), (void)(n))
 #endif
 
-/* The ring's preference lists: member indexes, N per partition. */
-struct coord_cache {
-    const struct dyn_ring *ring; /* the ring they were computed from */
-    uint32_t width;              /* entries per partition (N) */
-    uint32_t *count;             /* [partitions] */
-    uint32_t *idx;               /* [partitions * width] member indexes */
-    uint8_t *self_in;            /* [partitions]: this node is a replica */
-};
-
-void
-coord_cache_free(struct server *srv)
-{
-    struct coord_cache *c = srv->preflists;
-    if (c == NULL)
-        return;
-    free(c->count);
-    free(c->idx);
-    free(c->self_in);
-    free(c);
-    srv->preflists = NULL;
-}
-
-void
-coord_ring_changed(struct server *srv)
-{
-    coord_cache_free(srv);
-    const struct dyn_ring *ring = srv->ring;
-    uint32_t width = ring->n < DYN_RING_MAX_N ? ring->n : DYN_RING_MAX_N;
-    struct coord_cache *c = calloc(1, sizeof(*c));
-    if (c == NULL)
-        return;
-    c->ring = ring;
-    c->width = width;
-    c->count = calloc(ring->partitions, sizeof(*c->count));
-    c->idx = calloc((size_t)ring->partitions * width, sizeof(*c->idx));
-    c->self_in = calloc(ring->partitions, 1);
-    if (c->count == NULL || c->idx == NULL || c->self_in == NULL) {
-        srv->preflists = c;
-        coord_cache_free(srv);
-        return;
-    }
-    for (uint32_t p = 0; p < ring->partitions; p++) {
-        uint32_t *idx = &c->idx[(size_t)p * width];
-        int n = dyn_ring_preflist(ring, p, idx, width);
-        c->count[p] = n > 0 ? (uint32_t)n : 0;
-        for (int i = 0; i < n; i++)
-            c->self_in[p] |= ring->members[idx[i]].id == srv->node_id;
-    }
-    srv->preflists = c;
-}
-
-/* The cache, when it is of the ring in force. */
-static const struct coord_cache *
-cache_of(struct server *srv)
-{
-    const struct coord_cache *c = srv->preflists;
-    return c != NULL && c->ring == srv->ring ? c : NULL;
-}
-
-uint32_t
-coord_targets(struct server *srv, uint32_t partition, struct coord_target *out,
-              bool *self_in)
-{
-    const struct coord_cache *c = cache_of(srv);
-    if (c == NULL)
-        return coord_targets_in(srv->ring, srv->node_id, partition, out,
-                                self_in);
-    const struct dyn_ring *ring = srv->ring;
-    const uint32_t *idx = &c->idx[(size_t)partition * c->width];
-    uint32_t n = c->count[partition];
-    for (uint32_t i = 0; i < n; i++) {
-        const struct dyn_ring_member *m = &ring->members[idx[i]];
-        out[i].id = m->id;
-        memcpy(out[i].name, m->name, sizeof(out[i].name));
-        memcpy(out[i].address, m->address, sizeof(out[i].address));
-        out[i].local = m->id == srv->node_id;
-    }
-    *self_in = c->self_in[partition];
-    return n;
-}
-
-uint32_t
-coord_targets_in(const struct dyn_ring *ring, uint64_t self, uint32_t partition,
-                 struct coord_target *out, bool *self_in)
-{
-    uint32_t idx[DYN_RING_MAX_N];
-    int count = dyn_ring_preflist(ring, partition, idx, DYN_RING_MAX_N);
-    *self_in = false;
-    if (count <= 0)
-        return 0; /* partition comes from the same ring: not reached */
-    for (int i = 0; i < count; i++) {
-        const struct dyn_ring_member *m = &ring->members[idx[i]];
-        out[i].id = m->id;
-        memcpy(out[i].name, m->name, sizeof(out[i].name));
-        memcpy(out[i].address, m->address, sizeof(out[i].address));
-        out[i].local = m->id == self;
-        if (out[i].local)
-            *self_in = true;
-    }
-    return (uint32_t)count;
-}
-
-bool
-coord_is_replica(struct server *srv, const uint8_t *key, size_t key_len)
-{
-    uint32_t p = dyn_ring_partition_of(key, key_len, srv->ring->partitions);
-    const struct coord_cache *c = cache_of(srv);
-    if (c != NULL)
-        return c->self_in[p];
-    struct coord_target t[DYN_RING_MAX_N];
-    bool self_in;
-    coord_targets(srv, p, t, &self_in);
-    return self_in;
-}
-
 static void
 log_key(const char *what, const uint8_t *key, size_t key_len)
 {
@@ -190,7 +75,7 @@ struct coord_req;
 
 struct coord_slot {
     struct coord_req *req;
-    struct coord_target target;
+    struct preflist_target target;
     enum slot_state state;
     struct dyn_object obj; /* get: the replica's copy (SLOT_OK) */
     bool same_as_first;    /* get: the copy's encoding is the request's
@@ -302,10 +187,10 @@ static struct coord_req *
 coord_req_new(struct server *srv, const uint8_t *key, size_t key_len,
               uint32_t wanted, uint32_t timeout_ms, bool *self_in)
 {
-    struct coord_target t[DYN_RING_MAX_N];
+    struct preflist_target t[DYN_RING_MAX_N];
     uint32_t partition =
         dyn_ring_partition_of(key, key_len, srv->ring->partitions);
-    uint32_t count = coord_targets(srv, partition, t, self_in);
+    uint32_t count = preflist_targets(&srv->preflists, partition, t, self_in);
     /* One block: the request, its slots, then the key's bytes.  Every
      * member is set below (the initialisers zero the rest, which is the
      * empty object, vector and stored record). */

@@ -69,32 +69,6 @@ struct coord_put_args {
     uint32_t timeout_ms; /* deadline */
 };
 
-/* One replica of a key: copied out of the ring. */
-struct coord_target {
-    uint64_t id;
-    char name[DYN_RING_NAME_BYTES];
-    char address[DYN_RING_ADDRESS_BYTES];
-    bool local; /* this node */
-};
-
-/*
- * The preference list of `partition` in `ring`, into
- * out[0..DYN_RING_MAX_N); `self` is this node's id.  Returns the count
- * (>= 1); *self_in says whether this node is in it.
- */
-uint32_t coord_targets_in(const struct dyn_ring *ring, uint64_t self,
-                          uint32_t partition, struct coord_target *out,
-                          bool *self_in);
-
-/*
- * srv->ring was replaced (or set at start): recompute the cached
- * preference lists, so requests do not walk the ring.  Without memory for
- * the cache, requests walk the ring as before.  coord_cache_free() at the
- * end.
- */
-void coord_ring_changed(struct server *srv);
-void coord_cache_free(struct server *srv);
-
 /* Coordinator requests ended and kept for reuse (coord.c says why): a
  * stack linked through the blocks.  Zeroed: empty. */
 struct coord_pool {
@@ -106,13 +80,6 @@ struct coord_pool {
 /* Release the requests kept for reuse; requests that end later are
  * freed as they end.  At shutdown, after the loop. */
 void coord_pool_free(struct server *srv);
-
-/* The same in the ring this node holds now (from the cache). */
-uint32_t coord_targets(struct server *srv, uint32_t partition,
-                       struct coord_target *out, bool *self_in);
-
-/* True when this node is a replica of `key` (and so coordinates it). */
-bool coord_is_replica(struct server *srv, const uint8_t *key, size_t key_len);
 
 /*
  * This node's copy of `key` into *obj (status 0, or -DYN_ECHECKSUM etc.;

@@ -12,6 +12,7 @@
 #include "coord.h"
 #include "err.h"
 #include "peer.h"
+#include "preflist.h"
 #include "server.h"
 #include "wire.h"
 
@@ -26,7 +27,7 @@ struct forward {
     ProtobufCMessage *msg; /* &get.base or &put.base */
     uint8_t *bytes;        /* key, value and context, one allocation */
     bool is_put;
-    struct coord_target targets[DYN_RING_MAX_N];
+    struct preflist_target targets[DYN_RING_MAX_N];
     uint32_t count;
     uint32_t next;     /* index of the next target to try */
     uint64_t deadline; /* uv_now() */
@@ -40,7 +41,7 @@ static int forward_send_next(struct forward *f);
 static void
 forward_order(struct forward *f)
 {
-    struct coord_target sorted[DYN_RING_MAX_N];
+    struct preflist_target sorted[DYN_RING_MAX_N];
     uint32_t n = 0;
     for (int pass = 0; pass < 2; pass++)
         for (uint32_t i = 0; i < f->count; i++)
@@ -121,7 +122,7 @@ forward_send_next(struct forward *f)
         share = share ? share : 1;
         uint32_t told = (uint32_t)((uint64_t)share * FORWARD_MARGIN_PCT / 100);
         forward_set_timeout(f, told ? told : 1);
-        const struct coord_target *t = &f->targets[f->next++];
+        const struct preflist_target *t = &f->targets[f->next++];
         rc = peer_call(f->srv, t->address, f->msg, share, forward_reply_cb, f);
         if (rc == 0 || !forward_retryable(f, rc))
             return rc;
@@ -190,9 +191,10 @@ forward_request(struct server *srv, const ProtobufCMessage *req,
     f->arg = arg;
     f->deadline = uv_now(srv->loop) + timeout_ms;
     bool self_in;
-    f->count = coord_targets(
-        srv, dyn_ring_partition_of(key, key_len, srv->ring->partitions),
-        f->targets, &self_in);
+    f->count = preflist_targets(
+        &srv->preflists,
+        dyn_ring_partition_of(key, key_len, srv->ring->partitions), f->targets,
+        &self_in);
     forward_order(f);
     rc = forward_send_next(f);
     if (rc < 0)

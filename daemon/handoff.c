@@ -27,6 +27,7 @@
 #include "inbound.h"
 #include "log.h"
 #include "peer.h"
+#include "preflist.h"
 #include "record.h"
 #include "server.h"
 #include "wire.h"
@@ -63,7 +64,7 @@ struct transfer {
     struct transfer *next;
     struct server *srv;
     uint32_t partition;
-    struct coord_target targets[DYN_RING_MAX_N];
+    struct preflist_target targets[DYN_RING_MAX_N];
     bool target_has_batch[DYN_RING_MAX_N];
     uint32_t target_count;
     bool handoff; /* delete here once sent */
@@ -341,9 +342,9 @@ delete_done(struct writer_op *op)
 static void
 batch_delete(struct transfer *t)
 {
-    struct coord_target tg[DYN_RING_MAX_N];
+    struct preflist_target tg[DYN_RING_MAX_N];
     bool self_in;
-    coord_targets(t->srv, t->partition, tg, &self_in);
+    preflist_targets(&t->srv->preflists, t->partition, tg, &self_in);
     t->state = T_DELETING;
     t->acks_waiting = 1;
     for (uint32_t i = 0; !self_in && i < t->entry_count; i++) {
@@ -485,7 +486,8 @@ transfer_begin(struct transfer *t)
 
 static void
 transfer_add(struct server *srv, uint32_t partition,
-             const struct coord_target *targets, uint32_t count, unsigned flags)
+             const struct preflist_target *targets, uint32_t count,
+             unsigned flags)
 {
     struct handoff *h = srv->handoff;
     struct transfer *t = calloc(1, sizeof(*t));
@@ -515,7 +517,7 @@ transfer_add(struct server *srv, uint32_t partition,
 }
 
 static bool
-target_in(const struct coord_target *list, uint32_t count, uint64_t id)
+target_in(const struct preflist_target *list, uint32_t count, uint64_t id)
 {
     for (uint32_t i = 0; i < count; i++)
         if (list[i].id == id)
@@ -534,12 +536,12 @@ handoff_ring_changed(struct server *srv, const struct dyn_ring *old,
         cluster_before = old;
     uint32_t started = 0, receiving = 0;
     for (uint32_t p = 0; p < cur->partitions; p++) {
-        struct coord_target was[DYN_RING_MAX_N], now[DYN_RING_MAX_N];
-        struct coord_target to[DYN_RING_MAX_N], before[DYN_RING_MAX_N];
+        struct preflist_target was[DYN_RING_MAX_N], now[DYN_RING_MAX_N];
+        struct preflist_target to[DYN_RING_MAX_N], before[DYN_RING_MAX_N];
         bool was_in, now_in, before_in;
-        uint32_t nw = coord_targets_in(old, srv->node_id, p, was, &was_in);
-        uint32_t nn = coord_targets_in(cur, srv->node_id, p, now, &now_in);
-        uint32_t nb = coord_targets_in(cluster_before, srv->node_id, p, before,
+        uint32_t nw = preflist_of_ring(old, srv->node_id, p, was, &was_in);
+        uint32_t nn = preflist_of_ring(cur, srv->node_id, p, now, &now_in);
+        uint32_t nb = preflist_of_ring(cluster_before, srv->node_id, p, before,
                                        &before_in);
         if (!now_in) {
             inbound_end(srv, p);
@@ -587,9 +589,9 @@ handoff_sweep(struct server *srv)
     struct handoff *h = srv->handoff;
     uint32_t found = 0;
     for (uint32_t p = 0; p < srv->ring->partitions; p++) {
-        struct coord_target tg[DYN_RING_MAX_N];
+        struct preflist_target tg[DYN_RING_MAX_N];
         bool self_in;
-        uint32_t n = coord_targets(srv, p, tg, &self_in);
+        uint32_t n = preflist_targets(&srv->preflists, p, tg, &self_in);
         if (self_in)
             continue;
         bool queued = false;
@@ -670,7 +672,7 @@ handoff_load_line(struct server *srv, char *line)
         return false;
     unsigned flags = (unsigned)(line[0] - '0');
     line += 2;
-    struct coord_target to[DYN_RING_MAX_N];
+    struct preflist_target to[DYN_RING_MAX_N];
     uint32_t n = 0;
     const struct dyn_ring *ring = srv->ring;
     for (;;) {
@@ -680,7 +682,7 @@ handoff_load_line(struct server *srv, char *line)
         for (uint32_t i = 0; i < ring->member_count; i++)
             if (ring->members[i].id == id) {
                 struct dyn_ring_member *m = &ring->members[i];
-                to[n] = (struct coord_target){.id = id};
+                to[n] = (struct preflist_target){.id = id};
                 memcpy(to[n].name, m->name, sizeof(to[n].name));
                 memcpy(to[n].address, m->address, sizeof(to[n].address));
                 n++;

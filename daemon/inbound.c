@@ -63,7 +63,7 @@ inbound_end(struct server *srv, uint32_t partition)
 
 void
 inbound_begin(struct server *srv, uint32_t partition,
-              const struct coord_target *was, uint32_t nw)
+              const struct preflist_target *was, uint32_t nw)
 {
     struct inbound_set *set = srv->inbound;
     if (set == NULL || partition >= set->partitions)

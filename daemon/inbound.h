@@ -21,7 +21,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "coord.h"
+#include "preflist.h"
 
 struct server;
 
@@ -36,7 +36,7 @@ void inbound_stop(struct server *srv);
  * (this node, if among them, is skipped; none left: nothing to wait for).
  */
 void inbound_begin(struct server *srv, uint32_t partition,
-                   const struct coord_target *was, uint32_t nw);
+                   const struct preflist_target *was, uint32_t nw);
 
 /* Not receiving `partition` any more: a whole copy arrived, or this node
  * no longer replicates it. */

@@ -146,7 +146,7 @@ membership_adopt(struct server *srv, struct dyn_ring *ring, bool force,
              (unsigned long long)ring->epoch, source, ring->member_count,
              (unsigned long long)old->epoch, old->member_count);
     srv->ring = ring;
-    coord_ring_changed(srv);
+    preflist_build(&srv->preflists, srv->ring, srv->node_id);
     dyn_ring_free(old);
     return 1;
 }

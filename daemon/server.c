@@ -426,7 +426,7 @@ server_init(struct server *srv, uv_loop_t *loop, const struct dyn_config *cfg,
         uv_close((uv_handle_t *)&srv->listener, NULL);
         goto fail_writer;
     }
-    coord_ring_changed(srv);
+    preflist_build(&srv->preflists, srv->ring, srv->node_id);
     rc = server_start_cluster(srv, err, err_len);
     if (rc < 0) {
         membership_stop(srv);
@@ -456,7 +456,7 @@ fail_writer:
 fail_store:
     dyn_store_close(srv->store);
     srv->store = NULL;
-    coord_cache_free(srv);
+    preflist_free(&srv->preflists);
     coord_pool_free(srv);
     dyn_arena_free(&srv->request_arena);
     dyn_ring_free(srv->ring);
@@ -497,7 +497,7 @@ server_run(struct server *srv)
     int rc = uv_run(srv->loop, UV_RUN_DEFAULT);
     dyn_store_close(srv->store);
     srv->store = NULL;
-    coord_cache_free(srv);
+    preflist_free(&srv->preflists);
     coord_pool_free(srv);
     dyn_arena_free(&srv->request_arena);
     dyn_ring_free(srv->ring);

@@ -15,11 +15,11 @@
 #include "config.h"
 #include "coord.h"
 #include "kv.h"
+#include "preflist.h"
 #include "ring.h"
 #include "store.h"
 
 struct conn;
-struct coord_cache;
 struct handoff;
 struct inbound_set;
 struct membership;
@@ -44,8 +44,8 @@ struct server {
     struct dyn_kv_limits limits;  /* from cfg */
     struct dyn_ring *ring;        /* owned; persisted in data_dir/ring;
                                      replaced by membership_adopt() */
-    struct coord_cache *preflists; /* owned; the ring's preference lists,
-                                      rebuilt by coord_ring_changed() */
+    struct preflist preflists;    /* the ring's preference lists, rebuilt
+                                     when the ring is replaced */
     struct coord_pool coord_pool;  /* freed coordinator requests kept
                                       for reuse (coord.c) */
     struct peer_set *peers;       /* owned; connections to other nodes */
