@@ -1,22 +1,21 @@
 /*
- * membership.c - joins, ring adoption, gossip, liveness (membership.h),
- * and the requests that carry them: GossipReq, JoinReq (node to seed) and
- * JoinCmdReq (dynctl to the joining node).
+ * membership.c - joins, ring adoption, gossip, liveness (membership.h).
+ * The requests that carry them (GossipReq, JoinReq, JoinCmdReq) are
+ * handled in req_membership.c.
  *
  * Loop thread.
  */
 #include "membership.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <uv.h>
 #include <xxhash.h>
 
-#include "conn.h"
-#include "coord.h"
-#include "dispatch.h"
 #include "err.h"
 #include "handoff.h"
 #include "idclash.h"
@@ -160,14 +159,14 @@ membership_reachable(struct server *srv, const struct dyn_ring_member *m)
            peer_healthy(srv, m->address);
 }
 
-/* A ring received as bytes: decode and adopt when newer. */
-static void
-adopt_bytes(struct server *srv, ProtobufCBinaryData bytes, const char *source)
+void
+membership_heard_ring(struct server *srv, const uint8_t *data, size_t len,
+                      const char *source)
 {
     struct dyn_ring *ring;
-    if (bytes.len == 0)
+    if (len == 0)
         return;
-    int rc = dyn_ring_decode(bytes.data, bytes.len, &ring);
+    int rc = dyn_ring_decode(data, len, &ring);
     if (rc < 0) {
         log_warn("ring from %s does not decode: %s", source, dyn_strerror(rc));
         return;
@@ -175,9 +174,8 @@ adopt_bytes(struct server *srv, ProtobufCBinaryData bytes, const char *source)
     membership_adopt(srv, ring, false, source, NULL);
 }
 
-/* Encode the current ring into a malloc'd buffer. */
-static int
-ring_bytes(const struct dyn_ring *ring, ProtobufCBinaryData *out)
+int
+membership_ring_bytes(const struct dyn_ring *ring, ProtobufCBinaryData *out)
 {
     out->len = dyn_ring_encoded_size(ring);
     out->data = malloc(out->len);
@@ -241,7 +239,7 @@ gossip_reply_cb(void *arg, int status, const ProtobufCMessage *reply)
         if (r->clash_address[0] != '\0')
             rival_heard(g->srv, g->address, r->clash_address,
                         r->clash_started_ms);
-        adopt_bytes(g->srv, r->ring, g->address);
+        membership_heard_ring(g->srv, r->ring.data, r->ring.len, g->address);
     } else if (reply != NULL) {
         log_warn("gossip with %s refused: %s", g->address,
                  ((const Dynpb__Error *)reply)->message);
@@ -254,7 +252,7 @@ gossip_with(struct server *srv, const char *address)
 {
     struct gossip_call *g = malloc(sizeof(*g));
     Dynpb__GossipReq msg = DYNPB__GOSSIP_REQ__INIT;
-    if (g == NULL || ring_bytes(srv->ring, &msg.ring) < 0) {
+    if (g == NULL || membership_ring_bytes(srv->ring, &msg.ring) < 0) {
         free(g);
         return;
     }
@@ -343,18 +341,7 @@ membership_stop(struct server *srv)
     uv_close((uv_handle_t *)&m->timer, membership_free_cb);
 }
 
-/* ---- requests ---- */
-
-static bool
-check_cluster(struct conn *c, uint64_t id, const char *cluster)
-{
-    if (strcmp(cluster, c->srv->cfg->cluster_name) == 0)
-        return true;
-    conn_send_error(c, id, -DYN_EWRONGCLUSTER,
-                    "this node belongs to cluster '%s', not '%s'",
-                    c->srv->cfg->cluster_name, cluster);
-    return false;
-}
+/* ---- what handlers ask of membership ---- */
 
 const struct idclash_identity *
 membership_id_rival(const struct server *srv, bool *newer)
@@ -366,156 +353,100 @@ membership_id_rival(const struct server *srv, bool *newer)
     return &m->rival;
 }
 
-/*
- * Note who gossiped.  When its id was heard lately from another address,
- * or is this node's own, fill the answer's clash fields with the other
- * node, so each of the two learns of the other.  `other` receives what
- * the answer points to.
- */
-static void
-gossip_sender_heard(struct server *srv, const Dynpb__GossipReq *g,
-                    Dynpb__GossipResp *resp, struct idclash_identity *other)
+bool
+membership_heard_sender(struct server *srv, const struct idclash_identity *who,
+                        struct idclash_identity *other)
 {
     struct membership *m = srv->membership;
-    struct idclash_identity who = {.id = g->sender_id,
-                                   .started_ms = g->sender_started_ms};
-    if (m == NULL || g->sender_id == 0 ||
-        strlen(g->sender_address) >= sizeof(who.address))
-        return; /* an older node, or nothing we can compare */
-    snprintf(who.address, sizeof(who.address), "%s", g->sender_address);
-    bool clash;
-    if (who.id == srv->node_id &&
-        strcmp(who.address, srv->cfg->listen) != 0) {
+    if (m == NULL || who->id == 0)
+        return false; /* stopping, or an older node that names no one */
+    if (who->id == srv->node_id &&
+        strcmp(who->address, srv->cfg->listen) != 0) {
         self_identity(srv, other);
-        rival_heard(srv, who.address, who.address, who.started_ms);
-        clash = true;
-    } else {
-        bool report;
-        clash = idclash_heard(&m->heard, &who, uv_now(srv->loop), other,
-                              &report);
-        if (report)
-            log_error("node id %016llx gossips from %s and from %s: two "
-                      "nodes share one id; the newer will take no writes",
-                      (unsigned long long)who.id, who.address,
-                      other->address);
+        rival_heard(srv, who->address, who->address, who->started_ms);
+        return true;
     }
-    if (clash) {
-        resp->clash_address = other->address;
-        resp->clash_started_ms = other->started_ms;
-    }
+    bool report;
+    bool clash =
+        idclash_heard(&m->heard, who, uv_now(srv->loop), other, &report);
+    if (report)
+        log_error("node id %016llx gossips from %s and from %s: two nodes "
+                  "share one id; the newer will take no writes",
+                  (unsigned long long)who->id, who->address, other->address);
+    return clash;
 }
 
-void
-req_gossip(struct conn *c, const ProtobufCMessage *msg)
+int
+membership_admit(struct server *srv, const struct dyn_ring_member *m, char *why,
+                 size_t why_len)
 {
-    const Dynpb__GossipReq *g = (const Dynpb__GossipReq *)msg;
-    if (!check_cluster(c, g->id, g->cluster))
-        return;
-    adopt_bytes(c->srv, g->ring, c->peer);
-    Dynpb__GossipResp resp = DYNPB__GOSSIP_RESP__INIT;
-    struct idclash_identity other;
-    gossip_sender_heard(c->srv, g, &resp, &other);
-    resp.id = g->id;
-    if (ring_bytes(c->srv->ring, &resp.ring) < 0) {
-        conn_send_error(c, g->id, -ENOMEM, "gossip: out of memory");
-        return;
-    }
-    conn_send(c, &resp.base);
-    free(resp.ring.data);
-}
-
-/* At the seed: claim partitions for a joining node. */
-void
-req_join(struct conn *c, const ProtobufCMessage *msg)
-{
-    const Dynpb__JoinReq *j = (const Dynpb__JoinReq *)msg;
-    struct server *srv = c->srv;
-    if (!check_cluster(c, j->id, j->cluster))
-        return;
-    if (j->partitions != srv->ring->partitions) {
-        conn_send_error(c, j->id, -DYN_EBADARG,
-                        "the joining node has cluster.partitions %u, this "
-                        "cluster %u",
-                        j->partitions, srv->ring->partitions);
-        return;
-    }
-    if (j->node_id == srv->node_id) {
-        conn_send_error(c, j->id, -DYN_EBADARG,
-                        "the seed %s is the joining node itself: name "
-                        "another member",
-                        srv->cfg->listen);
-        return;
-    }
-    struct dyn_ring_member m = {.id = j->node_id};
-    if (strlen(j->name) >= sizeof(m.name) ||
-        strlen(j->address) >= sizeof(m.address) ||
-        strlen(j->zone) >= sizeof(m.zone) || j->node_id == 0) {
-        conn_send_error(c, j->id, -DYN_EBADARG, "join: bad member fields");
-        return;
-    }
-    snprintf(m.name, sizeof(m.name), "%s", j->name);
-    snprintf(m.address, sizeof(m.address), "%s", j->address);
-    snprintf(m.zone, sizeof(m.zone), "%s", j->zone);
     const struct dyn_ring *cur = srv->ring;
-    const struct dyn_ring_member *clash = ring_id_clash(cur, &m);
+    if (m->id == srv->node_id) {
+        snprintf(why, why_len,
+                 "the seed %s is the joining node itself: name another "
+                 "member",
+                 srv->cfg->listen);
+        return -DYN_EBADARG;
+    }
+    const struct dyn_ring_member *clash = ring_id_clash(cur, m);
     if (clash != NULL) {
-        conn_send_error(c, j->id, -DYN_EBADARG,
-                        "node id %016llx is already the member %s (%s): the "
-                        "joining node %s (%s) has a copy of its data "
-                        "directory; give it an empty data_dir of its own",
-                        (unsigned long long)m.id, clash->name, clash->address,
-                        m.name, m.address);
-        return;
+        snprintf(why, why_len,
+                 "node id %016llx is already the member %s (%s): the joining "
+                 "node %s (%s) has a copy of its data directory; give it an "
+                 "empty data_dir of its own",
+                 (unsigned long long)m->id, clash->name, clash->address,
+                 m->name, m->address);
+        return -DYN_EBADARG;
     }
     for (uint32_t i = 0; i < cur->member_count; i++) {
         const struct dyn_ring_member *e = &cur->members[i];
-        if (e->id != m.id && (strcmp(e->name, m.name) == 0 ||
-                              strcmp(e->address, m.address) == 0)) {
-            conn_send_error(c, j->id, -DYN_EBADARG,
-                            "member %s (%s) is already in the cluster with "
-                            "another node id: names and addresses are unique",
-                            e->name, e->address);
-            return;
+        if (e->id != m->id && (strcmp(e->name, m->name) == 0 ||
+                               strcmp(e->address, m->address) == 0)) {
+            snprintf(why, why_len,
+                     "member %s (%s) is already in the cluster with another "
+                     "node id: names and addresses are unique",
+                     e->name, e->address);
+            return -DYN_EBADARG;
         }
     }
-    Dynpb__JoinResp resp = DYNPB__JOIN_RESP__INIT;
-    resp.id = j->id;
-    struct dyn_ring *next = NULL;
-    /* The ring before, for the joining node (and for a repeated join,
-     * the current one: it holds its partitions already). */
-    int rc = ring_bytes(cur, &resp.ring_before);
-    if (rc == 0 && !ring_names(cur, m.id)) {
-        rc = dyn_ring_claim_join(cur, &m, &next);
-        if (rc == 0) {
-            char source[96];
-            snprintf(source, sizeof(source), "a join of %s", m.name);
-            rc = membership_adopt(srv, next, false, source, NULL);
-            rc = rc == 1 ? 0 : rc < 0 ? rc : -DYN_EINTERNAL;
-        }
+    if (ring_names(cur, m->id))
+        return 0; /* a repeated join: it holds its partitions already */
+    struct dyn_ring *next;
+    int rc = dyn_ring_claim_join(cur, m, &next);
+    if (rc == 0) {
+        char source[96];
+        snprintf(source, sizeof(source), "a join of %s", m->name);
+        rc = membership_adopt(srv, next, false, source, NULL);
+        rc = rc == 1 ? 0 : rc < 0 ? rc : -DYN_EINTERNAL;
     }
-    if (rc == 0)
-        rc = ring_bytes(srv->ring, &resp.ring);
     if (rc < 0)
-        conn_send_error(c, j->id, rc, "join of %s: %s", m.name,
-                        dyn_strerror(rc));
-    else
-        conn_send(c, &resp.base);
-    free(resp.ring.data);
-    free(resp.ring_before.data);
+        snprintf(why, why_len, "join of %s: %s", m->name, dyn_strerror(rc));
+    return rc;
 }
 
-/* At the joining node: a JoinCmdReq waiting for the seed. */
-struct join_cmd {
-    struct conn *conn;
-    uint64_t id;
+/* At the joining node: a join waiting for the seed. */
+struct join_call {
+    struct server *srv;
     struct dyn_ring *before; /* this node's ring before; owned */
     char seed[DYN_RING_ADDRESS_BYTES];
+    membership_join_cb cb;
+    void *arg;
 };
 
+static void join_finish(struct join_call *jc, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 static void
-join_cmd_free(struct join_cmd *jc)
+join_finish(struct join_call *jc, int status, const char *fmt, ...)
 {
-    conn_request_end(jc->conn);
+    char why[DYN_MEMBERSHIP_WHY_BYTES] = "";
+    if (fmt != NULL) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(why, sizeof(why), fmt, ap);
+        va_end(ap);
+    }
+    jc->cb(jc->arg, status, why, jc->before, jc->srv->ring);
     dyn_ring_free(jc->before);
     free(jc);
 }
@@ -523,17 +454,15 @@ join_cmd_free(struct join_cmd *jc)
 static void
 join_reply_cb(void *arg, int status, const ProtobufCMessage *reply)
 {
-    struct join_cmd *jc = arg;
-    struct conn *c = jc->conn;
-    struct server *srv = c->srv;
+    struct join_call *jc = arg;
+    struct server *srv = jc->srv;
     if (status < 0) {
         if (reply != NULL)
-            conn_send_error(c, jc->id, status, "seed %s refused the join: %s",
-                            jc->seed, ((const Dynpb__Error *)reply)->message);
+            join_finish(jc, status, "seed %s refused the join: %s", jc->seed,
+                        ((const Dynpb__Error *)reply)->message);
         else
-            conn_send_error(c, jc->id, status, "seed %s: %s", jc->seed,
-                            dyn_strerror(status));
-        join_cmd_free(jc);
+            join_finish(jc, status, "seed %s: %s", jc->seed,
+                        dyn_strerror(status));
         return;
     }
     const Dynpb__JoinResp *r = (const Dynpb__JoinResp *)reply;
@@ -554,24 +483,13 @@ join_reply_cb(void *arg, int status, const ProtobufCMessage *reply)
     }
     dyn_ring_free(cluster_before);
     if (rc < 0) {
-        conn_send_error(c, jc->id, rc, "join via %s: %s", jc->seed,
-                        dyn_strerror(rc));
-        join_cmd_free(jc);
+        join_finish(jc, rc, "join via %s: %s", jc->seed, dyn_strerror(rc));
         return;
     }
     log_info("joined cluster %s via %s: epoch %llu, %u members",
              srv->cfg->cluster_name, jc->seed,
              (unsigned long long)srv->ring->epoch, srv->ring->member_count);
-    Dynpb__JoinCmdResp resp = DYNPB__JOIN_CMD_RESP__INIT;
-    resp.id = jc->id;
-    if (ring_bytes(jc->before, &resp.ring_before) < 0 ||
-        ring_bytes(srv->ring, &resp.ring_after) < 0)
-        conn_send_error(c, jc->id, -ENOMEM, "join: out of memory");
-    else
-        conn_send(c, &resp.base);
-    free(resp.ring_before.data);
-    free(resp.ring_after.data);
-    join_cmd_free(jc);
+    join_finish(jc, 0, NULL);
 }
 
 /* A node can join only a listen address its peers can reach. */
@@ -582,43 +500,40 @@ listen_is_routable(const char *listen)
            strncmp(listen, "[::]:", 5) != 0;
 }
 
-void
-req_join_cmd(struct conn *c, const ProtobufCMessage *msg)
+int
+membership_join(struct server *srv, const char *seed, uint32_t timeout_ms,
+                membership_join_cb cb, void *arg, char *why, size_t why_len)
 {
-    const Dynpb__JoinCmdReq *j = (const Dynpb__JoinCmdReq *)msg;
-    struct server *srv = c->srv;
     const struct dyn_config *cfg = srv->cfg;
     if (srv->ring->member_count > 1) {
-        conn_send_error(c, j->id, -DYN_EBADARG,
-                        "this node is already a member of a cluster of %u "
-                        "nodes (epoch %llu)",
-                        srv->ring->member_count,
-                        (unsigned long long)srv->ring->epoch);
-        return;
+        snprintf(why, why_len,
+                 "this node is already a member of a cluster of %u nodes "
+                 "(epoch %llu)",
+                 srv->ring->member_count, (unsigned long long)srv->ring->epoch);
+        return -DYN_EBADARG;
     }
-    if (strcmp(j->seed, cfg->listen) == 0) {
-        conn_send_error(c, j->id, -DYN_EBADARG,
-                        "the seed %s is this node: name another member",
-                        j->seed);
-        return;
+    if (strcmp(seed, cfg->listen) == 0) {
+        snprintf(why, why_len, "the seed %s is this node: name another member",
+                 seed);
+        return -DYN_EBADARG;
     }
     if (!listen_is_routable(cfg->listen)) {
-        conn_send_error(c, j->id, -DYN_EBADARG,
-                        "node.listen %s is not an address other nodes can "
-                        "reach: listen on the host's own address",
-                        cfg->listen);
-        return;
+        snprintf(why, why_len,
+                 "node.listen %s is not an address other nodes can reach: "
+                 "listen on the host's own address",
+                 cfg->listen);
+        return -DYN_EBADARG;
     }
-    struct join_cmd *jc = calloc(1, sizeof(*jc));
+    struct join_call *jc = calloc(1, sizeof(*jc));
     if (jc == NULL || dyn_ring_copy(srv->ring, &jc->before) < 0) {
         free(jc);
-        conn_send_error(c, j->id, -ENOMEM, "join: out of memory");
-        return;
+        snprintf(why, why_len, "join: out of memory");
+        return -ENOMEM;
     }
-    jc->conn = c;
-    jc->id = j->id;
-    snprintf(jc->seed, sizeof(jc->seed), "%s", j->seed);
-    conn_request_begin(c);
+    jc->srv = srv;
+    jc->cb = cb;
+    jc->arg = arg;
+    snprintf(jc->seed, sizeof(jc->seed), "%s", seed);
     Dynpb__JoinReq req = DYNPB__JOIN_REQ__INIT;
     req.cluster = cfg->cluster_name;
     req.partitions = srv->ring->partitions;
@@ -626,10 +541,11 @@ req_join_cmd(struct conn *c, const ProtobufCMessage *msg)
     req.name = cfg->node_name;
     req.address = cfg->listen;
     req.zone = cfg->zone != NULL ? cfg->zone : "";
-    int rc = peer_call(srv, j->seed, &req.base, cfg->request_timeout_ms,
-                       join_reply_cb, jc);
+    int rc = peer_call(srv, seed, &req.base, timeout_ms, join_reply_cb, jc);
     if (rc < 0) {
-        conn_send_error(c, j->id, rc, "seed %s: %s", j->seed, dyn_strerror(rc));
-        join_cmd_free(jc);
+        snprintf(why, why_len, "seed %s: %s", seed, dyn_strerror(rc));
+        dyn_ring_free(jc->before);
+        free(jc);
     }
+    return rc;
 }

@@ -30,9 +30,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <protobuf-c/protobuf-c.h>
+
 #include "ring.h"
 
-struct conn;
+#define DYN_MEMBERSHIP_WHY_BYTES 512 /* a join's failure, as told to dynctl */
+
+struct idclash_identity;
 struct server;
 
 int membership_init(struct server *srv);
@@ -55,12 +59,68 @@ int membership_adopt(struct server *srv, struct dyn_ring *ring, bool force,
  * idclash.h), borrowed until the next loop turn, or NULL when none was
  * heard.  *newer: this node started later and must take no writes.
  */
-struct idclash_identity;
 const struct idclash_identity *membership_id_rival(const struct server *srv,
                                                    bool *newer);
 
 /* True when the member answered lately and its last call neither timed
  * out nor was refused (itself: always). */
 bool membership_reachable(struct server *srv, const struct dyn_ring_member *m);
+
+/*
+ * A ring that `source` (for logs) sent as bytes (gossip): decode it and
+ * adopt it when newer (membership_adopt).  Bytes that do not decode are
+ * logged and dropped.
+ */
+void membership_heard_ring(struct server *srv, const uint8_t *data, size_t len,
+                           const char *source);
+
+/* `ring` encoded into out->data (malloc'd: the caller frees it).  0 or
+ * -ENOMEM. */
+int membership_ring_bytes(const struct dyn_ring *ring,
+                          ProtobufCBinaryData *out);
+
+/*
+ * `who` (borrowed) gossiped here.  Returns true, with the other node in
+ * *other, when its id was heard lately from another address, or is this
+ * node's own id at another address (idclash.h): the gossip answer tells
+ * the sender about the other.
+ */
+bool membership_heard_sender(struct server *srv,
+                             const struct idclash_identity *who,
+                             struct idclash_identity *other);
+
+/*
+ * At a seed: admit `m` (borrowed; fields checked by the caller) to the
+ * cluster: claim partitions for it in a ring of the next epoch and adopt
+ * that.  A member already in the ring with the same name and address is
+ * admitted again with no change.  Returns 0 (srv->ring names m) or a
+ * negative code with a one-line reason in why: -DYN_EBADARG (m is this
+ * node; m's id is a member under another name or address: a copied data
+ * directory; m's name or address is another member's), or what claiming
+ * or storing the ring returned.
+ */
+int membership_admit(struct server *srv, const struct dyn_ring_member *m,
+                     char *why, size_t why_len);
+
+/*
+ * A join ended: status 0 (this node now holds the cluster's ring) or a
+ * negative code with a one-line reason in `why`.  `before` is this
+ * node's ring before the join, `after` the one it holds now; all
+ * borrowed for the call.
+ */
+typedef void (*membership_join_cb)(void *arg, int status, const char *why,
+                                   const struct dyn_ring *before,
+                                   const struct dyn_ring *after);
+
+/*
+ * Join the cluster of the node at `seed` (HOST:PORT): it admits this node
+ * and answers with the new ring, which is adopted.  Returns 0 and runs cb
+ * exactly once later, or a negative code without running it, with a
+ * reason in why: -DYN_EBADARG (already in a cluster of several nodes, the
+ * seed is this node, node.listen is not routable), or peer_call's codes.
+ */
+int membership_join(struct server *srv, const char *seed, uint32_t timeout_ms,
+                    membership_join_cb cb, void *arg, char *why,
+                    size_t why_len);
 
 #endif
