@@ -27,8 +27,8 @@ typedef void (*dispatch_handler_fn)(struct conn *c,
 void dispatch_frame(struct conn *c, uint8_t code, const uint8_t *body,
                     uint32_t body_len);
 
-/* Client and admin handlers (req_kv.c, req_admin.c, handoff.c,
- * req_peer.c, membership.c). */
+/* Client and admin handlers (req_kv.c, req_admin.c, req_transfer.c,
+ * req_membership.c). */
 void req_get(struct conn *c, const ProtobufCMessage *msg);
 void req_put(struct conn *c, const ProtobufCMessage *msg);
 void req_ping(struct conn *c, const ProtobufCMessage *msg);
@@ -38,7 +38,7 @@ void req_handoff(struct conn *c, const ProtobufCMessage *msg);
 void req_partition_stats(struct conn *c, const ProtobufCMessage *msg);
 void req_join_cmd(struct conn *c, const ProtobufCMessage *msg);
 
-/* Node-to-node handlers (req_peer.c, membership.c). */
+/* Node-to-node handlers (req_replica.c, req_membership.c). */
 void req_replica_get(struct conn *c, const ProtobufCMessage *msg);
 void req_replica_put(struct conn *c, const ProtobufCMessage *msg);
 void req_transfer(struct conn *c, const ProtobufCMessage *msg);

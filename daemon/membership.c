@@ -17,12 +17,12 @@
 #include <xxhash.h>
 
 #include "err.h"
-#include "handoff.h"
 #include "idclash.h"
 #include "log.h"
 #include "peer.h"
 #include "ringfile.h"
 #include "server.h"
+#include "transfer.h"
 #include "wire.h"
 
 #define GOSSIP_INTERVAL_MS 1000
@@ -131,7 +131,7 @@ membership_adopt(struct server *srv, struct dyn_ring *ring, bool force,
     /* Transfers are queued (and stored) before the ring is: a crash in
      * between leaves transfers for a ring not yet adopted, which merge
      * harmlessly, never a ring whose transfers were lost. */
-    handoff_ring_changed(srv, old, ring, cluster_before);
+    transfers_ring_changed(srv, old, ring, cluster_before);
     char err[256];
     int rc = ringfile_store(srv->cfg, ring, err, sizeof(err));
     if (rc < 0) {

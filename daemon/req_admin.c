@@ -9,10 +9,10 @@
 #include "conn.h"
 #include "dispatch.h"
 #include "err.h"
-#include "handoff.h"
 #include "idclash.h"
 #include "membership.h"
 #include "server.h"
+#include "transfer.h"
 #include "wire.h"
 #include "writer.h"
 
@@ -96,7 +96,7 @@ req_status(struct conn *c, const ProtobufCMessage *msg)
     }
     resp.n_member_list = ring->member_count;
     resp.member_list = ptrs;
-    resp.transfers = handoff_count(srv);
+    resp.transfers = transfers_count(srv);
     char clash[DYN_RING_ADDRESS_BYTES + 64];
     bool newer = false;
     const struct idclash_identity *rival = membership_id_rival(srv, &newer);

@@ -51,12 +51,12 @@ const char *malloc_conf = "lg_tcache_nslots_mul:3,tcache_nslots_small_max:2000,"
 #include "conn.h"
 #include "coord.h"
 #include "err.h"
-#include "handoff.h"
 #include "inbound.h"
 #include "log.h"
 #include "membership.h"
 #include "peer.h"
 #include "ringfile.h"
+#include "transfer.h"
 #include "wire.h"
 #include "writer.h"
 
@@ -236,7 +236,7 @@ server_begin_stop(struct server *srv, const char *why)
     /* Background work first; then the calls to peers fail, so requests
      * waiting on replicas are answered before the writer stops. */
     membership_stop(srv);
-    handoff_stop(srv);
+    transfers_stop(srv);
     peers_stop(srv);
     inbound_stop(srv);
     /* Applies and flushes what is queued; its callbacks queue replies. */
@@ -384,7 +384,7 @@ server_start_cluster(struct server *srv, char *err, size_t err_len)
     if (rc == 0)
         rc = inbound_init(srv);
     if (rc == 0)
-        rc = handoff_init(srv);
+        rc = transfers_init(srv);
     if (rc == 0)
         rc = membership_init(srv);
     if (rc < 0)
@@ -430,7 +430,7 @@ server_init(struct server *srv, uv_loop_t *loop, const struct dyn_config *cfg,
     rc = server_start_cluster(srv, err, err_len);
     if (rc < 0) {
         membership_stop(srv);
-        handoff_stop(srv);
+        transfers_stop(srv);
         peers_stop(srv);
         inbound_stop(srv);
         uv_close((uv_handle_t *)&srv->listener, NULL);

@@ -20,7 +20,7 @@
 #include "store.h"
 
 struct conn;
-struct handoff;
+struct transfers;
 struct inbound_set;
 struct membership;
 struct peer_set;
@@ -50,7 +50,7 @@ struct server {
                                       for reuse (coord.c) */
     struct peer_set *peers;       /* owned; connections to other nodes */
     struct membership *membership; /* owned; gossip, joins */
-    struct handoff *handoff;      /* owned; partition transfers */
+    struct transfers *transfers;   /* owned; partition transfers */
     struct inbound_set *inbound;  /* owned; partitions being received */
     struct dyn_arena request_arena; /* the message being handled (a request
                                        or a peer's answer), reset when its

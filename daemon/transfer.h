@@ -1,5 +1,5 @@
 /*
- * handoff.h - partition transfers: when the ring changes, partitions
+ * transfer.h - partition transfers: when the ring changes, partitions
  * stream from the nodes that hold them to the nodes that now replicate
  * them (Dynamo sections 4.9 and 6.2).
  *
@@ -15,37 +15,39 @@
  * write that arrived meanwhile is kept and sent by a later pass).
  *
  * Batches are read from the store in key order (at most
- * HANDOFF_BATCH_BYTES or HANDOFF_BATCH_KEYS), sent to every target, and
+ * TRANSFER_BATCH_BYTES or TRANSFER_BATCH_KEYS), sent to every target, and
  * merged there with DVV sync, so a batch sent twice changes nothing.  A
  * target that fails is retried after a pause; the transfer shows why.
  * At most cluster.transfer_slots transfers run at once (0 pauses them);
  * the rest wait.
  *
- * Transfers not yet done are listed in data_dir/transfers (rewritten at
- * most once per tick when the list changed), so a node restarted in the
- * middle sends those partitions again, from their first key.
+ * Transfers not yet done are listed in data_dir/transfers
+ * (transfer_file.h; rewritten at most once per tick when the list changed), so
+ * a node restarted in the middle sends those partitions again, from their first
+ * key.
  *
- * A sweep (at start and every HANDOFF_SWEEP_MS) finds partitions this
+ * A sweep (at start and every TRANSFER_SWEEP_MS) finds partitions this
  * node holds data for but does not replicate, and hands them off: this
  * finishes handoffs cut short by a restart and moves the data of a node
  * that joined with data of its own.
  *
  * Loop thread.
  */
-#ifndef DYNAMOD_HANDOFF_H
-#define DYNAMOD_HANDOFF_H
+#ifndef DYNAMOD_TRANSFER_H
+#define DYNAMOD_TRANSFER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "ring.h"
 
 struct server;
 
-int handoff_init(struct server *srv);
+int transfers_init(struct server *srv);
 
 /* Stop: transfers stop where they are; they resume after a restart from
  * the transfers file. */
-void handoff_stop(struct server *srv);
+void transfers_stop(struct server *srv);
 
 /*
  * The ring is changing from `old` (still srv->ring) to `cur` (both
@@ -56,11 +58,31 @@ void handoff_stop(struct server *srv);
  * found (inbound.h); NULL means `old` (it differs for a node joining: its
  * own old ring is itself alone).
  */
-void handoff_ring_changed(struct server *srv, const struct dyn_ring *old,
-                          const struct dyn_ring *cur,
-                          const struct dyn_ring *cluster_before);
+void transfers_ring_changed(struct server *srv, const struct dyn_ring *old,
+                            const struct dyn_ring *cur,
+                            const struct dyn_ring *cluster_before);
 
 /* Transfers queued or running. */
-uint32_t handoff_count(struct server *srv);
+uint32_t transfers_count(struct server *srv);
+
+#define TRANSFER_WHY_BYTES 192
+
+/* A transfer as `dynctl handoff` shows it. */
+struct transfer_info {
+    uint32_t partition;
+    char to[DYN_RING_MAX_N][DYN_RING_NAME_BYTES]; /* target names */
+    uint32_t to_count;
+    uint64_t done_keys, total_keys;   /* keys sent / counted at start */
+    uint64_t done_bytes, total_bytes; /* the same in bytes */
+    uint64_t rate_bps;                /* bytes a second since it began */
+    uint32_t eta_s;                   /* at that rate; 0: unknown */
+    const char *state;                /* "waiting", "sending", ...: static */
+    char why[TRANSFER_WHY_BYTES];     /* why it is retrying, or "" */
+    bool handoff;                     /* deleted here once sent */
+};
+
+/* Up to `max` transfers, in start order, into out.  Returns the count. */
+uint32_t transfers_report(const struct server *srv, struct transfer_info *out,
+                          uint32_t max);
 
 #endif

@@ -1,7 +1,7 @@
 /*
- * req_peer.c - what a node does for its peers: read its copy of a key,
- * merge a replica's object, merge a transfer batch, count what it holds
- * per partition.
+ * req_replica.c - what a node does for its peers: read its copy of a key
+ * (ReplicaGetReq), merge a replica's object (ReplicaPutReq) and merge a
+ * batch of another node's partition transfer (TransferReq).
  *
  * Everything that arrives is checked like a client request: key sizes,
  * object encodings (strictly decoded, values bounded by max_value_bytes),
@@ -103,9 +103,8 @@ req_replica_get(struct conn *c, const ProtobufCMessage *msg)
         int rc = dyn_store_begin(srv->store, false, &txn);
         bool in_txn = rc == 0;
         if (in_txn)
-            rc = dyn_kv_get_encoded(txn, partition_of(srv, g->key),
-                                    g->key.data, g->key.len, &srv->limits,
-                                    &obj, &encoding);
+            rc = dyn_kv_get_encoded(txn, partition_of(srv, g->key), g->key.data,
+                                    g->key.len, &srv->limits, &obj, &encoding);
         /* Answered before the read ends: both borrow from it. */
         replica_get_done(rg, rc == -DYN_ENOTFOUND ? 0 : rc, &obj, encoding);
         dyn_object_free(&obj);
@@ -174,9 +173,8 @@ merge_op_new(struct server *srv, ProtobufCBinaryData key,
         *rc = -DYN_EOBJECTSIZE;
         return NULL;
     }
-    return writer_op_new_encoded(WRITER_MERGE, partition_of(srv, key),
-                                 key.data, key.len, object.data,
-                                 (uint32_t)object.len,
+    return writer_op_new_encoded(WRITER_MERGE, partition_of(srv, key), key.data,
+                                 key.len, object.data, (uint32_t)object.len,
                                  srv->cfg->max_value_bytes, rc);
 }
 
@@ -287,53 +285,4 @@ req_transfer(struct conn *c, const ProtobufCMessage *msg)
     if (m != NULL)
         merge_req_queued(m, rc);
     free(ops);
-}
-
-struct stats_visit {
-    uint64_t *keys, *bytes;
-    uint32_t partitions;
-};
-
-static int
-stats_visit(void *arg, uint32_t partition, struct dyn_bytes key,
-            struct dyn_bytes value)
-{
-    struct stats_visit *v = arg;
-    if (partition >= v->partitions)
-        return 0; /* not this ring's: cannot be, Q is fixed */
-    v->keys[partition]++;
-    v->bytes[partition] += key.len + value.len;
-    return 0;
-}
-
-void
-req_partition_stats(struct conn *c, const ProtobufCMessage *msg)
-{
-    struct server *srv = c->srv;
-    uint64_t id = dyn_wire_msg_id(msg);
-    uint32_t q = srv->ring->partitions;
-    Dynpb__PartitionStatsResp resp = DYNPB__PARTITION_STATS_RESP__INIT;
-    resp.id = id;
-    resp.keys = calloc(q, sizeof(*resp.keys));
-    resp.bytes = calloc(q, sizeof(*resp.bytes));
-    struct dyn_store_txn *txn = NULL;
-    int rc = resp.keys && resp.bytes ? 0 : -ENOMEM;
-    if (rc == 0)
-        rc = dyn_store_begin(srv->store, false, &txn);
-    if (rc == 0) {
-        struct stats_visit v = {resp.keys, resp.bytes, q};
-        /* One scan of the whole store on the loop: an operator's request,
-         * made before a join, not on the request path. */
-        rc = dyn_store_scan_all(txn, stats_visit, &v);
-        dyn_store_abort(txn);
-    }
-    if (rc < 0) {
-        conn_send_error(c, id, rc, "partition stats: %s", dyn_strerror(rc));
-    } else {
-        resp.n_keys = q;
-        resp.n_bytes = q;
-        conn_send(c, &resp.base);
-    }
-    free(resp.keys);
-    free(resp.bytes);
 }

@@ -1,6 +1,6 @@
 /*
- * handoff.c - partition transfers (handoff.h), and the HandoffReq that
- * shows them.
+ * transfer.c - partition transfers (transfer.h); dynctl handoff shows
+ * them (req_transfer.c).
  *
  * A transfer's life: WAITING (for a slot) -> SENDING (a batch in flight
  * to its targets) -> [RETRYING (a target failed; the batch goes again to
@@ -12,17 +12,13 @@
  *
  * Loop thread.
  */
-#include "handoff.h"
+#include "transfer.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
 
-#include "conn.h"
-#include "coord.h"
-#include "datadir.h"
-#include "dispatch.h"
 #include "err.h"
 #include "inbound.h"
 #include "log.h"
@@ -30,18 +26,16 @@
 #include "preflist.h"
 #include "record.h"
 #include "server.h"
+#include "transfer_file.h"
 #include "wire.h"
 #include "writer.h"
 
-#define HANDOFF_TICK_MS 100
-#define HANDOFF_FIRST_SWEEP_MS 1000
-#define HANDOFF_SWEEP_MS 10000
-#define HANDOFF_BATCH_BYTES (256u * 1024)
-#define HANDOFF_BATCH_KEYS 512u
-#define HANDOFF_RETRY_MS 1000
-#define HANDOFF_WHY_BYTES 192
-#define HANDOFF_FILE "transfers"            /* in data_dir */
-#define HANDOFF_FILE_MAX (8u * 1024 * 1024) /* refused beyond this */
+#define TRANSFER_TICK_MS 100
+#define TRANSFER_FIRST_SWEEP_MS 1000
+#define TRANSFER_SWEEP_MS 10000
+#define TRANSFER_BATCH_BYTES (256u * 1024)
+#define TRANSFER_BATCH_KEYS 512u
+#define TRANSFER_RETRY_MS 1000
 
 enum transfer_state {
     T_WAITING,
@@ -71,7 +65,7 @@ struct transfer {
     bool whole;   /* this node held a whole copy (a replica in the
                      cluster's ring before): its last batch says so */
     enum transfer_state state;
-    char why[HANDOFF_WHY_BYTES];
+    char why[TRANSFER_WHY_BYTES];
     uint32_t busy; /* calls and writes in flight */
 
     uint64_t total_keys, total_bytes; /* counted at start */
@@ -91,7 +85,7 @@ struct transfer {
     uint64_t retry_at; /* uv_now() */
 };
 
-struct handoff {
+struct transfers {
     uv_timer_t timer;
     struct transfer *list; /* in start order */
     bool dirty;            /* list changed since the file was written */
@@ -101,22 +95,22 @@ struct handoff {
 
 static void transfer_send(struct transfer *t);
 static void transfer_next_batch(struct transfer *t);
-static void handoff_save(struct server *srv);
-static void handoff_tick_cb(uv_timer_t *timer);
+static void transfers_save(struct server *srv);
+static void transfers_tick_cb(uv_timer_t *timer);
 
 /* Run the tick on the next loop turn: a slot came free. */
 static void
-handoff_kick(struct server *srv)
+transfers_kick(struct server *srv)
 {
-    struct handoff *h = srv->handoff;
+    struct transfers *h = srv->transfers;
     if (h != NULL)
-        uv_timer_start(&h->timer, handoff_tick_cb, 0, HANDOFF_TICK_MS);
+        uv_timer_start(&h->timer, transfers_tick_cb, 0, TRANSFER_TICK_MS);
 }
 
 static bool
 stopping(const struct transfer *t)
 {
-    return t->srv->handoff == NULL;
+    return t->srv->transfers == NULL;
 }
 
 /* ---- batches ---- */
@@ -169,9 +163,9 @@ batch_visit(void *arg, uint32_t partition, struct dyn_bytes key,
     if (t->has_resume && key.len == t->resume_len &&
         memcmp(key.data, t->resume, key.len) == 0)
         return 0; /* sent with the previous batch */
-    if (t->entry_count >= HANDOFF_BATCH_KEYS ||
+    if (t->entry_count >= TRANSFER_BATCH_KEYS ||
         (t->entry_count > 0 &&
-         t->batch_bytes + value.len > HANDOFF_BATCH_BYTES))
+         t->batch_bytes + value.len > TRANSFER_BATCH_BYTES))
         return 1; /* full */
     struct batch_entry *e = &t->entries[t->entry_count];
     dyn_object_init(&e->obj);
@@ -202,7 +196,7 @@ static int
 batch_read(struct transfer *t)
 {
     batch_free(t);
-    t->entries = calloc(HANDOFF_BATCH_KEYS, sizeof(*t->entries));
+    t->entries = calloc(TRANSFER_BATCH_KEYS, sizeof(*t->entries));
     if (t->entries == NULL)
         return -ENOMEM;
     struct dyn_store_txn *txn;
@@ -374,13 +368,13 @@ batch_done(struct transfer *t)
 {
     if (t->batch_failed) {
         t->state = T_RETRYING;
-        t->retry_at = uv_now(t->srv->loop) + HANDOFF_RETRY_MS;
+        t->retry_at = uv_now(t->srv->loop) + TRANSFER_RETRY_MS;
         return;
     }
     t->why[0] = '\0';
     if (t->final) {
         t->state = T_DONE;
-        handoff_kick(t->srv);
+        transfers_kick(t->srv);
         return;
     }
     t->done_keys += t->entry_count;
@@ -411,7 +405,7 @@ transfer_next_batch(struct transfer *t)
         snprintf(t->why, sizeof(t->why), "reading the store: %s",
                  dyn_strerror(rc));
         t->state = T_RETRYING;
-        t->retry_at = uv_now(t->srv->loop) + HANDOFF_RETRY_MS;
+        t->retry_at = uv_now(t->srv->loop) + TRANSFER_RETRY_MS;
         return;
     }
     /* The end: one more, empty, batch says so to the targets. */
@@ -480,16 +474,12 @@ transfer_begin(struct transfer *t)
     transfer_next_batch(t);
 }
 
-/* Flags of a transfer, as kept in the transfers file. */
-#define TRANSFER_HANDOFF 1u
-#define TRANSFER_WHOLE 2u
-
 static void
 transfer_add(struct server *srv, uint32_t partition,
              const struct preflist_target *targets, uint32_t count,
              unsigned flags)
 {
-    struct handoff *h = srv->handoff;
+    struct transfers *h = srv->transfers;
     struct transfer *t = calloc(1, sizeof(*t));
     if (t == NULL) {
         log_error("partition %u: no memory for its transfer; the next "
@@ -501,8 +491,8 @@ transfer_add(struct server *srv, uint32_t partition,
     t->partition = partition;
     memcpy(t->targets, targets, count * sizeof(targets[0]));
     t->target_count = count;
-    t->handoff = flags & TRANSFER_HANDOFF;
-    t->whole = flags & TRANSFER_WHOLE;
+    t->handoff = flags & TRANSFER_FILE_HANDOFF;
+    t->whole = flags & TRANSFER_FILE_WHOLE;
     t->state = T_WAITING;
     if (srv->cfg->transfer_slots == 0)
         snprintf(t->why, sizeof(t->why), "paused: cluster.transfer_slots is 0");
@@ -526,11 +516,11 @@ target_in(const struct preflist_target *list, uint32_t count, uint64_t id)
 }
 
 void
-handoff_ring_changed(struct server *srv, const struct dyn_ring *old,
-                     const struct dyn_ring *cur,
-                     const struct dyn_ring *cluster_before)
+transfers_ring_changed(struct server *srv, const struct dyn_ring *old,
+                       const struct dyn_ring *cur,
+                       const struct dyn_ring *cluster_before)
 {
-    if (srv->handoff == NULL || old->partitions != cur->partitions)
+    if (srv->transfers == NULL || old->partitions != cur->partitions)
         return;
     if (cluster_before == NULL || cluster_before->partitions != cur->partitions)
         cluster_before = old;
@@ -570,23 +560,23 @@ handoff_ring_changed(struct server *srv, const struct dyn_ring *old,
         /* New replicas get a transfer even of an empty partition: its
          * last batch tells them they hold all of it. */
         transfer_add(srv, p, to, nt,
-                     (now_in ? 0 : TRANSFER_HANDOFF) |
-                         (before_in ? TRANSFER_WHOLE : 0));
+                     (now_in ? 0 : TRANSFER_FILE_HANDOFF) |
+                         (before_in ? TRANSFER_FILE_WHOLE : 0));
         started++;
     }
     if (started > 0 || receiving > 0) {
         log_info("ring epoch %llu: %u partition transfers queued, %u "
                  "partitions to receive",
                  (unsigned long long)cur->epoch, started, receiving);
-        handoff_save(srv); /* now: the caller stores the ring next */
+        transfers_save(srv); /* now: the caller stores the ring next */
     }
 }
 
 /* Partitions held here but not replicated here: hand them off. */
 static void
-handoff_sweep(struct server *srv)
+transfers_sweep(struct server *srv)
 {
-    struct handoff *h = srv->handoff;
+    struct transfers *h = srv->transfers;
     uint32_t found = 0;
     for (uint32_t p = 0; p < srv->ring->partitions; p++) {
         struct preflist_target tg[DYN_RING_MAX_N];
@@ -600,7 +590,7 @@ handoff_sweep(struct server *srv)
         struct count c;
         if (queued || partition_count(srv, p, &c, false) < 0 || c.keys == 0)
             continue;
-        transfer_add(srv, p, tg, n, TRANSFER_HANDOFF);
+        transfer_add(srv, p, tg, n, TRANSFER_FILE_HANDOFF);
         found++;
     }
     if (found > 0)
@@ -609,139 +599,89 @@ handoff_sweep(struct server *srv)
                  found);
 }
 
-/* ---- the transfers file ----
- *
- * Transfers not yet done are kept in data_dir/transfers, one per line:
- * "PARTITION FLAGS TARGET_ID[,TARGET_ID...]" (FLAGS 0..3: TRANSFER_*
- * bits; ids in hex), so a
- * node restarted mid-transfer sends the partition again (from its first
- * key: merges make that harmless).  Written at most once per tick.
- */
+/* ---- the transfers file (transfer_file.h) ---- */
 
 static void
-handoff_save(struct server *srv)
+transfers_save(struct server *srv)
 {
-    struct handoff *h = srv->handoff;
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
+    struct transfers *h = srv->transfers;
+    size_t cap = 0, len = 0;
+    for (struct transfer *t = h->list; t != NULL; t = t->next)
+        cap += TRANSFER_FILE_LINE_BYTES;
+    char *buf = malloc(cap ? cap : 1);
     for (struct transfer *t = h->list; buf != NULL && t != NULL; t = t->next) {
         if (t->state == T_DONE)
             continue;
-        size_t need = len + 32 + (size_t)t->target_count * 17;
-        if (need > cap) {
-            char *nb = realloc(buf, cap = need * 2);
-            if (nb == NULL) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-        }
-        len += (size_t)snprintf(buf + len, cap - len, "%u %u", t->partition,
-                                (t->handoff ? TRANSFER_HANDOFF : 0) |
-                                    (t->whole ? TRANSFER_WHOLE : 0));
+        struct transfer_file_entry e = {
+            .partition = t->partition,
+            .flags = (t->handoff ? TRANSFER_FILE_HANDOFF : 0) |
+                     (t->whole ? TRANSFER_FILE_WHOLE : 0),
+            .target_count = t->target_count,
+        };
         for (uint32_t i = 0; i < t->target_count; i++)
-            len += (size_t)snprintf(buf + len, cap - len, "%c%016llx",
-                                    i ? ',' : ' ',
-                                    (unsigned long long)t->targets[i].id);
-        buf[len++] = '\n';
+            e.target[i] = t->targets[i].id;
+        transfer_file_format(&e, buf, cap, &len); /* fits: cap counted */
     }
     int rc = buf == NULL ? -ENOMEM
-                         : datadir_write_file(srv->cfg->data_dir, HANDOFF_FILE,
-                                              buf, len);
+                         : transfer_file_write(srv->cfg->data_dir, buf, len);
     free(buf);
     if (rc < 0) {
-        log_warn("%s/" HANDOFF_FILE ": %s (transfers in progress would be "
-                 "lost by a restart)",
+        log_warn("%s/" TRANSFER_FILE_NAME ": %s (transfers in progress would "
+                 "be lost by a restart)",
                  srv->cfg->data_dir, dyn_strerror(rc));
         return; /* dirty stays set: tried again next tick */
     }
     h->dirty = false;
 }
 
-/* Parse one line of the file into a transfer of the current ring. */
-static bool
-handoff_load_line(struct server *srv, char *line)
+/* A transfer read back from the file, to the targets still in the ring. */
+static void
+transfers_load_entry(void *arg, const struct transfer_file_entry *e)
 {
-    char *end;
-    unsigned long p = strtoul(line, &end, 10);
-    if (end == line || *end != ' ' || p >= srv->ring->partitions)
-        return false;
-    line = end + 1;
-    if (line[0] < '0' || line[0] > '3' || line[1] != ' ')
-        return false;
-    unsigned flags = (unsigned)(line[0] - '0');
-    line += 2;
+    struct server *srv = arg;
     struct preflist_target to[DYN_RING_MAX_N];
     uint32_t n = 0;
-    const struct dyn_ring *ring = srv->ring;
-    for (;;) {
-        uint64_t id = strtoull(line, &end, 16);
-        if (end - line != 16 || n >= DYN_RING_MAX_N)
-            return false;
-        for (uint32_t i = 0; i < ring->member_count; i++)
-            if (ring->members[i].id == id) {
-                struct dyn_ring_member *m = &ring->members[i];
-                to[n] = (struct preflist_target){.id = id};
-                memcpy(to[n].name, m->name, sizeof(to[n].name));
-                memcpy(to[n].address, m->address, sizeof(to[n].address));
-                n++;
-            }
-        if (*end != ',')
-            break;
-        line = end + 1;
+    for (uint32_t i = 0; i < e->target_count; i++) {
+        const struct dyn_ring_member *m =
+            dyn_ring_member_by_id(srv->ring, e->target[i]);
+        if (m == NULL)
+            continue;
+        to[n] = (struct preflist_target){.id = m->id};
+        memcpy(to[n].name, m->name, sizeof(to[n].name));
+        memcpy(to[n].address, m->address, sizeof(to[n].address));
+        n++;
     }
-    if (*end != '\0')
-        return false;
     if (n > 0) /* targets gone from the ring meanwhile: nothing to send */
-        transfer_add(srv, (uint32_t)p, to, n, flags);
-    return true;
+        transfer_add(srv, e->partition, to, n, e->flags);
 }
 
 static void
-handoff_load(struct server *srv)
+transfers_load(struct server *srv)
 {
-    uint8_t *buf;
-    size_t len;
-    int rc = datadir_read_file(srv->cfg->data_dir, HANDOFF_FILE,
-                               HANDOFF_FILE_MAX, &buf, &len);
+    uint32_t bad;
+    int rc = transfer_file_read(srv->cfg->data_dir, srv->ring->partitions,
+                                transfers_load_entry, srv, &bad);
     if (rc == -ENOENT)
         return;
     if (rc < 0) {
-        log_warn("%s/" HANDOFF_FILE ": %s; the sweep hands off what it "
+        log_warn("%s/" TRANSFER_FILE_NAME ": %s; the sweep hands off what it "
                  "finds",
                  srv->cfg->data_dir, dyn_strerror(rc));
         return;
     }
-    char *text = malloc(len + 1);
-    if (text != NULL) {
-        memcpy(text, buf, len);
-        text[len] = '\0';
-        uint32_t count = 0, bad = 0;
-        char *save = NULL;
-        for (char *line = strtok_r(text, "\n", &save); line != NULL;
-             line = strtok_r(NULL, "\n", &save)) {
-            if (handoff_load_line(srv, line))
-                count++;
-            else
-                bad++;
-        }
-        if (count > 0 || bad > 0)
-            log_info("%u partition transfers resumed from %s/" HANDOFF_FILE
-                     "%s",
-                     count, srv->cfg->data_dir,
-                     bad ? " (some lines not understood were dropped)" : "");
-    }
-    free(text);
-    free(buf);
+    if (rc > 0 || bad > 0)
+        log_info("%d partition transfers resumed from %s/" TRANSFER_FILE_NAME
+                 "%s",
+                 rc, srv->cfg->data_dir,
+                 bad ? " (some lines not understood were dropped)" : "");
 }
 
 /* Start waiting transfers while slots are free.  One that finds nothing
  * to send is done at once and takes no slot. */
 static void
-handoff_start_waiting(struct server *srv, uint32_t active)
+transfers_start_waiting(struct server *srv, uint32_t active)
 {
-    struct handoff *h = srv->handoff;
+    struct transfers *h = srv->transfers;
     uint32_t slots = srv->cfg->transfer_slots;
     for (struct transfer *t = h->list; t != NULL && active < slots;
          t = t->next) {
@@ -754,10 +694,10 @@ handoff_start_waiting(struct server *srv, uint32_t active)
 }
 
 static void
-handoff_tick_cb(uv_timer_t *timer)
+transfers_tick_cb(uv_timer_t *timer)
 {
     struct server *srv = timer->data;
-    struct handoff *h = srv->handoff;
+    struct transfers *h = srv->transfers;
     uint64_t now = uv_now(srv->loop);
     uint32_t active = 0;
     for (struct transfer **pp = &h->list; *pp != NULL;) {
@@ -781,45 +721,45 @@ handoff_tick_cb(uv_timer_t *timer)
             active++;
         pp = &t->next;
     }
-    handoff_start_waiting(srv, active);
+    transfers_start_waiting(srv, active);
     if (now >= h->next_sweep) {
-        h->next_sweep = now + HANDOFF_SWEEP_MS;
-        handoff_sweep(srv);
+        h->next_sweep = now + TRANSFER_SWEEP_MS;
+        transfers_sweep(srv);
     }
     if (h->dirty)
-        handoff_save(srv);
+        transfers_save(srv);
 }
 
 int
-handoff_init(struct server *srv)
+transfers_init(struct server *srv)
 {
-    struct handoff *h = calloc(1, sizeof(*h));
+    struct transfers *h = calloc(1, sizeof(*h));
     if (h == NULL)
         return -ENOMEM;
-    srv->handoff = h;
-    h->next_sweep = uv_now(srv->loop) + HANDOFF_FIRST_SWEEP_MS;
-    handoff_load(srv);
+    srv->transfers = h;
+    h->next_sweep = uv_now(srv->loop) + TRANSFER_FIRST_SWEEP_MS;
+    transfers_load(srv);
     uv_timer_init(srv->loop, &h->timer);
     h->timer.data = srv;
-    return uv_timer_start(&h->timer, handoff_tick_cb, HANDOFF_TICK_MS,
-                          HANDOFF_TICK_MS);
+    return uv_timer_start(&h->timer, transfers_tick_cb, TRANSFER_TICK_MS,
+                          TRANSFER_TICK_MS);
 }
 
 static void
-handoff_free_cb(uv_handle_t *handle)
+transfers_free_cb(uv_handle_t *handle)
 {
     free(handle->data);
 }
 
 void
-handoff_stop(struct server *srv)
+transfers_stop(struct server *srv)
 {
-    struct handoff *h = srv->handoff;
+    struct transfers *h = srv->transfers;
     if (h == NULL)
         return;
     if (h->dirty)
-        handoff_save(srv);
-    srv->handoff = NULL; /* transfers see they are stopping */
+        transfers_save(srv);
+    srv->transfers = NULL; /* transfers see they are stopping */
     struct transfer *t = h->list;
     while (t != NULL) {
         struct transfer *next = t->next;
@@ -828,33 +768,31 @@ handoff_stop(struct server *srv)
         t = next;
     }
     h->timer.data = h;
-    uv_close((uv_handle_t *)&h->timer, handoff_free_cb);
+    uv_close((uv_handle_t *)&h->timer, transfers_free_cb);
 }
 
 uint32_t
-handoff_count(struct server *srv)
+transfers_count(struct server *srv)
 {
     uint32_t n = 0;
-    if (srv->handoff != NULL)
-        for (struct transfer *t = srv->handoff->list; t != NULL; t = t->next)
+    if (srv->transfers != NULL)
+        for (struct transfer *t = srv->transfers->list; t != NULL; t = t->next)
             n++;
     return n;
 }
 
-/* ---- HandoffReq ---- */
+/* ---- what dynctl handoff shows ---- */
 
 static void
-fill_transfer(struct server *srv, const struct transfer *t,
-              Dynpb__Transfer *out, char **to)
+transfer_info_of(const struct server *srv, const struct transfer *t,
+                 struct transfer_info *out)
 {
     uint64_t now = uv_now(srv->loop);
-    dynpb__transfer__init(out);
+    memset(out, 0, sizeof(*out));
     out->partition = t->partition;
-    out->from = srv->cfg->node_name;
     for (uint32_t i = 0; i < t->target_count; i++)
-        to[i] = (char *)t->targets[i].name;
-    out->n_to = t->target_count;
-    out->to = to;
+        memcpy(out->to[i], t->targets[i].name, sizeof(out->to[i]));
+    out->to_count = t->target_count;
     out->done_keys = t->done_keys;
     out->total_keys =
         t->total_keys > t->done_keys ? t->total_keys : t->done_keys;
@@ -867,35 +805,20 @@ fill_transfer(struct server *srv, const struct transfer *t,
     if (out->rate_bps > 0)
         out->eta_s =
             (uint32_t)((out->total_bytes - out->done_bytes) / out->rate_bps);
-    out->state = (char *)state_names[t->state];
-    out->why = (char *)t->why;
+    out->state = state_names[t->state];
+    memcpy(out->why, t->why, sizeof(out->why));
     out->handoff = t->handoff;
 }
 
-void
-req_handoff(struct conn *c, const ProtobufCMessage *msg)
+uint32_t
+transfers_report(const struct server *srv, struct transfer_info *out,
+                 uint32_t max)
 {
-    struct server *srv = c->srv;
-    Dynpb__HandoffResp resp = DYNPB__HANDOFF_RESP__INIT;
-    resp.id = dyn_wire_msg_id(msg);
-    uint32_t n = handoff_count(srv);
-    Dynpb__Transfer *ts = calloc(n ? n : 1, sizeof(*ts));
-    Dynpb__Transfer **ptrs = calloc(n ? n : 1, sizeof(*ptrs));
-    char **to = calloc((size_t)(n ? n : 1) * DYN_RING_MAX_N, sizeof(*to));
-    if (ts == NULL || ptrs == NULL || to == NULL) {
-        conn_send_error(c, resp.id, -ENOMEM, "handoff: out of memory");
-    } else {
-        uint32_t i = 0;
-        for (struct transfer *t = n ? srv->handoff->list : NULL; t != NULL;
-             t = t->next, i++) {
-            fill_transfer(srv, t, &ts[i], &to[(size_t)i * DYN_RING_MAX_N]);
-            ptrs[i] = &ts[i];
-        }
-        resp.n_transfers = n;
-        resp.transfers = ptrs;
-        conn_send(c, &resp.base);
-    }
-    free(ts);
-    free(ptrs);
-    free(to);
+    uint32_t n = 0;
+    if (srv->transfers == NULL)
+        return 0;
+    for (const struct transfer *t = srv->transfers->list; t != NULL && n < max;
+         t = t->next)
+        transfer_info_of(srv, t, &out[n++]);
+    return n;
 }
