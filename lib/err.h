@@ -39,7 +39,9 @@
     XX(EINTERNAL, 1020, "internal error")                                      \
     XX(EOBJECTSIZE, 1021, "object too large (max_object_bytes)")          \
     XX(EUNAVAILABLE, 1022, "no replica available")                            \
-    XX(ENOTMEMBER, 1023, "not a member of this cluster")
+    XX(ENOTMEMBER, 1023, "not a member of this cluster")                       \
+    XX(ECONTEXTAHEAD, 1024, "context names writes this node never made")       \
+    XX(ECOUNTER, 1025, "this node's write counter for the key is used up")
 
 enum dyn_err {
 #define DYN_ERR_ENUM(name, value, msg) DYN_##name = (value),
