@@ -76,6 +76,7 @@ cli_exit_for(int code)
     case -DYN_EVALUESIZE:
     case -DYN_EFRAMESIZE: /* the node's answer to a request too large */
     case -DYN_EBADCONTEXT:
+    case -DYN_ECONTEXTAHEAD:
     case -DYN_ECONFIG:
         return CLI_EXIT_USAGE;
     case -DYN_EQUORUM:

@@ -49,8 +49,13 @@ kv_fail(struct cli *cli, struct client *c, int code, const char *what,
         const char *key)
 {
     char text[KV_KEY_TEXT_BYTES];
+    /* A forged or mangled context; a fresh read gives a good one. */
+    const char *hint = code == -DYN_ECONTEXTAHEAD
+                           ? "; read the key again and write with the "
+                             "context of that read"
+                           : "";
     dyn_text_escape(text, sizeof(text), (const uint8_t *)key, strlen(key));
-    cli_error(cli, "%s %s: %s", what, text, c->err);
+    cli_error(cli, "%s %s: %s%s", what, text, c->err, hint);
     return cli_exit_for(code);
 }
 

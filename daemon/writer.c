@@ -208,7 +208,8 @@ is_txn_failure(int status)
 {
     return status < 0 && status != -DYN_ESIBLINGS &&
            status != -DYN_EOBJECTSIZE && status != -DYN_ECHECKSUM &&
-           status != -DYN_EFORMAT;
+           status != -DYN_EFORMAT && status != -DYN_ECONTEXTAHEAD &&
+           status != -DYN_ECOUNTER;
 }
 
 /* Apply ops one transaction each (after a batch failed as a whole). */

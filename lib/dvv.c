@@ -115,9 +115,23 @@ entry_max(struct dyn_vv_entry a, struct dyn_vv_entry b)
     return a.ts_ms >= b.ts_ms ? a : b;
 }
 
-/* Pointwise max of a and b into a fresh `out`.  0 or -ENOMEM. */
+/* `e` with its counter lowered to at most `base` + `lead`. */
+static struct dyn_vv_entry
+entry_bounded(struct dyn_vv_entry e, uint64_t base, uint64_t lead)
+{
+    if (e.counter > base && e.counter - base > lead)
+        e.counter = base + lead; /* < e.counter, so no overflow */
+    return e;
+}
+
+/*
+ * Pointwise max of a and b into a fresh `out`, where an entry of b counts
+ * for at most `lead` (> 0) more than a's entry for its node, or than 0
+ * when a has none (UINT64_MAX: no bound).  0 or -ENOMEM.
+ */
 static int
-vv_merge(struct dyn_vv *out, const struct dyn_vv *a, const struct dyn_vv *b)
+vv_merge_bounded(struct dyn_vv *out, const struct dyn_vv *a,
+                 const struct dyn_vv *b, uint64_t lead)
 {
     size_t cap = (size_t)a->len + b->len;
     uint32_t i = 0, j = 0, n = 0;
@@ -134,12 +148,22 @@ vv_merge(struct dyn_vv *out, const struct dyn_vv *a, const struct dyn_vv *b)
         if (j == b->len || (i < a->len && a->entry[i].node < b->entry[j].node))
             out->entry[n++] = a->entry[i++];
         else if (i == a->len || b->entry[j].node < a->entry[i].node)
-            out->entry[n++] = b->entry[j++];
-        else
-            out->entry[n++] = entry_max(a->entry[i++], b->entry[j++]);
+            out->entry[n++] = entry_bounded(b->entry[j++], 0, lead);
+        else {
+            struct dyn_vv_entry e = a->entry[i++];
+            out->entry[n++] =
+                entry_max(e, entry_bounded(b->entry[j++], e.counter, lead));
+        }
     }
     out->len = n;
     return 0;
+}
+
+/* Pointwise max of a and b into a fresh `out`.  0 or -ENOMEM. */
+static int
+vv_merge(struct dyn_vv *out, const struct dyn_vv *a, const struct dyn_vv *b)
+{
+    return vv_merge_bounded(out, a, b, UINT64_MAX);
 }
 
 int
@@ -331,7 +355,10 @@ put_siblings(const struct dyn_object *obj, const struct dyn_vv *ctx,
     return sib;
 }
 
-/* vv after a put: the old vv joined with ctx and the new dot. */
+/*
+ * vv after a put: the old vv joined with ctx (each entry at most
+ * DYN_DVV_MAX_CONTEXT_LEAD ahead, dvv.h) and the new dot.
+ */
 static int
 put_vv(struct dyn_vv *out, const struct dyn_vv *vv, const struct dyn_vv *ctx,
        struct dyn_dot dot, uint64_t now_ms)
@@ -339,7 +366,7 @@ put_vv(struct dyn_vv *out, const struct dyn_vv *vv, const struct dyn_vv *ctx,
     struct dyn_vv_entry e = {dot.node, dot.counter, now_ms};
     struct dyn_vv one = {1, &e};
     struct dyn_vv known;
-    int rc = vv_merge(&known, vv, ctx);
+    int rc = vv_merge_bounded(&known, vv, ctx, DYN_DVV_MAX_CONTEXT_LEAD);
 
     if (rc != 0)
         return rc;
@@ -370,7 +397,7 @@ object_put(struct dyn_object *obj, const struct dyn_vv *ctx, uint64_t node,
                                 value_len, NULL,   borrow};
     struct dyn_sibling *sib = NULL;
     struct dyn_vv vv;
-    uint64_t kept = 0, known;
+    uint64_t kept = 0, known, claimed;
     uint32_t count;
     int rc;
 
@@ -379,12 +406,16 @@ object_put(struct dyn_object *obj, const struct dyn_vv *ctx, uint64_t node,
     if (ctx == NULL)
         ctx = &empty_vv;
     /* ctx[node] counts too: the client may have read a replica that is
-     * ahead of this one, and a dot must never be reused. */
+     * ahead of this one, and a dot must never be reused.  But only so far
+     * ahead, or one forged context could use the counter up (dvv.h). */
     known = dyn_vv_get(&obj->vv, node);
-    if (dyn_vv_get(ctx, node) > known)
-        known = dyn_vv_get(ctx, node);
+    claimed = dyn_vv_get(ctx, node);
+    if (claimed > known && claimed - known > DYN_DVV_MAX_CONTEXT_LEAD)
+        return -DYN_ECONTEXTAHEAD;
+    if (claimed > known)
+        known = claimed;
     if (known == UINT64_MAX)
-        return -EOVERFLOW;
+        return -DYN_ECOUNTER;
     fresh.dot.counter = known + 1;
     for (uint32_t i = 0; i < obj->sibling_count; i++)
         kept += !put_supersedes(ctx, &obj->siblings[i]);

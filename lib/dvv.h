@@ -19,6 +19,24 @@
  *   new dot into vv.  With no
  *   context (ctx empty) only tombstones are dropped: the new value is a
  *   sibling of every live version (add-wins against concurrent deletes).
+ * - A context is client input, so its counters are believed only up to
+ *   DYN_DVV_MAX_CONTEXT_LEAD writes ahead of what the object knows of each
+ *   node.  An honest context leads a replica only by the writes that
+ *   replica missed (and the get that made it has usually read-repaired
+ *   it).  Believing any claim would let one put push a counter to
+ *   UINT64_MAX, after which that node can make no new dot and the key is
+ *   locked for good: a forged ctx[A] at A directly, a forged ctx[B] once
+ *   the joined vv reaches B by replication.  With the bound, running a
+ *   counter out takes 2^64 / 2^20 = 2^44 puts.  Past the bound:
+ *   ctx[A] is refused (-DYN_ECONTEXTAHEAD, nothing changes), since the
+ *   new dot must stay above every dot of A anywhere and lowering ctx[A]
+ *   could reuse one; any other node's entry is joined as at most
+ *   vv[X] + DYN_DVV_MAX_CONTEXT_LEAD, which only leaves vv lower than the
+ *   client claimed, so a write it saw and this replica did not may come
+ *   back as a false sibling but none is lost.  That one is not refused
+ *   because a coordinator that pruned X's entry (or has no copy of the
+ *   key, as a new replica before its transfer) sees an honest context
+ *   lead by all of X's writes, and reading again need not change that.
  * - sync(a, b): vv = pointwise max; a sibling survives if both sides hold
  *   it, or the other side's vv does not cover its dot (it never saw it).
  *   Sync is commutative, associative and idempotent.
@@ -54,6 +72,9 @@
 #define DYN_DVV_DEFAULT_MAX_ENTRIES 10   /* vector entries kept (paper: 10) */
 #define DYN_DVV_MAX_ENTRIES_LIMIT 1024   /* hard ceiling on any decoded vv */
 #define DYN_DVV_MAX_SIBLINGS_LIMIT 65536 /* hard ceiling, any decoded obj */
+/* How far a put's context may lead the object's vv, in writes of one node
+ * (see "A context is client input" above). */
+#define DYN_DVV_MAX_CONTEXT_LEAD (UINT64_C(1) << 20)
 
 struct dyn_dot {
     uint64_t node;    /* node id of the coordinator that made the write */
@@ -153,8 +174,13 @@ bool dyn_object_is_empty(const struct dyn_object *obj);
  *
  * Returns 0; -DYN_ESIBLINGS when the result would hold more than
  * limits->max_siblings siblings; -DYN_EBADARG for node 0 or a deleted put
- * with a value; -EOVERFLOW when node's counter is already UINT64_MAX;
- * -ENOMEM.  On any error `obj` is unchanged.
+ * with a value; -DYN_ECONTEXTAHEAD when ctx[node] is more than
+ * DYN_DVV_MAX_CONTEXT_LEAD ahead of obj's vv[node] (the client should read
+ * again); -DYN_ECOUNTER when node's counter is already UINT64_MAX (left
+ * by a context believed before that bound existed); -ENOMEM.  On any
+ * error `obj` is unchanged.
+ * Other nodes' entries of ctx are joined as at most vv[X] +
+ * DYN_DVV_MAX_CONTEXT_LEAD.
  *
  * dyn_object_put_borrowed() is the same but the new sibling borrows
  * `value` instead of copying it.

@@ -39,8 +39,10 @@
     XX(EINTERNAL, 1020, "internal error")                                      \
     XX(EOBJECTSIZE, 1021, "object too large (max_object_bytes)")          \
     XX(EUNAVAILABLE, 1022, "no replica available")                            \
-    XX(ENOTMEMBER, 1023, "not a member of this cluster")                      \
-    XX(EIDCLASH, 1024, "another node has this node's id")
+    XX(ENOTMEMBER, 1023, "not a member of this cluster")                       \
+    XX(ECONTEXTAHEAD, 1024, "context names writes this node never made")       \
+    XX(ECOUNTER, 1025, "this node's write counter for the key is used up")     \
+    XX(EIDCLASH, 1026, "another node has this node's id")
 
 enum dyn_err {
 #define DYN_ERR_ENUM(name, value, msg) DYN_##name = (value),

@@ -168,6 +168,27 @@ member_reachable() { member_reachable_is "$1" "$2" true; }
     assert_eq three "$output"
 }
 
+@test "a forged context entry for another node's id does not lock that node's writes" {
+    start_nodes 2
+    join_all 2
+    wait_until epochs_agree 2 2
+    wait_until transfers_done
+    # Both nodes replicate every key (N=3 capped at 2): n1 coordinates the
+    # forged put, and replication takes its vector to n2.
+    dyn -H "${ADDR[1]}" put k v1 -w 2
+    local id2 ctx forged
+    id2=$(dynctl -H "${ADDR[2]}" status --json | jq -r .node.id)
+    ctx=$(dyn -H "${ADDR[1]}" get k -r 2 --json | jq -r .context)
+    forged=$(ctxtool raise "$ctx" "$id2" 18446744073709551614) # 2^64 - 2
+    dyn -H "${ADDR[1]}" put k v2 -C "$forged" -w 2
+    # n2 coordinates these: each needs a new counter of n2's.
+    local v
+    for v in v3 v4 v5; do overwrite "${ADDR[2]}" k "$v"; done
+    ctx=$(dyn -H "${ADDR[2]}" get k -r 2 --json | jq -r .context)
+    dyn -H "${ADDR[2]}" del k -w 2 -C "$ctx"
+    run -1 dyn -H "${ADDR[1]}" get k -r 2
+}
+
 # value_at HOST KEY VALUE: HOST's own copy (R=1 answers from the local
 # copy of a replica first) holds VALUE.
 value_at() { [ "$(dyn -H "$1" get "$2" -r 1 2>/dev/null)" = "$3" ]; }

@@ -275,6 +275,62 @@ sibling_values() {
     run -1 dyn get nothing
 }
 
+# ---- contexts are client input -------------------------------------------
+
+FORGED_COUNTER=18446744073709551614 # 2^64 - 2: one write short of the end
+CONTEXT_LEAD=1048576                # DYN_DVV_MAX_CONTEXT_LEAD, 2^20 writes
+
+# forge KEY NODE: KEY's context with NODE's entry raised to FORGED_COUNTER.
+forge() { ctxtool raise "$(context "$1")" "$2" "$FORGED_COUNTER"; }
+
+# writes_work KEY: a put with a context, a del, two puts without (siblings)
+# and a resolve of KEY all succeed and read back.
+writes_work() {
+    dyn put "$1" a -C "$(context "$1")"
+    assert_eq a "$(dyn get "$1")" "value after the put"
+    dyn del "$1" -C "$(context "$1")"
+    run -1 dyn get "$1"
+    dyn put "$1" b
+    dyn put "$1" c 2>/dev/null
+    dyn resolve "$1" --value d
+    assert_eq d "$(dyn get "$1")" "value after the resolve"
+}
+
+@test "a put whose context claims writes the node never made exits 2 with one line and changes nothing" {
+    start_node n1
+    dyn put k v1
+    local before forged
+    before=$(context k)
+    forged=$(forge k "$(node_status id)")
+    run -2 --separate-stderr dyn put k forged -C "$forged"
+    assert_eq "dyn: put k: context names writes this node never made; read the key again and write with the context of that read" \
+        "$stderr" "error line"
+    run -2 --separate-stderr dyn del k -C "$forged"
+    [[ "$stderr" == "dyn: del k: context names writes this node never made;"* ]]
+    assert_eq v1 "$(dyn get k)" "value"
+    assert_eq "$before" "$(context k)" "context"
+}
+
+@test "after a put with a forged context, put, del and resolve of the key work, also after a restart" {
+    start_node n1 "${LMDB[@]}"
+    dyn put k v1
+    run dyn put k forged -C "$(forge k "$(node_status id)")"
+    writes_work k
+    stop_node n1
+    restart_node n1 "${LMDB[@]}"
+    writes_work k
+}
+
+@test "a forged context entry for another node id is stored at most 2^20 writes ahead" {
+    start_node n1
+    dyn put k v1
+    local other=00000000000000b2 # no node of this test has it
+    dyn put k v2 -C "$(forge k "$other")"
+    assert_eq v2 "$(dyn get k)" "value"
+    assert_eq "$other $CONTEXT_LEAD" "$(ctxtool show "$(context k)" | grep "^$other ")" \
+        "the entry stored for $other"
+}
+
 # ---- restarts ------------------------------------------------------------
 
 @test "data survives a clean restart with lmdb" {

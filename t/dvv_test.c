@@ -348,6 +348,175 @@ put_rejects_node_zero_and_tombstone_with_value(void **state)
     dyn_object_free(&obj);
 }
 
+/* ---- contexts are client input ---- */
+
+/* `vv` with node's entry raised to `counter`: a client's forgery. */
+static void
+forge_context(struct dyn_vv *ctx, const struct dyn_vv *vv, uint64_t node,
+              uint64_t counter)
+{
+    struct dyn_vv_entry e = {node, counter, 1};
+    struct dyn_vv one = {1, &e};
+
+    assert_int_equal(dyn_vv_copy(ctx, vv), 0);
+    assert_int_equal(dyn_vv_join(ctx, &one), 0);
+}
+
+/* A put's code, for the puts a test expects to be refused. */
+static int
+try_put(struct dyn_object *obj, const struct dyn_vv *ctx, uint64_t node,
+        struct dyn_dot *dot)
+{
+    return dyn_object_put(obj, ctx, node, 500, (const uint8_t *)"x", 1, false,
+                          &roomy, dot);
+}
+
+static void
+put_whose_context_leads_coordinator_past_bound_is_refused_unchanged(
+    void **state)
+{
+    /* Just past the bound, the 2^64 - 2 that locked keys, the very end. */
+    const uint64_t claims[] = {3 + DYN_DVV_MAX_CONTEXT_LEAD + 1, UINT64_MAX - 1,
+                               UINT64_MAX};
+    struct dyn_object obj, before, empty;
+    struct dyn_vv ctx;
+    (void)state;
+
+    dyn_object_init(&obj);
+    for (uint64_t i = 1; i <= 3; i++)
+        put_str(&obj, &obj.vv, 1, 100 + i, "v");
+    put_str(&obj, NULL, 2, 104, "other");
+    assert_int_equal(dyn_vv_get(&obj.vv, 1), 3);
+    assert_int_equal(dyn_object_copy(&before, &obj), 0);
+    for (size_t i = 0; i < sizeof(claims) / sizeof(claims[0]); i++) {
+        struct dyn_dot d = {99, 99};
+        forge_context(&ctx, &obj.vv, 1, claims[i]);
+        assert_int_equal(try_put(&obj, &ctx, 1, &d), -DYN_ECONTEXTAHEAD);
+        assert_int_equal(
+            dyn_object_put(&obj, &ctx, 1, 500, NULL, 0, true, &roomy, &d),
+            -DYN_ECONTEXTAHEAD); /* a delete too */
+        assert_true(dyn_object_equal(&obj, &before));
+        assert_int_equal(d.node, 99); /* dot_out untouched on error */
+        dyn_vv_free(&ctx);
+    }
+    /* A key this node never wrote: the lead is the whole claim. */
+    dyn_object_init(&empty);
+    forge_context(&ctx, &empty.vv, 1, DYN_DVV_MAX_CONTEXT_LEAD + 1);
+    assert_int_equal(try_put(&empty, &ctx, 1, NULL), -DYN_ECONTEXTAHEAD);
+    assert_true(dyn_object_is_empty(&empty));
+    /* The key stays writable: with the context of a read, or none. */
+    put_str(&obj, &obj.vv, 1, 600, "after");
+    put_str(&obj, NULL, 1, 601, "no-context");
+    assert_int_equal(dyn_vv_get(&obj.vv, 1), 5);
+    assert_true(object_valid(&obj));
+    dyn_vv_free(&ctx);
+    dyn_object_free(&before);
+    dyn_object_free(&obj);
+}
+
+static void
+put_whose_context_leads_coordinator_by_exactly_the_bound_is_accepted(
+    void **state)
+{
+    struct dyn_object obj, fresh;
+    struct dyn_vv ctx;
+    (void)state;
+
+    dyn_object_init(&obj);
+    for (uint64_t i = 1; i <= 3; i++)
+        put_str(&obj, NULL, 1, 100 + i, "v");
+    forge_context(&ctx, &obj.vv, 1, 3 + DYN_DVV_MAX_CONTEXT_LEAD);
+    struct dyn_dot d = put_str(&obj, &ctx, 1, 200, "ahead");
+    /* Believed: the new dot is above every write the context names. */
+    assert_int_equal(d.counter, 3 + DYN_DVV_MAX_CONTEXT_LEAD + 1);
+    assert_int_equal(dyn_vv_get(&obj.vv, 1), d.counter);
+    assert_int_equal(obj.sibling_count, 1);
+    assert_true(holds_value(&obj, "ahead"));
+    assert_true(object_valid(&obj));
+    dyn_vv_free(&ctx);
+    /* A key this node never wrote, read from a replica that has 2^20 of
+     * its writes. */
+    dyn_object_init(&fresh);
+    forge_context(&ctx, &fresh.vv, 1, DYN_DVV_MAX_CONTEXT_LEAD);
+    d = put_str(&fresh, &ctx, 1, 300, "v");
+    assert_int_equal(d.counter, DYN_DVV_MAX_CONTEXT_LEAD + 1);
+    dyn_vv_free(&ctx);
+    dyn_object_free(&fresh);
+    dyn_object_free(&obj);
+}
+
+/* Node 1 coordinates a put whose context claims nearly every write of
+ * node 2 (a replica of the key) and all of node 3 (a stranger). */
+static void
+forged_context_entry_for_another_node_does_not_poison_it(void **state)
+{
+    struct dyn_object at_1, at_2, merged;
+    struct dyn_vv ctx, more;
+    (void)state;
+
+    dyn_object_init(&at_2);
+    put_str(&at_2, NULL, 2, 100, "from-2");
+    assert_int_equal(dyn_object_copy(&at_1, &at_2), 0); /* replicated */
+    forge_context(&more, &at_1.vv, 2, UINT64_MAX - 1);
+    forge_context(&ctx, &more, 3, UINT64_MAX);
+    put_str(&at_1, &ctx, 1, 200, "forged");
+    /* Joined only the bound ahead; what the context covers is still
+     * superseded. */
+    assert_int_equal(dyn_vv_get(&at_1.vv, 2), 1 + DYN_DVV_MAX_CONTEXT_LEAD);
+    assert_int_equal(dyn_vv_get(&at_1.vv, 3), DYN_DVV_MAX_CONTEXT_LEAD);
+    assert_int_equal(at_1.sibling_count, 1);
+    assert_true(holds_value(&at_1, "forged"));
+    assert_true(object_valid(&at_1));
+    /* Replication takes the vector to node 2, whose writes go on. */
+    assert_int_equal(dyn_object_sync(&merged, &at_2, &at_1), 0);
+    for (uint64_t i = 1; i <= 3; i++) {
+        struct dyn_dot d = put_str(&merged, &merged.vv, 2, 300 + i, "v");
+        assert_int_equal(d.counter, 1 + DYN_DVV_MAX_CONTEXT_LEAD + i);
+    }
+    assert_true(object_valid(&merged));
+    dyn_vv_free(&ctx);
+    dyn_vv_free(&more);
+    dyn_object_free(&merged);
+    dyn_object_free(&at_1);
+    dyn_object_free(&at_2);
+}
+
+/* An object stored before the bound existed may hold UINT64_MAX for a
+ * node.  A peer may send it (replica put, handoff, read repair): it
+ * decodes and merges; that node's puts are refused with their own code,
+ * changing nothing, and other nodes still write the key. */
+static void
+counter_at_its_end_refuses_that_nodes_puts_and_merges_as_any(void **state)
+{
+    struct dyn_object peer, local, merged, before;
+    struct dyn_vv end;
+    (void)state;
+
+    dyn_object_init(&peer);
+    put_str(&peer, NULL, 2, 100, "v");
+    forge_context(&end, &peer.vv, 1, UINT64_MAX);
+    dyn_vv_free(&peer.vv);
+    peer.vv = end; /* {1: UINT64_MAX, 2: 1} */
+    assert_round_trip(&peer);
+    dyn_object_init(&local);
+    put_str(&local, NULL, 3, 90, "mine");
+    assert_int_equal(dyn_object_sync(&merged, &local, &peer), 0);
+    assert_int_equal(dyn_vv_get(&merged.vv, 1), UINT64_MAX);
+    assert_int_equal(merged.sibling_count, 2);
+    assert_int_equal(dyn_object_copy(&before, &merged), 0);
+    assert_int_equal(try_put(&merged, NULL, 1, NULL), -DYN_ECOUNTER);
+    assert_int_equal(try_put(&merged, &merged.vv, 1, NULL), -DYN_ECOUNTER);
+    assert_true(dyn_object_equal(&merged, &before));
+    struct dyn_dot d = put_str(&merged, &merged.vv, 2, 200, "through-2");
+    assert_int_equal(d.counter, 2);
+    assert_int_equal(merged.sibling_count, 1);
+    assert_true(object_valid(&merged));
+    dyn_object_free(&before);
+    dyn_object_free(&merged);
+    dyn_object_free(&local);
+    dyn_object_free(&peer);
+}
+
 /* ---- vv, sync, prune ---- */
 
 static void
@@ -1758,6 +1927,14 @@ main(void)
         cmocka_unit_test(
             put_past_max_siblings_is_refused_and_leaves_object_unchanged),
         cmocka_unit_test(put_rejects_node_zero_and_tombstone_with_value),
+        cmocka_unit_test(
+            put_whose_context_leads_coordinator_past_bound_is_refused_unchanged),
+        cmocka_unit_test(
+            put_whose_context_leads_coordinator_by_exactly_the_bound_is_accepted),
+        cmocka_unit_test(
+            forged_context_entry_for_another_node_does_not_poison_it),
+        cmocka_unit_test(
+            counter_at_its_end_refuses_that_nodes_puts_and_merges_as_any),
         cmocka_unit_test(vv_join_takes_larger_counter_then_later_timestamp),
         cmocka_unit_test(sync_keeps_sibling_whose_dot_peer_never_saw),
         cmocka_unit_test(sync_drops_sibling_peer_saw_and_superseded),

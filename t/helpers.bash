@@ -224,3 +224,7 @@ crash_node() {
         return 1
     fi
 }
+
+# ctxtool show TOKEN | raise TOKEN NODE COUNTER: read or forge a context
+# token (t/ctxtool.c).
+ctxtool() { "$DYN_BUILDDIR/t/ctxtool" "$@"; }

@@ -115,6 +115,24 @@ EOF
     [[ "$output" == *"Usage: dyn get KEY [-r R]"* ]]
 }
 
+@test "piped: a put with a forged context is refused (2), and put and resolve work after it" {
+    dyn put k v1
+    local forged
+    forged=$(ctxtool raise "$(dyn get k --json | jq -r .context)" \
+        "$(node_status id)" 18446744073709551614) # 2^64 - 2
+    run -2 dyn shell <<EOF
+put k evil -C $forged
+get k
+put k v2
+put k v3
+resolve k --pick 1
+EOF
+    [[ "$output" == *"put k: context names writes this node never made; read the key again"* ]]
+    [[ "$output" == *"resolved: k now holds v2"* ]]
+    run -0 dyn get k
+    assert_eq v2 "$output"
+}
+
 @test "piped: a version written after the get is reported, not hidden" {
     dyn put r a
     dyn put r b
