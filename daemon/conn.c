@@ -8,13 +8,14 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "dispatch.h"
 #include "err.h"
 #include "log.h"
+#include "net/stream.h"
 #include "server.h"
 #include "wire.h"
 
@@ -28,7 +29,7 @@ static void conn_update_reading(struct conn *c);
 static void
 conn_free(struct conn *c)
 {
-    server_unschedule_flush(c->srv, c);
+    loop_unschedule(&c->srv->lp, &c->flusher);
     free(c->in);
     free(c->out);
     free(c->wbuf);
@@ -72,7 +73,7 @@ static void
 schedule_flush(struct conn *c)
 {
     if (!c->closing)
-        server_schedule_flush(c->srv, c);
+        loop_schedule(&c->srv->lp, &c->flusher);
 }
 
 void
@@ -182,7 +183,7 @@ conn_bad_frame(struct conn *c, int code)
  */
 static void
 conn_frames(struct conn *c, bool (*go_on)(const struct conn *),
-            void (*handle)(struct conn *, uint8_t, const uint8_t *, uint32_t))
+            conn_frame_fn handle)
 {
     size_t off = 0;
     while (go_on(c)) {
@@ -210,7 +211,7 @@ conn_frames(struct conn *c, bool (*go_on)(const struct conn *),
 static void
 conn_process_input(struct conn *c)
 {
-    conn_frames(c, conn_can_take_requests, dispatch_frame);
+    conn_frames(c, conn_can_take_requests, c->on_frame);
 }
 
 static bool
@@ -365,8 +366,8 @@ static void
 conn_write_out(struct conn *c)
 {
     size_t done;
-    if (server_try_write((uv_stream_t *)&c->tcp, c->out, c->out_len, &done) <
-        0) {
+    if (dyn_stream_try_write((uv_stream_t *)&c->tcp, c->out, c->out_len,
+                             &done) < 0) {
         conn_close(c);
         return;
     }
@@ -397,9 +398,12 @@ conn_write_out(struct conn *c)
     c->refs++;
 }
 
-void
-conn_flush(struct conn *c)
+/* The loop's flush of this connection, once per turn it was scheduled. */
+static void
+conn_flush_cb(struct loop_flusher *f)
 {
+    struct conn *c =
+        (struct conn *)((char *)f - offsetof(struct conn, flusher));
     if (c->closing || c->draining)
         return;
     /* Input held back by backpressure may go on now. */
@@ -440,7 +444,7 @@ conn_name_peer(struct conn *c)
 }
 
 void
-conn_accept(struct server *srv, uv_stream_t *listener)
+conn_accept(struct server *srv, uv_stream_t *listener, conn_frame_fn on_frame)
 {
     struct conn *c = calloc(1, sizeof(*c));
     if (c == NULL) {
@@ -449,6 +453,8 @@ conn_accept(struct server *srv, uv_stream_t *listener)
     }
     c->srv = srv;
     c->refs = 1; /* the handle */
+    c->flusher.flush_cb = conn_flush_cb;
+    c->on_frame = on_frame;
     uv_tcp_init(srv->loop, &c->tcp);
     c->tcp.data = c;
     c->next = srv->conns;

@@ -3,12 +3,13 @@
  *
  * Reading: bytes accumulate in a buffer that never holds more than one
  * frame of max_frame_bytes plus the next read; each whole frame is
- * decoded and handed to dispatch.  Reading pauses while the connection
- * has max_pending requests in flight or more than max_output_bytes of
- * replies queued (backpressure), and resumes when they drain.
+ * handed to the connection's frame function (dispatch.h).  Reading pauses while
+ * the connection has max_pending requests in flight or more than
+ * max_output_bytes of replies queued (backpressure), and resumes when they
+ * drain.
  *
  * Writing: replies are packed into an output buffer and written once per
- * loop turn (server's flush_check), so pipelined requests cost one write
+ * loop turn (loop.h), so pipelined requests cost one write
  * system call per turn, not one per reply.
  *
  * Ending: a connection that must end (bad input, refused, the node
@@ -33,14 +34,24 @@
 
 #include <protobuf-c/protobuf-c.h>
 
+#include "loop.h"
+
+struct conn;
 struct server;
+
+/*
+ * What a connection does with each whole frame (dispatch_frame): the
+ * body is borrowed for the call.
+ */
+typedef void (*conn_frame_fn)(struct conn *c, uint8_t code, const uint8_t *body,
+                              uint32_t body_len);
 
 struct conn {
     uv_tcp_t tcp;
     struct server *srv;
     struct conn *prev, *next; /* in srv->conns */
-    struct conn *flush_next;  /* in srv->flush_list */
-    bool on_flush_list;
+    struct loop_flusher flusher; /* queued when there is output to write */
+    conn_frame_fn on_frame;      /* each whole request frame */
 
     uint8_t *in;     /* received bytes not yet framed */
     size_t in_len;   /* bytes in `in` */
@@ -66,8 +77,9 @@ struct conn {
     char peer[64]; /* "host:port" of the other end, for logs */
 };
 
-/* Accept a connection on the listener (loop thread). */
-void conn_accept(struct server *srv, uv_stream_t *listener);
+/* Accept a connection on the listener; its frames go to on_frame. */
+void conn_accept(struct server *srv, uv_stream_t *listener,
+                 conn_frame_fn on_frame);
 
 /* Queue a reply.  Dropped silently when the connection is closing. */
 void conn_send(struct conn *c, const ProtobufCMessage *msg);
@@ -79,9 +91,6 @@ void conn_send_error(struct conn *c, uint64_t id, int code, const char *fmt,
 /* A request on `c` started / finished: pending count and references. */
 void conn_request_begin(struct conn *c);
 void conn_request_end(struct conn *c);
-
-/* Write out queued replies (called once per loop turn by the server). */
-void conn_flush(struct conn *c);
 
 /*
  * Take no more requests: finish those in flight, write the replies, then

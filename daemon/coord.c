@@ -283,7 +283,7 @@ repair_local(struct coord_req *req, const struct dyn_object *obj)
         return;
     }
     op->done_cb = local_merge_done;
-    if (server_submit_write(req->srv, op) < 0)
+    if (writer_submit(req->srv->writer, op) < 0)
         writer_op_free(op);
 }
 
@@ -758,7 +758,7 @@ coord_put(struct server *srv, const struct coord_put_args *args,
     }
     struct writer_op *op = writer_op_new(
         req->partition, args->key, args->key_len, args->value, args->value_len,
-        args->ctx, args->deleted, server_wall_ms());
+        args->ctx, args->deleted, loop_wall_ms());
     if (op == NULL) {
         coord_req_free(req);
         return -ENOMEM;
@@ -767,7 +767,7 @@ coord_put(struct server *srv, const struct coord_put_args *args,
     req->arg = arg;
     op->done_cb = put_local_done;
     op->arg = req;
-    int rc = server_submit_write(srv, op);
+    int rc = writer_submit(srv->writer, op);
     if (rc < 0) {
         writer_op_free(op);
         coord_req_free(req);

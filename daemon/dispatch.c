@@ -60,8 +60,8 @@ dispatch_frame(struct conn *c, uint8_t code, const uint8_t *body,
     }
     /* The message's memory comes from the server's arena and goes back
      * at once when the handler returns (handlers copy what they keep). */
-    struct server_msg m;
-    int rc = server_msg_decode(c->srv, code, body, body_len, &m);
+    struct loop_msg m;
+    int rc = loop_msg_decode(&c->srv->lp, code, body, body_len, &m);
     if (rc < 0) {
         log_warn("%s: %s body of %u bytes does not decode; closing", c->peer,
                  e->name, body_len);
@@ -70,5 +70,5 @@ dispatch_frame(struct conn *c, uint8_t code, const uint8_t *body,
         return;
     }
     e->handler(c, m.msg);
-    server_msg_release(c->srv, &m);
+    loop_msg_release(&c->srv->lp, &m);
 }

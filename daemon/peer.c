@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
@@ -27,6 +28,7 @@
 #include "config.h"
 #include "err.h"
 #include "log.h"
+#include "net/stream.h"
 #include "ring.h"
 #include "server.h"
 #include "wire.h"
@@ -85,13 +87,11 @@ struct peer {
     uint64_t answered_ms; /* uv_now() of the last answer, 0: never */
     bool suspect;         /* a call timed out or the connection failed
                              since the last answer */
-    bool on_flush_list;   /* frames queued this loop turn, not yet sent */
-    struct peer *flush_next;
+    struct loop_flusher flusher; /* queued with frames for this turn */
 };
 
 struct peer_set {
     struct peer *peers;
-    struct peer *flush_list; /* peers with frames to send this loop turn */
     uv_timer_t timer;
     bool stopped;
     uint32_t closes_pending; /* after stop: handles not yet closed */
@@ -105,6 +105,7 @@ peer_set(struct server *srv)
 
 static void peer_lost(struct peer *p, int status, const char *why);
 static void peer_flush(struct peer *p);
+static void peer_flush_cb(struct loop_flusher *f);
 static void peer_set_closed_one(struct peer_set *set);
 
 /* ---- calls ---- */
@@ -204,8 +205,8 @@ peer_handle_frame(struct peer *p, uint8_t code, const uint8_t *body,
                   uint32_t body_len)
 {
     /* Decoded in the server's arena: callbacks copy what they keep. */
-    struct server_msg m;
-    if (server_msg_decode(p->srv, code, body, body_len, &m) < 0) {
+    struct loop_msg m;
+    if (loop_msg_decode(&p->srv->lp, code, body, body_len, &m) < 0) {
         peer_lost(p, -DYN_EPROTO, "answer does not decode");
         return;
     }
@@ -216,13 +217,13 @@ peer_handle_frame(struct peer *p, uint8_t code, const uint8_t *body,
     if (code == DYN_MSG_ERROR && id == 0) {
         const Dynpb__Error *e = (const Dynpb__Error *)msg;
         log_warn("peer %s refused the connection: %s", p->address, e->message);
-        server_msg_release(p->srv, &m);
+        loop_msg_release(&p->srv->lp, &m);
         peer_lost(p, -DYN_EPROTO, "peer sent a connection error");
         return;
     }
     struct peer_call *call = call_find(p, id);
     if (call == NULL) { /* its deadline passed: nobody waits */
-        server_msg_release(p->srv, &m);
+        loop_msg_release(&p->srv->lp, &m);
         return;
     }
     if (code == DYN_MSG_ERROR) {
@@ -233,7 +234,7 @@ peer_handle_frame(struct peer *p, uint8_t code, const uint8_t *body,
     } else {
         call_finish(p, call, 0, msg);
     }
-    server_msg_release(p->srv, &m);
+    loop_msg_release(&p->srv->lp, &m);
 }
 
 static void
@@ -337,6 +338,16 @@ peer_connect(struct peer *p)
     return 0;
 }
 
+/* The loop's flush of this peer's frames (peer_call scheduled it). */
+static void
+peer_flush_cb(struct loop_flusher *f)
+{
+    struct peer *p =
+        (struct peer *)((char *)f - offsetof(struct peer, flusher));
+    if (!p->set->stopped)
+        peer_flush(p);
+}
+
 /* Hand queued frames to the socket, connecting first if needed. */
 static void
 peer_flush(struct peer *p)
@@ -348,7 +359,8 @@ peer_flush(struct peer *p)
     if (p->state != PEER_CONNECTED || p->writing || p->out_len == 0)
         return;
     size_t done;
-    int rc = server_try_write((uv_stream_t *)&p->tcp, p->out, p->out_len, &done);
+    int rc =
+        dyn_stream_try_write((uv_stream_t *)&p->tcp, p->out, p->out_len, &done);
     if (rc < 0) {
         peer_lost(p, rc, uv_strerror(rc));
         return;
@@ -434,6 +446,7 @@ peer_get(struct server *srv, const char *address, struct peer **out)
         return -ENOMEM;
     p->srv = srv;
     p->set = peer_set(srv);
+    p->flusher.flush_cb = peer_flush_cb;
     snprintf(p->address, sizeof(p->address), "%s", address);
     p->backoff_ms = PEER_BACKOFF_MIN_MS;
     p->next_id = 1;
@@ -493,6 +506,7 @@ peer_set_closed_one(struct peer_set *set)
     struct peer *p = set->peers;
     while (p != NULL) {
         struct peer *next = p->next;
+        loop_unschedule(&p->srv->lp, &p->flusher);
         free(p->in);
         free(p->out);
         free(p->wbuf);
@@ -584,35 +598,9 @@ peer_call(struct server *srv, const char *address, ProtobufCMessage *req,
     p->calls_tail = call;
     p->call_count++;
     /* Sent with the other frames of this loop turn, in one write, from
-     * peers_flush() (connecting first when idle). */
-    if (!p->on_flush_list) {
-        p->on_flush_list = true;
-        p->flush_next = set->flush_list;
-        set->flush_list = p;
-        server_wake_flush(srv);
-    }
+     * the loop's check phase (connecting first when idle). */
+    loop_schedule_peer(&srv->lp, &p->flusher);
     return 0;
-}
-
-bool
-peers_have_frames(struct server *srv)
-{
-    struct peer_set *set = peer_set(srv);
-    return set != NULL && set->flush_list != NULL;
-}
-
-void
-peers_flush(struct server *srv)
-{
-    struct peer_set *set = peer_set(srv);
-    if (set == NULL)
-        return;
-    while (set->flush_list != NULL) {
-        struct peer *p = set->flush_list;
-        set->flush_list = p->flush_next;
-        p->on_flush_list = false;
-        peer_flush(p);
-    }
 }
 
 bool

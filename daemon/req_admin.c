@@ -49,7 +49,7 @@ req_status(struct conn *c, const ProtobufCMessage *msg)
     resp.keys = st.records;
     resp.store_bytes = st.used_bytes;
     resp.store_max_bytes = st.max_bytes;
-    resp.uptime_s = (server_wall_ms() - srv->started_ms) / 1000;
+    resp.uptime_s = (loop_wall_ms() - srv->started_ms) / 1000;
     resp.version = PACKAGE_VERSION;
     resp.engine = (char *)dyn_config_engine_name(cfg->engine);
     resp.sync = (char *)dyn_config_sync_name(cfg->sync);

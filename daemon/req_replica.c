@@ -184,7 +184,7 @@ merge_submit(struct server *srv, struct merge_req *m, struct writer_op *op)
 {
     op->done_cb = merge_done;
     op->arg = m;
-    int rc = server_submit_write(srv, op);
+    int rc = writer_submit(srv->writer, op);
     if (rc < 0) {
         writer_op_free(op);
         return rc;

@@ -15,12 +15,10 @@
 #include "server.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #ifdef HAVE_JEMALLOC
 #include <jemalloc/jemalloc.h>
@@ -50,9 +48,11 @@ const char *malloc_conf = "lg_tcache_nslots_mul:3,tcache_nslots_small_max:2000,"
 
 #include "conn.h"
 #include "coord.h"
+#include "dispatch.h"
 #include "err.h"
 #include "inbound.h"
 #include "log.h"
+#include "loop.h"
 #include "membership.h"
 #include "peer.h"
 #include "ringfile.h"
@@ -65,125 +65,15 @@ const char *malloc_conf = "lg_tcache_nslots_mul:3,tcache_nslots_small_max:2000,"
 #define SERVER_STOP_GRACE_MS 5000 /* replies unread this long are dropped */
 #define SERVER_MAX_BATCH_OPS 4096 /* writes per group commit at most */
 #define SERVER_PATH_BYTES 4096
-#define SERVER_REQUEST_ARENA_BYTES 16384 /* a decoded request up to ~15 KiB
-                                            needs no malloc */
 
-int
-server_msg_decode(struct server *srv, uint8_t code, const uint8_t *body,
-                  uint32_t body_len, struct server_msg *out)
-{
-    out->in_arena = !srv->request_arena_busy;
-    int rc = out->in_arena
-                 ? dyn_wire_decode_borrowed(code, body, body_len,
-                                            &srv->request_arena, &out->msg)
-                 : dyn_wire_decode(code, body, body_len, &out->msg);
-    if (rc < 0) {
-        if (out->in_arena)
-            dyn_arena_reset(&srv->request_arena);
-        return rc;
-    }
-    if (out->in_arena)
-        srv->request_arena_busy = true;
-    return 0;
-}
-
-void
-server_msg_release(struct server *srv, struct server_msg *m)
-{
-    if (!m->in_arena) {
-        dyn_wire_msg_free(m->msg);
-        return;
-    }
-    srv->request_arena_busy = false;
-    dyn_arena_reset(&srv->request_arena);
-}
-
-int
-server_try_write(uv_stream_t *stream, const uint8_t *buf, size_t len,
-                 size_t *written)
-{
-    *written = 0;
-    if (len == 0)
-        return 0;
-    uv_buf_t b = uv_buf_init((char *)buf, len > UINT_MAX ? UINT_MAX
-                                                         : (unsigned)len);
-    int n = uv_try_write(stream, &b, 1);
-    if (n == UV_EAGAIN)
-        return 0; /* the socket is full: all of it waits */
-    if (n < 0)
-        return n;
-    *written = (size_t)n;
-    return 0;
-}
-
-uint64_t
-server_wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
+/* The turn callback: the writer's queued operations, whose completions
+ * queue replies that the loop flushes next. */
 static void
-server_flush_idle_cb(uv_idle_t *handle)
+server_turn_cb(void *arg)
 {
-    /* Nothing to do: being active keeps the loop from blocking in poll
-     * while replies wait for the check phase.  A write that completes at
-     * once has its callback in the pending phase, after which the loop
-     * would otherwise sleep with that connection still queued. */
-    (void)handle;
-}
-
-void
-server_schedule_flush(struct server *srv, struct conn *c)
-{
-    if (c->on_flush_list)
-        return;
-    c->on_flush_list = true;
-    c->flush_next = srv->flush_list;
-    srv->flush_list = c;
-    server_wake_flush(srv);
-}
-
-void
-server_wake_flush(struct server *srv)
-{
-    if (!uv_is_active((uv_handle_t *)&srv->flush_idle))
-        uv_idle_start(&srv->flush_idle, server_flush_idle_cb);
-}
-
-void
-server_unschedule_flush(struct server *srv, struct conn *c)
-{
-    if (!c->on_flush_list)
-        return;
-    for (struct conn **p = &srv->flush_list; *p != NULL; p = &(*p)->flush_next)
-        if (*p == c) {
-            *p = c->flush_next;
-            break;
-        }
-    c->on_flush_list = false;
-}
-
-static void
-server_flush_check_cb(uv_check_t *handle)
-{
-    struct server *srv = handle->data;
+    struct server *srv = arg;
     if (srv->writer != NULL)
-        writer_run_queued(srv->writer); /* its replies go out below */
-    /* Replica messages before client replies; a connection's flush may
-     * start requests it held back, whose replica messages go out in the
-     * next pass rather than wait for the next loop turn. */
-    do {
-        peers_flush(srv);
-        while (srv->flush_list != NULL) {
-            struct conn *c = srv->flush_list;
-            srv->flush_list = c->flush_next;
-            c->on_flush_list = false;
-            conn_flush(c);
-        }
-    } while (peers_have_frames(srv));
-    uv_idle_stop(&srv->flush_idle);
+        writer_run_queued(srv->writer);
 }
 
 static void
@@ -194,15 +84,14 @@ server_listen_cb(uv_stream_t *listener, int status)
         log_error("accept: %s", uv_strerror(status));
         return;
     }
-    conn_accept(srv, listener);
+    conn_accept(srv, listener, dispatch_frame);
 }
 
 static void
 server_close_handles(struct server *srv)
 {
     uv_close((uv_handle_t *)&srv->stop_timer, NULL);
-    uv_close((uv_handle_t *)&srv->flush_check, NULL);
-    uv_close((uv_handle_t *)&srv->flush_idle, NULL);
+    loop_close(&srv->lp);
     uv_close((uv_handle_t *)&srv->sigterm, NULL);
     uv_close((uv_handle_t *)&srv->sigint, NULL);
 }
@@ -367,15 +256,6 @@ server_start_writer(struct server *srv, char *err, size_t err_len)
     return rc;
 }
 
-int
-server_submit_write(struct server *srv, struct writer_op *op)
-{
-    if (srv->writer == NULL)
-        return -DYN_ESHUTDOWN;
-    writer_submit(srv->writer, op);
-    return 0;
-}
-
 /* Peers, gossip and transfers: everything that talks to other nodes. */
 static int
 server_start_cluster(struct server *srv, char *err, size_t err_len)
@@ -403,19 +283,16 @@ server_init(struct server *srv, uv_loop_t *loop, const struct dyn_config *cfg,
     srv->cfg = cfg;
     srv->node_id = node_id;
     srv->ready_fd = -1;
-    srv->started_ms = server_wall_ms();
-    dyn_arena_init(&srv->request_arena, SERVER_REQUEST_ARENA_BYTES);
+    srv->started_ms = loop_wall_ms();
+    loop_init(&srv->lp, loop, server_turn_cb, srv);
     srv->limits.dvv.max_siblings = cfg->max_siblings;
     srv->limits.dvv.max_vv_entries = cfg->max_vv_entries;
     srv->limits.max_value_bytes = cfg->max_value_bytes;
     srv->limits.max_object_bytes = cfg->max_object_bytes;
 
     int rc = server_open_store(srv, err, err_len);
-    if (rc < 0) {
-        dyn_ring_free(srv->ring);
-        srv->ring = NULL;
-        return rc;
-    }
+    if (rc < 0)
+        goto fail_store;
     rc = server_start_writer(srv, err, err_len);
     if (rc < 0)
         goto fail_store;
@@ -436,10 +313,6 @@ server_init(struct server *srv, uv_loop_t *loop, const struct dyn_config *cfg,
         uv_close((uv_handle_t *)&srv->listener, NULL);
         goto fail_writer;
     }
-    uv_check_init(loop, &srv->flush_check);
-    srv->flush_check.data = srv;
-    uv_check_start(&srv->flush_check, server_flush_check_cb);
-    uv_idle_init(loop, &srv->flush_idle);
     uv_timer_init(loop, &srv->stop_timer);
     srv->stop_timer.data = srv;
     uv_signal_init(loop, &srv->sigterm);
@@ -452,13 +325,14 @@ server_init(struct server *srv, uv_loop_t *loop, const struct dyn_config *cfg,
 fail_writer:
     writer_stop(srv->writer);
     srv->writer = NULL;
-    uv_run(loop, UV_RUN_NOWAIT); /* let the closed handles go */
 fail_store:
+    loop_close(&srv->lp);
+    uv_run(loop, UV_RUN_NOWAIT); /* let the closed handles go */
+    loop_free(&srv->lp);
     dyn_store_close(srv->store);
     srv->store = NULL;
     preflist_free(&srv->preflists);
     coord_pool_free(srv);
-    dyn_arena_free(&srv->request_arena);
     dyn_ring_free(srv->ring);
     srv->ring = NULL;
     return rc;
@@ -499,7 +373,7 @@ server_run(struct server *srv)
     srv->store = NULL;
     preflist_free(&srv->preflists);
     coord_pool_free(srv);
-    dyn_arena_free(&srv->request_arena);
+    loop_free(&srv->lp);
     dyn_ring_free(srv->ring);
     srv->ring = NULL;
     log_info("stopped");

@@ -351,7 +351,7 @@ batch_delete(struct transfer *t)
             continue; /* kept; the next sweep tries again */
         op->done_cb = delete_done;
         op->arg = t;
-        if (server_submit_write(t->srv, op) < 0) {
+        if (writer_submit(t->srv->writer, op) < 0) {
             writer_op_free(op);
             continue;
         }

@@ -522,21 +522,24 @@ writer_busy_idle_cb(uv_idle_t *handle)
     (void)handle; /* being active is the point: see busy_idle */
 }
 
-void
+int
 writer_submit(struct writer *w, struct writer_op *op)
 {
+    if (w == NULL)
+        return -DYN_ESHUTDOWN;
     w->pending++;
     if (w->opts.inline_mode) {
         /* Only the loop thread touches the queue in inline mode. */
         list_append(&w->queue_tail, op);
         if (!uv_is_active((uv_handle_t *)&w->busy_idle))
             uv_idle_start(&w->busy_idle, writer_busy_idle_cb);
-        return;
+        return 0;
     }
     pthread_mutex_lock(&w->lock);
     list_append(&w->queue_tail, op);
     pthread_cond_signal(&w->wake);
     pthread_mutex_unlock(&w->lock);
+    return 0;
 }
 
 void

@@ -117,8 +117,12 @@ void writer_op_free(struct writer_op *op);
 int writer_start(struct writer **out, uv_loop_t *loop,
                  const struct writer_options *opts);
 
-/* Queue an op (loop thread).  Its callback runs later on the loop. */
-void writer_submit(struct writer *w, struct writer_op *op);
+/*
+ * Queue an op (loop thread).  Returns 0 (its callback runs later on the
+ * loop), or -DYN_ESHUTDOWN when `w` is NULL (the node is stopping: the
+ * caller still owns op).
+ */
+int writer_submit(struct writer *w, struct writer_op *op);
 
 /*
  * Inline mode: apply everything queued so far in transactions of at most
