@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -55,6 +56,7 @@ const char *malloc_conf = "lg_tcache_nslots_mul:3,tcache_nslots_small_max:2000,"
 #include "loop.h"
 #include "membership.h"
 #include "peer.h"
+#include "preflist.h"
 #include "ringfile.h"
 #include "transfer.h"
 #include "wire.h"
@@ -272,6 +274,22 @@ server_start_cluster(struct server *srv, char *err, size_t err_len)
     return rc;
 }
 
+/* What outlives the loop's handles: freed once the loop has ended. */
+static void
+server_release(struct server *srv)
+{
+    dyn_store_close(srv->store);
+    srv->store = NULL;
+    if (srv->preflists != NULL)
+        preflist_free(srv->preflists);
+    free(srv->preflists);
+    srv->preflists = NULL;
+    coord_pool_free(srv);
+    loop_free(&srv->lp);
+    dyn_ring_free(srv->ring);
+    srv->ring = NULL;
+}
+
 int
 server_init(struct server *srv, uv_loop_t *loop, const struct dyn_config *cfg,
             uint64_t node_id, struct dyn_ring *ring, bool ring_is_new,
@@ -290,7 +308,13 @@ server_init(struct server *srv, uv_loop_t *loop, const struct dyn_config *cfg,
     srv->limits.max_value_bytes = cfg->max_value_bytes;
     srv->limits.max_object_bytes = cfg->max_object_bytes;
 
-    int rc = server_open_store(srv, err, err_len);
+    srv->preflists = calloc(1, sizeof(*srv->preflists));
+    int rc = srv->preflists != NULL ? coord_pool_init(srv) : -ENOMEM;
+    if (rc < 0) {
+        snprintf(err, err_len, "out of memory");
+        goto fail_store;
+    }
+    rc = server_open_store(srv, err, err_len);
     if (rc < 0)
         goto fail_store;
     rc = server_start_writer(srv, err, err_len);
@@ -303,7 +327,7 @@ server_init(struct server *srv, uv_loop_t *loop, const struct dyn_config *cfg,
         uv_close((uv_handle_t *)&srv->listener, NULL);
         goto fail_writer;
     }
-    preflist_build(&srv->preflists, srv->ring, srv->node_id);
+    preflist_build(srv->preflists, srv->ring, srv->node_id);
     rc = server_start_cluster(srv, err, err_len);
     if (rc < 0) {
         membership_stop(srv);
@@ -328,13 +352,7 @@ fail_writer:
 fail_store:
     loop_close(&srv->lp);
     uv_run(loop, UV_RUN_NOWAIT); /* let the closed handles go */
-    loop_free(&srv->lp);
-    dyn_store_close(srv->store);
-    srv->store = NULL;
-    preflist_free(&srv->preflists);
-    coord_pool_free(srv);
-    dyn_ring_free(srv->ring);
-    srv->ring = NULL;
+    server_release(srv);
     return rc;
 }
 
@@ -369,13 +387,7 @@ server_run(struct server *srv)
              dyn_config_engine_name(srv->cfg->engine),
              dyn_config_sync_name(srv->cfg->sync), allocator_name());
     int rc = uv_run(srv->loop, UV_RUN_DEFAULT);
-    dyn_store_close(srv->store);
-    srv->store = NULL;
-    preflist_free(&srv->preflists);
-    coord_pool_free(srv);
-    loop_free(&srv->lp);
-    dyn_ring_free(srv->ring);
-    srv->ring = NULL;
+    server_release(srv);
     log_info("stopped");
     if (srv->exit_status < 0)
         return srv->exit_status;

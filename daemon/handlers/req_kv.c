@@ -17,7 +17,8 @@
 #include "forward.h"
 #include "idclash.h"
 #include "membership.h"
-#include "server.h"
+#include "preflist.h"
+#include "state.h"
 #include "wire.h"
 
 /* A request waiting for the coordinator. */
@@ -233,7 +234,7 @@ req_get(struct conn *c, const ProtobufCMessage *msg)
     uint32_t r = get->r ? get->r : c->srv->cfg->r;
     uint32_t timeout_ms =
         get->timeout_ms ? get->timeout_ms : c->srv->cfg->request_timeout_ms;
-    if (!preflist_is_replica(&c->srv->preflists, get->key.data, get->key.len)) {
+    if (!preflist_is_replica(c->srv->preflists, get->key.data, get->key.len)) {
         kv_forward(c, req, msg, get->key, get->forwarded, timeout_ms);
         return;
     }
@@ -325,7 +326,7 @@ req_put(struct conn *c, const ProtobufCMessage *msg)
         .timeout_ms =
             put->timeout_ms ? put->timeout_ms : c->srv->cfg->request_timeout_ms,
     };
-    if (!preflist_is_replica(&c->srv->preflists, put->key.data, put->key.len)) {
+    if (!preflist_is_replica(c->srv->preflists, put->key.data, put->key.len)) {
         kv_forward(c, req, msg, put->key, put->forwarded, args.timeout_ms);
         goto out;
     }

@@ -69,16 +69,13 @@ struct coord_put_args {
     uint32_t timeout_ms; /* deadline */
 };
 
-/* Coordinator requests ended and kept for reuse (coord.c says why): a
- * stack linked through the blocks.  Zeroed: empty. */
-struct coord_pool {
-    void *top;
-    uint32_t count;
-    bool closed; /* coord_pool_free ran: requests ending later are freed */
-};
-
-/* Release the requests kept for reuse; requests that end later are
- * freed as they end.  At shutdown, after the loop. */
+/*
+ * The pool of coordinator requests kept for reuse (coord.c says why), in
+ * srv->coord_pool.  coord_pool_init: 0 or -ENOMEM.  coord_pool_free (at
+ * shutdown, after the loop; safe without init): releases it; requests
+ * that end later are freed as they end.
+ */
+int coord_pool_init(struct server *srv);
 void coord_pool_free(struct server *srv);
 
 /*

@@ -46,20 +46,20 @@ struct writer_op {
     enum writer_op_kind kind;
 
     /* input, owned by the op */
-    struct dyn_kv_put put; /* points at key/value/ctx below; MERGE and
-                              DELETE_IF use its partition, key, key_len */
+    struct dyn_kv_put put;    /* points at key/value/ctx below; MERGE and
+                                 DELETE_IF use its partition, key, key_len */
     struct dyn_object object; /* MERGE: incoming; DELETE_IF: expected */
-    uint8_t *key;   /* into bytes[] */
-    uint8_t *value; /* into bytes[] */
+    uint8_t *key;             /* into bytes[] */
+    uint8_t *value;           /* into bytes[] */
     struct dyn_vv ctx;
     uint64_t now_ms; /* wall clock when the request arrived */
 
     /* output, valid in the callback */
-    int status;               /* 0 or a negative code */
+    int status;                  /* 0 or a negative code */
     struct dyn_kv_stored result; /* the object as stored, and its record
                                     (status 0; PUT and MERGE) */
-    struct dyn_dot dot;       /* the write's dot (status 0; PUT only) */
-    bool deleted;             /* DELETE_IF: the key was dropped */
+    struct dyn_dot dot;          /* the write's dot (status 0; PUT only) */
+    bool deleted;                /* DELETE_IF: the key was dropped */
 
     writer_done_cb done_cb;
     void *arg;       /* the caller's */
@@ -73,11 +73,11 @@ struct writer_options {
     enum dyn_store_sync sync;
     uint32_t sync_interval_ms;
     uint32_t max_batch_ops; /* ops per transaction at most */
-    bool inline_mode; /* no writer thread: the loop applies the queue in
-                         writer_run_queued (for commits that do not wait
-                         for the disk: the memory engine, LMDB with sync
-                         none or periodic; with periodic a flusher thread
-                         syncs beside it) */
+    bool inline_mode;       /* no writer thread: the loop applies the queue in
+                               writer_run_queued (for commits that do not wait
+                               for the disk: the memory engine, LMDB with sync
+                               none or periodic; with periodic a flusher thread
+                               syncs beside it) */
 };
 
 /*
@@ -106,9 +106,8 @@ struct writer_op *writer_op_new_object(enum writer_op_kind kind,
  * with *rc: -ENOMEM, or dyn_object_decode()'s -DYN_EFORMAT.
  */
 struct writer_op *writer_op_new_encoded(enum writer_op_kind kind,
-                                        uint32_t partition,
-                                        const uint8_t *key, size_t key_len,
-                                        const uint8_t *object,
+                                        uint32_t partition, const uint8_t *key,
+                                        size_t key_len, const uint8_t *object,
                                         uint32_t object_len,
                                         uint32_t max_value_bytes, int *rc);
 void writer_op_free(struct writer_op *op);

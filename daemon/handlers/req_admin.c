@@ -10,8 +10,9 @@
 #include "dispatch.h"
 #include "err.h"
 #include "idclash.h"
+#include "loop.h"
 #include "membership.h"
-#include "server.h"
+#include "state.h"
 #include "transfer.h"
 #include "wire.h"
 #include "writer.h"
@@ -63,8 +64,7 @@ req_status(struct conn *c, const ProtobufCMessage *msg)
     resp.requests = srv->stats.requests;
     resp.errors = srv->stats.errors;
     if (srv->writer != NULL)
-        writer_counts(srv->writer, &resp.commits, &resp.writes,
-                      &resp.flushes);
+        writer_counts(srv->writer, &resp.commits, &resp.writes, &resp.flushes);
     resp.connections = srv->conn_count;
     resp.epoch = srv->ring->epoch;
     resp.members = srv->ring->member_count;

@@ -30,8 +30,7 @@ slot_for(struct idclash_table *t, uint64_t id)
 
 bool
 idclash_heard(struct idclash_table *t, const struct idclash_identity *who,
-              uint64_t now_ms, struct idclash_identity *other,
-              bool *report)
+              uint64_t now_ms, struct idclash_identity *other, bool *report)
 {
     struct idclash_slot *s = slot_for(t, who->id);
     bool same_id = s->heard_ms != 0 && s->who.id == who->id;
@@ -42,8 +41,8 @@ idclash_heard(struct idclash_table *t, const struct idclash_identity *who,
         s->reported_ms = 0;
     if (clash) {
         *other = s->who;
-        *report = s->reported_ms == 0 ||
-                  now_ms - s->reported_ms > IDCLASH_WINDOW_MS;
+        *report =
+            s->reported_ms == 0 || now_ms - s->reported_ms > IDCLASH_WINDOW_MS;
         if (*report)
             s->reported_ms = now_ms > 0 ? now_ms : 1;
     }

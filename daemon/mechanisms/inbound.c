@@ -11,7 +11,7 @@
 #include <uv.h>
 
 #include "log.h"
-#include "server.h"
+#include "state.h"
 
 #define INBOUND_MAX_MS (10u * 60 * 1000) /* then reads stop asking them */
 

@@ -80,8 +80,8 @@ ringfile_check_self(const struct dyn_config *cfg,
              "versions and writes are lost. If %s was renamed or moved, put "
              "back its name and address (a member cannot change them yet)",
              cfg->data_dir, self->name, (unsigned long long)self->id,
-             self->address, cfg->node_name, cfg->listen, self->name,
-             self->name, self->name);
+             self->address, cfg->node_name, cfg->listen, self->name, self->name,
+             self->name);
     return -DYN_ECONFIG;
 }
 

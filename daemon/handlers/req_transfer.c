@@ -12,7 +12,7 @@
 #include "conn.h"
 #include "dispatch.h"
 #include "err.h"
-#include "server.h"
+#include "state.h"
 #include "store.h"
 #include "transfer.h"
 #include "wire.h"

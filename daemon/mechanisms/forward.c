@@ -13,7 +13,7 @@
 #include "err.h"
 #include "peer.h"
 #include "preflist.h"
-#include "server.h"
+#include "state.h"
 #include "wire.h"
 
 #define FORWARD_MARGIN_PCT 90 /* the replica gets this share of a try */
@@ -192,7 +192,7 @@ forward_request(struct server *srv, const ProtobufCMessage *req,
     f->deadline = uv_now(srv->loop) + timeout_ms;
     bool self_in;
     f->count = preflist_targets(
-        &srv->preflists,
+        srv->preflists,
         dyn_ring_partition_of(key, key_len, srv->ring->partitions), f->targets,
         &self_in);
     forward_order(f);

@@ -15,8 +15,9 @@
 
 #include "err.h"
 #include "log.h"
+#include "loop.h"
 #include "net/stream.h"
-#include "server.h"
+#include "state.h"
 #include "wire.h"
 
 #define CONN_READ_CHUNK_BYTES (64u * 1024) /* room offered to each read */

@@ -31,9 +31,9 @@ struct writer {
                               not empty */
     uv_idle_t busy_idle;   /* inline mode: active while ops are queued,
                               so the loop does not sleep in poll */
-    pthread_t thread;  /* thread mode: the writer; inline mode with sync:
-                          periodic: the flusher */
-    bool has_thread;   /* `thread` was started */
+    pthread_t thread;      /* thread mode: the writer; inline mode with sync:
+                              periodic: the flusher */
+    bool has_thread;       /* `thread` was started */
 
     pthread_mutex_t lock;
     pthread_cond_t wake;     /* signalled on submit and stop */
@@ -41,12 +41,12 @@ struct writer {
     struct writer_op **queue_tail;
     struct writer_op *done; /* finished, callbacks not yet run; FIFO */
     struct writer_op **done_tail;
-    bool stop;        /* set by writer_stop */
-    uint64_t commits; /* transactions committed */
-    uint64_t ops;     /* ops applied successfully */
-    int failed;       /* a flush failed; every later op fails with this
-                         code.  Thread mode: the writer thread's; inline
-                         mode: under `lock` (the flusher sets it) */
+    bool stop;                /* set by writer_stop */
+    uint64_t commits;         /* transactions committed */
+    uint64_t ops;             /* ops applied successfully */
+    int failed;               /* a flush failed; every later op fails with this
+                                 code.  Thread mode: the writer thread's; inline
+                                 mode: under `lock` (the flusher sets it) */
     uint64_t flushed_commits; /* inline: `commits` at the last flush */
     uint64_t flushes;         /* flushes done; under `lock` */
 
@@ -69,8 +69,8 @@ list_append(struct writer_op ***tail, struct writer_op *op)
 
 struct writer_op *
 writer_op_new(uint32_t partition, const uint8_t *key, size_t key_len,
-              const uint8_t *value, uint32_t value_len,
-              struct dyn_vv *ctx, bool deleted, uint64_t now_ms)
+              const uint8_t *value, uint32_t value_len, struct dyn_vv *ctx,
+              bool deleted, uint64_t now_ms)
 {
     /* One allocation: the op, then the key's and the value's bytes (the
      * value is not zeroed: it is copied over at once). */
@@ -120,9 +120,8 @@ writer_op_new_object(enum writer_op_kind kind, uint32_t partition,
 
 struct writer_op *
 writer_op_new_encoded(enum writer_op_kind kind, uint32_t partition,
-                      const uint8_t *key, size_t key_len,
-                      const uint8_t *object, uint32_t object_len,
-                      uint32_t max_value_bytes, int *rc)
+                      const uint8_t *key, size_t key_len, const uint8_t *object,
+                      uint32_t object_len, uint32_t max_value_bytes, int *rc)
 {
     /* The encoding goes where a put's value would: op->value. */
     struct writer_op *op = writer_op_new(partition, key, key_len, object,
@@ -192,9 +191,8 @@ apply_op(struct writer *w, struct dyn_store_txn *txn, struct writer_op *op)
         break;
     case WRITER_MERGE:
         op->status = dyn_kv_merge(txn, op->put.partition, op->put.key,
-                                  op->put.key_len, &op->object,
-                                  w->opts.node_id, &w->opts.limits,
-                                  &op->result);
+                                  op->put.key_len, &op->object, w->opts.node_id,
+                                  &w->opts.limits, &op->result);
         break;
     case WRITER_DELETE_IF:
         op->status = apply_delete_if(w, txn, op);

@@ -15,7 +15,7 @@
 #include "err.h"
 #include "idclash.h"
 #include "membership.h"
-#include "server.h"
+#include "state.h"
 #include "wire.h"
 
 static bool

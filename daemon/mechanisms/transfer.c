@@ -25,7 +25,7 @@
 #include "peer.h"
 #include "preflist.h"
 #include "record.h"
-#include "server.h"
+#include "state.h"
 #include "transfer_file.h"
 #include "wire.h"
 #include "writer.h"
@@ -338,7 +338,7 @@ batch_delete(struct transfer *t)
 {
     struct preflist_target tg[DYN_RING_MAX_N];
     bool self_in;
-    preflist_targets(&t->srv->preflists, t->partition, tg, &self_in);
+    preflist_targets(t->srv->preflists, t->partition, tg, &self_in);
     t->state = T_DELETING;
     t->acks_waiting = 1;
     for (uint32_t i = 0; !self_in && i < t->entry_count; i++) {
@@ -581,7 +581,7 @@ transfers_sweep(struct server *srv)
     for (uint32_t p = 0; p < srv->ring->partitions; p++) {
         struct preflist_target tg[DYN_RING_MAX_N];
         bool self_in;
-        uint32_t n = preflist_targets(&srv->preflists, p, tg, &self_in);
+        uint32_t n = preflist_targets(srv->preflists, p, tg, &self_in);
         if (self_in)
             continue;
         bool queued = false;

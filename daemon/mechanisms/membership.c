@@ -20,8 +20,9 @@
 #include "idclash.h"
 #include "log.h"
 #include "peer.h"
+#include "preflist.h"
 #include "ringfile.h"
-#include "server.h"
+#include "state.h"
 #include "transfer.h"
 #include "wire.h"
 
@@ -33,10 +34,10 @@
 struct membership {
     uv_timer_t timer;
     uint64_t rounds;
-    uint64_t rng;                /* xorshift state for peer choice */
-    struct idclash_table heard;  /* who gossiped here lately, by id */
-    bool clashed;                /* another node has this node's id */
-    bool newer;                  /* ... and this one is the newer: no writes */
+    uint64_t rng;               /* xorshift state for peer choice */
+    struct idclash_table heard; /* who gossiped here lately, by id */
+    bool clashed;               /* another node has this node's id */
+    bool newer;                 /* ... and this one is the newer: no writes */
     struct idclash_identity rival; /* that node, when clashed */
 };
 
@@ -145,7 +146,7 @@ membership_adopt(struct server *srv, struct dyn_ring *ring, bool force,
              (unsigned long long)ring->epoch, source, ring->member_count,
              (unsigned long long)old->epoch, old->member_count);
     srv->ring = ring;
-    preflist_build(&srv->preflists, srv->ring, srv->node_id);
+    preflist_build(srv->preflists, srv->ring, srv->node_id);
     dyn_ring_free(old);
     return 1;
 }

@@ -8,7 +8,8 @@
 #include "conn.h"
 #include "err.h"
 #include "log.h"
-#include "server.h"
+#include "loop.h"
+#include "state.h"
 #include "wire.h"
 
 struct dispatch_entry {

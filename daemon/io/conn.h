@@ -49,7 +49,7 @@ typedef void (*conn_frame_fn)(struct conn *c, uint8_t code, const uint8_t *body,
 struct conn {
     uv_tcp_t tcp;
     struct server *srv;
-    struct conn *prev, *next; /* in srv->conns */
+    struct conn *prev, *next;    /* in srv->conns */
     struct loop_flusher flusher; /* queued when there is output to write */
     conn_frame_fn on_frame;      /* each whole request frame */
 

@@ -25,13 +25,13 @@
 
 #include "ring.h"
 
-#define IDCLASH_SLOTS 64          /* ids remembered */
-#define IDCLASH_WINDOW_MS 30000   /* two addresses heard within: a clash */
+#define IDCLASH_SLOTS 64        /* ids remembered */
+#define IDCLASH_WINDOW_MS 30000 /* two addresses heard within: a clash */
 
 struct idclash_identity {
-    uint64_t id;                           /* node id */
-    char address[DYN_RING_ADDRESS_BYTES];  /* its node.listen */
-    uint64_t started_ms;                   /* its start, wall clock ms */
+    uint64_t id;                          /* node id */
+    char address[DYN_RING_ADDRESS_BYTES]; /* its node.listen */
+    uint64_t started_ms;                  /* its start, wall clock ms */
 };
 
 struct idclash_slot {

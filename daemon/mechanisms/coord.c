@@ -20,8 +20,10 @@
 #include "inbound.h"
 #include "kv.h"
 #include "log.h"
+#include "loop.h"
 #include "peer.h"
-#include "server.h"
+#include "preflist.h"
+#include "state.h"
 #include "text.h"
 #include "wire.h"
 #include "writer.h"
@@ -115,6 +117,13 @@ struct coord_req {
     struct coord_slot slots[]; /* one per replica (q.replicas) */
 };
 
+/* Coordinator requests ended and kept for reuse: a stack linked through
+ * the blocks. */
+struct coord_pool {
+    void *top;
+    uint32_t count;
+};
+
 /* A request kept in the pool: its first bytes link the stack. */
 struct pool_block {
     struct pool_block *next;
@@ -124,18 +133,27 @@ struct pool_block {
     (sizeof(struct coord_req) + POOL_SLOTS * sizeof(struct coord_slot) +       \
      POOL_KEY_BYTES)
 
+int
+coord_pool_init(struct server *srv)
+{
+    srv->coord_pool = calloc(1, sizeof(*srv->coord_pool));
+    return srv->coord_pool != NULL ? 0 : -ENOMEM;
+}
+
 void
 coord_pool_free(struct server *srv)
 {
-    struct coord_pool *pool = &srv->coord_pool;
+    struct coord_pool *pool = srv->coord_pool;
+    if (pool == NULL)
+        return;
     while (pool->top != NULL) {
         struct pool_block *b = pool->top;
         POOL_UNPOISON(b, POOL_BLOCK_BYTES);
         pool->top = b->next;
         free(b);
     }
-    pool->count = 0;
-    pool->closed = true;
+    free(pool);
+    srv->coord_pool = NULL;
 }
 
 /* Whether a request of this shape takes a block of the pool's size (its
@@ -154,8 +172,8 @@ req_alloc(struct server *srv, uint32_t count, size_t key_len)
     if (!poolable(count, key_len))
         return malloc(sizeof(struct coord_req) +
                       count * sizeof(struct coord_slot) + key_len);
-    struct coord_pool *pool = &srv->coord_pool;
-    if (pool->top != NULL) {
+    struct coord_pool *pool = srv->coord_pool;
+    if (pool != NULL && pool->top != NULL) {
         struct pool_block *b = pool->top;
         POOL_UNPOISON(b, POOL_BLOCK_BYTES);
         pool->top = b->next;
@@ -170,8 +188,8 @@ req_alloc(struct server *srv, uint32_t count, size_t key_len)
 static void
 req_release(struct server *srv, struct coord_req *req)
 {
-    struct coord_pool *pool = &srv->coord_pool;
-    if (!poolable(req->q.replicas, req->key_len) || pool->closed ||
+    struct coord_pool *pool = srv->coord_pool;
+    if (!poolable(req->q.replicas, req->key_len) || pool == NULL ||
         pool->count >= POOL_MAX) {
         free(req);
         return;
@@ -190,7 +208,7 @@ coord_req_new(struct server *srv, const uint8_t *key, size_t key_len,
     struct preflist_target t[DYN_RING_MAX_N];
     uint32_t partition =
         dyn_ring_partition_of(key, key_len, srv->ring->partitions);
-    uint32_t count = preflist_targets(&srv->preflists, partition, t, self_in);
+    uint32_t count = preflist_targets(srv->preflists, partition, t, self_in);
     /* One block: the request, its slots, then the key's bytes.  Every
      * member is set below (the initialisers zero the rest, which is the
      * empty object, vector and stored record). */

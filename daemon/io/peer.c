@@ -28,9 +28,10 @@
 #include "config.h"
 #include "err.h"
 #include "log.h"
+#include "loop.h"
 #include "net/stream.h"
 #include "ring.h"
-#include "server.h"
+#include "state.h"
 #include "wire.h"
 
 #define PEER_MAX_CALLS 8192      /* calls in flight per peer */
@@ -82,11 +83,11 @@ struct peer {
     uint32_t call_count;
     uint64_t next_id;
 
-    uint64_t down_until;  /* uv_now(): calls fail fast before this */
-    uint32_t backoff_ms;  /* next back-off */
-    uint64_t answered_ms; /* uv_now() of the last answer, 0: never */
-    bool suspect;         /* a call timed out or the connection failed
-                             since the last answer */
+    uint64_t down_until;         /* uv_now(): calls fail fast before this */
+    uint32_t backoff_ms;         /* next back-off */
+    uint64_t answered_ms;        /* uv_now() of the last answer, 0: never */
+    bool suspect;                /* a call timed out or the connection failed
+                                    since the last answer */
     struct loop_flusher flusher; /* queued with frames for this turn */
 };
 

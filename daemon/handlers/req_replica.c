@@ -19,7 +19,7 @@
 #include "inbound.h"
 #include "kv.h"
 #include "log.h"
-#include "server.h"
+#include "state.h"
 #include "wire.h"
 #include "writer.h"
 
