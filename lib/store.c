@@ -47,21 +47,6 @@ options_valid(const struct dyn_store_options *opts)
     return opts->engine != DYN_STORE_LMDB || opts->path != NULL;
 }
 
-/*
- * With sync: always each commit syncs, and on ext4 syncing a file
- * written through its map measured slower than a pwrite of the copies
- * then fdatasync: one node, 50 connections, 1 KiB, 50 % puts, 2.3 times
- * fewer writes a second unpipelined and 1.7 times 16 deep (see README,
- * Performance).  Without a sync per commit the map wins.
- */
-enum dyn_store_writes
-dyn_store_writes_wanted(const struct dyn_store_options *opts)
-{
-    if (opts->writes != DYN_WRITES_AUTO)
-        return opts->writes;
-    return opts->sync == DYN_SYNC_ALWAYS ? DYN_WRITES_COPY : DYN_WRITES_MAP;
-}
-
 int
 dyn_store_open(struct dyn_store **out, const struct dyn_store_options *opts)
 {

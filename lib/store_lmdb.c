@@ -805,6 +805,21 @@ open_env(MDB_env **env, const struct dyn_store_options *opts, unsigned flags)
 }
 
 /*
+ * With sync: always each commit syncs, and on ext4 syncing a file
+ * written through its map measured slower than a pwrite of the copies
+ * then fdatasync (doc/storage.md has the figures).  Without a sync per
+ * commit the map wins.  The policy is the LMDB engine's; it is public so
+ * that dynamod can say which one is in effect.
+ */
+enum dyn_store_writes
+dyn_store_writes_wanted(const struct dyn_store_options *opts)
+{
+    if (opts->writes != DYN_WRITES_AUTO)
+        return opts->writes;
+    return opts->sync == DYN_SYNC_ALWAYS ? DYN_WRITES_COPY : DYN_WRITES_MAP;
+}
+
+/*
  * Open with MDB_WRITEMAP when asked and blocks allocated ahead hold in
  * the directory (prealloc.h: not on copy-on-write filesystems, nor
  * without fallocate; the map's file is sparse, and there a full disk
