@@ -31,23 +31,37 @@ now_ms(void)
 static int
 fail(struct client *c, int code, const char *what)
 {
-    snprintf(c->err, sizeof(c->err), "%s %s: %s", what, c->addr,
-             dyn_strerror(code));
+    if (code == -ECANCELED) /* the user knows which request it was */
+        snprintf(c->err, sizeof(c->err), "cancelled");
+    else
+        snprintf(c->err, sizeof(c->err), "%s %s: %s", what, c->addr,
+                 dyn_strerror(code));
     return code;
 }
 
-/* Wait until fd is ready for `events` or the deadline passes. */
+/*
+ * Wait until fd is ready for `events` (*revents: which, when not NULL),
+ * the deadline passes (-ETIMEDOUT) or c->cancel_fd is readable
+ * (-ECANCELED).
+ */
 static int
-wait_fd(int fd, short events, int64_t deadline)
+wait_fd(const struct client *c, int fd, short events, int64_t deadline,
+        short *revents)
 {
     for (;;) {
         int64_t left = deadline - now_ms();
         if (left <= 0)
             return -ETIMEDOUT;
-        struct pollfd p = {.fd = fd, .events = events};
-        int n = poll(&p, 1, (int)left);
-        if (n > 0)
+        struct pollfd p[2] = {{.fd = fd, .events = events},
+                              {.fd = c->cancel_fd, .events = POLLIN}};
+        int n = poll(p, c->cancel_fd >= 0 ? 2 : 1, (int)left);
+        if (n > 0 && p[1].revents != 0 && c->cancel_fd >= 0)
+            return -ECANCELED;
+        if (n > 0) {
+            if (revents != NULL)
+                *revents = p[0].revents;
             return 0;
+        }
         if (n < 0 && errno != EINTR)
             return -errno;
     }
@@ -62,7 +76,8 @@ connect_addr(struct client *c, const struct addrinfo *ai, int64_t deadline)
         return -errno;
     int rc = 0;
     if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
-        rc = errno == EINPROGRESS ? wait_fd(fd, POLLOUT, deadline) : -errno;
+        rc = errno == EINPROGRESS ? wait_fd(c, fd, POLLOUT, deadline, NULL)
+                                  : -errno;
         int soerr = 0;
         socklen_t len = sizeof(soerr);
         if (rc == 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
@@ -83,8 +98,16 @@ connect_addr(struct client *c, const struct addrinfo *ai, int64_t deadline)
 int
 client_connect(struct client *c, const char *hostport, int timeout_ms)
 {
+    return client_connect_cancel(c, hostport, timeout_ms, -1);
+}
+
+int
+client_connect_cancel(struct client *c, const char *hostport, int timeout_ms,
+                      int cancel_fd)
+{
     memset(c, 0, sizeof(*c));
     c->fd = -1;
+    c->cancel_fd = cancel_fd;
     c->timeout_ms = timeout_ms;
     c->next_id = 1;
     snprintf(c->addr, sizeof(c->addr), "%s", hostport);
@@ -106,7 +129,7 @@ client_connect(struct client *c, const char *hostport, int timeout_ms)
     int rc = -ECONNREFUSED;
     for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
         rc = connect_addr(c, ai, deadline);
-        if (rc == 0)
+        if (rc == 0 || rc == -ECANCELED)
             break;
     }
     freeaddrinfo(res);
@@ -131,16 +154,11 @@ static int
 send_all(struct client *c, const uint8_t *buf, size_t len, int64_t deadline)
 {
     while (len > 0) {
-        struct pollfd p = {.fd = c->fd, .events = POLLIN | POLLOUT};
-        int64_t left = deadline - now_ms();
-        if (left <= 0)
-            return -ETIMEDOUT;
-        int n = poll(&p, 1, (int)left);
-        if (n < 0 && errno != EINTR)
-            return -errno;
-        if (n <= 0)
-            continue;
-        if (p.revents & POLLIN)
+        short revents;
+        int rc = wait_fd(c, c->fd, POLLIN | POLLOUT, deadline, &revents);
+        if (rc < 0)
+            return rc;
+        if (revents & POLLIN)
             return 1;
         ssize_t sent = send(c->fd, buf, len, MSG_NOSIGNAL);
         if (sent > 0) {
@@ -164,7 +182,7 @@ recv_some(struct client *c, uint8_t *buf, size_t len, int64_t deadline)
             return -ECONNRESET;
         if (errno != EAGAIN && errno != EINTR)
             return -errno;
-        int rc = wait_fd(c->fd, POLLIN, deadline);
+        int rc = wait_fd(c, c->fd, POLLIN, deadline, NULL);
         if (rc < 0)
             return rc;
     }

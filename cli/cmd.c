@@ -312,6 +312,7 @@ cli_main(const struct cli_prog *prog, int argc, char **argv)
         .prog = prog->name,
         .host = getenv("DYN_HOST") ? getenv("DYN_HOST") : CLI_DEFAULT_HOST,
         .timeout_ms = CLI_DEFAULT_TIMEOUT_MS,
+        .cancel_fd = -1,
     };
     if (argc == 2 && strcmp(argv[1], "--list-commands") == 0) {
         list_commands(prog);

@@ -45,6 +45,8 @@ struct cli {
     int timeout_ms;      /* -t */
     bool json;           /* --json */
     struct shell *shell; /* the shell running this command, or NULL */
+    int cancel_fd;       /* readable once the user cancelled (the shell's
+                            Ctrl-C): requests stop waiting; -1: never */
 };
 
 struct cli_cmd {

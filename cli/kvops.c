@@ -19,7 +19,8 @@
 int
 kv_connect(struct cli *cli, struct client *c)
 {
-    int rc = client_connect(c, cli->host, cli->timeout_ms);
+    int rc =
+        client_connect_cancel(c, cli->host, cli->timeout_ms, cli->cancel_fd);
     if (rc < 0) {
         cli_error(cli, "%s", c->err);
         return rc == -DYN_EBADARG ? CLI_EXIT_USAGE : CLI_EXIT_UNAVAILABLE;

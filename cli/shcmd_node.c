@@ -53,7 +53,7 @@ shcmd_use_exec(struct cli *cli, struct cli_args *args)
     struct shell *sh = cli->shell;
     const char *host = args->argv[0];
     struct client c;
-    if (client_connect(&c, host, cli->timeout_ms) < 0) {
+    if (client_connect_cancel(&c, host, cli->timeout_ms, cli->cancel_fd) < 0) {
         cli_error(cli, "use: %s", c.err);
         return CLI_EXIT_UNAVAILABLE;
     }

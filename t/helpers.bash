@@ -224,3 +224,21 @@ crash_node() {
         return 1
     fi
 }
+
+# start_fake_server MODE [TEXT]: t/fake-server, a listener that is not a
+# node (silent: never answers; reply: answers TEXT); sets FAKE_ADDR, and
+# FAKE_REQUESTS, the file that grows as requests reach a silent one.
+# Stopped by PID in teardown like the nodes.
+start_fake_server() {
+    local mode=$1; shift
+    local portfile; portfile=$(mktemp "$BATS_TEST_TMPDIR/fake.XXXXXX")
+    rm -f "$portfile"
+    python3 "$DYN_SRCDIR/t/fake-server" "$mode" "$portfile" "$@" 3>&- &
+    echo "$!" >>"$BATS_TEST_TMPDIR/pids"
+    wait_until test -s "$portfile" || {
+        echo "t/fake-server did not start" >&2
+        return 1
+    }
+    FAKE_ADDR=127.0.0.1:$(cat "$portfile")
+    FAKE_REQUESTS=$portfile.requests
+}

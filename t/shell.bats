@@ -188,6 +188,66 @@ shell_cmd() {
     assert_eq apples "$output"
 }
 
+# unread_request PORT: a connection to PORT holds bytes its server has
+# not read (Recv-Q, the first column with a state filter).
+unread_request() {
+    ss -tnH state established "( sport = :$1 )" |
+        awk '$1 > 0 { found = 1 } END { exit !found }'
+}
+
+# at_prompt: the pane's last line is an empty prompt (the shell waits for
+# a command).
+at_prompt() { [ "$(pane | sed '/^$/d' | tail -1)" = "dyn $DYN_HOST>" ]; }
+
+@test "terminal: Ctrl-C cancels a request in flight; the next command works" {
+    dyn put k before
+    start_fake_server silent # accepts, never answers
+    tmux_start "$(shell_cmd)"
+    wait_pane "dyn $DYN_HOST>"
+    # -t 60000: what ends the wait is Ctrl-C, not the timeout.
+    tmux_keys "get k -H $FAKE_ADDR -t 60000" Enter
+    wait_until test -s "$FAKE_REQUESTS" # the request is in flight
+    tmux_keys C-c
+    wait_pane "dyn: get k: cancelled"
+    wait_until at_prompt
+    tmux_keys "get k" Enter
+    wait_pane "1) before"
+    wait_until at_prompt
+}
+
+@test "terminal: a write cancelled by Ctrl-C may land; the next get sees the truth" {
+    dyn put k before
+    local pid; pid=$(node_pid n1)
+    tmux_start "$(shell_cmd)"
+    wait_pane "dyn $DYN_HOST>"
+    kill -STOP "$pid" # the kernel still accepts; the node answers late
+    tmux_keys "put k late -t 60000" Enter
+    # In flight: the request waits, unread, on the stopped node's socket.
+    wait_until unread_request "${DYN_HOST##*:}"
+    tmux_keys C-c
+    wait_pane "dyn: put k: cancelled"
+    kill -CONT "$pid" # the late answer goes to the closed connection
+    tmux_keys "get k" Enter
+    wait_pane "k: 2 versions" # the put landed, as after a timeout
+    wait_pane "2) late"
+    wait_until at_prompt
+}
+
+@test "terminal: Ctrl-C cancels resolve's question; the next line is a command" {
+    dyn put r a
+    dyn put r b
+    tmux_start "$(shell_cmd)"
+    wait_pane "dyn $DYN_HOST>"
+    tmux_keys "resolve r" Enter
+    wait_pane "keep which version (1-2)"
+    tmux_keys C-c
+    wait_pane "cancelled: nothing written"
+    wait_until at_prompt
+    tmux_keys "get r" Enter
+    wait_pane "r: 2 versions (siblings"
+    run -4 dyn get r # nothing was written
+}
+
 @test "terminal: tab completes commands and keys used; history persists" {
     tmux_start "$(shell_cmd)"
     wait_pane "dyn $DYN_HOST>"
