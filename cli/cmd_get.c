@@ -8,38 +8,7 @@
 #include <string.h>
 
 #include "cmd.h"
-#include "json.h"
 #include "kvops.h"
-
-static void
-get_print_json(const char *key, const Dynpb__GetResp *resp)
-{
-    struct json j;
-    json_init(&j, stdout);
-    json_begin_object(&j);
-    json_bytes(&j, "key", "key_encoding", (const uint8_t *)key, strlen(key));
-    char *token = kv_context_token(resp->context);
-    json_key(&j, "context");
-    token ? json_string(&j, token) : json_null(&j);
-    free(token);
-    json_key(&j, "siblings");
-    json_begin_array(&j);
-    for (size_t i = 0; i < resp->n_siblings; i++) {
-        const Dynpb__Sibling *s = resp->siblings[i];
-        json_begin_object(&j);
-        json_bytes(&j, "value", "encoding", s->value.data, s->value.len);
-        json_key(&j, "dot");
-        kv_json_dot(&j, s->dot);
-        json_key(&j, "deleted");
-        json_bool(&j, s->deleted);
-        json_key(&j, "ts_ms");
-        json_uint(&j, s->ts_ms);
-        json_end_object(&j);
-    }
-    json_end_array(&j);
-    json_end_object(&j);
-    json_finish(&j);
-}
 
 static int
 get_print_value(struct cli *cli, const char *key, const Dynpb__GetResp *resp)
@@ -81,7 +50,7 @@ cmd_get_exec(struct cli *cli, struct cli_args *args)
     if (rc != CLI_EXIT_OK)
         return rc;
     if (cli->json) {
-        get_print_json(key, resp);
+        kv_print_get_json(key, resp);
         rc = kv_live_count(resp) ? CLI_EXIT_OK : CLI_EXIT_NOTFOUND;
     } else {
         rc = get_print_value(cli, key, resp);

@@ -62,6 +62,10 @@ char *kv_context_token(ProtobufCBinaryData ctx);
 /* Live (not deleted) siblings of a reply. */
 size_t kv_live_count(const Dynpb__GetResp *resp);
 
+/* Print a get's answer as JSON: {"key", "key_encoding", "context",
+ * "siblings": [{"value", "encoding", "dot", "deleted", "ts_ms"}]}. */
+void kv_print_get_json(const char *key, const Dynpb__GetResp *resp);
+
 /* Print a put's result: JSON {"ok", "context", "dot", "siblings"} or, for
  * people, a note on stderr when the write left siblings.  Exit code. */
 int kv_report_put(struct cli *cli, const char *what, const char *key,

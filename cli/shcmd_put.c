@@ -42,13 +42,15 @@ shcmd_write(struct cli *cli, struct cli_args *args, const char *what,
     if (rc != CLI_EXIT_OK)
         return rc;
     shell_note_key(sh, wr->key);
-    if (shown > 0)
+    if (cli->json)
+        kv_report_put(cli, what, wr->key, resp); /* as dyn put --json */
+    else if (shown > 0)
         printf("ok: %s of %s superseded the %zu version%s shown by the "
                "last get\n",
                what, wr->key, shown, shown == 1 ? "" : "s");
     else
         printf("ok\n");
-    if (resp->siblings > 1)
+    if (!cli->json && resp->siblings > 1)
         printf("note: %s now has %u versions: 'get %s' shows them, "
                "'resolve %s' settles them\n",
                wr->key, resp->siblings, wr->key, wr->key);

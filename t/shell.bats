@@ -138,6 +138,50 @@ EOF
     run -4 dyn get r
 }
 
+@test "piped: --json on a line prints what the command line's --json prints" {
+    dyn put j one
+    dyn put r a
+    dyn put r b
+    run -0 dyn shell <<'EOF'
+get j --json
+put j two --json
+get j
+resolve r --pick 2 --json
+ring --json
+del j --json
+EOF
+    local get put human resolve_get resolve_put ring del
+    get=$(sed -n 1p <<<"$output")
+    put=$(sed -n 2p <<<"$output")
+    human=$(sed -n 3p <<<"$output") # --json was that line's only
+    resolve_get=$(sed -n 7p <<<"$output")
+    resolve_put=$(sed -n 8p <<<"$output")
+    ring=$(sed -n 9p <<<"$output")
+    del=$(sed -n 10p <<<"$output")
+    jq -e '.key == "j" and (.context | type) == "string" and
+        .siblings == [.siblings[0]] and .siblings[0].value == "one" and
+        .siblings[0].encoding == "utf8" and .siblings[0].deleted == false' \
+        <<<"$get"
+    # The put had the get's context: it superseded the version shown.
+    jq -e '.ok == true and .siblings == 1 and (.context | type) == "string"' \
+        <<<"$put"
+    assert_eq "j: 1 version" "$human"
+    jq -e '.key == "r" and (.siblings | length) == 2' <<<"$resolve_get"
+    jq -e '.ok == true and .siblings == 1' <<<"$resolve_put"
+    jq -e '.n == 3 and (.partitions | type) == "number" and
+        .nodes[0].name == "n1" and .nodes[0].address == env.DYN_HOST and
+        .nodes[0].partitions == .partitions' <<<"$ring"
+    jq -e '.ok == true' <<<"$del"
+    run -0 dyn get r
+    assert_eq b "$output"
+    run -1 dyn get j
+}
+
+@test "piped: get --json of a missing key prints no siblings and fails with 1" {
+    run -1 dyn shell <<<'get nothing-here --json'
+    jq -e '.key == "nothing-here" and .siblings == []' <<<"$output"
+}
+
 # --- a real terminal ---
 
 # tmux_start CMD...: run CMD in a detached tmux session on our socket.
