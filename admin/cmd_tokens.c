@@ -38,7 +38,9 @@ cmd_tokens_exec(struct cli *cli, struct cli_args *args)
     for (uint32_t i = 0; !found && i < r->member_count; i++)
         found = ringjson_match(&r->members[i], node);
     if (!found) {
-        cli_error(cli, "tokens: %s is not a member of the ring", node);
+        char text[CLI_TEXT_BYTES];
+        cli_error(cli, "tokens: %s is not a member of the ring",
+                  cli_escape(text, node));
         rc = CLI_EXIT_NOTFOUND;
     } else if (cli->json) {
         ringjson_print_members(r, node);

@@ -18,6 +18,7 @@
 
 #include "config.h"
 #include "err.h"
+#include "text.h"
 #include "wire.h"
 
 static int64_t
@@ -110,11 +111,12 @@ client_connect_cancel(struct client *c, const char *hostport, int timeout_ms,
     c->cancel_fd = cancel_fd;
     c->timeout_ms = timeout_ms;
     c->next_id = 1;
-    snprintf(c->addr, sizeof(c->addr), "%s", hostport);
+    dyn_text_escape(c->addr, sizeof(c->addr), (const uint8_t *)hostport,
+                    strlen(hostport));
     char host[256];
     uint16_t port;
     if (dyn_config_parse_hostport(hostport, host, sizeof(host), &port) < 0) {
-        snprintf(c->err, sizeof(c->err), "'%s' is not HOST:PORT", hostport);
+        snprintf(c->err, sizeof(c->err), "'%s' is not HOST:PORT", c->addr);
         return -DYN_EBADARG;
     }
     char service[8];
@@ -122,7 +124,7 @@ client_connect_cancel(struct client *c, const char *hostport, int timeout_ms,
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res;
     int gai = getaddrinfo(host, service, &hints, &res);
     if (gai != 0) {
-        snprintf(c->err, sizeof(c->err), "%s: %s", hostport, gai_strerror(gai));
+        snprintf(c->err, sizeof(c->err), "%s: %s", c->addr, gai_strerror(gai));
         return -EHOSTUNREACH;
     }
     int64_t deadline = now_ms() + timeout_ms;

@@ -22,7 +22,7 @@ struct client {
     int timeout_ms;             /* per call, from sending to the whole reply */
     int cancel_fd;              /* readable: stop waiting; -1: never */
     uint64_t next_id;           /* request ids, from 1 */
-    char addr[300];             /* HOST:PORT as given, for messages */
+    char addr[300];             /* HOST:PORT as given, escaped: messages */
     char err[CLIENT_ERR_BYTES]; /* the last failure, one line */
 };
 

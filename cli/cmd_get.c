@@ -14,20 +14,28 @@ static int
 get_print_value(struct cli *cli, const char *key, const Dynpb__GetResp *resp)
 {
     size_t live = kv_live_count(resp);
+    char text[CLI_TEXT_BYTES];
     if (live == 0) {
-        cli_error(cli, "get %s: not found", key);
+        cli_error(cli, "get %s: not found", cli_escape(text, key));
         return CLI_EXIT_NOTFOUND;
     }
     if (resp->n_siblings > 1) {
+        char *see = kv_key_command("dyn get", key, "--json");
+        char *settle = kv_key_command("dyn resolve", key, "");
         cli_error(cli,
-                  "get %s: %zu siblings (%zu deleted); see 'dyn get %s "
-                  "--json' or settle with 'dyn resolve %s'",
-                  key, resp->n_siblings, resp->n_siblings - live, key, key);
+                  "get %s: %zu siblings (%zu deleted); see '%s' or settle "
+                  "with '%s'",
+                  cli_escape(text, key), resp->n_siblings,
+                  resp->n_siblings - live, see ? see : "dyn get --json",
+                  settle ? settle : "dyn resolve");
+        free(see);
+        free(settle);
         return CLI_EXIT_SIBLINGS;
     }
     const ProtobufCBinaryData *v = &resp->siblings[0]->value;
     if (v->len > 0 && fwrite(v->data, 1, v->len, stdout) != v->len) {
-        cli_error(cli, "get %s: writing the value: short write", key);
+        cli_error(cli, "get %s: writing the value: short write",
+                  cli_escape(text, key));
         return CLI_EXIT_REFUSED;
     }
     return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_REFUSED;

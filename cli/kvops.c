@@ -14,8 +14,6 @@
 #include "json.h"
 #include "text.h"
 
-#define KV_KEY_TEXT_BYTES 80 /* a key as quoted in an error line */
-
 int
 kv_connect(struct cli *cli, struct client *c)
 {
@@ -49,10 +47,32 @@ int
 kv_fail(struct cli *cli, struct client *c, int code, const char *what,
         const char *key)
 {
-    char text[KV_KEY_TEXT_BYTES];
-    dyn_text_escape(text, sizeof(text), (const uint8_t *)key, strlen(key));
-    cli_error(cli, "%s %s: %s", what, text, c->err);
+    char text[CLI_TEXT_BYTES];
+    cli_error(cli, "%s %s: %s", what, cli_escape(text, key), c->err);
     return cli_exit_for(code);
+}
+
+char *
+kv_key_command(const char *prefix, const char *key, const char *suffix)
+{
+    size_t key_len = strlen(key);
+    size_t size = strlen(prefix) + strlen(suffix) +
+                  dyn_text_shell_quote_size(key_len) + sizeof("  -- ");
+    char *word = malloc(dyn_text_shell_quote_size(key_len));
+    char *cmd = malloc(size);
+    if (word != NULL && cmd != NULL) {
+        dyn_text_shell_quote(word, (const uint8_t *)key, key_len);
+        const char *space = *suffix ? " " : "";
+        if (key[0] == '-') /* an option, but after "--" */
+            snprintf(cmd, size, "%s%s%s -- %s", prefix, space, suffix, word);
+        else
+            snprintf(cmd, size, "%s %s%s%s", prefix, word, space, suffix);
+    } else {
+        free(cmd);
+        cmd = NULL;
+    }
+    free(word);
+    return cmd;
 }
 
 /*
@@ -111,10 +131,11 @@ kv_parse_context(struct cli *cli, const char *token, ProtobufCBinaryData *ctx)
     struct dyn_vv vv;
     int rc = dyn_context_from_token(&vv, token);
     if (rc < 0) {
+        char text[CLI_TEXT_BYTES];
         cli_error(cli,
                   "-C: '%.40s' is not a context token (use the "
                   "\"context\" of 'dyn get --json' unchanged)",
-                  token);
+                  cli_escape(text, token));
         return CLI_EXIT_USAGE;
     }
     ctx->len = dyn_vv_encoded_size(&vv);
@@ -212,10 +233,14 @@ kv_report_put(struct cli *cli, const char *what, const char *key,
         json_end_object(&j);
         json_finish(&j);
     } else if (resp->siblings > 1) {
+        char text[CLI_TEXT_BYTES];
+        char *see = kv_key_command("dyn get", key, "--json");
         cli_error(cli,
                   "%s %s: stored; the key now has %u siblings (see "
-                  "'dyn get %s --json', settle with 'dyn resolve')",
-                  what, key, resp->siblings, key);
+                  "'%s', settle with 'dyn resolve')",
+                  what, cli_escape(text, key), resp->siblings,
+                  see ? see : "dyn get --json");
+        free(see);
     }
     free(token);
     return CLI_EXIT_OK;

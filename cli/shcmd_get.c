@@ -33,7 +33,8 @@ shcmd_get_exec(struct cli *cli, struct cli_args *args)
         shell_ctx_set(sh, key, resp->context, resp->n_siblings);
         rc = kv_live_count(resp) ? CLI_EXIT_OK : CLI_EXIT_NOTFOUND;
     } else if (resp->n_siblings == 0) {
-        printf("%s: not found\n", key);
+        char text[CLI_TEXT_BYTES];
+        printf("%s: not found\n", cli_escape(text, key));
         shell_ctx_set(sh, key, resp->context, 0);
         rc = CLI_EXIT_NOTFOUND;
     } else {

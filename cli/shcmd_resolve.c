@@ -31,10 +31,11 @@ resolve_parse(struct cli *cli, const char *answer, const Dynpb__GetResp *got,
     char *end;
     unsigned long n = strtoul(answer, &end, 10);
     if (end == answer || *end != '\0' || n < 1 || n > got->n_siblings) {
+        char text[CLI_TEXT_BYTES];
         cli_error(cli,
                   "resolve: '%s' is not a version number from 1 to %zu "
                   "nor =VALUE",
-                  answer, got->n_siblings);
+                  cli_escape(text, answer), got->n_siblings);
         return false;
     }
     const Dynpb__Sibling *s = got->siblings[n - 1];
@@ -82,16 +83,19 @@ resolve_write(struct shell *sh, struct client *c, const char *key,
     if (rc != CLI_EXIT_OK)
         return rc;
     ProtobufCBinaryData none = {0, NULL};
+    char text[CLI_TEXT_BYTES];
     if (cli->json) { /* as dyn resolve --json */
         kv_report_put(cli, "resolve", key, resp);
         rc = resp->siblings > 1 ? CLI_EXIT_SIBLINGS : CLI_EXIT_OK;
     } else if (resp->siblings > 1) {
+        char *get = kv_key_command("get", key, "");
         printf("resolved what was shown, but %s has %u versions now: one "
-               "was written since the get ('get %s' shows it)\n",
-               key, resp->siblings, key);
+               "was written since the get ('%s' shows it)\n",
+               cli_escape(text, key), resp->siblings, get ? get : "get");
+        free(get);
         rc = CLI_EXIT_SIBLINGS;
     } else {
-        printf("resolved: %s now holds ", key);
+        printf("resolved: %s now holds ", cli_escape(text, key));
         if (wr->deleted)
             printf("nothing (deleted)\n");
         else {
@@ -114,12 +118,14 @@ resolve_show(struct shell *sh, const char *key, const Dynpb__GetResp *got,
              bool *done)
 {
     bool json = sh->cli->json;
+    char text[CLI_TEXT_BYTES];
+    cli_escape(text, key);
     *done = true;
     if (json)
         kv_print_get_json(key, got);
     if (got->n_siblings == 0) {
         if (!json)
-            printf("%s: not found\n", key);
+            printf("%s: not found\n", text);
         return CLI_EXIT_NOTFOUND;
     }
     if (!json)
@@ -127,7 +133,7 @@ resolve_show(struct shell *sh, const char *key, const Dynpb__GetResp *got,
     shell_ctx_set(sh, key, got->context, got->n_siblings);
     if (got->n_siblings == 1) {
         if (!json)
-            printf("%s has one version: nothing to resolve\n", key);
+            printf("%s has one version: nothing to resolve\n", text);
         return CLI_EXIT_OK;
     }
     *done = false;

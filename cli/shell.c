@@ -5,6 +5,7 @@
  */
 #include "shell.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -261,10 +262,34 @@ shell_ask(struct shell *sh, const char *prompt)
 }
 
 /*
+ * The byte a backslash escape in $'...' stands for: \n, \t, \r, \xHH
+ * (one or two hex digits, as bash reads them), or the character after
+ * the backslash itself (\\, \', \").  *in is past the backslash and
+ * moves past the escape.
+ */
+static char
+ansi_escape(char **in)
+{
+    char e = *(*in)++;
+    if (e == 'n' || e == 't' || e == 'r')
+        return e == 'n' ? '\n' : e == 't' ? '\t' : '\r';
+    if (e != 'x' || !isxdigit((unsigned char)**in))
+        return e;
+    unsigned v = 0;
+    for (int i = 0; i < 2 && isxdigit((unsigned char)**in); i++) {
+        int h = tolower((unsigned char)*(*in)++);
+        v = v * 16 + (unsigned)(isdigit(h) ? h - '0' : h - 'a' + 10);
+    }
+    return (char)v;
+}
+
+/*
  * Split `line` in place into words: blanks separate words; '...' keeps
  * everything literally; "..." and bare words take backslash escapes (\\,
- * \", \', \n, \t, and a backslash before a blank).  Returns the word count
- * or -1 for an unterminated quote (with *err set).
+ * \", \', \n, \t, and a backslash before a blank); $'...' takes those of
+ * ansi_escape, so a key quoted by dyn_text_shell_quote (the hints the
+ * shell prints) reads back as itself.  Returns the word count or -1 for
+ * an unterminated quote (with *err set).
  */
 static int
 split_words(char *line, char **words, int max, const char **err)
@@ -284,10 +309,17 @@ split_words(char *line, char **words, int max, const char **err)
         char quote = 0;
         while (*in != '\0' && (quote || (*in != ' ' && *in != '\t'))) {
             char ch = *in++;
-            if (quote == '\'' && ch == '\'') {
+            if ((quote == '\'' || quote == '$') && ch == '\'') {
                 quote = 0;
             } else if (quote == '\'') {
                 *out++ = ch;
+            } else if (quote == '$' && ch == '\\' && *in != '\0') {
+                *out++ = ansi_escape(&in);
+            } else if (quote == '$') {
+                *out++ = ch;
+            } else if (!quote && ch == '$' && *in == '\'') {
+                quote = '$';
+                in++;
             } else if (ch == quote) {
                 quote = 0;
             } else if (!quote && (ch == '"' || ch == '\'')) {

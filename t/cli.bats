@@ -268,6 +268,57 @@ dead_addr() { echo "127.0.0.1:$(pick_port)"; }
     [[ "$stderr" == *siblings* ]]
 }
 
+# ---- keys in messages --------------------------------------------------
+
+@test "a key with ESC or a newline is escaped in every error line" {
+    start_node n1
+    local key=$'red\e[31m\nline'
+    run -1 --separate-stderr dyn get "$key"
+    one_error_line dyn
+    assert_eq 'dyn: get red\x1b[31m\x0aline: not found' "$stderr"
+    run -1 --separate-stderr dyn del "$key"
+    one_error_line dyn
+    assert_eq 'dyn: del red\x1b[31m\x0aline: not found' "$stderr"
+    run -1 --separate-stderr dyn resolve "$key" --pick 1
+    one_error_line dyn
+    assert_eq 'dyn: resolve red\x1b[31m\x0aline: not found' "$stderr"
+    dyn put "$key" a
+    run -0 --separate-stderr dyn put "$key" b
+    one_error_line dyn
+    assert_eq "dyn: put red\\x1b[31m\\x0aline: stored; the key now has 2 siblings (see 'dyn get \$'red\\x1b[31m\\nline' --json', settle with 'dyn resolve')" "$stderr"
+    run -4 --separate-stderr dyn get "$key"
+    one_error_line dyn
+    assert_eq "dyn: get red\\x1b[31m\\x0aline: 2 siblings (0 deleted); see 'dyn get \$'red\\x1b[31m\\nline' --json' or settle with 'dyn resolve \$'red\\x1b[31m\\nline''" "$stderr"
+    # Words of the user's other than keys are escaped too.
+    run -2 --separate-stderr dyn $'fro\e[1mb'
+    one_error_line dyn
+    [[ "$stderr" == *'fro\x1b[1mb'* ]]
+    run -2 --separate-stderr dyn get k -r $'1\n2'
+    one_error_line dyn
+}
+
+@test "the hint of a key with siblings pastes into bash as that key" {
+    start_node n1
+    local key see settle
+    for key in plain:1 "my key" "it's" 'back\slash' -dash $'tab\tnl\n' \
+        $'caf\xc3\xa9'; do
+        dyn put -- "$key" a
+        dyn put -- "$key" b 2>/dev/null
+        run -4 --separate-stderr dyn get -- "$key"
+        one_error_line dyn
+        see=$(sed -n "s/.* see '\(.*\)' or settle with '\(.*\)'\$/\1/p" <<<"$stderr")
+        settle=$(sed -n "s/.* see '\(.*\)' or settle with '\(.*\)'\$/\2/p" <<<"$stderr")
+        [[ "$see" == "dyn get "* && "$settle" == "dyn resolve "* ]] ||
+            { echo "no hint in: $stderr"; false; }
+        run -0 eval "$see" # pasted as it is
+        jq -e --arg k "$key" '.key == $k and (.siblings | length) == 2' \
+            <<<"$output" || { echo "$key: '$see' read another key"; false; }
+        # resolve's hint names the same key (its options go before --)
+        run -0 eval "${settle/dyn resolve/dyn resolve --pick 1}"
+        run -0 dyn get -- "$key"
+    done
+}
+
 # ---- -H, $DYN_HOST, -t -------------------------------------------------
 
 @test "\$DYN_HOST names the node when -H is not given" {

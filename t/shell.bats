@@ -182,6 +182,30 @@ EOF
     jq -e '.key == "nothing-here" and .siblings == []' <<<"$output"
 }
 
+@test "piped: keys are escaped in what the shell prints; its hints paste back" {
+    run -0 dyn shell <<'EOF'
+put $'esc\x1b[1mkey' a
+put $'esc\x1b[1mkey' b
+put $'two\nlines' v
+get $'two\nlines'
+EOF
+    [[ "$output" != *$'\e'* ]] || { echo "a raw ESC: $output"; false; }
+    assert_eq "note: esc\\x1b[1mkey now has 2 versions: 'get \$'esc\\x1b[1mkey'' shows them, 'resolve \$'esc\\x1b[1mkey'' settles them" \
+        "$(sed -n 3p <<<"$output")"
+    assert_eq 'two\x0alines: 1 version' "$(sed -n 5p <<<"$output")"
+    # The shell read $'...' as bash does: the same key.
+    run -0 dyn get $'two\nlines'
+    assert_eq v "$output"
+    # The hint, pasted into the shell, shows that key's versions.
+    local hint
+    hint=$(dyn shell <<<"put $'esc\\x1b[1mkey' c" |
+        sed -n "s/.*: '\(get .*\)' shows them.*/\1/p")
+    assert_eq "get \$'esc\\x1b[1mkey'" "$hint"
+    run -0 dyn shell <<<"$hint"
+    assert_eq 'esc\x1b[1mkey: 3 versions (siblings: a conflict to resolve)' \
+        "${lines[0]}"
+}
+
 # --- a real terminal ---
 
 # tmux_start CMD...: run CMD in a detached tmux session on our socket.
