@@ -1,14 +1,52 @@
 /*
- * cmd_get.c - dyn get KEY [-r R]: print the value, or every sibling with
- * its dot and the context as JSON.
+ * cmd_get.c - dyn get KEY [-r R]: print the value (its exact bytes, or on
+ * a terminal for people), or every sibling with its dot and the context
+ * as JSON.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmd.h"
 #include "kvops.h"
+#include "text.h"
+
+/*
+ * The value for a person at a terminal, as redis-cli shows one: text as it
+ * is, ending with a newline (unless it ends with one already); any other
+ * bytes escaped (dyn_text_escape: \xHH), on one line, so that no escape
+ * sequence of a binary value reaches the terminal.
+ */
+static int
+get_print_for_terminal(struct cli *cli, const char *key,
+                       const ProtobufCBinaryData *v)
+{
+    char text[CLI_TEXT_BYTES];
+    if (dyn_text_is_utf8(v->data, v->len)) {
+        fwrite(v->data, 1, v->len, stdout);
+        if (v->len == 0 || v->data[v->len - 1] != '\n')
+            putchar('\n');
+    } else {
+        /* Room for every byte as \xHH: nothing is cut. */
+        size_t size = v->len * 4 + 1;
+        char *escaped = malloc(size);
+        if (escaped == NULL) {
+            cli_error(cli, "get %s: out of memory", cli_escape(text, key));
+            return CLI_EXIT_REFUSED;
+        }
+        puts(dyn_text_escape(escaped, size, v->data, v->len));
+        free(escaped);
+    }
+    if (fflush(stdout) != 0) {
+        cli_error(cli, "get %s: writing the value: %s", cli_escape(text, key),
+                  strerror(errno));
+        return CLI_EXIT_REFUSED;
+    }
+    return CLI_EXIT_OK;
+}
 
 static int
 get_print_value(struct cli *cli, const char *key, const Dynpb__GetResp *resp)
@@ -33,6 +71,8 @@ get_print_value(struct cli *cli, const char *key, const Dynpb__GetResp *resp)
         return CLI_EXIT_SIBLINGS;
     }
     const ProtobufCBinaryData *v = &resp->siblings[0]->value;
+    if (isatty(STDOUT_FILENO))
+        return get_print_for_terminal(cli, key, v);
     if (v->len > 0 && fwrite(v->data, 1, v->len, stdout) != v->len) {
         cli_error(cli, "get %s: writing the value: short write",
                   cli_escape(text, key));
@@ -74,7 +114,10 @@ const struct cli_cmd cmd_get = {
     .help = "  -r R   read quorum for this request (1..N; default the "
             "cluster's)\n"
             "  --json every sibling with its dot, and the context to put "
-            "with\n",
+            "with\n"
+            "The value's exact bytes go to a pipe or a file; on a terminal "
+            "text ends\n"
+            "with a newline and other bytes are shown escaped (\\xHH).\n",
     .opts = "r:",
     .min_args = 1,
     .max_args = 1,

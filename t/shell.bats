@@ -208,21 +208,6 @@ EOF
 
 # --- a real terminal ---
 
-# tmux_start CMD...: run CMD in a detached tmux session on our socket.
-tmux_start() {
-    tmux -S "$TMUX_SOCK" -f /dev/null new-session -d -s t -x 160 -y 50 \
-        "$@"
-}
-tmux_keys() { tmux -S "$TMUX_SOCK" send-keys -t t "$@"; }
-pane() { tmux -S "$TMUX_SOCK" capture-pane -p -t t -S -200; }
-pane_has() { pane | grep -qF -- "$1"; }
-wait_pane() {
-    wait_until pane_has "$1" || {
-        echo "the terminal never showed: $1" >&2
-        pane >&2
-        return 1
-    }
-}
 prompt_count() { pane | grep -c "^dyn $DYN_HOST>" || true; }
 prompt_count_above() { [ "$(prompt_count)" -gt "$1" ]; }
 shell_cmd() {
