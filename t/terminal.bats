@@ -64,3 +64,14 @@ run_in_terminal() {
     dyn get bin | cmp "$BATS_TEST_TMPDIR/bin" -
     dyn get greeting | cmp <(printf hello) -
 }
+
+@test "put KEY without a value on a terminal says it reads standard input" {
+    tmux_keys "dyn put typed" Enter
+    wait_pane "dyn: put typed: reading the value from standard input; end it with Ctrl-D"
+    tmux_keys "typed value" Enter C-d
+    wait_until dyn get typed
+    dyn get typed | cmp <(printf 'typed value\n') -
+    # Not on a pipe: there the note would only be noise.
+    run -0 --separate-stderr dyn put piped <<<"v"
+    [ -z "$stderr" ]
+}
