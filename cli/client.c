@@ -204,6 +204,32 @@ recv_all(struct client *c, uint8_t *buf, size_t len, int64_t deadline)
     return 0;
 }
 
+/*
+ * A reply whose header no node sends (a length of 0 or over the largest
+ * frame): the server speaks another protocol, HTTP or redis, say.  Says so
+ * in c->err with the first line of what it sent (of the header and what
+ * has arrived after it, without waiting), escaped, "..." when cut.
+ * Returns -DYN_EFOREIGN.
+ */
+static int
+not_our_protocol(struct client *c, const uint8_t *hdr)
+{
+    uint8_t first[CLIENT_FOREIGN_BYTES];
+    memcpy(first, hdr, DYN_WIRE_HEADER_BYTES);
+    ssize_t more = recv(c->fd, first + DYN_WIRE_HEADER_BYTES,
+                        sizeof(first) - DYN_WIRE_HEADER_BYTES, MSG_DONTWAIT);
+    size_t len = DYN_WIRE_HEADER_BYTES + (more > 0 ? (size_t)more : 0);
+    size_t line = 0;
+    while (line < len && first[line] != '\r' && first[line] != '\n')
+        line++;
+    char text[CLIENT_FOREIGN_BYTES * 4 + 1]; /* every byte as \xHH */
+    dyn_text_escape(text, sizeof(text), first, line);
+    snprintf(c->err, sizeof(c->err),
+             "%s does not speak the dynamo protocol (got \"%s%s\")", c->addr,
+             text, line == sizeof(first) ? "..." : "");
+    return -DYN_EFOREIGN;
+}
+
 /* Read one frame and decode it. */
 static int
 recv_frame(struct client *c, int64_t deadline, ProtobufCMessage **msg)
@@ -218,10 +244,8 @@ recv_frame(struct client *c, int64_t deadline, ProtobufCMessage **msg)
      * is read or any memory is sized by it. */
     int64_t n = dyn_wire_frame_peek(hdr, sizeof(hdr), CLIENT_MAX_FRAME_BYTES,
                                     &code, &body_len);
-    if (n < 0) {
-        /* Not the caller's request that was too large: the reply. */
-        return n == -DYN_EFRAMESIZE ? -DYN_EPROTO : (int)n;
-    }
+    if (n < 0)
+        return not_our_protocol(c, hdr);
     body_len = ((uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 |
                 (uint32_t)hdr[2] << 8 | hdr[3]) -
                1;
@@ -304,5 +328,7 @@ client_call(struct client *c, ProtobufCMessage *req,
                  c->timeout_ms);
         return rc;
     }
+    if (rc == -DYN_EFOREIGN) /* c->err says what came */
+        return rc;
     return fail(c, rc, "request to");
 }

@@ -16,6 +16,7 @@
 
 #define CLIENT_ERR_BYTES 512
 #define CLIENT_MAX_FRAME_BYTES (64u << 20) /* replies we accept, at most */
+#define CLIENT_FOREIGN_BYTES 40 /* of a reply not in our framing, shown */
 
 struct client {
     int fd;                     /* -1 when not connected */
@@ -49,7 +50,9 @@ void client_close(struct client *c);
  * of the descriptor `want`; an Error reply returns its code with c->err
  * set to its message; -ETIMEDOUT, -ECONNRESET, -DYN_EFRAME... for
  * transport failures; -ECANCELED when the cancel fd became readable;
- * -DYN_EPROTO for a reply of the wrong type.
+ * -DYN_EFOREIGN for a reply that is not our framing (another protocol's
+ * server: c->err shows its first bytes); -DYN_EPROTO for a reply of the
+ * wrong type.
  */
 int client_call(struct client *c, ProtobufCMessage *req,
                 const ProtobufCMessageDescriptor *want,

@@ -91,6 +91,7 @@ cli_exit_for(int code)
     case -DYN_ETIMEDOUT:
     case -DYN_ESHUTDOWN:
     case -DYN_EBUSY:
+    case -DYN_EFOREIGN: /* no node where -H points */
     case -ECONNREFUSED:
     case -ETIMEDOUT:
     case -ECONNRESET:

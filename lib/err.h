@@ -39,7 +39,8 @@
     XX(EINTERNAL, 1020, "internal error")                                      \
     XX(EOBJECTSIZE, 1021, "object too large (max_object_bytes)")          \
     XX(EUNAVAILABLE, 1022, "no replica available")                            \
-    XX(ENOTMEMBER, 1023, "not a member of this cluster")
+    XX(ENOTMEMBER, 1023, "not a member of this cluster")                       \
+    XX(EFOREIGN, 1024, "the peer does not speak the dynamo protocol")
 
 enum dyn_err {
 #define DYN_ERR_ENUM(name, value, msg) DYN_##name = (value),

@@ -258,6 +258,29 @@ dead_addr() { echo "127.0.0.1:$(pick_port)"; }
     [[ "$stderr" == *connect*"$addr"* && "$stderr" == *refused* ]]
 }
 
+@test "a server that is not a node is named so, with what it sent (exit 3)" {
+    start_fake_server reply '-ERR unknown command\r\n' # as redis answers
+    local redis=$FAKE_ADDR
+    run -3 --separate-stderr dyn -H "$redis" get k
+    one_error_line dyn
+    assert_eq "dyn: get k: $redis does not speak the dynamo protocol (got \"-ERR unknown command\")" "$stderr"
+    run -3 --separate-stderr dynctl -H "$redis" status
+    one_error_line dynctl
+    [[ "$stderr" == *": $redis does not speak the dynamo protocol (got \"-ERR unknown command\")" ]]
+    start_fake_server reply 'HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n'
+    run -3 --separate-stderr dyn -H "$FAKE_ADDR" put k v
+    one_error_line dyn
+    [[ "$stderr" == *"$FAKE_ADDR does not speak the dynamo protocol (got \"HTTP/1.1 400 Bad Request\")" ]]
+    # Bytes that are not text come escaped; a long line is cut.
+    start_fake_server reply '\x00\x00\x00\x00\x1b[31mred'
+    run -3 --separate-stderr dyn -H "$FAKE_ADDR" get k
+    one_error_line dyn
+    [[ "$stderr" == *'(got "\x00\x00\x00\x00\x1b[31mred")' ]]
+    start_fake_server reply "$(printf 'x%.0s' {1..100})"
+    run -3 --separate-stderr dyn -H "$FAKE_ADDR" get k
+    [[ "$stderr" == *"(got \"$(printf 'x%.0s' {1..40})...\")" ]]
+}
+
 @test "get of a key with siblings exits 4 and prints no value" {
     start_node n1
     dyn put k a
