@@ -10,6 +10,7 @@
 #include "json.h"
 #include "ring.h"
 #include "ringclient.h"
+#include "ringjson.h"
 
 #define RING_REPORT_BYTES 4096 /* violations shown by --check */
 
@@ -35,11 +36,7 @@ ring_print_json(const struct dyn_ring *r, int violations, const char *report)
 {
     uint32_t pl[DYN_RING_MAX_N];
     struct json j;
-    json_init(&j, stdout);
-    json_begin_object(&j);
-    json_key(&j, "epoch"), json_uint(&j, r->epoch);
-    json_key(&j, "partitions"), json_uint(&j, r->partitions);
-    json_key(&j, "n"), json_uint(&j, r->n);
+    ringjson_begin(&j, r);
     json_key(&j, "preference_lists");
     json_begin_array(&j);
     for (uint32_t p = 0; p < r->partitions; p++) {

@@ -7,55 +7,9 @@
 #include <string.h>
 
 #include "cmd.h"
-#include "json.h"
 #include "ring.h"
 #include "ringclient.h"
-
-static uint32_t
-tokens_owned(const struct dyn_ring *r, uint32_t member)
-{
-    uint32_t count = 0;
-    for (uint32_t p = 0; p < r->partitions; p++)
-        count += r->owner[p] == member;
-    return count;
-}
-
-static bool
-tokens_match(const struct dyn_ring_member *m, const char *node)
-{
-    return node == NULL || strcmp(m->name, node) == 0 ||
-           strcmp(m->address, node) == 0;
-}
-
-static void
-tokens_print_json(const struct dyn_ring *r, const char *node)
-{
-    struct json j;
-    json_init(&j, stdout);
-    json_begin_object(&j);
-    json_key(&j, "epoch"), json_uint(&j, r->epoch);
-    json_key(&j, "partitions"), json_uint(&j, r->partitions);
-    json_key(&j, "nodes");
-    json_begin_array(&j);
-    for (uint32_t i = 0; i < r->member_count; i++) {
-        const struct dyn_ring_member *m = &r->members[i];
-        if (!tokens_match(m, node))
-            continue;
-        uint32_t owned = tokens_owned(r, i);
-        json_begin_object(&j);
-        json_key(&j, "name"), json_string(&j, m->name);
-        json_key(&j, "address"), json_string(&j, m->address);
-        json_key(&j, "zone");
-        *m->zone ? json_string(&j, m->zone) : json_null(&j);
-        json_key(&j, "partitions"), json_uint(&j, owned);
-        json_key(&j, "ownership_pct");
-        json_double(&j, 100.0 * owned / r->partitions, 2);
-        json_end_object(&j);
-    }
-    json_end_array(&j);
-    json_end_object(&j);
-    json_finish(&j);
-}
+#include "ringjson.h"
 
 static void
 tokens_print(const struct dyn_ring *r, const char *node)
@@ -64,9 +18,9 @@ tokens_print(const struct dyn_ring *r, const char *node)
            "PARTITIONS", "OWNERSHIP");
     for (uint32_t i = 0; i < r->member_count; i++) {
         const struct dyn_ring_member *m = &r->members[i];
-        if (!tokens_match(m, node))
+        if (!ringjson_match(m, node))
             continue;
-        uint32_t owned = tokens_owned(r, i);
+        uint32_t owned = dyn_ring_owned(r, i);
         printf("%-16s %-22s %-8s %10u %8.2f%%\n", m->name, m->address,
                *m->zone ? m->zone : "-", owned, 100.0 * owned / r->partitions);
     }
@@ -82,12 +36,14 @@ cmd_tokens_exec(struct cli *cli, struct cli_args *args)
         return rc;
     bool found = node == NULL;
     for (uint32_t i = 0; !found && i < r->member_count; i++)
-        found = tokens_match(&r->members[i], node);
+        found = ringjson_match(&r->members[i], node);
     if (!found) {
-        cli_error(cli, "tokens: %s is not a member of the ring", node);
+        char text[CLI_TEXT_BYTES];
+        cli_error(cli, "tokens: %s is not a member of the ring",
+                  cli_escape(text, node));
         rc = CLI_EXIT_NOTFOUND;
     } else if (cli->json) {
-        tokens_print_json(r, node);
+        ringjson_print_members(r, node);
     } else {
         tokens_print(r, node);
     }

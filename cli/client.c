@@ -18,6 +18,7 @@
 
 #include "config.h"
 #include "err.h"
+#include "text.h"
 #include "wire.h"
 
 static int64_t
@@ -31,23 +32,37 @@ now_ms(void)
 static int
 fail(struct client *c, int code, const char *what)
 {
-    snprintf(c->err, sizeof(c->err), "%s %s: %s", what, c->addr,
-             dyn_strerror(code));
+    if (code == -ECANCELED) /* the user knows which request it was */
+        snprintf(c->err, sizeof(c->err), "cancelled");
+    else
+        snprintf(c->err, sizeof(c->err), "%s %s: %s", what, c->addr,
+                 dyn_strerror(code));
     return code;
 }
 
-/* Wait until fd is ready for `events` or the deadline passes. */
+/*
+ * Wait until fd is ready for `events` (*revents: which, when not NULL),
+ * the deadline passes (-ETIMEDOUT) or c->cancel_fd is readable
+ * (-ECANCELED).
+ */
 static int
-wait_fd(int fd, short events, int64_t deadline)
+wait_fd(const struct client *c, int fd, short events, int64_t deadline,
+        short *revents)
 {
     for (;;) {
         int64_t left = deadline - now_ms();
         if (left <= 0)
             return -ETIMEDOUT;
-        struct pollfd p = {.fd = fd, .events = events};
-        int n = poll(&p, 1, (int)left);
-        if (n > 0)
+        struct pollfd p[2] = {{.fd = fd, .events = events},
+                              {.fd = c->cancel_fd, .events = POLLIN}};
+        int n = poll(p, c->cancel_fd >= 0 ? 2 : 1, (int)left);
+        if (n > 0 && p[1].revents != 0 && c->cancel_fd >= 0)
+            return -ECANCELED;
+        if (n > 0) {
+            if (revents != NULL)
+                *revents = p[0].revents;
             return 0;
+        }
         if (n < 0 && errno != EINTR)
             return -errno;
     }
@@ -62,7 +77,8 @@ connect_addr(struct client *c, const struct addrinfo *ai, int64_t deadline)
         return -errno;
     int rc = 0;
     if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
-        rc = errno == EINPROGRESS ? wait_fd(fd, POLLOUT, deadline) : -errno;
+        rc = errno == EINPROGRESS ? wait_fd(c, fd, POLLOUT, deadline, NULL)
+                                  : -errno;
         int soerr = 0;
         socklen_t len = sizeof(soerr);
         if (rc == 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
@@ -83,15 +99,24 @@ connect_addr(struct client *c, const struct addrinfo *ai, int64_t deadline)
 int
 client_connect(struct client *c, const char *hostport, int timeout_ms)
 {
+    return client_connect_cancel(c, hostport, timeout_ms, -1);
+}
+
+int
+client_connect_cancel(struct client *c, const char *hostport, int timeout_ms,
+                      int cancel_fd)
+{
     memset(c, 0, sizeof(*c));
     c->fd = -1;
+    c->cancel_fd = cancel_fd;
     c->timeout_ms = timeout_ms;
     c->next_id = 1;
-    snprintf(c->addr, sizeof(c->addr), "%s", hostport);
+    dyn_text_escape(c->addr, sizeof(c->addr), (const uint8_t *)hostport,
+                    strlen(hostport));
     char host[256];
     uint16_t port;
     if (dyn_config_parse_hostport(hostport, host, sizeof(host), &port) < 0) {
-        snprintf(c->err, sizeof(c->err), "'%s' is not HOST:PORT", hostport);
+        snprintf(c->err, sizeof(c->err), "'%s' is not HOST:PORT", c->addr);
         return -DYN_EBADARG;
     }
     char service[8];
@@ -99,14 +124,14 @@ client_connect(struct client *c, const char *hostport, int timeout_ms)
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res;
     int gai = getaddrinfo(host, service, &hints, &res);
     if (gai != 0) {
-        snprintf(c->err, sizeof(c->err), "%s: %s", hostport, gai_strerror(gai));
+        snprintf(c->err, sizeof(c->err), "%s: %s", c->addr, gai_strerror(gai));
         return -EHOSTUNREACH;
     }
     int64_t deadline = now_ms() + timeout_ms;
     int rc = -ECONNREFUSED;
     for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
         rc = connect_addr(c, ai, deadline);
-        if (rc == 0)
+        if (rc == 0 || rc == -ECANCELED)
             break;
     }
     freeaddrinfo(res);
@@ -131,16 +156,11 @@ static int
 send_all(struct client *c, const uint8_t *buf, size_t len, int64_t deadline)
 {
     while (len > 0) {
-        struct pollfd p = {.fd = c->fd, .events = POLLIN | POLLOUT};
-        int64_t left = deadline - now_ms();
-        if (left <= 0)
-            return -ETIMEDOUT;
-        int n = poll(&p, 1, (int)left);
-        if (n < 0 && errno != EINTR)
-            return -errno;
-        if (n <= 0)
-            continue;
-        if (p.revents & POLLIN)
+        short revents;
+        int rc = wait_fd(c, c->fd, POLLIN | POLLOUT, deadline, &revents);
+        if (rc < 0)
+            return rc;
+        if (revents & POLLIN)
             return 1;
         ssize_t sent = send(c->fd, buf, len, MSG_NOSIGNAL);
         if (sent > 0) {
@@ -164,7 +184,7 @@ recv_some(struct client *c, uint8_t *buf, size_t len, int64_t deadline)
             return -ECONNRESET;
         if (errno != EAGAIN && errno != EINTR)
             return -errno;
-        int rc = wait_fd(c->fd, POLLIN, deadline);
+        int rc = wait_fd(c, c->fd, POLLIN, deadline, NULL);
         if (rc < 0)
             return rc;
     }
@@ -184,6 +204,32 @@ recv_all(struct client *c, uint8_t *buf, size_t len, int64_t deadline)
     return 0;
 }
 
+/*
+ * A reply whose header no node sends (a length of 0 or over the largest
+ * frame): the server speaks another protocol, HTTP or redis, say.  Says so
+ * in c->err with the first line of what it sent (of the header and what
+ * has arrived after it, without waiting), escaped, "..." when cut.
+ * Returns -DYN_EFOREIGN.
+ */
+static int
+not_our_protocol(struct client *c, const uint8_t *hdr)
+{
+    uint8_t first[CLIENT_FOREIGN_BYTES];
+    memcpy(first, hdr, DYN_WIRE_HEADER_BYTES);
+    ssize_t more = recv(c->fd, first + DYN_WIRE_HEADER_BYTES,
+                        sizeof(first) - DYN_WIRE_HEADER_BYTES, MSG_DONTWAIT);
+    size_t len = DYN_WIRE_HEADER_BYTES + (more > 0 ? (size_t)more : 0);
+    size_t line = 0;
+    while (line < len && first[line] != '\r' && first[line] != '\n')
+        line++;
+    char text[CLIENT_FOREIGN_BYTES * 4 + 1]; /* every byte as \xHH */
+    dyn_text_escape(text, sizeof(text), first, line);
+    snprintf(c->err, sizeof(c->err),
+             "%s does not speak the dynamo protocol (got \"%s%s\")", c->addr,
+             text, line == sizeof(first) ? "..." : "");
+    return -DYN_EFOREIGN;
+}
+
 /* Read one frame and decode it. */
 static int
 recv_frame(struct client *c, int64_t deadline, ProtobufCMessage **msg)
@@ -198,10 +244,8 @@ recv_frame(struct client *c, int64_t deadline, ProtobufCMessage **msg)
      * is read or any memory is sized by it. */
     int64_t n = dyn_wire_frame_peek(hdr, sizeof(hdr), CLIENT_MAX_FRAME_BYTES,
                                     &code, &body_len);
-    if (n < 0) {
-        /* Not the caller's request that was too large: the reply. */
-        return n == -DYN_EFRAMESIZE ? -DYN_EPROTO : (int)n;
-    }
+    if (n < 0)
+        return not_our_protocol(c, hdr);
     body_len = ((uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 |
                 (uint32_t)hdr[2] << 8 | hdr[3]) -
                1;
@@ -284,5 +328,7 @@ client_call(struct client *c, ProtobufCMessage *req,
                  c->timeout_ms);
         return rc;
     }
+    if (rc == -DYN_EFOREIGN) /* c->err says what came */
+        return rc;
     return fail(c, rc, "request to");
 }

@@ -16,12 +16,14 @@
 
 #define CLIENT_ERR_BYTES 512
 #define CLIENT_MAX_FRAME_BYTES (64u << 20) /* replies we accept, at most */
+#define CLIENT_FOREIGN_BYTES 40 /* of a reply not in our framing, shown */
 
 struct client {
     int fd;                     /* -1 when not connected */
     int timeout_ms;             /* per call, from sending to the whole reply */
+    int cancel_fd;              /* readable: stop waiting; -1: never */
     uint64_t next_id;           /* request ids, from 1 */
-    char addr[300];             /* HOST:PORT as given, for messages */
+    char addr[300];             /* HOST:PORT as given, escaped: messages */
     char err[CLIENT_ERR_BYTES]; /* the last failure, one line */
 };
 
@@ -31,6 +33,15 @@ struct client {
  */
 int client_connect(struct client *c, const char *hostport, int timeout_ms);
 
+/*
+ * The same, but every wait of this connection (the connect, sending, the
+ * reply) also ends once `cancel_fd` is readable, with -ECANCELED and
+ * c->err "cancelled"; -1 waits as client_connect does.  The fd is
+ * borrowed; the caller drains it (the shell's Ctrl-C pipe).
+ */
+int client_connect_cancel(struct client *c, const char *hostport,
+                          int timeout_ms, int cancel_fd);
+
 void client_close(struct client *c);
 
 /*
@@ -38,7 +49,10 @@ void client_close(struct client *c);
  * same id.  On 0, *resp is the reply (free with dyn_wire_msg_free) and is
  * of the descriptor `want`; an Error reply returns its code with c->err
  * set to its message; -ETIMEDOUT, -ECONNRESET, -DYN_EFRAME... for
- * transport failures; -DYN_EPROTO for a reply of the wrong type.
+ * transport failures; -ECANCELED when the cancel fd became readable;
+ * -DYN_EFOREIGN for a reply that is not our framing (another protocol's
+ * server: c->err shows its first bytes); -DYN_EPROTO for a reply of the
+ * wrong type.
  */
 int client_call(struct client *c, ProtobufCMessage *req,
                 const ProtobufCMessageDescriptor *want,

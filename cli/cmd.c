@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "text.h"
 
 #define CLI_COMMON_OPTS "H:t:h"
 #define CLI_OPT_JSON 1 /* code of --json in cli_args.opt */
@@ -39,6 +40,12 @@ cli_error(const struct cli *cli, const char *fmt, ...)
 }
 
 const char *
+cli_escape(char buf[CLI_TEXT_BYTES], const char *s)
+{
+    return dyn_text_escape(buf, CLI_TEXT_BYTES, (const uint8_t *)s, strlen(s));
+}
+
+const char *
 cli_opt(const struct cli_args *args, int ch)
 {
     return (ch >= 0 && ch < 256) ? args->opt[ch] : NULL;
@@ -55,8 +62,9 @@ cli_opt_uint(struct cli *cli, const struct cli_args *args, int ch, long lo,
     errno = 0;
     long v = strtol(s, &end, 10);
     if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi) {
-        cli_error(cli, "-%c %s: expected a number from %ld to %ld", ch, s, lo,
-                  hi);
+        char text[CLI_TEXT_BYTES];
+        cli_error(cli, "-%c %s: expected a number from %ld to %ld", ch,
+                  cli_escape(text, s), lo, hi);
         return -1;
     }
     *out = (uint32_t)v;
@@ -85,6 +93,7 @@ cli_exit_for(int code)
     case -DYN_ESHUTDOWN:
     case -DYN_EBUSY:
     case -DYN_EIDCLASH: /* another node can take the write */
+    case -DYN_EFOREIGN: /* no node where -H points */
     case -ECONNREFUSED:
     case -ETIMEDOUT:
     case -ECONNRESET:
@@ -143,7 +152,7 @@ cli_cmd_usage(const struct cli_prog *prog, const struct cli_cmd *cmd,
 static int
 common_opt(struct cli *cli, int ch, const char *arg)
 {
-    char *end;
+    char *end, text[CLI_TEXT_BYTES];
     switch (ch) {
     case 'H':
         cli->host = arg;
@@ -153,7 +162,7 @@ common_opt(struct cli *cli, int ch, const char *arg)
         long v = strtol(arg, &end, 10);
         if (errno || end == arg || *end || v < 1 || v > 3600000) {
             cli_error(cli, "-t %s: expected milliseconds from 1 to 3600000",
-                      arg);
+                      cli_escape(text, arg));
             return -1;
         }
         cli->timeout_ms = (int)v;
@@ -172,8 +181,10 @@ common_opt(struct cli *cli, int ch, const char *arg)
  * which the argument getopt stopped at names.
  */
 static void
-bad_option(const struct cli *cli, const char *arg, int ch, const char *help)
+bad_option(const struct cli *cli, const char *word, int ch, const char *help)
 {
+    char arg[CLI_TEXT_BYTES];
+    cli_escape(arg, word);
     if (ch == ':' && optopt > ' ' && optopt < 127)
         cli_error(cli, "option -%c needs a value (try '%s')", optopt, help);
     else if (ch == ':')
@@ -281,7 +292,9 @@ cli_run(struct cli *cli, const struct cli_prog *prog, int argc, char **argv)
 {
     const struct cli_cmd *cmd = cli_find_cmd(prog, argv[0]);
     if (cmd == NULL) {
-        cli_error(cli, "unknown command '%s'; try 'help'", argv[0]);
+        char text[CLI_TEXT_BYTES];
+        cli_error(cli, "unknown command '%s'; try 'help'",
+                  cli_escape(text, argv[0]));
         return CLI_EXIT_USAGE;
     }
     struct cli_args args;
@@ -314,6 +327,7 @@ cli_main(const struct cli_prog *prog, int argc, char **argv)
         .prog = prog->name,
         .host = getenv("DYN_HOST") ? getenv("DYN_HOST") : CLI_DEFAULT_HOST,
         .timeout_ms = CLI_DEFAULT_TIMEOUT_MS,
+        .cancel_fd = -1,
     };
     if (argc == 2 && strcmp(argv[1], "--list-commands") == 0) {
         list_commands(prog);
@@ -331,8 +345,9 @@ cli_main(const struct cli_prog *prog, int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
     if (cli_find_cmd(prog, argv[first]) == NULL) {
-        cli_error(&cli, "unknown command '%s'; try '%s --help'", argv[first],
-                  prog->name);
+        char text[CLI_TEXT_BYTES];
+        cli_error(&cli, "unknown command '%s'; try '%s --help'",
+                  cli_escape(text, argv[first]), prog->name);
         return CLI_EXIT_USAGE;
     }
     return cli_run(&cli, prog, argc - first, argv + first);

@@ -45,6 +45,8 @@ struct cli {
     int timeout_ms;      /* -t */
     bool json;           /* --json */
     struct shell *shell; /* the shell running this command, or NULL */
+    int cancel_fd;       /* readable once the user cancelled (the shell's
+                            Ctrl-C): requests stop waiting; -1: never */
 };
 
 struct cli_cmd {
@@ -99,6 +101,16 @@ const char *cli_opt(const struct cli_args *args, int ch);
  */
 int cli_opt_uint(struct cli *cli, const struct cli_args *args, int ch, long lo,
                  long hi, uint32_t *out);
+
+#define CLI_TEXT_BYTES 128 /* a word of the user's as a message shows it */
+
+/*
+ * A word of the user's (a key, a value, an argument) for a message:
+ * dyn_text_escape'd (bytes outside printable ASCII as \xHH, a backslash
+ * doubled), so the message stays one line of plain text whatever the
+ * word holds; cut with "..." when it is longer than buf.  Returns buf.
+ */
+const char *cli_escape(char buf[CLI_TEXT_BYTES], const char *s);
 
 /* Print "PROG: message" to stderr (one line). */
 void cli_error(const struct cli *cli, const char *fmt, ...)

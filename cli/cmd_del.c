@@ -20,14 +20,15 @@ del_current_context(struct cli *cli, struct client *c, const char *key,
     int rc = kv_get(cli, c, key, 0, &resp);
     if (rc != CLI_EXIT_OK)
         return rc;
+    char text[CLI_TEXT_BYTES];
     if (kv_live_count(resp) == 0) {
-        cli_error(cli, "del %s: not found", key);
+        cli_error(cli, "del %s: not found", cli_escape(text, key));
         rc = CLI_EXIT_NOTFOUND;
     } else {
         ctx->data = malloc(resp->context.len ? resp->context.len : 1);
         ctx->len = resp->context.len;
         if (ctx->data == NULL) {
-            cli_error(cli, "del %s: out of memory", key);
+            cli_error(cli, "del %s: out of memory", cli_escape(text, key));
             rc = CLI_EXIT_REFUSED;
         } else {
             memcpy(ctx->data, resp->context.data, ctx->len);

@@ -1,64 +1,81 @@
 /*
- * cmd_get.c - dyn get KEY [-r R]: print the value, or every sibling with
- * its dot and the context as JSON.
+ * cmd_get.c - dyn get KEY [-r R]: print the value (its exact bytes, or on
+ * a terminal for people), or every sibling with its dot and the context
+ * as JSON.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmd.h"
-#include "json.h"
 #include "kvops.h"
+#include "text.h"
 
-static void
-get_print_json(const char *key, const Dynpb__GetResp *resp)
+/*
+ * The value for a person at a terminal, as redis-cli shows one: text as it
+ * is, ending with a newline (unless it ends with one already); any other
+ * bytes escaped (dyn_text_escape: \xHH), on one line, so that no escape
+ * sequence of a binary value reaches the terminal.
+ */
+static int
+get_print_for_terminal(struct cli *cli, const char *key,
+                       const ProtobufCBinaryData *v)
 {
-    struct json j;
-    json_init(&j, stdout);
-    json_begin_object(&j);
-    json_bytes(&j, "key", "key_encoding", (const uint8_t *)key, strlen(key));
-    char *token = kv_context_token(resp->context);
-    json_key(&j, "context");
-    token ? json_string(&j, token) : json_null(&j);
-    free(token);
-    json_key(&j, "siblings");
-    json_begin_array(&j);
-    for (size_t i = 0; i < resp->n_siblings; i++) {
-        const Dynpb__Sibling *s = resp->siblings[i];
-        json_begin_object(&j);
-        json_bytes(&j, "value", "encoding", s->value.data, s->value.len);
-        json_key(&j, "dot");
-        kv_json_dot(&j, s->dot);
-        json_key(&j, "deleted");
-        json_bool(&j, s->deleted);
-        json_key(&j, "ts_ms");
-        json_uint(&j, s->ts_ms);
-        json_end_object(&j);
+    char text[CLI_TEXT_BYTES];
+    if (dyn_text_is_utf8(v->data, v->len)) {
+        fwrite(v->data, 1, v->len, stdout);
+        if (v->len == 0 || v->data[v->len - 1] != '\n')
+            putchar('\n');
+    } else {
+        /* Room for every byte as \xHH: nothing is cut. */
+        size_t size = v->len * 4 + 1;
+        char *escaped = malloc(size);
+        if (escaped == NULL) {
+            cli_error(cli, "get %s: out of memory", cli_escape(text, key));
+            return CLI_EXIT_REFUSED;
+        }
+        puts(dyn_text_escape(escaped, size, v->data, v->len));
+        free(escaped);
     }
-    json_end_array(&j);
-    json_end_object(&j);
-    json_finish(&j);
+    if (fflush(stdout) != 0) {
+        cli_error(cli, "get %s: writing the value: %s", cli_escape(text, key),
+                  strerror(errno));
+        return CLI_EXIT_REFUSED;
+    }
+    return CLI_EXIT_OK;
 }
 
 static int
 get_print_value(struct cli *cli, const char *key, const Dynpb__GetResp *resp)
 {
     size_t live = kv_live_count(resp);
+    char text[CLI_TEXT_BYTES];
     if (live == 0) {
-        cli_error(cli, "get %s: not found", key);
+        cli_error(cli, "get %s: not found", cli_escape(text, key));
         return CLI_EXIT_NOTFOUND;
     }
     if (resp->n_siblings > 1) {
+        char *see = kv_key_command("dyn get", key, "--json");
+        char *settle = kv_key_command("dyn resolve", key, "");
         cli_error(cli,
-                  "get %s: %zu siblings (%zu deleted); see 'dyn get %s "
-                  "--json' or settle with 'dyn resolve %s'",
-                  key, resp->n_siblings, resp->n_siblings - live, key, key);
+                  "get %s: %zu siblings (%zu deleted); see '%s' or settle "
+                  "with '%s'",
+                  cli_escape(text, key), resp->n_siblings,
+                  resp->n_siblings - live, see ? see : "dyn get --json",
+                  settle ? settle : "dyn resolve");
+        free(see);
+        free(settle);
         return CLI_EXIT_SIBLINGS;
     }
     const ProtobufCBinaryData *v = &resp->siblings[0]->value;
+    if (isatty(STDOUT_FILENO))
+        return get_print_for_terminal(cli, key, v);
     if (v->len > 0 && fwrite(v->data, 1, v->len, stdout) != v->len) {
-        cli_error(cli, "get %s: writing the value: short write", key);
+        cli_error(cli, "get %s: writing the value: short write",
+                  cli_escape(text, key));
         return CLI_EXIT_REFUSED;
     }
     return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_REFUSED;
@@ -81,7 +98,7 @@ cmd_get_exec(struct cli *cli, struct cli_args *args)
     if (rc != CLI_EXIT_OK)
         return rc;
     if (cli->json) {
-        get_print_json(key, resp);
+        kv_print_get_json(key, resp);
         rc = kv_live_count(resp) ? CLI_EXIT_OK : CLI_EXIT_NOTFOUND;
     } else {
         rc = get_print_value(cli, key, resp);
@@ -97,7 +114,10 @@ const struct cli_cmd cmd_get = {
     .help = "  -r R   read quorum for this request (1..N; default the "
             "cluster's)\n"
             "  --json every sibling with its dot, and the context to put "
-            "with\n",
+            "with\n"
+            "The value's exact bytes go to a pipe or a file; on a terminal "
+            "text ends\n"
+            "with a newline and other bytes are shown escaped (\\xHH).\n",
     .opts = "r:",
     .min_args = 1,
     .max_args = 1,

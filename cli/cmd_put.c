@@ -1,6 +1,7 @@
 /*
  * cmd_put.c - dyn put KEY [VALUE] [-C CONTEXT] [-w W]: write a version.
- * Without VALUE the value is standard input, byte for byte.
+ * Without VALUE the value is standard input, byte for byte (on a terminal
+ * after a note saying so).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -69,6 +70,13 @@ cmd_put_exec(struct cli *cli, struct cli_args *args)
         wr.value = (const uint8_t *)args->argv[1];
         wr.value_len = strlen(args->argv[1]);
     } else if (rc == CLI_EXIT_OK) {
+        if (isatty(STDIN_FILENO)) { /* else it looks hung */
+            char text[CLI_TEXT_BYTES];
+            cli_error(cli,
+                      "put %s: reading the value from standard input; end "
+                      "it with Ctrl-D",
+                      cli_escape(text, wr.key));
+        }
         rc = read_stdin(cli, &input, &wr.value_len);
         wr.value = input;
     }
@@ -103,7 +111,9 @@ const struct cli_cmd cmd_put = {
             "                         without it the value is added as a "
             "sibling\n"
             "  -w W                   write quorum for this request (1..N)\n"
-            "  A VALUE that starts with '-' goes after '--'.\n",
+            "  A VALUE that starts with '-' goes after '--'.  Without VALUE "
+            "the value is\n"
+            "  standard input, up to its end (Ctrl-D on a terminal).\n",
     .opts = "C:w:",
     .longopts = put_longopts,
     .min_args = 1,

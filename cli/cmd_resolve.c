@@ -65,7 +65,8 @@ cmd_resolve_exec(struct cli *cli, struct cli_args *args)
     Dynpb__GetResp *got = NULL;
     rc = kv_get(cli, &c, key, 0, &got);
     if (rc == CLI_EXIT_OK && got->n_siblings == 0) {
-        cli_error(cli, "resolve %s: not found", key);
+        char text[CLI_TEXT_BYTES];
+        cli_error(cli, "resolve %s: not found", cli_escape(text, key));
         rc = CLI_EXIT_NOTFOUND;
     }
     if (rc == CLI_EXIT_OK)

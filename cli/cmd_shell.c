@@ -20,7 +20,9 @@ const struct cli_cmd cmd_shell = {
             "in\n"
             "  ~/.dyn_history, tab completion), one per line otherwise.  "
             "'help' inside\n"
-            "  lists them.\n",
+            "  lists them.  On a terminal Ctrl-C cancels the request in "
+            "flight or\n"
+            "  resolve's question.\n",
     .min_args = 0,
     .max_args = 0,
     .exec = cmd_shell_exec,

@@ -14,12 +14,11 @@
 #include "json.h"
 #include "text.h"
 
-#define KV_KEY_TEXT_BYTES 80 /* a key as quoted in an error line */
-
 int
 kv_connect(struct cli *cli, struct client *c)
 {
-    int rc = client_connect(c, cli->host, cli->timeout_ms);
+    int rc =
+        client_connect_cancel(c, cli->host, cli->timeout_ms, cli->cancel_fd);
     if (rc < 0) {
         cli_error(cli, "%s", c->err);
         return rc == -DYN_EBADARG ? CLI_EXIT_USAGE : CLI_EXIT_UNAVAILABLE;
@@ -48,15 +47,37 @@ int
 kv_fail(struct cli *cli, struct client *c, int code, const char *what,
         const char *key)
 {
-    char text[KV_KEY_TEXT_BYTES];
+    char text[CLI_TEXT_BYTES];
     /* A forged or mangled context; a fresh read gives a good one. */
     const char *hint = code == -DYN_ECONTEXTAHEAD
                            ? "; read the key again and write with the "
                              "context of that read"
                            : "";
-    dyn_text_escape(text, sizeof(text), (const uint8_t *)key, strlen(key));
-    cli_error(cli, "%s %s: %s%s", what, text, c->err, hint);
+    cli_error(cli, "%s %s: %s%s", what, cli_escape(text, key), c->err, hint);
     return cli_exit_for(code);
+}
+
+char *
+kv_key_command(const char *prefix, const char *key, const char *suffix)
+{
+    size_t key_len = strlen(key);
+    size_t size = strlen(prefix) + strlen(suffix) +
+                  dyn_text_shell_quote_size(key_len) + sizeof("  -- ");
+    char *word = malloc(dyn_text_shell_quote_size(key_len));
+    char *cmd = malloc(size);
+    if (word != NULL && cmd != NULL) {
+        dyn_text_shell_quote(word, (const uint8_t *)key, key_len);
+        const char *space = *suffix ? " " : "";
+        if (key[0] == '-') /* an option, but after "--" */
+            snprintf(cmd, size, "%s%s%s -- %s", prefix, space, suffix, word);
+        else
+            snprintf(cmd, size, "%s %s%s%s", prefix, word, space, suffix);
+    } else {
+        free(cmd);
+        cmd = NULL;
+    }
+    free(word);
+    return cmd;
 }
 
 /*
@@ -115,10 +136,11 @@ kv_parse_context(struct cli *cli, const char *token, ProtobufCBinaryData *ctx)
     struct dyn_vv vv;
     int rc = dyn_context_from_token(&vv, token);
     if (rc < 0) {
+        char text[CLI_TEXT_BYTES];
         cli_error(cli,
                   "-C: '%.40s' is not a context token (use the "
                   "\"context\" of 'dyn get --json' unchanged)",
-                  token);
+                  cli_escape(text, token));
         return CLI_EXIT_USAGE;
     }
     ctx->len = dyn_vv_encoded_size(&vv);
@@ -166,6 +188,36 @@ kv_json_dot(struct json *j, const Dynpb__Dot *dot)
     json_end_object(j);
 }
 
+void
+kv_print_get_json(const char *key, const Dynpb__GetResp *resp)
+{
+    struct json j;
+    json_init(&j, stdout);
+    json_begin_object(&j);
+    json_bytes(&j, "key", "key_encoding", (const uint8_t *)key, strlen(key));
+    char *token = kv_context_token(resp->context);
+    json_key(&j, "context");
+    token ? json_string(&j, token) : json_null(&j);
+    free(token);
+    json_key(&j, "siblings");
+    json_begin_array(&j);
+    for (size_t i = 0; i < resp->n_siblings; i++) {
+        const Dynpb__Sibling *s = resp->siblings[i];
+        json_begin_object(&j);
+        json_bytes(&j, "value", "encoding", s->value.data, s->value.len);
+        json_key(&j, "dot");
+        kv_json_dot(&j, s->dot);
+        json_key(&j, "deleted");
+        json_bool(&j, s->deleted);
+        json_key(&j, "ts_ms");
+        json_uint(&j, s->ts_ms);
+        json_end_object(&j);
+    }
+    json_end_array(&j);
+    json_end_object(&j);
+    json_finish(&j);
+}
+
 int
 kv_report_put(struct cli *cli, const char *what, const char *key,
               const Dynpb__PutResp *resp)
@@ -186,10 +238,14 @@ kv_report_put(struct cli *cli, const char *what, const char *key,
         json_end_object(&j);
         json_finish(&j);
     } else if (resp->siblings > 1) {
+        char text[CLI_TEXT_BYTES];
+        char *see = kv_key_command("dyn get", key, "--json");
         cli_error(cli,
                   "%s %s: stored; the key now has %u siblings (see "
-                  "'dyn get %s --json', settle with 'dyn resolve')",
-                  what, key, resp->siblings, key);
+                  "'%s', settle with 'dyn resolve')",
+                  what, cli_escape(text, key), resp->siblings,
+                  see ? see : "dyn get --json");
+        free(see);
     }
     free(token);
     return CLI_EXIT_OK;

@@ -1,7 +1,9 @@
 /*
  * kvops.h - the get and put round trips that dyn's commands share, with
  * their error reporting.  Functions that return an exit code have already
- * printed the reason ("dyn: get KEY: ...") when it is not 0.
+ * printed the reason ("dyn: get KEY: ...") when it is not 0.  Every
+ * message shows a key through cli_escape, and a command to paste through
+ * kv_key_command.
  */
 #ifndef DYN_CLI_KVOPS_H
 #define DYN_CLI_KVOPS_H
@@ -27,7 +29,16 @@ int kv_request_once(struct cli *cli, const char *what, ProtobufCMessage *req,
                     const ProtobufCMessageDescriptor *want,
                     ProtobufCMessage **resp);
 
-/* Print "PROG: WHAT KEY: reason" for `code` and return its exit code. */
+/*
+ * The command "PREFIX KEY SUFFIX" (SUFFIX may be "") as a user pastes it
+ * into bash or the dyn shell to run it on KEY: KEY quoted with
+ * dyn_text_shell_quote, and after "SUFFIX --" when it starts with '-'.
+ * For hints; caller frees; NULL when out of memory.
+ */
+char *kv_key_command(const char *prefix, const char *key, const char *suffix);
+
+/* Print "PROG: WHAT KEY: reason" for `code` (KEY escaped) and return its
+ * exit code. */
 int kv_fail(struct cli *cli, struct client *c, int code, const char *what,
             const char *key);
 
@@ -61,6 +72,10 @@ char *kv_context_token(ProtobufCBinaryData ctx);
 
 /* Live (not deleted) siblings of a reply. */
 size_t kv_live_count(const Dynpb__GetResp *resp);
+
+/* Print a get's answer as JSON: {"key", "key_encoding", "context",
+ * "siblings": [{"value", "encoding", "dot", "deleted", "ts_ms"}]}. */
+void kv_print_get_json(const char *key, const Dynpb__GetResp *resp);
 
 /* Print a put's result: JSON {"ok", "context", "dot", "siblings"} or, for
  * people, a note on stderr when the write left siblings.  Exit code. */

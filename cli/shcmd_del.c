@@ -28,10 +28,13 @@ shcmd_del_exec(struct cli *cli, struct cli_args *args)
         shell_ctx_set(sh, key, got->context, got->n_siblings);
         size_t n = got->n_siblings;
         dyn_wire_msg_free(&got->base);
-        if (n == 0) {
-            printf("%s: not found\n", key);
+        char text[CLI_TEXT_BYTES];
+        if (n == 0 && cli->json) /* as dyn del --json */
+            cli_error(cli, "del %s: not found", cli_escape(text, key));
+        else if (n == 0)
+            printf("%s: not found\n", cli_escape(text, key));
+        if (n == 0)
             return CLI_EXIT_NOTFOUND;
-        }
     }
     struct kv_write wr = {.key = key, .deleted = true};
     return shcmd_write(cli, args, "del", &wr);

@@ -1,7 +1,8 @@
 /*
  * shcmd_get.c - the shell's get KEY [-r R]: every version of KEY, numbered
- * for people (show.h); the read's context is remembered, so a put or del
- * of KEY that follows supersedes exactly what was shown.
+ * for people (show.h), or with --json the document of dyn get --json; the
+ * read's context is remembered, so a put or del of KEY that follows
+ * supersedes exactly what was shown.
  */
 #include <stdio.h>
 
@@ -27,8 +28,13 @@ shcmd_get_exec(struct cli *cli, struct cli_args *args)
     if (rc != CLI_EXIT_OK)
         return rc;
     shell_note_key(sh, key);
-    if (resp->n_siblings == 0) {
-        printf("%s: not found\n", key);
+    if (cli->json) { /* as dyn get --json */
+        kv_print_get_json(key, resp);
+        shell_ctx_set(sh, key, resp->context, resp->n_siblings);
+        rc = kv_live_count(resp) ? CLI_EXIT_OK : CLI_EXIT_NOTFOUND;
+    } else if (resp->n_siblings == 0) {
+        char text[CLI_TEXT_BYTES];
+        printf("%s: not found\n", cli_escape(text, key));
         shell_ctx_set(sh, key, resp->context, 0);
         rc = CLI_EXIT_NOTFOUND;
     } else {

@@ -11,7 +11,9 @@ shcmd_help_exec(struct cli *cli, struct cli_args *args)
     if (args->argc == 1) {
         const struct cli_cmd *cmd = cli_find_cmd(&shell_prog, args->argv[0]);
         if (cmd == NULL) {
-            cli_error(cli, "help: no command '%s'", args->argv[0]);
+            char text[CLI_TEXT_BYTES];
+            cli_error(cli, "help: no command '%s'",
+                      cli_escape(text, args->argv[0]));
             return CLI_EXIT_USAGE;
         }
         cli_cmd_usage(&shell_prog, cmd, stdout);

@@ -1,12 +1,13 @@
 /*
  * shcmd_node.c - the shell's commands about the node it talks to: ring
- * (the members and their partitions) and use HOST:PORT (talk to another
- * node from now on).
+ * (the members and their partitions, or with --json a document of them)
+ * and use HOST:PORT (talk to another node from now on).
  */
 #include <stdio.h>
 
 #include "client.h"
 #include "ring.h"
+#include "ringjson.h"
 #include "shell.h"
 
 static int
@@ -24,13 +25,15 @@ shcmd_ring_exec(struct cli *cli, struct cli_args *args)
     }
     dyn_ring_free(before);
     const struct dyn_ring *r = sh->ring;
+    if (cli->json) {
+        ringjson_print_members(r, NULL); /* as dynctl tokens --json */
+        return CLI_EXIT_OK;
+    }
     printf("ring epoch %llu: %u partitions, N=%u, %u member%s\n",
            (unsigned long long)r->epoch, r->partitions, r->n, r->member_count,
            r->member_count == 1 ? "" : "s");
     for (uint32_t i = 0; i < r->member_count; i++) {
-        uint32_t owned = 0;
-        for (uint32_t p = 0; p < r->partitions; p++)
-            owned += r->owner[p] == i;
+        uint32_t owned = dyn_ring_owned(r, i);
         printf("  %-16s %-22s %-8s %5u partitions\n", r->members[i].name,
                r->members[i].address,
                *r->members[i].zone ? r->members[i].zone : "-", owned);
@@ -53,7 +56,7 @@ shcmd_use_exec(struct cli *cli, struct cli_args *args)
     struct shell *sh = cli->shell;
     const char *host = args->argv[0];
     struct client c;
-    if (client_connect(&c, host, cli->timeout_ms) < 0) {
+    if (client_connect_cancel(&c, host, cli->timeout_ms, cli->cancel_fd) < 0) {
         cli_error(cli, "use: %s", c.err);
         return CLI_EXIT_UNAVAILABLE;
     }

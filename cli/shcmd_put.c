@@ -42,16 +42,26 @@ shcmd_write(struct cli *cli, struct cli_args *args, const char *what,
     if (rc != CLI_EXIT_OK)
         return rc;
     shell_note_key(sh, wr->key);
-    if (shown > 0)
+    char text[CLI_TEXT_BYTES];
+    cli_escape(text, wr->key);
+    if (cli->json)
+        kv_report_put(cli, what, wr->key, resp); /* as dyn put --json */
+    else if (shown > 0)
         printf("ok: %s of %s superseded the %zu version%s shown by the "
                "last get\n",
-               what, wr->key, shown, shown == 1 ? "" : "s");
+               what, text, shown, shown == 1 ? "" : "s");
     else
         printf("ok\n");
-    if (resp->siblings > 1)
-        printf("note: %s now has %u versions: 'get %s' shows them, "
-               "'resolve %s' settles them\n",
-               wr->key, resp->siblings, wr->key, wr->key);
+    if (!cli->json && resp->siblings > 1) {
+        char *get = kv_key_command("get", wr->key, "");
+        char *resolve = kv_key_command("resolve", wr->key, "");
+        printf("note: %s now has %u versions: '%s' shows them, '%s' "
+               "settles them\n",
+               text, resp->siblings, get ? get : "get",
+               resolve ? resolve : "resolve");
+        free(get);
+        free(resolve);
+    }
     /* What is remembered is what a get showed: a write uses it up, so
      * the next write supersedes only what the next get shows. */
     ProtobufCBinaryData none = {0, NULL};

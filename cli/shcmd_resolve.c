@@ -3,7 +3,8 @@
  * [-w W]: show KEY's versions, let the user keep one or type a merged
  * value, and write it with the context of that read, so every version
  * shown is superseded.  A version written after the read survives, and
- * the shell says so (exit 4) rather than hide it.
+ * the shell says so (exit 4) rather than hide it.  With --json the read
+ * is shown as get --json shows it and the write as resolve --json.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,10 +31,11 @@ resolve_parse(struct cli *cli, const char *answer, const Dynpb__GetResp *got,
     char *end;
     unsigned long n = strtoul(answer, &end, 10);
     if (end == answer || *end != '\0' || n < 1 || n > got->n_siblings) {
+        char text[CLI_TEXT_BYTES];
         cli_error(cli,
                   "resolve: '%s' is not a version number from 1 to %zu "
                   "nor =VALUE",
-                  answer, got->n_siblings);
+                  cli_escape(text, answer), got->n_siblings);
         return false;
     }
     const Dynpb__Sibling *s = got->siblings[n - 1];
@@ -81,13 +83,19 @@ resolve_write(struct shell *sh, struct client *c, const char *key,
     if (rc != CLI_EXIT_OK)
         return rc;
     ProtobufCBinaryData none = {0, NULL};
-    if (resp->siblings > 1) {
+    char text[CLI_TEXT_BYTES];
+    if (cli->json) { /* as dyn resolve --json */
+        kv_report_put(cli, "resolve", key, resp);
+        rc = resp->siblings > 1 ? CLI_EXIT_SIBLINGS : CLI_EXIT_OK;
+    } else if (resp->siblings > 1) {
+        char *get = kv_key_command("get", key, "");
         printf("resolved what was shown, but %s has %u versions now: one "
-               "was written since the get ('get %s' shows it)\n",
-               key, resp->siblings, key);
+               "was written since the get ('%s' shows it)\n",
+               cli_escape(text, key), resp->siblings, get ? get : "get");
+        free(get);
         rc = CLI_EXIT_SIBLINGS;
     } else {
-        printf("resolved: %s now holds ", key);
+        printf("resolved: %s now holds ", cli_escape(text, key));
         if (wr->deleted)
             printf("nothing (deleted)\n");
         else {
@@ -98,6 +106,38 @@ resolve_write(struct shell *sh, struct client *c, const char *key,
     shell_ctx_set(sh, key, none, 0); /* used up, as by a put */
     dyn_wire_msg_free(&resp->base);
     return rc;
+}
+
+/*
+ * Show what the read found: the versions for people, or with --json the
+ * document of get --json.  *done when there is nothing to choose from;
+ * the command's exit code.
+ */
+static int
+resolve_show(struct shell *sh, const char *key, const Dynpb__GetResp *got,
+             bool *done)
+{
+    bool json = sh->cli->json;
+    char text[CLI_TEXT_BYTES];
+    cli_escape(text, key);
+    *done = true;
+    if (json)
+        kv_print_get_json(key, got);
+    if (got->n_siblings == 0) {
+        if (!json)
+            printf("%s: not found\n", text);
+        return CLI_EXIT_NOTFOUND;
+    }
+    if (!json)
+        show_versions(sh, key, got);
+    shell_ctx_set(sh, key, got->context, got->n_siblings);
+    if (got->n_siblings == 1) {
+        if (!json)
+            printf("%s has one version: nothing to resolve\n", text);
+        return CLI_EXIT_OK;
+    }
+    *done = false;
+    return CLI_EXIT_OK;
 }
 
 static int
@@ -119,17 +159,10 @@ shcmd_resolve_exec(struct cli *cli, struct cli_args *args)
     if (rc != CLI_EXIT_OK)
         goto out;
     shell_note_key(sh, key);
-    if (got->n_siblings == 0) {
-        printf("%s: not found\n", key);
-        rc = CLI_EXIT_NOTFOUND;
+    bool done;
+    rc = resolve_show(sh, key, got, &done);
+    if (done)
         goto out;
-    }
-    show_versions(sh, key, got);
-    shell_ctx_set(sh, key, got->context, got->n_siblings);
-    if (got->n_siblings == 1) {
-        printf("%s has one version: nothing to resolve\n", key);
-        goto out;
-    }
     const char *pick = cli_opt(args, 'p'), *value = cli_opt(args, 'V');
     if (pick != NULL || value != NULL) {
         char *given = malloc(strlen(value ? value : pick) + 2);

@@ -5,7 +5,9 @@
  */
 #include "shell.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -52,22 +54,44 @@ static struct shell *completing;
 
 /*
  * Ctrl-C at the main prompt drops the line being typed and gives a new
- * prompt, as psql and redis-cli do: the handler jumps back to the loop,
- * which clears readline's state (the readline manual's way out of a
- * signal).  Anywhere else it only interrupts the wait in progress (the
- * request fails, the shell goes on).
+ * prompt, as psql and redis-cli do; at resolve's question it cancels the
+ * question.  In both the handler jumps back to read_tty_line, which
+ * clears readline's state (the readline manual's way out of a signal).
+ * While a command runs it cancels the request in flight: the handler
+ * writes to a pipe that every wait of the client also polls (cmd.h's
+ * cancel_fd), so a request that cannot finish ends at once, and the pipe
+ * is drained before the next command.  Both are globals because a signal
+ * handler reaches nothing else.
  */
-static sigjmp_buf prompt_jump;
-static volatile sig_atomic_t at_prompt;
+static sigjmp_buf *volatile reading_jump; /* readline waits; or NULL */
+static int cancel_pipe[2] = {-1, -1};     /* [1] written on Ctrl-C */
 
 static void
 on_sigint(int sig)
 {
     (void)sig;
-    if (at_prompt) {
-        at_prompt = 0;
-        siglongjmp(prompt_jump, 1);
+    sigjmp_buf *to = reading_jump;
+    if (to != NULL) {
+        reading_jump = NULL;
+        siglongjmp(*to, 1);
     }
+    int saved = errno;
+    /* The message about the cancel starts a line, not after the ^C the
+     * terminal echoed; a full pipe: a cancel is pending already. */
+    if (cancel_pipe[1] >= 0 && write(cancel_pipe[1], "", 1) == 1 &&
+        write(STDERR_FILENO, "\n", 1) < 0) {
+        /* nowhere to say it */
+    }
+    errno = saved;
+}
+
+/* Forget a Ctrl-C that no request took, so it cancels nothing later. */
+static void
+drain_cancel(void)
+{
+    char buf[64];
+    while (cancel_pipe[0] >= 0 && read(cancel_pipe[0], buf, sizeof(buf)) > 0)
+        ;
 }
 
 /* ---- remembered contexts and keys ---- */
@@ -140,7 +164,8 @@ void
 shell_refresh_ring(struct shell *sh)
 {
     struct client c;
-    if (client_connect(&c, sh->host, sh->cli->timeout_ms) < 0)
+    if (client_connect_cancel(&c, sh->host, sh->cli->timeout_ms,
+                              sh->cli->cancel_fd) < 0)
         return;
     Dynpb__RingReq req = DYNPB__RING_REQ__INIT;
     ProtobufCMessage *resp;
@@ -204,20 +229,67 @@ read_plain_line(void)
     return line;
 }
 
+/*
+ * readline(prompt), except that Ctrl-C abandons the line: NULL with
+ * *interrupted set.  (Its own function: nothing here changes between
+ * sigsetjmp and a jump back.)
+ */
+static char *
+read_tty_line(const char *prompt, bool *interrupted)
+{
+    sigjmp_buf jump;
+    if (sigsetjmp(jump, 1) != 0) {
+        rl_free_line_state();
+        rl_cleanup_after_signal();
+        printf("\n");
+        *interrupted = true;
+        return NULL;
+    }
+    reading_jump = &jump;
+    char *line = readline(prompt);
+    reading_jump = NULL;
+    return line;
+}
+
 char *
 shell_ask(struct shell *sh, const char *prompt)
 {
     fflush(stdout); /* what the answer is about, before waiting for it */
-    if (sh->tty)
-        return readline(prompt);
-    return read_plain_line();
+    if (!sh->tty)
+        return read_plain_line();
+    bool interrupted; /* then NULL: the question is cancelled */
+    return read_tty_line(prompt, &interrupted);
+}
+
+/*
+ * The byte a backslash escape in $'...' stands for: \n, \t, \r, \xHH
+ * (one or two hex digits, as bash reads them), or the character after
+ * the backslash itself (\\, \', \").  *in is past the backslash and
+ * moves past the escape.
+ */
+static char
+ansi_escape(char **in)
+{
+    char e = *(*in)++;
+    if (e == 'n' || e == 't' || e == 'r')
+        return e == 'n' ? '\n' : e == 't' ? '\t' : '\r';
+    if (e != 'x' || !isxdigit((unsigned char)**in))
+        return e;
+    unsigned v = 0;
+    for (int i = 0; i < 2 && isxdigit((unsigned char)**in); i++) {
+        int h = tolower((unsigned char)*(*in)++);
+        v = v * 16 + (unsigned)(isdigit(h) ? h - '0' : h - 'a' + 10);
+    }
+    return (char)v;
 }
 
 /*
  * Split `line` in place into words: blanks separate words; '...' keeps
  * everything literally; "..." and bare words take backslash escapes (\\,
- * \", \', \n, \t, and a backslash before a blank).  Returns the word count
- * or -1 for an unterminated quote (with *err set).
+ * \", \', \n, \t, and a backslash before a blank); $'...' takes those of
+ * ansi_escape, so a key quoted by dyn_text_shell_quote (the hints the
+ * shell prints) reads back as itself.  Returns the word count or -1 for
+ * an unterminated quote (with *err set).
  */
 static int
 split_words(char *line, char **words, int max, const char **err)
@@ -237,10 +309,17 @@ split_words(char *line, char **words, int max, const char **err)
         char quote = 0;
         while (*in != '\0' && (quote || (*in != ' ' && *in != '\t'))) {
             char ch = *in++;
-            if (quote == '\'' && ch == '\'') {
+            if ((quote == '\'' || quote == '$') && ch == '\'') {
                 quote = 0;
             } else if (quote == '\'') {
                 *out++ = ch;
+            } else if (quote == '$' && ch == '\\' && *in != '\0') {
+                *out++ = ansi_escape(&in);
+            } else if (quote == '$') {
+                *out++ = ch;
+            } else if (!quote && ch == '$' && *in == '\'') {
+                quote = '$';
+                in++;
             } else if (ch == quote) {
                 quote = 0;
             } else if (!quote && (ch == '"' || ch == '\'')) {
@@ -349,22 +428,36 @@ history_path(void)
     return path;
 }
 
-/* One line at the main prompt; Ctrl-C starts the line again.  (Its own
- * function: nothing here changes between sigsetjmp and a jump back.) */
+/* One line at the main prompt; Ctrl-C starts the line again. */
 static char *
 read_prompt_line(const struct shell *sh)
 {
     char prompt[SHELL_PROMPT_BYTES];
     snprintf(prompt, sizeof(prompt), "dyn %s> ", sh->host);
-    if (sigsetjmp(prompt_jump, 1) != 0) {
-        rl_free_line_state();
-        rl_cleanup_after_signal();
-        printf("\n");
+    for (;;) {
+        bool interrupted = false;
+        char *line = read_tty_line(prompt, &interrupted);
+        if (!interrupted)
+            return line;
     }
-    at_prompt = 1;
-    char *line = readline(prompt);
-    at_prompt = 0;
-    return line;
+}
+
+/* The pipe Ctrl-C cancels requests through; false when none could be
+ * made (then Ctrl-C only ends readline's waits). */
+static bool
+open_cancel_pipe(void)
+{
+    return pipe2(cancel_pipe, O_CLOEXEC | O_NONBLOCK) == 0;
+}
+
+static void
+close_cancel_pipe(void)
+{
+    for (int i = 0; i < 2; i++) {
+        if (cancel_pipe[i] >= 0)
+            close(cancel_pipe[i]);
+        cancel_pipe[i] = -1;
+    }
 }
 
 static void
@@ -377,6 +470,8 @@ loop_tty(struct shell *sh)
     struct sigaction sa = {.sa_handler = on_sigint};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL); /* no SA_RESTART: waits end early */
+    if (open_cancel_pipe())
+        sh->cli->cancel_fd = cancel_pipe[0];
     using_history();
     if (hist != NULL)
         read_history(hist); /* none yet is fine */
@@ -388,12 +483,16 @@ loop_tty(struct shell *sh)
         }
         if (line[strspn(line, " \t")] != '\0')
             add_history(line);
+        drain_cancel();
         run_line(sh, line);
         free(line);
     }
     if (hist != NULL && write_history(hist) == 0)
         history_truncate_file(hist, SHELL_HISTORY_LINES);
     free(hist);
+    signal(SIGINT, SIG_DFL);
+    sh->cli->cancel_fd = -1;
+    close_cancel_pipe();
 }
 
 static void

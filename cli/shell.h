@@ -63,7 +63,7 @@ void shell_note_key(struct shell *sh, const char *key);
 /*
  * Ask the user one line (`prompt` on a terminal; the next input line
  * otherwise).  Returns a malloc'd line without its newline, or NULL at
- * the end of input.
+ * the end of input or when the user pressed Ctrl-C.
  */
 char *shell_ask(struct shell *sh, const char *prompt);
 

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "dvv.h"
+#include "kvops.h"
 #include "text.h"
 
 void
@@ -91,16 +92,16 @@ show_context(struct shell *sh, ProtobufCBinaryData ctx)
 void
 show_versions(struct shell *sh, const char *key, const Dynpb__GetResp *resp)
 {
-    size_t live = 0;
-    for (size_t i = 0; i < resp->n_siblings; i++)
-        live += !resp->siblings[i]->deleted;
+    size_t live = kv_live_count(resp);
+    char text[CLI_TEXT_BYTES];
+    cli_escape(text, key);
     if (live == 0) {
-        printf("%s: deleted (%zu tombstone%s)\n", key, resp->n_siblings,
+        printf("%s: deleted (%zu tombstone%s)\n", text, resp->n_siblings,
                resp->n_siblings == 1 ? "" : "s");
     } else if (resp->n_siblings == 1) {
-        printf("%s: 1 version\n", key);
+        printf("%s: 1 version\n", text);
     } else {
-        printf("%s: %zu versions (siblings: a conflict to resolve)\n", key,
+        printf("%s: %zu versions (siblings: a conflict to resolve)\n", text,
                resp->n_siblings);
     }
     for (size_t i = 0; i < resp->n_siblings; i++) {

@@ -4,11 +4,14 @@
  *
  * Without -f the daemon forks, and the parent exits only once the child
  * listens (exit 0) or has failed to start (its exit code and message), so
- * `dynamod -c FILE && dyn put ...` is safe in a script.
+ * `dynamod -c FILE && dyn put ...` is safe in a script.  The detached
+ * child logs to --log-file, or else to DATA_DIR/dynamod.log: never to the
+ * terminal it left.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,11 +33,12 @@
 #define DYNAMOD_EXIT_USAGE 2
 #define DYNAMOD_EXIT_FAIL 1
 #define DYNAMOD_ERR_BYTES 1024
+#define DYNAMOD_DATA_DIR_LOG "dynamod.log" /* detached, no --log-file */
 
 struct options {
     const char *config_path;
     const char *pid_file;
-    const char *log_file;  /* NULL: standard error */
+    const char *log_file;  /* NULL: stderr, or detached the data_dir's */
     const char *log_level; /* NULL: the config's */
     int check_config;
     int foreground;
@@ -56,7 +60,9 @@ usage(FILE *out)
         "      --log-level L    error, warn, info or debug (overrides "
         "log.level)\n"
         "      --pid-file FILE  write the daemon's pid to FILE\n"
-        "      --log-file FILE  append the log to FILE (default: stderr)\n"
+        "      --log-file FILE  append the log to FILE (default: stderr with "
+        "-f,\n"
+        "                       else DATA_DIR/" DYNAMOD_DATA_DIR_LOG ")\n"
         "  -h, --help           show this help\n"
         "      --version        show the version\n"
         "\n"
@@ -151,7 +157,7 @@ redirect_log(const char *path, char *err, size_t err_len)
 {
     int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
     if (fd < 0) {
-        snprintf(err, err_len, "--log-file %s: %s", path, strerror(errno));
+        snprintf(err, err_len, "log file %s: %s", path, strerror(errno));
         return -1;
     }
     dup2(fd, STDERR_FILENO);
@@ -172,11 +178,31 @@ write_pid_file(const char *path, char *err, size_t err_len)
 }
 
 /*
- * Fork; the parent waits for the child's readiness byte and exits with
- * it.  Returns the write end of the pipe in the child.
+ * The log of a detached node without --log-file: DATA_DIR/dynamod.log,
+ * where an operator looks for the node's files (syslog may not run, in a
+ * container say, and losing the log is worse).
  */
 static int
-detach(void)
+log_to_data_dir(const char *data_dir, char *err, size_t err_len)
+{
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof(path), "%s/%s", data_dir, DYNAMOD_DATA_DIR_LOG) >=
+        (int)sizeof(path)) {
+        snprintf(err, err_len, "log file in %s: path too long", data_dir);
+        return -1;
+    }
+    return redirect_log(path, err, err_len);
+}
+
+/*
+ * Fork; the parent waits for the child's readiness byte and exits with
+ * it.  Returns the write end of the pipe in the child.  `keep_stderr`:
+ * standard error is where --log-file sends the log; else it goes to
+ * /dev/null until run_node opens the data_dir's log (what fails before
+ * then reaches the terminal through the parent).
+ */
+static int
+detach(int keep_stderr)
 {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) < 0) {
@@ -204,12 +230,13 @@ detach(void)
     }
     close(fds[0]);
     setsid();
-    /* Let go of the caller's terminal or pipe: $(dynamod ...) returns.
-     * Standard error stays: it is the log unless --log-file is given. */
+    /* Let go of the caller's terminal or pipe: $(dynamod ...) returns. */
     int null = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (null >= 0) {
         dup2(null, STDIN_FILENO);
         dup2(null, STDOUT_FILENO);
+        if (!keep_stderr)
+            dup2(null, STDERR_FILENO);
         close(null);
     }
     return fds[1];
@@ -260,6 +287,12 @@ run_node(struct dyn_config *cfg, const struct options *o, int ready_fd)
     if (datadir_open(&dd, cfg->data_dir, err, sizeof(err)) < 0) {
         log_error("%s", err);
         report_ready(ready_fd, DYNAMOD_EXIT_FAIL, err);
+        return DYNAMOD_EXIT_FAIL;
+    }
+    if (ready_fd >= 0 && o->log_file == NULL &&
+        log_to_data_dir(cfg->data_dir, err, sizeof(err)) < 0) {
+        report_ready(ready_fd, DYNAMOD_EXIT_FAIL, err);
+        datadir_close(&dd);
         return DYNAMOD_EXIT_FAIL;
     }
     if (dd.created)
@@ -316,7 +349,7 @@ main(int argc, char **argv)
     }
     log_set_level(cfg.log_level);
     signal(SIGPIPE, SIG_IGN);
-    int ready_fd = o.foreground ? -1 : detach();
+    int ready_fd = o.foreground ? -1 : detach(o.log_file != NULL);
     /* After detaching: the parent keeps the terminal for its message. */
     int status = DYNAMOD_EXIT_USAGE;
     if (o.log_file == NULL || redirect_log(o.log_file, err, sizeof(err)) == 0)

@@ -42,7 +42,8 @@
     XX(ENOTMEMBER, 1023, "not a member of this cluster")                       \
     XX(ECONTEXTAHEAD, 1024, "context names writes this node never made")       \
     XX(ECOUNTER, 1025, "this node's write counter for the key is used up")     \
-    XX(EIDCLASH, 1026, "another node has this node's id")
+    XX(EIDCLASH, 1026, "another node has this node's id")                      \
+    XX(EFOREIGN, 1027, "the peer does not speak the dynamo protocol")
 
 enum dyn_err {
 #define DYN_ERR_ENUM(name, value, msg) DYN_##name = (value),

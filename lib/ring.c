@@ -1064,6 +1064,15 @@ dyn_ring_preflist(const struct dyn_ring *r, uint32_t partition, uint32_t *out,
     return (int)got;
 }
 
+uint32_t
+dyn_ring_owned(const struct dyn_ring *r, uint32_t member)
+{
+    uint32_t count = 0;
+    for (uint32_t p = 0; p < r->partitions; p++)
+        count += r->owner[p] == member;
+    return count;
+}
+
 int
 dyn_ring_moves(const struct dyn_ring *a, const struct dyn_ring *b)
 {

@@ -152,6 +152,9 @@ int dyn_ring_check(const struct dyn_ring *r, char *report, size_t report_len);
  */
 bool dyn_ring_windows_possible(uint32_t q, uint32_t n, uint32_t s);
 
+/* The number of partitions member index `member` owns. */
+uint32_t dyn_ring_owned(const struct dyn_ring *r, uint32_t member);
+
 /*
  * Number of partitions whose owner (by member id) differs between a and
  * b, or -DYN_EBADARG when their partition counts differ.

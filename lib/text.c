@@ -54,6 +54,62 @@ dyn_text_escape(char *out, size_t out_len, const uint8_t *data, size_t len)
     return out;
 }
 
+/* A byte no shell gives a meaning to, in a word. */
+static bool
+shell_plain(uint8_t b)
+{
+    return (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') ||
+           (b >= '0' && b <= '9') || (b != 0 && strchr("@%+=:,./_-", b));
+}
+
+size_t
+dyn_text_shell_quote_size(size_t len)
+{
+    return 4 * len + 4; /* $'' around every byte as \xHH, and the NUL */
+}
+
+char *
+dyn_text_shell_quote(char *out, const uint8_t *data, size_t len)
+{
+    bool plain = len > 0, printable = true;
+    for (size_t i = 0; i < len; i++) {
+        plain = plain && shell_plain(data[i]);
+        printable =
+            printable && data[i] >= 0x20 && data[i] < 0x7f && data[i] != '\'';
+    }
+    size_t o = 0;
+    if (plain || printable) {
+        if (!plain)
+            out[o++] = '\'';
+        memcpy(out + o, data, len);
+        o += len;
+        if (!plain)
+            out[o++] = '\'';
+        out[o] = '\0';
+        return out;
+    }
+    out[o++] = '$';
+    out[o++] = '\'';
+    for (size_t i = 0; i < len; i++) {
+        uint8_t b = data[i];
+        const char *named = b == '\n'   ? "\\n"
+                            : b == '\t' ? "\\t"
+                            : b == '\r' ? "\\r"
+                                        : NULL;
+        if (named != NULL)
+            o += (size_t)sprintf(out + o, "%s", named);
+        else if (b == '\\' || b == '\'')
+            o += (size_t)sprintf(out + o, "\\%c", b);
+        else if (b >= 0x20 && b < 0x7f)
+            out[o++] = (char)b;
+        else
+            o += (size_t)sprintf(out + o, "\\x%02x", b);
+    }
+    out[o++] = '\'';
+    out[o] = '\0';
+    return out;
+}
+
 /* Length of the UTF-8 sequence starting with `b`, 0 if invalid lead. */
 static size_t
 utf8_seq_len(uint8_t b)

@@ -19,6 +19,20 @@
 char *dyn_text_escape(char *out, size_t out_len, const uint8_t *data,
                       size_t len);
 
+/*
+ * Write `len` bytes as one word a POSIX shell (bash, zsh, and the dyn
+ * shell) reads back as those bytes, for hints a user pastes: as they are
+ * when every byte is a letter, a digit or one of @%+=:,./_- ; else in
+ * '...' when they are printable ASCII without a quote; else as $'...',
+ * with \\, \', \n, \t, \r and \xHH for the other bytes outside printable
+ * ASCII, so the word stays one line of plain text.  `out` must hold
+ * dyn_text_shell_quote_size(len) bytes; it is NUL-terminated.  (A word
+ * starting with '-' is still an option to a command: that is the
+ * caller's to handle, with "--".)  Returns out.
+ */
+size_t dyn_text_shell_quote_size(size_t len);
+char *dyn_text_shell_quote(char *out, const uint8_t *data, size_t len);
+
 /* True when data is valid UTF-8 without NUL, DEL or other C0 controls
  * except tab, newline and carriage return. */
 bool dyn_text_is_utf8(const uint8_t *data, size_t len);

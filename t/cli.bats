@@ -258,6 +258,29 @@ dead_addr() { echo "127.0.0.1:$(pick_port)"; }
     [[ "$stderr" == *connect*"$addr"* && "$stderr" == *refused* ]]
 }
 
+@test "a server that is not a node is named so, with what it sent (exit 3)" {
+    start_fake_server reply '-ERR unknown command\r\n' # as redis answers
+    local redis=$FAKE_ADDR
+    run -3 --separate-stderr dyn -H "$redis" get k
+    one_error_line dyn
+    assert_eq "dyn: get k: $redis does not speak the dynamo protocol (got \"-ERR unknown command\")" "$stderr"
+    run -3 --separate-stderr dynctl -H "$redis" status
+    one_error_line dynctl
+    [[ "$stderr" == *": $redis does not speak the dynamo protocol (got \"-ERR unknown command\")" ]]
+    start_fake_server reply 'HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n'
+    run -3 --separate-stderr dyn -H "$FAKE_ADDR" put k v
+    one_error_line dyn
+    [[ "$stderr" == *"$FAKE_ADDR does not speak the dynamo protocol (got \"HTTP/1.1 400 Bad Request\")" ]]
+    # Bytes that are not text come escaped; a long line is cut.
+    start_fake_server reply '\x00\x00\x00\x00\x1b[31mred'
+    run -3 --separate-stderr dyn -H "$FAKE_ADDR" get k
+    one_error_line dyn
+    [[ "$stderr" == *'(got "\x00\x00\x00\x00\x1b[31mred")' ]]
+    start_fake_server reply "$(printf 'x%.0s' {1..100})"
+    run -3 --separate-stderr dyn -H "$FAKE_ADDR" get k
+    [[ "$stderr" == *"(got \"$(printf 'x%.0s' {1..40})...\")" ]]
+}
+
 @test "get of a key with siblings exits 4 and prints no value" {
     start_node n1
     dyn put k a
@@ -266,6 +289,57 @@ dead_addr() { echo "127.0.0.1:$(pick_port)"; }
     [ -z "$output" ]
     one_error_line dyn
     [[ "$stderr" == *siblings* ]]
+}
+
+# ---- keys in messages --------------------------------------------------
+
+@test "a key with ESC or a newline is escaped in every error line" {
+    start_node n1
+    local key=$'red\e[31m\nline'
+    run -1 --separate-stderr dyn get "$key"
+    one_error_line dyn
+    assert_eq 'dyn: get red\x1b[31m\x0aline: not found' "$stderr"
+    run -1 --separate-stderr dyn del "$key"
+    one_error_line dyn
+    assert_eq 'dyn: del red\x1b[31m\x0aline: not found' "$stderr"
+    run -1 --separate-stderr dyn resolve "$key" --pick 1
+    one_error_line dyn
+    assert_eq 'dyn: resolve red\x1b[31m\x0aline: not found' "$stderr"
+    dyn put "$key" a
+    run -0 --separate-stderr dyn put "$key" b
+    one_error_line dyn
+    assert_eq "dyn: put red\\x1b[31m\\x0aline: stored; the key now has 2 siblings (see 'dyn get \$'red\\x1b[31m\\nline' --json', settle with 'dyn resolve')" "$stderr"
+    run -4 --separate-stderr dyn get "$key"
+    one_error_line dyn
+    assert_eq "dyn: get red\\x1b[31m\\x0aline: 2 siblings (0 deleted); see 'dyn get \$'red\\x1b[31m\\nline' --json' or settle with 'dyn resolve \$'red\\x1b[31m\\nline''" "$stderr"
+    # Words of the user's other than keys are escaped too.
+    run -2 --separate-stderr dyn $'fro\e[1mb'
+    one_error_line dyn
+    [[ "$stderr" == *'fro\x1b[1mb'* ]]
+    run -2 --separate-stderr dyn get k -r $'1\n2'
+    one_error_line dyn
+}
+
+@test "the hint of a key with siblings pastes into bash as that key" {
+    start_node n1
+    local key see settle
+    for key in plain:1 "my key" "it's" 'back\slash' -dash $'tab\tnl\n' \
+        $'caf\xc3\xa9'; do
+        dyn put -- "$key" a
+        dyn put -- "$key" b 2>/dev/null
+        run -4 --separate-stderr dyn get -- "$key"
+        one_error_line dyn
+        see=$(sed -n "s/.* see '\(.*\)' or settle with '\(.*\)'\$/\1/p" <<<"$stderr")
+        settle=$(sed -n "s/.* see '\(.*\)' or settle with '\(.*\)'\$/\2/p" <<<"$stderr")
+        [[ "$see" == "dyn get "* && "$settle" == "dyn resolve "* ]] ||
+            { echo "no hint in: $stderr"; false; }
+        run -0 eval "$see" # pasted as it is
+        jq -e --arg k "$key" '.key == $k and (.siblings | length) == 2' \
+            <<<"$output" || { echo "$key: '$see' read another key"; false; }
+        # resolve's hint names the same key (its options go before --)
+        run -0 eval "${settle/dyn resolve/dyn resolve --pick 1}"
+        run -0 dyn get -- "$key"
+    done
 }
 
 # ---- -H, $DYN_HOST, -t -------------------------------------------------

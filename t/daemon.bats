@@ -187,6 +187,33 @@ check_config_fails() {
     grep -q "listening on 127.0.0.1:$port" "$dir/daemon.log"
 }
 
+@test "detached without --log-file, the log goes to DATA_DIR/dynamod.log, not the stderr it left" {
+    local dir port rc; dir=$(node_dir n1)
+    for _ in 1 2 3 4 5; do
+        port=$(pick_port)
+        write_config n1 "$port"
+        # The file stands for the terminal the daemon was started from.
+        rc=0
+        timeout 60 dynamod -c "$dir/config.yaml" \
+            --pid-file "$dir/daemon.pid" 2>"$dir/stderr" 3>&- || rc=$?
+        [ "$rc" -ne 0 ] && grep -q "address already in use" "$dir/stderr" ||
+            break
+    done
+    assert_eq 0 "$rc" "exit status of the parent"
+    local pid; pid=$(cat "$dir/daemon.pid")
+    echo "$pid" >>"$BATS_TEST_TMPDIR/pids"
+    run -0 dynctl -H "127.0.0.1:$port" status
+    kill -TERM "$pid"
+    wait_until gone "$pid"
+    grep -q "listening on 127.0.0.1:$port" "$dir/data/dynamod.log"
+    grep -q "stopped" "$dir/data/dynamod.log"
+    if [ -s "$dir/stderr" ]; then
+        echo "the detached node wrote to the stderr it left:" >&2
+        cat "$dir/stderr" >&2
+        return 1
+    fi
+}
+
 @test "a detached start that fails with --log-file still says why on stderr" {
     start_node n1
     write_config n2 "$(pick_port)"

@@ -228,3 +228,40 @@ crash_node() {
 # ctxtool show TOKEN | raise TOKEN NODE COUNTER: read or forge a context
 # token (t/ctxtool.c).
 ctxtool() { "$DYN_BUILDDIR/t/ctxtool" "$@"; }
+
+# start_fake_server MODE [TEXT]: t/fake-server, a listener that is not a
+# node (silent: never answers; reply: answers TEXT); sets FAKE_ADDR, and
+# FAKE_REQUESTS, the file that grows as requests reach a silent one.
+# Stopped by PID in teardown like the nodes.
+start_fake_server() {
+    local mode=$1; shift
+    local portfile; portfile=$(mktemp "$BATS_TEST_TMPDIR/fake.XXXXXX")
+    rm -f "$portfile"
+    python3 "$DYN_SRCDIR/t/fake-server" "$mode" "$portfile" "$@" 3>&- &
+    echo "$!" >>"$BATS_TEST_TMPDIR/pids"
+    wait_until test -s "$portfile" || {
+        echo "t/fake-server did not start" >&2
+        return 1
+    }
+    FAKE_ADDR=127.0.0.1:$(cat "$portfile")
+    FAKE_REQUESTS=$portfile.requests
+}
+
+# --- A real terminal: tmux on the test's own socket, $TMUX_SOCK (set it
+# in setup; `tmux -S "$TMUX_SOCK" kill-server` in teardown). ---
+
+# tmux_start CMD...: run CMD in a detached tmux session on our socket.
+tmux_start() {
+    tmux -S "$TMUX_SOCK" -f /dev/null new-session -d -s t -x 160 -y 50 \
+        "$@"
+}
+tmux_keys() { tmux -S "$TMUX_SOCK" send-keys -t t "$@"; }
+pane() { tmux -S "$TMUX_SOCK" capture-pane -p -t t -S -200; }
+pane_has() { pane | grep -qF -- "$1"; }
+wait_pane() {
+    wait_until pane_has "$1" || {
+        echo "the terminal never showed: $1" >&2
+        pane >&2
+        return 1
+    }
+}

@@ -76,6 +76,7 @@ assert_claim_rules(const struct dyn_ring *r)
     for (uint32_t m = 0; m < s; m++) {
         uint32_t c = owned(r, r->members[m].id);
         assert_true(c >= q / s && c <= (q + s - 1) / s);
+        assert_int_equal(dyn_ring_owned(r, m), c);
     }
 }
 

@@ -156,23 +156,76 @@ EOF
     run -4 dyn get r
 }
 
+@test "piped: --json on a line prints what the command line's --json prints" {
+    dyn put j one
+    dyn put r a
+    dyn put r b
+    run -0 dyn shell <<'EOF'
+get j --json
+put j two --json
+get j
+resolve r --pick 2 --json
+ring --json
+del j --json
+EOF
+    local get put human resolve_get resolve_put ring del
+    get=$(sed -n 1p <<<"$output")
+    put=$(sed -n 2p <<<"$output")
+    human=$(sed -n 3p <<<"$output") # --json was that line's only
+    resolve_get=$(sed -n 7p <<<"$output")
+    resolve_put=$(sed -n 8p <<<"$output")
+    ring=$(sed -n 9p <<<"$output")
+    del=$(sed -n 10p <<<"$output")
+    jq -e '.key == "j" and (.context | type) == "string" and
+        .siblings == [.siblings[0]] and .siblings[0].value == "one" and
+        .siblings[0].encoding == "utf8" and .siblings[0].deleted == false' \
+        <<<"$get"
+    # The put had the get's context: it superseded the version shown.
+    jq -e '.ok == true and .siblings == 1 and (.context | type) == "string"' \
+        <<<"$put"
+    assert_eq "j: 1 version" "$human"
+    jq -e '.key == "r" and (.siblings | length) == 2' <<<"$resolve_get"
+    jq -e '.ok == true and .siblings == 1' <<<"$resolve_put"
+    jq -e '.n == 3 and (.partitions | type) == "number" and
+        .nodes[0].name == "n1" and .nodes[0].address == env.DYN_HOST and
+        .nodes[0].partitions == .partitions' <<<"$ring"
+    jq -e '.ok == true' <<<"$del"
+    run -0 dyn get r
+    assert_eq b "$output"
+    run -1 dyn get j
+}
+
+@test "piped: get --json of a missing key prints no siblings and fails with 1" {
+    run -1 dyn shell <<<'get nothing-here --json'
+    jq -e '.key == "nothing-here" and .siblings == []' <<<"$output"
+}
+
+@test "piped: keys are escaped in what the shell prints; its hints paste back" {
+    run -0 dyn shell <<'EOF'
+put $'esc\x1b[1mkey' a
+put $'esc\x1b[1mkey' b
+put $'two\nlines' v
+get $'two\nlines'
+EOF
+    [[ "$output" != *$'\e'* ]] || { echo "a raw ESC: $output"; false; }
+    assert_eq "note: esc\\x1b[1mkey now has 2 versions: 'get \$'esc\\x1b[1mkey'' shows them, 'resolve \$'esc\\x1b[1mkey'' settles them" \
+        "$(sed -n 3p <<<"$output")"
+    assert_eq 'two\x0alines: 1 version' "$(sed -n 5p <<<"$output")"
+    # The shell read $'...' as bash does: the same key.
+    run -0 dyn get $'two\nlines'
+    assert_eq v "$output"
+    # The hint, pasted into the shell, shows that key's versions.
+    local hint
+    hint=$(dyn shell <<<"put $'esc\\x1b[1mkey' c" |
+        sed -n "s/.*: '\(get .*\)' shows them.*/\1/p")
+    assert_eq "get \$'esc\\x1b[1mkey'" "$hint"
+    run -0 dyn shell <<<"$hint"
+    assert_eq 'esc\x1b[1mkey: 3 versions (siblings: a conflict to resolve)' \
+        "${lines[0]}"
+}
+
 # --- a real terminal ---
 
-# tmux_start CMD...: run CMD in a detached tmux session on our socket.
-tmux_start() {
-    tmux -S "$TMUX_SOCK" -f /dev/null new-session -d -s t -x 160 -y 50 \
-        "$@"
-}
-tmux_keys() { tmux -S "$TMUX_SOCK" send-keys -t t "$@"; }
-pane() { tmux -S "$TMUX_SOCK" capture-pane -p -t t -S -200; }
-pane_has() { pane | grep -qF -- "$1"; }
-wait_pane() {
-    wait_until pane_has "$1" || {
-        echo "the terminal never showed: $1" >&2
-        pane >&2
-        return 1
-    }
-}
 prompt_count() { pane | grep -c "^dyn $DYN_HOST>" || true; }
 prompt_count_above() { [ "$(prompt_count)" -gt "$1" ]; }
 shell_cmd() {
@@ -204,6 +257,66 @@ shell_cmd() {
     tmux_keys "quit" Enter
     run -0 dyn get cart
     assert_eq apples "$output"
+}
+
+# unread_request PORT: a connection to PORT holds bytes its server has
+# not read (Recv-Q, the first column with a state filter).
+unread_request() {
+    ss -tnH state established "( sport = :$1 )" |
+        awk '$1 > 0 { found = 1 } END { exit !found }'
+}
+
+# at_prompt: the pane's last line is an empty prompt (the shell waits for
+# a command).
+at_prompt() { [ "$(pane | sed '/^$/d' | tail -1)" = "dyn $DYN_HOST>" ]; }
+
+@test "terminal: Ctrl-C cancels a request in flight; the next command works" {
+    dyn put k before
+    start_fake_server silent # accepts, never answers
+    tmux_start "$(shell_cmd)"
+    wait_pane "dyn $DYN_HOST>"
+    # -t 60000: what ends the wait is Ctrl-C, not the timeout.
+    tmux_keys "get k -H $FAKE_ADDR -t 60000" Enter
+    wait_until test -s "$FAKE_REQUESTS" # the request is in flight
+    tmux_keys C-c
+    wait_pane "dyn: get k: cancelled"
+    wait_until at_prompt
+    tmux_keys "get k" Enter
+    wait_pane "1) before"
+    wait_until at_prompt
+}
+
+@test "terminal: a write cancelled by Ctrl-C may land; the next get sees the truth" {
+    dyn put k before
+    local pid; pid=$(node_pid n1)
+    tmux_start "$(shell_cmd)"
+    wait_pane "dyn $DYN_HOST>"
+    kill -STOP "$pid" # the kernel still accepts; the node answers late
+    tmux_keys "put k late -t 60000" Enter
+    # In flight: the request waits, unread, on the stopped node's socket.
+    wait_until unread_request "${DYN_HOST##*:}"
+    tmux_keys C-c
+    wait_pane "dyn: put k: cancelled"
+    kill -CONT "$pid" # the late answer goes to the closed connection
+    tmux_keys "get k" Enter
+    wait_pane "k: 2 versions" # the put landed, as after a timeout
+    wait_pane "2) late"
+    wait_until at_prompt
+}
+
+@test "terminal: Ctrl-C cancels resolve's question; the next line is a command" {
+    dyn put r a
+    dyn put r b
+    tmux_start "$(shell_cmd)"
+    wait_pane "dyn $DYN_HOST>"
+    tmux_keys "resolve r" Enter
+    wait_pane "keep which version (1-2)"
+    tmux_keys C-c
+    wait_pane "cancelled: nothing written"
+    wait_until at_prompt
+    tmux_keys "get r" Enter
+    wait_pane "r: 2 versions (siblings"
+    run -4 dyn get r # nothing was written
 }
 
 @test "terminal: tab completes commands and keys used; history persists" {

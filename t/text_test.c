@@ -5,7 +5,8 @@
  * The escape tests sweep every output size from 0 to 40 with a canary
  * byte after the buffer; the UTF-8 tests pin each rule of RFC 3629 with
  * named byte sequences and compare against a reference decoder on every
- * two-byte input and seeded random longer ones; base64 is checked against
+ * two-byte input and seeded random longer ones; shell quoting is read
+ * back by bash (seeded random words); base64 is checked against
  * the RFC 4648 vectors and round-trips seeded random buffers.
  *
  * Failures are negative codes, -DYN_EBADARG and so on (err.h); err.c
@@ -396,6 +397,99 @@ is_utf8_agrees_with_reference_on_all_short_and_random_inputs(void **state)
     }
 }
 
+/* ---- dyn_text_shell_quote ---- */
+
+#define QUOTE_RANDOM_WORDS 300  /* random words bash reads back at once */
+#define QUOTE_RANDOM_MAX_LEN 24 /* longest random word */
+
+static const char *
+quote(char *out, size_t out_len, const uint8_t *data, size_t len)
+{
+    assert_true(out_len >= dyn_text_shell_quote_size(len));
+    return dyn_text_shell_quote(out, data, len);
+}
+
+static void
+shell_quote_leaves_plain_words_bare(void **state)
+{
+    (void)state;
+    char out[96];
+    assert_string_equal(quote(out, sizeof(out), BYTES("user:42")), "user:42");
+    assert_string_equal(quote(out, sizeof(out), BYTES("a/b.c-d_e@f%g+h=i,j")),
+                        "a/b.c-d_e@f%g+h=i,j");
+}
+
+static void
+shell_quote_puts_other_printable_text_in_single_quotes(void **state)
+{
+    (void)state;
+    char out[64];
+    assert_string_equal(quote(out, sizeof(out), BYTES("my key")), "'my key'");
+    assert_string_equal(quote(out, sizeof(out), BYTES("")), "''");
+    assert_string_equal(quote(out, sizeof(out), BYTES("a\\b")), "'a\\b'");
+    assert_string_equal(quote(out, sizeof(out), BYTES("#x ~ $y \"z\"")),
+                        "'#x ~ $y \"z\"'");
+}
+
+static void
+shell_quote_writes_quotes_and_other_bytes_as_ansi_c_escapes(void **state)
+{
+    (void)state;
+    char out[64];
+    assert_string_equal(quote(out, sizeof(out), BYTES("it's")), "$'it\\'s'");
+    assert_string_equal(quote(out, sizeof(out), BYTES("a\x1b[31mb\nc")),
+                        "$'a\\x1b[31mb\\nc'");
+    assert_string_equal(quote(out, sizeof(out), BYTES("\t\r\\\x7f\xc3\xa9")),
+                        "$'\\t\\r\\\\\\x7f\\xc3\\xa9'");
+    /* Every byte as \xHH fills the size exactly. */
+    uint8_t ff[8];
+    memset(ff, 0xff, sizeof(ff));
+    quote(out, dyn_text_shell_quote_size(sizeof(ff)), ff, sizeof(ff));
+    assert_int_equal(strlen(out) + 1, dyn_text_shell_quote_size(sizeof(ff)));
+}
+
+/* The words, quoted, in a script that bash runs: it prints each word
+ * back, NUL-terminated, which must be the bytes quoted. */
+static void
+shell_quote_is_read_back_by_bash_as_the_same_bytes(void **state)
+{
+    (void)state;
+    struct rng r = {test_seed(__func__)};
+    static uint8_t words[QUOTE_RANDOM_WORDS][QUOTE_RANDOM_MAX_LEN];
+    size_t lens[QUOTE_RANDOM_WORDS];
+    char script[] = "/tmp/dyn-text-test-XXXXXX";
+    int fd = mkstemp(script);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    assert_non_null(f);
+    fprintf(f, "printf '%%s\\0'");
+    for (size_t w = 0; w < QUOTE_RANDOM_WORDS; w++) {
+        lens[w] = rng_below(&r, QUOTE_RANDOM_MAX_LEN + 1);
+        for (size_t i = 0; i < lens[w]; i++) /* no NUL: not in a word */
+            words[w][i] = (uint8_t)(1 + rng_below(&r, 255));
+        char quoted[4 * QUOTE_RANDOM_MAX_LEN + 4];
+        fprintf(f, " %s", quote(quoted, sizeof(quoted), words[w], lens[w]));
+    }
+    fprintf(f, "\n");
+    assert_int_equal(fclose(f), 0);
+    char cmd[64];
+    snprintf(cmd, sizeof(cmd), "bash %s", script);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    for (size_t w = 0; w < QUOTE_RANDOM_WORDS; w++) {
+        uint8_t got[QUOTE_RANDOM_MAX_LEN + 1];
+        size_t n = 0;
+        int c;
+        while ((c = fgetc(p)) != EOF && c != '\0' && n < sizeof(got))
+            got[n++] = (uint8_t)c;
+        if (n != lens[w] || memcmp(got, words[w], n) != 0)
+            fail_msg("word %zu (%zu bytes) read back as %zu other bytes", w,
+                     lens[w], n);
+    }
+    assert_int_equal(pclose(p), 0);
+    unlink(script);
+}
+
 /* ---- base64 ---- */
 
 static const struct {
@@ -670,6 +764,12 @@ main(void)
         cmocka_unit_test(is_utf8_rejects_nul_and_control_characters),
         cmocka_unit_test(
             is_utf8_agrees_with_reference_on_all_short_and_random_inputs),
+        cmocka_unit_test(shell_quote_leaves_plain_words_bare),
+        cmocka_unit_test(
+            shell_quote_puts_other_printable_text_in_single_quotes),
+        cmocka_unit_test(
+            shell_quote_writes_quotes_and_other_bytes_as_ansi_c_escapes),
+        cmocka_unit_test(shell_quote_is_read_back_by_bash_as_the_same_bytes),
         cmocka_unit_test(base64_encodes_rfc4648_vectors),
         cmocka_unit_test(base64_encodes_with_the_standard_alphabet),
         cmocka_unit_test(

@@ -1,5 +1,7 @@
 /*
- * log.c - timestamped, levelled lines on stderr (log.h).
+ * log.c - timestamped, levelled lines on stderr (log.h).  main.c points
+ * stderr at the log's place first: --log-file, or for a node that
+ * detached without one DATA_DIR/dynamod.log, never the terminal it left.
  */
 #include "log.h"
 
