@@ -1,6 +1,6 @@
 /*
- * conn.c - connection framing, backpressure, batched replies and graceful
- * endings (conn.h).
+ * conn.c - requests in and replies out on a framed stream, backpressure
+ * and graceful endings (conn.h).
  *
  * Loop thread only.
  */
@@ -20,20 +20,22 @@
 #include "state.h"
 #include "wire.h"
 
-#define CONN_READ_CHUNK_BYTES (64u * 1024) /* room offered to each read */
-#define CONN_ERROR_TEXT_BYTES 512          /* one Error message line */
-#define CONN_DRAIN_BYTES (4u << 20) /* discarded after FIN before closing */
-#define CONN_KEEPALIVE_S 60         /* TCP keepalive idle time */
+#define CONN_ERROR_TEXT_BYTES 512 /* one Error message line */
+#define CONN_KEEPALIVE_S 60       /* TCP keepalive idle time */
 
 static void conn_update_reading(struct conn *c);
+
+static struct conn *
+conn_of(struct dyn_stream *s)
+{
+    return s->owner;
+}
 
 static void
 conn_free(struct conn *c)
 {
     loop_unschedule(&c->srv->lp, &c->flusher);
-    free(c->in);
-    free(c->out);
-    free(c->wbuf);
+    dyn_stream_free(&c->stream);
     free(c);
 }
 
@@ -45,9 +47,9 @@ conn_unref(struct conn *c)
 }
 
 static void
-conn_close_cb(uv_handle_t *handle)
+conn_closed_cb(struct dyn_stream *s)
 {
-    struct conn *c = handle->data;
+    struct conn *c = conn_of(s);
     struct server *srv = c->srv;
     if (c->prev != NULL)
         c->prev->next = c->next;
@@ -62,18 +64,13 @@ conn_close_cb(uv_handle_t *handle)
 void
 conn_close(struct conn *c)
 {
-    if (c->closing)
-        return;
-    c->closing = true;
-    c->reading = false;
-    uv_read_stop((uv_stream_t *)&c->tcp);
-    uv_close((uv_handle_t *)&c->tcp, conn_close_cb);
+    dyn_stream_close(&c->stream);
 }
 
 static void
 schedule_flush(struct conn *c)
 {
-    if (!c->closing)
+    if (!c->stream.closing)
         loop_schedule(&c->srv->lp, &c->flusher);
 }
 
@@ -84,44 +81,22 @@ conn_end(struct conn *c)
     schedule_flush(c);
 }
 
-/* Make room for `need` more bytes in a buffer; 0 or -ENOMEM. */
-static int
-buf_reserve(uint8_t **buf, size_t *cap, size_t len, size_t need)
-{
-    if (*cap - len >= need)
-        return 0;
-    size_t want = *cap ? *cap : 4096;
-    while (want - len < need) {
-        if (want > SIZE_MAX / 2)
-            return -ENOMEM;
-        want *= 2;
-    }
-    uint8_t *p = realloc(*buf, want);
-    if (p == NULL)
-        return -ENOMEM;
-    *buf = p;
-    *cap = want;
-    return 0;
-}
-
 void
 conn_send(struct conn *c, const ProtobufCMessage *msg)
 {
-    if (c->closing)
+    if (c->stream.closing)
         return;
-    size_t size = dyn_wire_frame_size(msg);
-    if (buf_reserve(&c->out, &c->out_cap, c->out_len, size) < 0) {
+    int rc = dyn_stream_pack(&c->stream, msg);
+    if (rc == -ENOMEM) {
         log_error("%s: out of memory queueing a %zu-byte reply; closing",
-                  c->peer, size);
+                  c->peer, dyn_wire_frame_size(msg));
         conn_close(c);
         return;
     }
-    int64_t n = dyn_wire_frame_pack(msg, c->out + c->out_len);
-    if (n < 0) {
-        log_error("%s: cannot pack reply: %s", c->peer, dyn_strerror((int)n));
+    if (rc < 0) {
+        log_error("%s: cannot pack reply: %s", c->peer, dyn_strerror(rc));
         return;
     }
-    c->out_len += (size_t)n;
     c->srv->stats.requests++;
     schedule_flush(c);
 }
@@ -159,12 +134,13 @@ conn_request_end(struct conn *c)
 
 /* True while the connection may start more requests. */
 static bool
-conn_can_take_requests(const struct conn *c)
+conn_can_take_requests(void *arg)
 {
+    const struct conn *c = arg;
     const struct dyn_config *cfg = c->srv->cfg;
-    return !c->closing && !c->ending && !c->srv->stopping &&
+    return !c->stream.closing && !c->ending && !c->srv->stopping &&
            c->pending < cfg->max_pending &&
-           c->out_len + c->wbuf_len <= cfg->max_output_bytes;
+           dyn_stream_unsent(&c->stream) <= cfg->max_output_bytes;
 }
 
 /* A stream we cannot frame: say so and end the connection. */
@@ -178,54 +154,44 @@ conn_bad_frame(struct conn *c, int code)
     conn_end(c);
 }
 
-/*
- * Frame buffered input and hand each whole frame to `handle` while
- * `go_on` allows.  Returns nothing; consumed bytes leave the buffer.
- */
+/* Frame buffered input and hand each whole frame to `frame` while
+ * `go_on` allows. */
 static void
-conn_frames(struct conn *c, bool (*go_on)(const struct conn *),
-            conn_frame_fn handle)
+conn_frames(struct conn *c, bool (*go_on)(void *), dyn_stream_frame_fn frame)
 {
-    size_t off = 0;
-    while (go_on(c)) {
-        uint8_t code;
-        uint32_t body_len;
-        int64_t n =
-            dyn_wire_frame_peek(c->in + off, c->in_len - off,
-                                c->srv->cfg->max_frame_bytes, &code, &body_len);
-        if (n == 0)
-            break;
-        if (n < 0) {
-            conn_bad_frame(c, (int)n);
-            off = c->in_len; /* nothing after it can be framed */
-            break;
-        }
-        handle(c, code, c->in + off + DYN_WIRE_HEADER_BYTES, body_len);
-        off += (size_t)n;
-    }
-    if (off > 0) {
-        memmove(c->in, c->in + off, c->in_len - off);
-        c->in_len -= off;
-    }
+    int rc = dyn_stream_frames(&c->stream, c->srv->cfg->max_frame_bytes, go_on,
+                               frame, c);
+    if (rc < 0)
+        conn_bad_frame(c, rc);
+}
+
+static void
+conn_request_frame(void *arg, uint8_t code, const uint8_t *body,
+                   uint32_t body_len)
+{
+    struct conn *c = arg;
+    c->on_frame(c, code, body, body_len);
 }
 
 static void
 conn_process_input(struct conn *c)
 {
-    conn_frames(c, conn_can_take_requests, c->on_frame);
+    conn_frames(c, conn_can_take_requests, conn_request_frame);
 }
 
 static bool
-conn_open_for_refusals(const struct conn *c)
+conn_open_for_refusals(void *arg)
 {
-    return !c->closing && !c->ending;
+    const struct conn *c = arg;
+    return !c->stream.closing && !c->ending;
 }
 
 /* Answer a request that will not be started: the node is stopping. */
 static void
-conn_refuse_frame(struct conn *c, uint8_t code, const uint8_t *body,
+conn_refuse_frame(void *arg, uint8_t code, const uint8_t *body,
                   uint32_t body_len)
 {
+    struct conn *c = arg;
     ProtobufCMessage *msg;
     uint64_t id = 0;
     if (dyn_wire_decode(code, body, body_len, &msg) == 0) {
@@ -244,79 +210,39 @@ conn_stop(struct conn *c)
 }
 
 static void
-conn_alloc_cb(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
+conn_data_cb(struct dyn_stream *s)
 {
-    (void)suggested;
-    struct conn *c = handle->data;
-    if (c->draining) {
-        /* Discarded input lands in the (now idle) input buffer. */
-        c->in_len = 0;
-    }
-    /* At most one whole frame plus one read chunk is ever buffered. */
-    size_t limit = (size_t)c->srv->cfg->max_frame_bytes + DYN_WIRE_LEN_BYTES +
-                   CONN_READ_CHUNK_BYTES;
-    size_t want = CONN_READ_CHUNK_BYTES;
-    if (c->in_len + want > limit)
-        want = limit > c->in_len ? limit - c->in_len : 0;
-    if (want == 0 || buf_reserve(&c->in, &c->in_cap, c->in_len, want) < 0) {
-        *buf = uv_buf_init(NULL, 0); /* read_cb gets UV_ENOBUFS */
-        return;
-    }
-    *buf = uv_buf_init((char *)c->in + c->in_len,
-                       (unsigned)(c->in_cap - c->in_len));
+    struct conn *c = conn_of(s);
+    conn_process_input(c);
+    conn_update_reading(c);
 }
 
 static void
-conn_read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+conn_end_cb(struct dyn_stream *s, int status)
 {
-    (void)buf;
-    struct conn *c = stream->data;
-    if (c->draining) {
-        c->drained += nread > 0 ? (size_t)nread : 0;
-        if (nread < 0 || c->drained > CONN_DRAIN_BYTES)
-            conn_close(c);
-        return;
-    }
-    if (nread == UV_EOF) {
-        /* Half-closed: answer every request it sent, then end. */
-        c->peer_eof = true;
-        c->reading = false;
-        uv_read_stop(stream);
-        conn_process_input(c);
-        schedule_flush(c);
-        return;
-    }
-    if (nread < 0) {
-        log_debug("%s: read: %s", c->peer, uv_strerror((int)nread));
+    struct conn *c = conn_of(s);
+    if (status < 0) {
+        log_debug("%s: read: %s", c->peer, uv_strerror(status));
         conn_close(c);
         return;
     }
-    c->in_len += (size_t)nread;
+    /* Half-closed: answer every request it sent, then end. */
     conn_process_input(c);
-    conn_update_reading(c);
+    schedule_flush(c);
 }
 
 /* Start or stop reading as backpressure allows. */
 static void
 conn_update_reading(struct conn *c)
 {
-    bool want = conn_can_take_requests(c) && !c->peer_eof;
-    if (want && !c->reading) {
-        if (uv_read_start((uv_stream_t *)&c->tcp, conn_alloc_cb,
-                          conn_read_cb) == 0)
-            c->reading = true;
-    } else if (!want && c->reading) {
-        uv_read_stop((uv_stream_t *)&c->tcp);
-        c->reading = false;
-    }
+    if (dyn_stream_read(&c->stream, conn_can_take_requests(c)) < 0)
+        conn_close(c);
 }
 
 static void
-conn_write_cb(uv_write_t *req, int status)
+conn_written_cb(struct dyn_stream *s, int status)
 {
-    struct conn *c = req->data;
-    c->writing = false;
-    c->wbuf_len = 0;
+    struct conn *c = conn_of(s);
     if (status < 0) {
         if (status != UV_ECANCELED)
             log_debug("%s: write: %s", c->peer, uv_strerror(status));
@@ -324,80 +250,14 @@ conn_write_cb(uv_write_t *req, int status)
     } else {
         schedule_flush(c);
     }
-    conn_unref(c);
 }
 
-static void
-conn_shutdown_cb(uv_shutdown_t *req, int status)
-{
-    struct conn *c = req->data;
-    if (status < 0 || c->peer_eof) {
-        conn_close(c);
-    } else if (!c->closing) {
-        /* Read until the peer closes, so its unread replies survive. */
-        c->draining = true;
-        if (uv_read_start((uv_stream_t *)&c->tcp, conn_alloc_cb, conn_read_cb) <
-            0)
-            conn_close(c);
-    }
-    conn_unref(c);
-}
-
-/* Every reply is out: send FIN, or close when the peer already did. */
-static void
-conn_finish(struct conn *c)
-{
-    if (c->draining || c->closing)
-        return;
-    if (c->reading) {
-        uv_read_stop((uv_stream_t *)&c->tcp);
-        c->reading = false;
-    }
-    c->shutdown_req.data = c;
-    if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp,
-                    conn_shutdown_cb) < 0) {
-        conn_close(c);
-        return;
-    }
-    c->draining = true; /* no further flushes start a write */
-    c->refs++;
-}
-
-static void
-conn_write_out(struct conn *c)
-{
-    size_t done;
-    if (dyn_stream_try_write((uv_stream_t *)&c->tcp, c->out, c->out_len,
-                             &done) < 0) {
-        conn_close(c);
-        return;
-    }
-    if (done == c->out_len) {
-        /* All taken: nothing to wait for.  Requests held back while the
-         * output was full may go on now, as after a write callback. */
-        c->out_len = 0;
-        if (c->in_len > 0)
-            schedule_flush(c);
-        return;
-    }
-    uint8_t *tmp = c->wbuf;
-    size_t tmp_cap = c->wbuf_cap;
-    c->wbuf = c->out;
-    c->wbuf_cap = c->out_cap;
-    c->wbuf_len = c->out_len - done;
-    c->out = tmp;
-    c->out_cap = tmp_cap;
-    c->out_len = 0;
-    uv_buf_t b = uv_buf_init((char *)c->wbuf + done, (unsigned)c->wbuf_len);
-    c->write_req.data = c;
-    if (uv_write(&c->write_req, (uv_stream_t *)&c->tcp, &b, 1, conn_write_cb) <
-        0) {
-        conn_close(c);
-        return;
-    }
-    c->writing = true;
-    c->refs++;
-}
+static const struct dyn_stream_cbs conn_stream_cbs = {
+    .data_cb = conn_data_cb,
+    .end_cb = conn_end_cb,
+    .written_cb = conn_written_cb,
+    .closed_cb = conn_closed_cb,
+};
 
 /* The loop's flush of this connection, once per turn it was scheduled. */
 static void
@@ -405,20 +265,27 @@ conn_flush_cb(struct loop_flusher *f)
 {
     struct conn *c =
         (struct conn *)((char *)f - offsetof(struct conn, flusher));
-    if (c->closing || c->draining)
+    struct dyn_stream *s = &c->stream;
+    if (s->closing || s->ending)
         return;
     /* Input held back by backpressure may go on now. */
-    if (c->in_len > 0)
+    if (s->in_len > 0)
         conn_process_input(c);
-    if (!c->writing && c->out_len > 0)
-        conn_write_out(c);
-    if (c->closing)
+    bool was_full = dyn_stream_unsent(s) > 0;
+    if (dyn_stream_flush(s) < 0) {
+        conn_close(c);
+        return;
+    }
+    /* All taken at once: requests held back while the output was full may
+     * go on now, as after a write callback. */
+    if (was_full && dyn_stream_unsent(s) == 0 && s->in_len > 0)
+        schedule_flush(c);
+    if (s->closing)
         return;
     /* With nothing pending and the output drained, input processing was
      * not held back, so no whole request is left unanswered either. */
-    if ((c->ending || c->peer_eof) && c->pending == 0 && !c->writing &&
-        c->out_len == 0)
-        conn_finish(c);
+    if ((c->ending || s->eof) && c->pending == 0 && dyn_stream_unsent(s) == 0)
+        dyn_stream_shutdown(s); /* or closes, once the peer is gone */
     else if (!c->ending)
         conn_update_reading(c);
 }
@@ -430,7 +297,7 @@ conn_name_peer(struct conn *c)
     int len = sizeof(ss);
     char host[INET6_ADDRSTRLEN] = "?";
     int port = 0;
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
+    if (uv_tcp_getpeername(&c->stream.tcp, (struct sockaddr *)&ss, &len) == 0) {
         if (ss.ss_family == AF_INET6) {
             struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
             uv_ip6_name(a, host, sizeof(host));
@@ -453,24 +320,28 @@ conn_accept(struct server *srv, uv_stream_t *listener, conn_frame_fn on_frame)
         return;
     }
     c->srv = srv;
-    c->refs = 1; /* the handle */
+    c->refs = 1; /* the stream's handle */
     c->flusher.flush_cb = conn_flush_cb;
     c->on_frame = on_frame;
-    uv_tcp_init(srv->loop, &c->tcp);
-    c->tcp.data = c;
+    /* At most one whole frame plus one read chunk is ever buffered. */
+    dyn_stream_setup(&c->stream, &conn_stream_cbs, c,
+                     (size_t)srv->cfg->max_frame_bytes + DYN_WIRE_LEN_BYTES +
+                         DYN_STREAM_READ_CHUNK_BYTES);
+    if (dyn_stream_open(&c->stream, srv->loop) < 0) {
+        log_error("accepting a connection: no TCP handle");
+        free(c);
+        return;
+    }
     c->next = srv->conns;
     if (srv->conns != NULL)
         srv->conns->prev = c;
     srv->conns = c;
     srv->conn_count++;
-    if (uv_accept(listener, (uv_stream_t *)&c->tcp) < 0) {
+    if (dyn_stream_accept(&c->stream, listener, CONN_KEEPALIVE_S) < 0) {
         conn_close(c);
         return;
     }
     srv->stats.connections++;
-    uv_tcp_nodelay(&c->tcp, 1);
-    /* A peer host that vanishes without a FIN is found and dropped. */
-    uv_tcp_keepalive(&c->tcp, 1, CONN_KEEPALIVE_S);
     conn_name_peer(c);
     if (srv->conn_count > srv->cfg->max_connections) {
         log_warn("%s: refused: %u connections open (max_connections)", c->peer,

@@ -1,29 +1,26 @@
 /*
- * conn.h - one client or peer connection: framing in, replies out.
+ * conn.h - one client or peer connection to this node: requests in,
+ * replies out, over a framed stream (lib/net/stream.h).
  *
- * Reading: bytes accumulate in a buffer that never holds more than one
- * frame of max_frame_bytes plus the next read; each whole frame is
- * handed to the connection's frame function (dispatch.h).  Reading pauses while
- * the connection has max_pending requests in flight or more than
- * max_output_bytes of replies queued (backpressure), and resumes when they
- * drain.
+ * Reading: the stream holds at most one frame of max_frame_bytes plus
+ * the next read; each whole frame is handed to the connection's frame
+ * function (dispatch.h).  Reading pauses while the connection has
+ * max_pending requests in flight or more than max_output_bytes of
+ * replies queued (backpressure), and resumes when they drain.
  *
- * Writing: replies are packed into an output buffer and written once per
- * loop turn (loop.h), so pipelined requests cost one write
- * system call per turn, not one per reply.
+ * Writing: replies are packed into the stream's output and written once
+ * per loop turn (loop.h), so pipelined requests cost one write system
+ * call per turn, not one per reply.
  *
  * Ending: a connection that must end (bad input, refused, the node
  * stopping) or whose peer half-closed first finishes the requests in
- * flight and writes their replies; then it sends FIN (uv_shutdown) and
- * reads and discards what the peer still sends until the peer closes
- * (at most CONN_DRAIN_BYTES), and only then closes.  Closing a socket
- * with unread input would send a reset, and the peer's kernel would drop
- * replies it had not yet read.
+ * flight and writes their replies; then the stream ends gracefully (FIN,
+ * then what the peer still sends is discarded until it closes).
  *
- * Lifetime: a connection is referenced by its handle, by a write or a
- * shutdown in progress, and by each request in flight.  When the peer
- * resets, requests still in flight finish and their replies are dropped;
- * the struct is freed with the last ref.  Loop thread only.
+ * Lifetime: a connection is referenced by its stream's handle and by
+ * each request in flight.  When the peer resets, requests still in
+ * flight finish and their replies are dropped; the struct is freed with
+ * the last ref.  Loop thread only.
  */
 #ifndef DYNAMOD_CONN_H
 #define DYNAMOD_CONN_H
@@ -35,6 +32,7 @@
 #include <protobuf-c/protobuf-c.h>
 
 #include "loop.h"
+#include "net/stream.h"
 
 struct conn;
 struct server;
@@ -47,34 +45,16 @@ typedef void (*conn_frame_fn)(struct conn *c, uint8_t code, const uint8_t *body,
                               uint32_t body_len);
 
 struct conn {
-    uv_tcp_t tcp;
+    struct dyn_stream stream; /* the socket: framing in, frames out */
     struct server *srv;
     struct conn *prev, *next;    /* in srv->conns */
     struct loop_flusher flusher; /* queued when there is output to write */
     conn_frame_fn on_frame;      /* each whole request frame */
 
-    uint8_t *in;     /* received bytes not yet framed */
-    size_t in_len;   /* bytes in `in` */
-    size_t in_cap;   /* bytes allocated for `in` */
-    uint8_t *out;    /* replies not yet handed to uv_write */
-    size_t out_len;  /* bytes in `out` */
-    size_t out_cap;  /* bytes allocated for `out` */
-    uint8_t *wbuf;   /* the buffer uv_write is sending */
-    size_t wbuf_len; /* bytes in wbuf */
-    size_t wbuf_cap; /* bytes allocated for wbuf */
-    uv_write_t write_req;
-    bool writing; /* write_req in flight */
-
     uint32_t pending; /* requests in flight */
-    uint32_t refs;    /* the handle + one per request in flight */
-    bool reading;     /* uv_read_start is active */
-    bool closing;     /* uv_close called; replies dropped */
+    uint32_t refs;    /* the stream's handle + one per request in flight */
     bool ending;      /* take no more requests; end once replies are out */
-    bool peer_eof;    /* the peer half-closed: nothing more to read */
-    bool draining;    /* FIN sent: reading only to discard */
-    size_t drained;   /* bytes discarded while draining */
-    uv_shutdown_t shutdown_req;
-    char peer[64]; /* "host:port" of the other end, for logs */
+    char peer[64];    /* "host:port" of the other end, for logs */
 };
 
 /* Accept a connection on the listener; its frames go to on_frame. */

@@ -39,7 +39,7 @@
 #define PEER_BACKOFF_MIN_MS 200  /* after a failed connect */
 #define PEER_BACKOFF_MAX_MS 2000 /* back-off ceiling */
 #define PEER_CONNECT_TIMEOUT_MS 2000
-#define PEER_READ_CHUNK 65536
+#define PEER_KEEPALIVE_S 60
 
 enum peer_state {
     PEER_IDLE,
@@ -66,18 +66,9 @@ struct peer {
     bool resolved;
 
     enum peer_state state;
-    uv_tcp_t tcp;
-    uv_connect_t connect_req;
-    uv_write_t write_req;
-    bool writing;
+    struct dyn_stream stream; /* the connection; its output outlives it:
+                                 calls made while closing wait there */
     uint64_t connect_deadline;
-
-    uint8_t *in;
-    size_t in_len, in_cap;
-    uint8_t *out; /* frames not yet handed to uv_write */
-    size_t out_len, out_cap;
-    uint8_t *wbuf; /* the bytes uv_write is sending */
-    size_t wbuf_len, wbuf_cap;
 
     struct peer_call *calls, *calls_tail;
     uint32_t call_count;
@@ -154,18 +145,22 @@ call_find(struct peer *p, uint64_t id)
 
 /* ---- connection ---- */
 
-static void
-peer_closed_cb(uv_handle_t *handle)
+static struct peer *
+peer_of(struct dyn_stream *s)
 {
-    struct peer *p = handle->data;
+    return s->owner;
+}
+
+static void
+peer_closed_cb(struct dyn_stream *s)
+{
+    struct peer *p = peer_of(s);
     p->state = PEER_IDLE;
-    p->in_len = 0;
-    p->writing = false;
     if (p->set->stopped) {
         peer_set_closed_one(p->set);
         return;
     }
-    /* Calls made while closing wait in `out`: connect again for them. */
+    /* Calls made while closing wait in the output: connect again. */
     if (p->call_count > 0)
         peer_flush(p);
 }
@@ -176,7 +171,7 @@ peer_close(struct peer *p)
     if (p->state == PEER_IDLE || p->state == PEER_CLOSING)
         return;
     p->state = PEER_CLOSING;
-    uv_close((uv_handle_t *)&p->tcp, peer_closed_cb);
+    dyn_stream_close(&p->stream);
 }
 
 /* The connection failed or was lost: fail its calls, close it. */
@@ -194,7 +189,7 @@ peer_lost(struct peer *p, int status, const char *why)
         log_debug("peer %s: %s", p->address, why);
     }
     p->suspect = true; /* until it answers again */
-    p->out_len = 0;    /* frames of the calls failed below */
+    dyn_stream_drop_output(&p->stream); /* frames of the calls failed below */
     peer_close(p);
     /* Never inside peer_call, which only queues: its caller has returned
      * before any callback runs. */
@@ -202,9 +197,10 @@ peer_lost(struct peer *p, int status, const char *why)
 }
 
 static void
-peer_handle_frame(struct peer *p, uint8_t code, const uint8_t *body,
+peer_handle_frame(void *arg, uint8_t code, const uint8_t *body,
                   uint32_t body_len)
 {
+    struct peer *p = arg;
     /* Decoded in the server's arena: callbacks copy what they keep. */
     struct loop_msg m;
     if (loop_msg_decode(&p->srv->lp, code, body, body_len, &m) < 0) {
@@ -238,58 +234,33 @@ peer_handle_frame(struct peer *p, uint8_t code, const uint8_t *body,
     loop_msg_release(&p->srv->lp, &m);
 }
 
-static void
-peer_alloc_cb(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
+static bool
+peer_connected(void *arg)
 {
-    struct peer *p = handle->data;
-    (void)suggested;
-    if (dyn_buf_reserve(&p->in, &p->in_cap, p->in_len + PEER_READ_CHUNK) < 0) {
-        *buf = uv_buf_init(NULL, 0); /* libuv reports UV_ENOBUFS */
-        return;
-    }
-    *buf = uv_buf_init((char *)p->in + p->in_len, PEER_READ_CHUNK);
+    const struct peer *p = arg;
+    return p->state == PEER_CONNECTED;
 }
 
 static void
-peer_read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+peer_data_cb(struct dyn_stream *s)
 {
-    struct peer *p = stream->data;
-    (void)buf;
-    if (nread < 0) {
-        peer_lost(p, nread == UV_EOF ? -ECONNRESET : (int)nread,
-                  nread == UV_EOF ? "closed by the peer"
-                                  : uv_strerror((int)nread));
-        return;
-    }
-    p->in_len += (size_t)nread;
-    size_t off = 0;
-    uint32_t max_frame = p->srv->cfg->max_frame_bytes;
-    while (p->state == PEER_CONNECTED) {
-        uint8_t code;
-        uint32_t body_len;
-        int64_t n = dyn_wire_frame_peek(p->in + off, p->in_len - off, max_frame,
-                                        &code, &body_len);
-        if (n < 0) {
-            peer_lost(p, -DYN_EPROTO, "bad frame from the peer");
-            return;
-        }
-        if (n == 0)
-            break;
-        peer_handle_frame(p, code, p->in + off + DYN_WIRE_HEADER_BYTES,
-                          body_len);
-        off += (size_t)n;
-    }
-    if (p->state != PEER_CONNECTED)
-        return;
-    memmove(p->in, p->in + off, p->in_len - off);
-    p->in_len -= off;
+    struct peer *p = peer_of(s);
+    if (dyn_stream_frames(s, p->srv->cfg->max_frame_bytes, peer_connected,
+                          peer_handle_frame, p) < 0)
+        peer_lost(p, -DYN_EPROTO, "bad frame from the peer");
 }
 
 static void
-peer_write_cb(uv_write_t *req, int status)
+peer_end_cb(struct dyn_stream *s, int status)
 {
-    struct peer *p = req->data;
-    p->writing = false;
+    peer_lost(peer_of(s), status == 0 ? -ECONNRESET : status,
+              status == 0 ? "closed by the peer" : uv_strerror(status));
+}
+
+static void
+peer_written_cb(struct dyn_stream *s, int status)
+{
+    struct peer *p = peer_of(s);
     if (p->state != PEER_CONNECTED)
         return;
     if (status < 0) {
@@ -300,9 +271,9 @@ peer_write_cb(uv_write_t *req, int status)
 }
 
 static void
-peer_connect_cb(uv_connect_t *req, int status)
+peer_connect_cb(struct dyn_stream *s, int status)
 {
-    struct peer *p = req->data;
+    struct peer *p = peer_of(s);
     if (p->state != PEER_CONNECTING)
         return; /* closed meanwhile (stopping, or the connect timed out) */
     if (status < 0) {
@@ -312,9 +283,7 @@ peer_connect_cb(uv_connect_t *req, int status)
     }
     p->state = PEER_CONNECTED;
     p->backoff_ms = PEER_BACKOFF_MIN_MS;
-    uv_tcp_nodelay(&p->tcp, 1);
-    uv_tcp_keepalive(&p->tcp, 1, 60);
-    int rc = uv_read_start((uv_stream_t *)&p->tcp, peer_alloc_cb, peer_read_cb);
+    int rc = dyn_stream_read(s, true);
     if (rc < 0) {
         peer_lost(p, rc, uv_strerror(rc));
         return;
@@ -322,16 +291,26 @@ peer_connect_cb(uv_connect_t *req, int status)
     peer_flush(p);
 }
 
+static const struct dyn_stream_cbs peer_stream_cbs = {
+    .data_cb = peer_data_cb,
+    .end_cb = peer_end_cb,
+    .written_cb = peer_written_cb,
+    .connect_cb = peer_connect_cb,
+    .closed_cb = peer_closed_cb,
+};
+
 static int
 peer_connect(struct peer *p)
 {
-    uv_tcp_init(p->srv->loop, &p->tcp);
-    p->tcp.data = p;
-    p->connect_req.data = p;
+    int rc = dyn_stream_open(&p->stream, p->srv->loop);
+    if (rc < 0) {
+        peer_lost(p, rc, uv_strerror(rc)); /* IDLE: nothing to close */
+        return rc;
+    }
     p->state = PEER_CONNECTING;
     p->connect_deadline = uv_now(p->srv->loop) + PEER_CONNECT_TIMEOUT_MS;
-    int rc = uv_tcp_connect(&p->connect_req, &p->tcp,
-                            (const struct sockaddr *)&p->addr, peer_connect_cb);
+    rc = dyn_stream_connect(&p->stream, (const struct sockaddr *)&p->addr,
+                            PEER_KEEPALIVE_S);
     if (rc < 0) {
         peer_lost(p, rc, uv_strerror(rc));
         return rc;
@@ -353,40 +332,15 @@ peer_flush_cb(struct loop_flusher *f)
 static void
 peer_flush(struct peer *p)
 {
-    if (p->state == PEER_IDLE && p->out_len > 0) {
+    if (p->state == PEER_IDLE && dyn_stream_unsent(&p->stream) > 0) {
         peer_connect(p);
         return;
     }
-    if (p->state != PEER_CONNECTED || p->writing || p->out_len == 0)
+    if (p->state != PEER_CONNECTED)
         return;
-    size_t done;
-    int rc =
-        dyn_stream_try_write((uv_stream_t *)&p->tcp, p->out, p->out_len, &done);
-    if (rc < 0) {
+    int rc = dyn_stream_flush(&p->stream);
+    if (rc < 0)
         peer_lost(p, rc, uv_strerror(rc));
-        return;
-    }
-    if (done == p->out_len) {
-        p->out_len = 0; /* all taken: nothing to wait for */
-        return;
-    }
-    /* Swap buffers: frames queued from now on go to the other one. */
-    uint8_t *b = p->wbuf;
-    size_t cap = p->wbuf_cap;
-    p->wbuf = p->out;
-    p->wbuf_cap = p->out_cap;
-    p->wbuf_len = p->out_len - done;
-    p->out = b;
-    p->out_cap = cap;
-    p->out_len = 0;
-    uv_buf_t ub = uv_buf_init((char *)p->wbuf + done, (unsigned)p->wbuf_len);
-    p->write_req.data = p;
-    p->writing = true;
-    rc = uv_write(&p->write_req, (uv_stream_t *)&p->tcp, &ub, 1, peer_write_cb);
-    if (rc < 0) {
-        p->writing = false;
-        peer_lost(p, rc, uv_strerror(rc));
-    }
 }
 
 /* ---- the set of peers ---- */
@@ -448,6 +402,9 @@ peer_get(struct server *srv, const char *address, struct peer **out)
     p->srv = srv;
     p->set = peer_set(srv);
     p->flusher.flush_cb = peer_flush_cb;
+    dyn_stream_setup(&p->stream, &peer_stream_cbs, p,
+                     (size_t)srv->cfg->max_frame_bytes + DYN_WIRE_LEN_BYTES +
+                         DYN_STREAM_READ_CHUNK_BYTES);
     snprintf(p->address, sizeof(p->address), "%s", address);
     p->backoff_ms = PEER_BACKOFF_MIN_MS;
     p->next_id = 1;
@@ -508,9 +465,7 @@ peer_set_closed_one(struct peer_set *set)
     while (p != NULL) {
         struct peer *next = p->next;
         loop_unschedule(&p->srv->lp, &p->flusher);
-        free(p->in);
-        free(p->out);
-        free(p->wbuf);
+        dyn_stream_free(&p->stream);
         free(p);
         p = next;
     }
@@ -532,7 +487,7 @@ peers_stop(struct server *srv)
     set->stopped = true;
     set->closes_pending = 1; /* the timer */
     for (struct peer *p = set->peers; p != NULL; p = p->next) {
-        p->out_len = 0;
+        dyn_stream_drop_output(&p->stream);
         if (p->state != PEER_IDLE)
             set->closes_pending++; /* open, or closing already */
         peer_close(p);
@@ -565,7 +520,7 @@ peer_call(struct server *srv, const char *address, ProtobufCMessage *req,
         return -EHOSTUNREACH;
     }
     if (p->call_count >= PEER_MAX_CALLS ||
-        p->out_len > srv->cfg->max_output_bytes)
+        dyn_stream_unsent(&p->stream) > srv->cfg->max_output_bytes)
         return -DYN_EBUSY;
     struct peer_call *call = calloc(1, sizeof(*call));
     if (call == NULL)
@@ -577,16 +532,11 @@ peer_call(struct server *srv, const char *address, ProtobufCMessage *req,
         free(call);
         return -DYN_EFRAMESIZE;
     }
-    if (dyn_buf_reserve(&p->out, &p->out_cap, p->out_len + size) < 0) {
+    rc = dyn_stream_pack(&p->stream, req);
+    if (rc < 0) {
         free(call);
-        return -ENOMEM;
+        return rc;
     }
-    int64_t n = dyn_wire_frame_pack(req, p->out + p->out_len);
-    if (n < 0) {
-        free(call);
-        return (int)n;
-    }
-    p->out_len += (size_t)n;
     call->reply_code = (uint8_t)(dyn_wire_code_of(req) + 1);
     call->deadline = now + timeout_ms;
     call->cb = cb;
