@@ -36,6 +36,8 @@
 #include "ring.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,68 +174,49 @@ window_free(const uint32_t *owner, uint32_t q, uint32_t w, uint32_t p,
     return true;
 }
 
-/* Violations of balance and windows; with report, describe the first. */
+/* Breaks of balance and windows in owner[] (a layout for r's members). */
 static int
-check_rules(const struct dyn_ring *r, const uint32_t *owner, char *report,
-            size_t report_len, int *balance)
+check_rules(const struct dyn_ring *r, const uint32_t *owner,
+            struct dyn_ring_rules *out)
 {
     uint32_t q = r->partitions, s = r->member_count, n = r->n;
-    uint32_t lo = q / s, hi = (q + s - 1) / s;
-    size_t used = 0;
-    int bad = 0;
     uint32_t *count = calloc(s, sizeof(*count));
 
-    if (report != NULL && report_len > 0)
-        report[0] = '\0';
     if (count == NULL)
         return -ENOMEM;
+    memset(out, 0, sizeof(*out));
+    out->quota_min = q / s;
+    out->quota_max = (q + s - 1) / s;
+    out->owned_min = q;
+    out->windows_possible = dyn_ring_windows_possible(q, n, s);
     for (uint32_t p = 0; p < q; p++)
         count[owner[p]]++;
-#define SAY(...)                                                               \
-    do {                                                                       \
-        if (report != NULL && bad <= CHECK_REPORT_LINES && used < report_len)  \
-            used += (size_t)snprintf(report + used, report_len - used,         \
-                                     __VA_ARGS__);                             \
-    } while (0)
     for (uint32_t m = 0; m < s; m++) {
-        if (count[m] >= lo && count[m] <= hi)
-            continue;
-        bad++;
-        SAY("member %llu (%s) owns %u partitions, expected %u..%u\n",
-            (unsigned long long)r->members[m].id, r->members[m].name, count[m],
-            lo, hi);
+        if (count[m] < out->owned_min)
+            out->owned_min = count[m];
+        if (count[m] > out->owned_max)
+            out->owned_max = count[m];
+        out->unbalanced +=
+            count[m] < out->quota_min || count[m] > out->quota_max;
     }
-    *balance = bad;
     if (s >= n && q >= n) {
+        out->window = n;
         for (uint32_t p = 0; p < q; p++) {
-            uint32_t rep = NONE;
-            for (uint32_t i = 0; i < n && rep == NONE; i++)
-                for (uint32_t j = i + 1; j < n; j++)
-                    if (owner[(p + i) % q] == owner[(p + j) % q]) {
-                        rep = owner[(p + i) % q];
-                        break;
-                    }
-            if (rep == NONE)
-                continue;
-            bad++;
-            SAY("partitions %u..%u (window of %u) repeat member %llu (%s)\n", p,
-                (p + n - 1) % q, n, (unsigned long long)r->members[rep].id,
-                r->members[rep].name);
+            bool rep = false;
+            for (uint32_t i = 0; i < n && !rep; i++)
+                for (uint32_t j = i + 1; j < n && !rep; j++)
+                    rep = owner[(p + i) % q] == owner[(p + j) % q];
+            out->window_repeats += rep;
         }
     }
-#undef SAY
-    if (report != NULL && bad > CHECK_REPORT_LINES && used < report_len)
-        snprintf(report + used, report_len - used, "... %d violations in all\n",
-                 bad);
     free(count);
-    return bad;
+    return (int)(out->unbalanced + out->window_repeats);
 }
 
 int
-dyn_ring_check(const struct dyn_ring *r, char *report, size_t report_len)
+dyn_ring_check_rules(const struct dyn_ring *r, struct dyn_ring_rules *out)
 {
-    int balance;
-    return check_rules(r, r->owner, report, report_len, &balance);
+    return check_rules(r, r->owner, out);
 }
 
 bool
@@ -534,9 +517,9 @@ layout_map(const struct dyn_ring *r, const uint32_t *old, const uint32_t *label,
 }
 
 struct candidate {
-    int bad;        /* violations of the best layout so far */
-    int balance;    /* of which balance violations */
-    uint32_t moves; /* its partitions moved */
+    int bad;          /* rules broken by the best layout so far */
+    uint32_t balance; /* of which members out of balance */
+    uint32_t moves;   /* its partitions moved */
 };
 
 /*
@@ -549,9 +532,11 @@ consider(struct dyn_ring *r, const uint32_t *old, const uint32_t *cand,
          struct candidate *best)
 {
     struct candidate c;
-    c.bad = check_rules(r, cand, NULL, 0, &c.balance);
+    struct dyn_ring_rules rules;
+    c.bad = check_rules(r, cand, &rules);
     if (c.bad < 0)
         return c.bad;
+    c.balance = rules.unbalanced;
     c.moves = count_moves(cand, old, r->partitions);
     bool wins;
     if (dyn_ring_windows_possible(r->partitions, r->n, r->member_count))
@@ -602,9 +587,11 @@ claim_fallback(struct dyn_ring *r, const uint32_t *old)
     uint32_t q = r->partitions, s = r->member_count;
     uint32_t w = claim_window(q, r->n, s);
     struct candidate best;
-    best.bad = check_rules(r, r->owner, NULL, 0, &best.balance);
+    struct dyn_ring_rules rules;
+    best.bad = check_rules(r, r->owner, &rules);
     if (best.bad <= 0)
         return best.bad;
+    best.balance = rules.unbalanced;
     best.moves = count_moves(r->owner, old, q);
 
     /* cand, label, code, rank, prev_last: q; triple: 3q; quota, first,
@@ -1054,6 +1041,124 @@ dyn_ring_preflist(const struct dyn_ring *r, uint32_t partition, uint32_t *out,
     uint32_t got = preflist_walk(r, partition, out, 0, want, true);
     got = preflist_walk(r, partition, out, got, want, false);
     return (int)got;
+}
+
+/* Placement check. */
+
+struct report {
+    char *buf;   /* NULL: nothing is written */
+    size_t len;  /* bytes of buf */
+    size_t used; /* bytes written, NUL excluded */
+};
+
+/* Append to the report while it has room (vsnprintf truncates the rest). */
+__attribute__((format(printf, 2, 3))) static void
+say(struct report *rp, const char *fmt, ...)
+{
+    if (rp->buf == NULL || rp->used + 1 >= rp->len)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int wrote = vsnprintf(rp->buf + rp->used, rp->len - rp->used, fmt, ap);
+    va_end(ap);
+    if (wrote > 0)
+        rp->used += (size_t)wrote;
+}
+
+/* True when members a and b share a zone (one without a zone is its own). */
+static bool
+same_zone(const struct dyn_ring_member *a, const struct dyn_ring_member *b)
+{
+    return a->id == b->id ||
+           (a->zone[0] != '\0' && strcmp(a->zone, b->zone) == 0);
+}
+
+/* Distinct nodes (by id), or zones, among the members list[0..count). */
+static uint32_t
+distinct(const struct dyn_ring *r, const uint32_t *list, uint32_t count,
+         bool by_zone)
+{
+    uint32_t found = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        const struct dyn_ring_member *a = &r->members[list[i]];
+        bool seen = false;
+        for (uint32_t j = 0; j < i && !seen; j++) {
+            const struct dyn_ring_member *b = &r->members[list[j]];
+            seen = by_zone ? same_zone(a, b) : a->id == b->id;
+        }
+        found += !seen;
+    }
+    return found;
+}
+
+/* Zones among all members, as distinct() counts them; 0 when none is set. */
+static uint32_t
+zones_present(const struct dyn_ring *r)
+{
+    uint32_t zones = 0;
+    bool any = false;
+    for (uint32_t m = 0; m < r->member_count; m++) {
+        bool seen = false;
+        for (uint32_t k = 0; k < m && !seen; k++)
+            seen = same_zone(&r->members[m], &r->members[k]);
+        zones += !seen;
+        any = any || r->members[m].zone[0] != '\0';
+    }
+    return any ? zones : 0;
+}
+
+/* One line: what partition p's list has, could have, and who is in it. */
+static void
+say_violation(struct report *rp, const struct dyn_ring *r, uint32_t p,
+              const uint32_t *list, uint32_t count, uint32_t nodes,
+              uint32_t want_nodes, uint32_t zones, uint32_t want_zones)
+{
+    say(rp, "partition %u:", p);
+    if (nodes < want_nodes)
+        say(rp, " %u distinct node%s, %u possible", nodes,
+            nodes == 1 ? "" : "s", want_nodes);
+    if (zones < want_zones)
+        say(rp, "%s %u distinct zone%s, %u possible",
+            nodes < want_nodes ? ";" : "", zones, zones == 1 ? "" : "s",
+            want_zones);
+    for (uint32_t i = 0; i < count; i++) {
+        const struct dyn_ring_member *m = &r->members[list[i]];
+        say(rp, "%s %s (%016" PRIx64, i == 0 ? ":" : ",", m->name, m->id);
+        if (want_zones > 0)
+            say(rp, ", zone %s", m->zone[0] != '\0' ? m->zone : "-");
+        say(rp, ")");
+    }
+    say(rp, "\n");
+}
+
+int
+dyn_ring_check(const struct dyn_ring *r, char *report, size_t report_len)
+{
+    struct report rp = {report, report_len, 0};
+    /* No list can be longer than N, or hold more owners than Q. */
+    uint32_t most = r->n < r->partitions ? r->n : r->partitions;
+    uint32_t s = r->member_count, zones = zones_present(r);
+    uint32_t want_nodes = most < s ? most : s;
+    uint32_t want_zones = most < zones ? most : zones;
+    int bad = 0;
+
+    if (report != NULL && report_len > 0)
+        report[0] = '\0';
+    for (uint32_t p = 0; p < r->partitions; p++) {
+        uint32_t list[DYN_RING_MAX_N];
+        int got = dyn_ring_preflist(r, p, list, DYN_RING_MAX_N);
+        uint32_t count = got > 0 ? (uint32_t)got : 0;
+        uint32_t nodes = distinct(r, list, count, false);
+        uint32_t in_zones = want_zones > 0 ? distinct(r, list, count, true) : 0;
+        if (nodes >= want_nodes && in_zones >= want_zones)
+            continue;
+        if (++bad <= CHECK_REPORT_LINES)
+            say_violation(&rp, r, p, list, count, nodes, want_nodes, in_zones,
+                          want_zones);
+    }
+    if (bad > CHECK_REPORT_LINES)
+        say(&rp, "... %d violations in all\n", bad);
+    return bad;
 }
 
 int

@@ -24,7 +24,12 @@
  * Caveat: some rings admit no layout with the window rule, e.g. S == N
  * with Q not a multiple of S (N members in every window forces period N);
  * see dyn_ring_windows_possible().  Claim then keeps balance with few
- * moves and dyn_ring_check() reports the windows that repeat.
+ * moves and dyn_ring_check_rules() counts the windows that repeat.
+ *
+ * Balance and windows are the claim's means, not placement itself: a
+ * preference list skips a repeated owner and walks on, so with S == N
+ * every list still holds N distinct members.  dyn_ring_check() judges
+ * placement by the preference lists alone.
  *
  * lib/ code: no I/O, no clock, no threads.  Thread-safe on distinct rings;
  * a ring that nobody modifies may be read from many threads.
@@ -126,24 +131,55 @@ int dyn_ring_preflist(const struct dyn_ring *r, uint32_t partition,
                       uint32_t *out, uint32_t max);
 
 /*
- * Check the guarantees: a member owning fewer than floor(Q/S) or more
- * than ceil(Q/S) partitions is one violation; when S >= N and Q >= N, each
- * window of N consecutive partitions with a repeated owner is one more.
+ * Check placement: the preference list of each partition should hold
+ * min(N, S, Q) distinct members (by id) and, when any member has a zone,
+ * min(N, zones present, Q) distinct zones (a member without a zone counts
+ * as a zone of its own, as in dyn_ring_preflist).  Each partition whose
+ * list falls short is one violation: a member or zone that owns no
+ * partition, or the same node twice among the members.  Balance and
+ * windows, the claim's rules, are not placement: see
+ * dyn_ring_check_rules().
  *
  * report: if not NULL and report_len > 0, filled (always NUL-terminated,
  *         truncated to report_len) with the first few violations, one per
- *         line, human readable; "" when there are none.
- * Returns the number of violations (0: the ring is good) or -ENOMEM.
+ *         line: the partition, what it has and could have, and its list
+ *         as "name (id)" with ids as 16 hex digits; "" when there are none.
+ * Returns the number of violations (0: placement is as good as the
+ * members and zones allow).
  */
 int dyn_ring_check(const struct dyn_ring *r, char *report, size_t report_len);
+
+/* What dyn_ring_check_rules() found; counts of partitions and members. */
+struct dyn_ring_rules {
+    uint32_t quota_min;      /* floor(Q/S): fewest a member should own */
+    uint32_t quota_max;      /* ceil(Q/S): most a member should own */
+    uint32_t owned_min;      /* fewest partitions a member owns */
+    uint32_t owned_max;      /* most partitions a member owns */
+    uint32_t unbalanced;     /* members owning outside quota_min..max */
+    uint32_t window;         /* N when the window rule applies, else 0 */
+    uint32_t window_repeats; /* windows of N with a repeated owner */
+    bool windows_possible;   /* dyn_ring_windows_possible(Q, N, S) */
+};
+
+/*
+ * The claim's own rules, as information: balance (every member owns
+ * floor(Q/S) or ceil(Q/S) partitions) and, when S >= N and Q >= N,
+ * windows (each of the Q windows of N consecutive partitions, cyclically,
+ * on N distinct owners).  A rule broken here does not by itself harm
+ * placement (dyn_ring_check() says whether it does).
+ *
+ * out: filled in full on success.
+ * Returns unbalanced + window_repeats (0: the rules hold) or -ENOMEM.
+ */
+int dyn_ring_check_rules(const struct dyn_ring *r, struct dyn_ring_rules *out);
 
 /*
  * False when no layout of q partitions over s members can keep every
  * window of n distinct while balanced: s == n with q not a multiple of n,
  * or a member owning ceil(q/s) >= 2 partitions that cannot be n apart.
  * True when the window rule does not apply (s < n or q < n).  Claim then
- * puts balance and few moves before windows; dyn_ring_check() still
- * counts the repeats.  (True is necessary, and met by claim for the
+ * puts balance and few moves before windows; dyn_ring_check_rules()
+ * still counts the repeats.  (True is necessary, and met by claim for the
  * rings the tests sweep, but is not proven sufficient.)
  */
 bool dyn_ring_windows_possible(uint32_t q, uint32_t n, uint32_t s);

@@ -6,7 +6,10 @@
  * N-distinct windows after every step and printing the partitions moved
  * against the ideal.  Preference lists (distinct members, zones),
  * serialization (round trip, each malformed class, random and truncated
- * input), determinism and dyn_ring_check's report.
+ * input), determinism, the claim's rules as dyn_ring_check_rules counts
+ * them, and dyn_ring_check: placement judged by the preference lists
+ * (a repeated or missing node, too few zones), never by the claim's
+ * rules.
  *
  * Random tests print their seed and honour DYN_TEST_SEED.
  */
@@ -60,23 +63,40 @@ owned(const struct dyn_ring *r, uint64_t id)
     return c;
 }
 
+/* True when r keeps balance and windows (dyn_ring_check_rules). */
+static bool
+rules_hold(const struct dyn_ring *r)
+{
+    struct dyn_ring_rules ru;
+    int bad = dyn_ring_check_rules(r, &ru);
+    assert_true(bad >= 0);
+    if (bad > 0)
+        print_message("Q=%u S=%u: %u members unbalanced (own %u..%u, quota "
+                      "%u..%u), %u windows of %u repeat\n",
+                      r->partitions, r->member_count, ru.unbalanced,
+                      ru.owned_min, ru.owned_max, ru.quota_min, ru.quota_max,
+                      ru.window_repeats, ru.window);
+    return bad == 0;
+}
+
 static void
 assert_claim_rules(const struct dyn_ring *r)
 {
     char report[TEST_REPORT_BYTES];
     uint32_t q = r->partitions, s = r->member_count;
-    int bad = dyn_ring_check(r, report, sizeof(report));
 
-    if (dyn_ring_windows_possible(q, r->n, s)) {
-        if (bad != 0)
-            print_message("Q=%u S=%u:\n%s", q, s, report);
-        assert_int_equal(bad, 0);
-    }
+    if (dyn_ring_windows_possible(q, r->n, s))
+        assert_true(rules_hold(r));
     /* Balance holds in every case. */
     for (uint32_t m = 0; m < s; m++) {
         uint32_t c = owned(r, r->members[m].id);
         assert_true(c >= q / s && c <= (q + s - 1) / s);
     }
+    /* And placement, windows or not. */
+    int bad = dyn_ring_check(r, report, sizeof(report));
+    if (bad != 0)
+        print_message("Q=%u S=%u:\n%s", q, s, report);
+    assert_int_equal(bad, 0);
 }
 
 static struct dyn_ring *
@@ -126,7 +146,7 @@ claim_joins_from_1_to_20_keep_balance_windows_and_few_moves(void **state)
             assert_true(moved >= (int)(q / s));
             /* From a ring that met the rules with S >= N, a join moves
              * exactly the new member's share. */
-            if (r->member_count >= TEST_N && dyn_ring_check(r, NULL, 0) == 0)
+            if (r->member_count >= TEST_N && rules_hold(r))
                 assert_int_equal(moved, q / s);
             assert_true(moved <= (int)(2 * ideal + TEST_N));
             if ((uint32_t)moved * worst_ideal > worst * ideal) {
@@ -308,6 +328,7 @@ preflists_span_three_zones_when_three_exist(void **state)
                     assert_string_not_equal(r->members[out[i]].zone,
                                             r->members[out[j]].zone);
         }
+        assert_int_equal(dyn_ring_check(r, NULL, 0), 0);
         dyn_ring_free(r);
     }
 }
@@ -506,7 +527,10 @@ decode_of_random_and_truncated_input_never_crashes(void **state)
             /* Whatever decodes is a ring whose owners are in range. */
             for (uint32_t p = 0; p < r->partitions; p++)
                 assert_true(r->owner[p] < r->member_count);
-            (void)dyn_ring_check(r, NULL, 0);
+            char report[TEST_REPORT_BYTES];
+            struct dyn_ring_rules ru;
+            (void)dyn_ring_check(r, report, sizeof(report));
+            assert_true(dyn_ring_check_rules(r, &ru) >= 0);
             dyn_ring_free(r);
         } else {
             assert_int_equal(rc, -DYN_EFORMAT);
@@ -517,43 +541,171 @@ decode_of_random_and_truncated_input_never_crashes(void **state)
     dyn_ring_free(src);
 }
 
+/* Members (ids, zones) and owners of a ring of that size, set by hand. */
 static void
-check_reports_a_hand_built_violation(void **state)
+hand_set(struct dyn_ring *r, const uint64_t *ids, const char *const *zones,
+         const uint32_t *owners)
+{
+    for (uint32_t m = 0; m < r->member_count; m++)
+        r->members[m] = member(ids[m], zones != NULL ? zones[m] : "");
+    memcpy(r->owner, owners, r->partitions * sizeof(*owners));
+}
+
+/* A ring of q partitions, N = TEST_N and s members, set by hand. */
+static struct dyn_ring *
+hand_ring(uint32_t q, uint32_t s, const uint64_t *ids, const char *const *zones,
+          const uint32_t *owners)
+{
+    struct dyn_ring *r = grow(q, TEST_N, s, NULL, 0);
+    hand_set(r, ids, zones, owners);
+    return r;
+}
+
+static void
+check_rules_count_a_hand_built_break_that_is_no_violation(void **state)
 {
     (void)state;
     struct dyn_ring *r = grow(8, TEST_N, 4, NULL, 0);
-    char report[TEST_REPORT_BYTES];
+    struct dyn_ring_rules ru;
     static const uint32_t good[] = {0, 1, 2, 3, 0, 1, 2, 3};
 
     memcpy(r->owner, good, sizeof(good));
-    assert_int_equal(dyn_ring_check(r, report, sizeof(report)), 0);
-    assert_string_equal(report, "");
+    assert_int_equal(dyn_ring_check_rules(r, &ru), 0);
+    assert_int_equal(ru.quota_min, 2);
+    assert_int_equal(ru.quota_max, 2);
+    assert_int_equal(ru.owned_min, 2);
+    assert_int_equal(ru.owned_max, 2);
+    assert_int_equal(ru.window, TEST_N);
+    assert_true(ru.windows_possible);
     /* Partition 1 to member 0: it owns 3 of 8 (ceil is 2), member 1 owns
      * 1, and windows 7..1 and 0..2 hold member 0 twice. */
     r->owner[1] = 0;
-    int bad = dyn_ring_check(r, report, sizeof(report));
-    print_message("%s", report);
-    assert_int_equal(bad, 4);
-    char line[256];
-    snprintf(line, sizeof(line),
-             "member %llu (%s) owns 3 partitions, expected 2..2\n",
-             (unsigned long long)r->members[0].id, r->members[0].name);
-    assert_non_null(strstr(report, line));
-    snprintf(line, sizeof(line),
-             "member %llu (%s) owns 1 partitions, expected 2..2\n",
-             (unsigned long long)r->members[1].id, r->members[1].name);
-    assert_non_null(strstr(report, line));
-    assert_non_null(strstr(report, "partitions 7..1 (window of 3) repeat"));
-    assert_non_null(strstr(report, "partitions 0..2 (window of 3) repeat"));
+    assert_int_equal(dyn_ring_check_rules(r, &ru), 4);
+    assert_int_equal(ru.unbalanced, 2);
+    assert_int_equal(ru.owned_min, 1);
+    assert_int_equal(ru.owned_max, 3);
+    assert_int_equal(ru.window_repeats, 2);
+    /* Every preference list still has 3 distinct nodes. */
+    char report[TEST_REPORT_BYTES];
+    assert_int_equal(dyn_ring_check(r, report, sizeof(report)), 0);
+    assert_string_equal(report, "");
+    /* Fewer members than N: no window rule. */
+    dyn_ring_free(r);
+    r = grow(8, TEST_N, 2, NULL, 0);
+    assert_int_equal(dyn_ring_check_rules(r, &ru), 0);
+    assert_int_equal(ru.window, 0);
+    dyn_ring_free(r);
+}
+
+static void
+check_passes_a_healthy_3_node_ring_of_256_partitions(void **state)
+{
+    (void)state;
+    struct dyn_ring *r = grow(256, TEST_N, 3, NULL, 0);
+    struct dyn_ring_rules ru;
+    char report[TEST_REPORT_BYTES];
+
+    /* 256 is not a multiple of 3: windows repeat, unavoidably ... */
+    assert_true(dyn_ring_check_rules(r, &ru) > 0);
+    assert_false(ru.windows_possible);
+    assert_true(ru.window_repeats > 0);
+    assert_int_equal(ru.unbalanced, 0);
+    print_message("%u of 256 windows repeat a node\n", ru.window_repeats);
+    /* ... yet every preference list has the 3 nodes: no violation. */
+    assert_int_equal(dyn_ring_check(r, report, sizeof(report)), 0);
+    assert_string_equal(report, "");
+    dyn_ring_free(r);
+}
+
+static void
+check_reports_a_preflist_that_repeats_a_node(void **state)
+{
+    (void)state;
+    /* The same node (id 0xbeef) twice among the members. */
+    static const uint64_t ids[] = {0x1a, 0xbeef, 0xbeef};
+    static const uint32_t owners[] = {0, 1, 2, 0};
+    struct dyn_ring *r = hand_ring(4, 3, ids, NULL, owners);
+    char report[TEST_REPORT_BYTES];
+
+    assert_int_equal(dyn_ring_check(r, report, sizeof(report)), 4);
+    assert_non_null(strstr(report, "partition 0: 2 distinct nodes, 3 "
+                                   "possible: node26 (000000000000001a), "
+                                   "node48879 (000000000000beef), node48879 "
+                                   "(000000000000beef)\n"));
+    assert_non_null(strstr(report, "partition 3: 2 distinct nodes, 3 "));
+    dyn_ring_free(r);
+}
+
+static void
+check_reports_a_preflist_short_of_a_member_that_owns_nothing(void **state)
+{
+    (void)state;
+    /* Member 2 owns nothing: every list is {0, 1}, 2 of 3. */
+    static const uint64_t ids[] = {0x1a, 0x2b, 0xfedcba9876543210};
+    static const uint32_t owners[] = {0, 1, 0, 1};
+    struct dyn_ring *r = hand_ring(4, 3, ids, NULL, owners);
+    char report[TEST_REPORT_BYTES];
+
+    assert_int_equal(dyn_ring_check(r, report, sizeof(report)), 4);
+    assert_non_null(strstr(report, "partition 1: 2 distinct nodes, 3 "
+                                   "possible: node43 (000000000000002b), "
+                                   "node26 (000000000000001a)\n"));
     /* A short buffer is truncated, still terminated. */
     char tiny[8];
     assert_int_equal(dyn_ring_check(r, tiny, sizeof(tiny)), 4);
     assert_int_equal(strlen(tiny), sizeof(tiny) - 1);
+    /* With N = 2 the same lists are as wide as they can be. */
+    r->n = 2;
+    assert_int_equal(dyn_ring_check(r, report, sizeof(report)), 0);
+    dyn_ring_free(r);
+
     /* Many violations: the first few lines and a total. */
-    memset(r->owner, 0, 8 * sizeof(*r->owner));
-    bad = dyn_ring_check(r, report, sizeof(report));
-    assert_int_equal(bad, 4 + 8);
-    assert_non_null(strstr(report, "... 12 violations in all\n"));
+    r = grow(16, TEST_N, 3, NULL, 0);
+    memset(r->owner, 0, 16 * sizeof(*r->owner));
+    assert_int_equal(dyn_ring_check(r, report, sizeof(report)), 16);
+    assert_non_null(strstr(report, "partition 7: 1 distinct node, 3 "));
+    assert_null(strstr(report, "partition 8:"));
+    assert_non_null(strstr(report, "\n... 16 violations in all\n"));
+    dyn_ring_free(r);
+}
+
+static void
+check_reports_a_preflist_short_of_zones(void **state)
+{
+    (void)state;
+    /* Zone b owns nothing: 3 nodes (enough), but 1 zone of 2. */
+    static const uint64_t ids[] = {1, 2, 3, 4};
+    static const char *const zones[] = {"a", "a", "a", "b"};
+    static const uint32_t owners[] = {0, 1, 2, 0, 1, 2, 0, 1};
+    struct dyn_ring *r = hand_ring(8, 4, ids, zones, owners);
+    char report[TEST_REPORT_BYTES];
+
+    assert_int_equal(dyn_ring_check(r, report, sizeof(report)), 8);
+    assert_non_null(strstr(report, "partition 0: 1 distinct zone, 2 "
+                                   "possible: node1 (0000000000000001, zone "
+                                   "a), node2 (0000000000000002, zone a), "
+                                   "node3 (0000000000000003, zone a)\n"));
+    /* One partition in zone b puts b in every list. */
+    r->owner[7] = 3;
+    assert_int_equal(dyn_ring_check(r, report, sizeof(report)), 0);
+
+    /* Members without a zone are a zone each: "", "", "a" and "a" make 3
+     * zones; with member 1 owning nothing a list has 2. */
+    static const char *const some[] = {"", "", "a", "a"};
+    static const uint32_t no_1[] = {0, 2, 3, 0, 2, 3, 0, 2};
+    hand_set(r, ids, some, no_1);
+    assert_int_equal(dyn_ring_check(r, report, sizeof(report)), 8);
+    assert_non_null(strstr(report, "partition 0: 2 distinct zones, 3 "
+                                   "possible: node1 (0000000000000001, zone "
+                                   "-), node3 (0000000000000003, zone a), "
+                                   "node4 (0000000000000004, zone a)\n"));
+    /* Both short: nodes and zones on one line. */
+    static const uint32_t only_0[] = {0, 0, 0, 0, 0, 0, 0, 0};
+    hand_set(r, ids, zones, only_0);
+    assert_int_equal(dyn_ring_check(r, report, sizeof(report)), 8);
+    assert_non_null(strstr(report, "partition 0: 1 distinct node, 3 "
+                                   "possible; 1 distinct zone, 2 possible: "
+                                   "node1 (0000000000000001, zone a)\n"));
     dyn_ring_free(r);
 }
 
@@ -576,7 +728,13 @@ main(void)
         cmocka_unit_test(encode_decode_round_trips),
         cmocka_unit_test(decode_rejects_each_malformed_class),
         cmocka_unit_test(decode_of_random_and_truncated_input_never_crashes),
-        cmocka_unit_test(check_reports_a_hand_built_violation),
+        cmocka_unit_test(
+            check_rules_count_a_hand_built_break_that_is_no_violation),
+        cmocka_unit_test(check_passes_a_healthy_3_node_ring_of_256_partitions),
+        cmocka_unit_test(check_reports_a_preflist_that_repeats_a_node),
+        cmocka_unit_test(
+            check_reports_a_preflist_short_of_a_member_that_owns_nothing),
+        cmocka_unit_test(check_reports_a_preflist_short_of_zones),
     };
     return cmocka_run_group_tests_name("ring", tests, NULL, NULL);
 }
