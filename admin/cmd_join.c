@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "claim.h"
 #include "cmd.h"
 #include "err.h"
 #include "json.h"

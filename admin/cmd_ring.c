@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "claim.h"
 #include "cmd.h"
 #include "json.h"
 #include "ring.h"

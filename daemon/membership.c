@@ -14,6 +14,7 @@
 #include <uv.h>
 #include <xxhash.h>
 
+#include "claim.h"
 #include "conn.h"
 #include "coord.h"
 #include "dispatch.h"

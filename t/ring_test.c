@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "claim.h"
 #include "err.h"
 #include "ring.h"
 #include "testutil.h"
