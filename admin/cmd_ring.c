@@ -21,7 +21,7 @@
 struct ring_check {
     int violations;                 /* dyn_ring_check; -1: not asked */
     char report[RING_REPORT_BYTES]; /* its lines */
-    struct dyn_ring_rules rules;    /* the claim's rules, information */
+    struct dyn_claim_rules rules;   /* the claim's rules, information */
 };
 
 static void
@@ -43,7 +43,7 @@ ring_print(const struct dyn_ring *r)
 
 /* "  balance: ..." and "  windows: ..." lines for people. */
 static void
-rules_print(const struct dyn_ring *r, const struct dyn_ring_rules *ru)
+rules_print(const struct dyn_ring *r, const struct dyn_claim_rules *ru)
 {
     printf("claim rules (information, not placement violations):\n");
     if (ru->unbalanced == 0)
@@ -74,7 +74,7 @@ rules_print(const struct dyn_ring *r, const struct dyn_ring_rules *ru)
 }
 
 static void
-rules_print_json(struct json *j, const struct dyn_ring_rules *ru)
+rules_print_json(struct json *j, const struct dyn_claim_rules *ru)
 {
     json_key(j, "claim_rules");
     json_begin_object(j);
@@ -141,7 +141,7 @@ cmd_ring_exec(struct cli *cli, struct cli_args *args)
     struct ring_check c = {.violations = -1, .report = ""};
     if (check) {
         c.violations = dyn_ring_check(r, c.report, sizeof(c.report));
-        if (dyn_ring_check_rules(r, &c.rules) < 0) {
+        if (dyn_claim_check_rules(r, &c.rules) < 0) {
             cli_error(cli, "ring --check: out of memory");
             dyn_ring_free(r);
             return CLI_EXIT_REFUSED;

@@ -341,7 +341,7 @@ req_join(struct conn *c, const ProtobufCMessage *msg)
      * the current one: it holds its partitions already). */
     int rc = ring_bytes(cur, &resp.ring_before);
     if (rc == 0 && !ring_names(cur, m.id)) {
-        rc = dyn_ring_claim_join(cur, &m, &next);
+        rc = dyn_claim_join(cur, &m, &next);
         if (rc == 0) {
             char source[96];
             snprintf(source, sizeof(source), "a join of %s", m.name);

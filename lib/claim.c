@@ -13,7 +13,7 @@
  *    the most loaded keeps every count within one.  A leave: the
  *    leaver's partitions, most constrained first, go to the least loaded
  *    member below ceil(Q/S') that is absent from the surrounding windows.
- * 2. Repair, when windows can hold (dyn_ring_windows_possible) but some
+ * 2. Repair, when windows can hold (dyn_claim_windows_possible) but some
  *    repeat: give a partition to a member below the ceiling, swap two
  *    partitions, or re-solve a short segment around the repeat by search
  *    (same owners, re-ordered); each step strictly lowers the repeats.
@@ -81,7 +81,7 @@ window_free(const uint32_t *owner, uint32_t q, uint32_t w, uint32_t p,
 /* Breaks of balance and windows in owner[] (a layout for r's members). */
 static int
 check_rules(const struct dyn_ring *r, const uint32_t *owner,
-            struct dyn_ring_rules *out)
+            struct dyn_claim_rules *out)
 {
     uint32_t q = r->partitions, s = r->member_count, n = r->n;
     uint32_t *count = calloc(s, sizeof(*count));
@@ -92,7 +92,7 @@ check_rules(const struct dyn_ring *r, const uint32_t *owner,
     out->quota_min = q / s;
     out->quota_max = (q + s - 1) / s;
     out->owned_min = q;
-    out->windows_possible = dyn_ring_windows_possible(q, n, s);
+    out->windows_possible = dyn_claim_windows_possible(q, n, s);
     for (uint32_t p = 0; p < q; p++)
         count[owner[p]]++;
     for (uint32_t m = 0; m < s; m++) {
@@ -118,13 +118,13 @@ check_rules(const struct dyn_ring *r, const uint32_t *owner,
 }
 
 int
-dyn_ring_check_rules(const struct dyn_ring *r, struct dyn_ring_rules *out)
+dyn_claim_check_rules(const struct dyn_ring *r, struct dyn_claim_rules *out)
 {
     return check_rules(r, r->owner, out);
 }
 
 bool
-dyn_ring_windows_possible(uint32_t q, uint32_t n, uint32_t s)
+dyn_claim_windows_possible(uint32_t q, uint32_t n, uint32_t s)
 {
     if (s < n || q < n)
         return true; /* the rule does not apply */
@@ -436,14 +436,14 @@ consider(struct dyn_ring *r, const uint32_t *old, const uint32_t *cand,
          struct candidate *best)
 {
     struct candidate c;
-    struct dyn_ring_rules rules;
+    struct dyn_claim_rules rules;
     c.bad = check_rules(r, cand, &rules);
     if (c.bad < 0)
         return c.bad;
     c.balance = rules.unbalanced;
     c.moves = count_moves(cand, old, r->partitions);
     bool wins;
-    if (dyn_ring_windows_possible(r->partitions, r->n, r->member_count))
+    if (dyn_claim_windows_possible(r->partitions, r->n, r->member_count))
         wins = c.balance < best->balance ||
                (c.balance == best->balance &&
                 (c.bad < best->bad ||
@@ -491,7 +491,7 @@ claim_fallback(struct dyn_ring *r, const uint32_t *old)
     uint32_t q = r->partitions, s = r->member_count;
     uint32_t w = claim_window(q, r->n, s);
     struct candidate best;
-    struct dyn_ring_rules rules;
+    struct dyn_claim_rules rules;
     best.bad = check_rules(r, r->owner, &rules);
     if (best.bad <= 0)
         return best.bad;
@@ -702,7 +702,7 @@ claim_repair(struct dyn_ring *r, const uint32_t *old, uint32_t *count)
     uint32_t w = claim_window(q, r->n, s);
     bool better = true;
 
-    if (s < r->n || q < r->n || !dyn_ring_windows_possible(q, r->n, s))
+    if (s < r->n || q < r->n || !dyn_claim_windows_possible(q, r->n, s))
         return 0; /* windows are not required, or cannot all hold */
     uint32_t *buf = calloc(2 * (size_t)CLAIM_SEGMENT_MAX + s, sizeof(*buf));
     if (buf == NULL)
@@ -795,8 +795,8 @@ claim_finish(struct dyn_ring *r, uint32_t *old, uint32_t *count,
 }
 
 int
-dyn_ring_claim_join(const struct dyn_ring *in, const struct dyn_ring_member *m,
-                    struct dyn_ring **out)
+dyn_claim_join(const struct dyn_ring *in, const struct dyn_ring_member *m,
+               struct dyn_ring **out)
 {
     *out = NULL;
     if (!dyn__ring_member_valid(m) || in->member_count >= DYN_RING_MAX_MEMBERS)
@@ -881,8 +881,7 @@ leave_greedy(struct dyn_ring *r, uint32_t *count)
 }
 
 int
-dyn_ring_claim_leave(const struct dyn_ring *in, uint64_t id,
-                     struct dyn_ring **out)
+dyn_claim_leave(const struct dyn_ring *in, uint64_t id, struct dyn_ring **out)
 {
     *out = NULL;
     uint32_t k = find_member(in, id);

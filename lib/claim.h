@@ -15,8 +15,8 @@
  * - determinism: the same ring and member always give the same result.
  * Caveat: some rings admit no layout with the window rule, e.g. S == N
  * with Q not a multiple of S (N members in every window forces period N);
- * see dyn_ring_windows_possible().  Claim then keeps balance with few
- * moves and dyn_ring_check_rules() counts the windows that repeat.
+ * see dyn_claim_windows_possible().  Claim then keeps balance with few
+ * moves and dyn_claim_check_rules() counts the windows that repeat.
  *
  * Balance and windows are the claim's means, not placement itself: a
  * preference list skips a repeated owner and walks on, so with S == N
@@ -42,8 +42,8 @@
  * m not NUL-terminated, or the ring already has DYN_RING_MAX_MEMBERS) or
  * -ENOMEM.
  */
-int dyn_ring_claim_join(const struct dyn_ring *in,
-                        const struct dyn_ring_member *m, struct dyn_ring **out);
+int dyn_claim_join(const struct dyn_ring *in, const struct dyn_ring_member *m,
+                   struct dyn_ring **out);
 
 /*
  * A new ring (epoch + 1) without member `id`; its partitions are given to
@@ -52,11 +52,11 @@ int dyn_ring_claim_join(const struct dyn_ring *in,
  * Returns 0, -DYN_ENOTFOUND (id not a member), -DYN_EBADARG (id is the
  * last member: a ring always has one) or -ENOMEM.  *out as for join.
  */
-int dyn_ring_claim_leave(const struct dyn_ring *in, uint64_t id,
-                         struct dyn_ring **out);
+int dyn_claim_leave(const struct dyn_ring *in, uint64_t id,
+                    struct dyn_ring **out);
 
-/* What dyn_ring_check_rules() found; counts of partitions and members. */
-struct dyn_ring_rules {
+/* What dyn_claim_check_rules() found; counts of partitions and members. */
+struct dyn_claim_rules {
     uint32_t quota_min;      /* floor(Q/S): fewest a member should own */
     uint32_t quota_max;      /* ceil(Q/S): most a member should own */
     uint32_t owned_min;      /* fewest partitions a member owns */
@@ -64,7 +64,7 @@ struct dyn_ring_rules {
     uint32_t unbalanced;     /* members owning outside quota_min..max */
     uint32_t window;         /* N when the window rule applies, else 0 */
     uint32_t window_repeats; /* windows of N with a repeated owner */
-    bool windows_possible;   /* dyn_ring_windows_possible(Q, N, S) */
+    bool windows_possible;   /* dyn_claim_windows_possible(Q, N, S) */
 };
 
 /*
@@ -77,17 +77,18 @@ struct dyn_ring_rules {
  * out: filled in full on success.
  * Returns unbalanced + window_repeats (0: the rules hold) or -ENOMEM.
  */
-int dyn_ring_check_rules(const struct dyn_ring *r, struct dyn_ring_rules *out);
+int dyn_claim_check_rules(const struct dyn_ring *r,
+                          struct dyn_claim_rules *out);
 
 /*
  * False when no layout of q partitions over s members can keep every
  * window of n distinct while balanced: s == n with q not a multiple of n,
  * or a member owning ceil(q/s) >= 2 partitions that cannot be n apart.
  * True when the window rule does not apply (s < n or q < n).  Claim then
- * puts balance and few moves before windows; dyn_ring_check_rules()
+ * puts balance and few moves before windows; dyn_claim_check_rules()
  * still counts the repeats.  (True is necessary, and met by claim for the
  * rings the tests sweep, but is not proven sufficient.)
  */
-bool dyn_ring_windows_possible(uint32_t q, uint32_t n, uint32_t s);
+bool dyn_claim_windows_possible(uint32_t q, uint32_t n, uint32_t s);
 
 #endif

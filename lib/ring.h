@@ -8,7 +8,7 @@
  *
  * A struct dyn_ring is one epoch of the placement: the members (sorted by
  * id) and the owner of every partition.  Rings are values: a membership
- * change (dyn_ring_claim_join, dyn_ring_claim_leave in claim.h) builds a
+ * change (dyn_claim_join, dyn_claim_leave in claim.h) builds a
  * new ring with epoch + 1 and leaves its input alone.
  *
  * lib/ code: no I/O, no clock, no threads.  Thread-safe on distinct rings;
@@ -96,7 +96,7 @@ int dyn_ring_preflist(const struct dyn_ring *r, uint32_t partition,
  * list falls short is one violation: a member or zone that owns no
  * partition, or the same node twice among the members.  Balance and
  * windows, the claim's rules, are not placement: see
- * dyn_ring_check_rules().
+ * dyn_claim_check_rules().
  *
  * report: if not NULL and report_len > 0, filled (always NUL-terminated,
  *         truncated to report_len) with the first few violations, one per

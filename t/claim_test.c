@@ -5,7 +5,7 @@
  * back to 1, for Q in {64, 256} and N = 3, checking balance and
  * N-distinct windows after every step and printing the partitions moved
  * against the ideal; other Q and N; determinism; refusals; the claim's
- * rules as dyn_ring_check_rules counts them.
+ * rules as dyn_claim_check_rules counts them.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -36,12 +36,12 @@ owned(const struct dyn_ring *r, uint64_t id)
     return c;
 }
 
-/* True when r keeps balance and windows (dyn_ring_check_rules). */
+/* True when r keeps balance and windows (dyn_claim_check_rules). */
 static bool
 rules_hold(const struct dyn_ring *r)
 {
-    struct dyn_ring_rules ru;
-    int bad = dyn_ring_check_rules(r, &ru);
+    struct dyn_claim_rules ru;
+    int bad = dyn_claim_check_rules(r, &ru);
     assert_true(bad >= 0);
     if (bad > 0)
         print_message("Q=%u S=%u: %u members unbalanced (own %u..%u, quota "
@@ -58,7 +58,7 @@ assert_claim_rules(const struct dyn_ring *r)
     char report[TEST_REPORT_BYTES];
     uint32_t q = r->partitions, s = r->member_count;
 
-    if (dyn_ring_windows_possible(q, r->n, s))
+    if (dyn_claim_windows_possible(q, r->n, s))
         assert_true(rules_hold(r));
     /* Balance holds in every case. */
     for (uint32_t m = 0; m < s; m++) {
@@ -90,7 +90,7 @@ claim_joins_from_1_to_20_keep_balance_windows_and_few_moves(void **state)
         for (uint32_t i = 1; i < TEST_MAX_MEMBERS; i++) {
             struct dyn_ring *next;
             m = member(member_id(i), "");
-            assert_int_equal(dyn_ring_claim_join(r, &m, &next), 0);
+            assert_int_equal(dyn_claim_join(r, &m, &next), 0);
             uint32_t s = next->member_count;
             uint32_t ideal = (q + s - 1) / s;
             int moved = dyn_ring_moves(r, next);
@@ -133,7 +133,7 @@ claim_leaves_from_20_to_1_keep_balance_windows_and_few_moves(void **state)
             struct dyn_ring *next;
             uint64_t id = r->members[k % r->member_count].id;
             uint32_t ideal = owned(r, id);
-            assert_int_equal(dyn_ring_claim_leave(r, id, &next), 0);
+            assert_int_equal(dyn_claim_leave(r, id, &next), 0);
             uint32_t s = next->member_count;
             int moved = dyn_ring_moves(r, next);
             print_message("                %3u  %5d  %5u\n", s, moved, ideal);
@@ -169,7 +169,7 @@ claim_keeps_rules_for_other_q_and_n(void **state)
             for (uint32_t i = 1; i < 24; i++) {
                 struct dyn_ring *next;
                 struct dyn_ring_member m = member(member_id(i), "");
-                assert_int_equal(dyn_ring_claim_join(r, &m, &next), 0);
+                assert_int_equal(dyn_claim_join(r, &m, &next), 0);
                 dyn_ring_free(r);
                 r = next;
                 assert_claim_rules(r);
@@ -177,7 +177,7 @@ claim_keeps_rules_for_other_q_and_n(void **state)
             while (r->member_count > 1) {
                 struct dyn_ring *next;
                 uint64_t id = r->members[r->member_count / 2].id;
-                assert_int_equal(dyn_ring_claim_leave(r, id, &next), 0);
+                assert_int_equal(dyn_claim_leave(r, id, &next), 0);
                 dyn_ring_free(r);
                 r = next;
                 assert_claim_rules(r);
@@ -196,8 +196,8 @@ claim_is_deterministic(void **state)
     struct dyn_ring *a2, *b2;
     uint8_t ea[8192], eb[8192];
 
-    assert_int_equal(dyn_ring_claim_leave(a, a->members[4].id, &a2), 0);
-    assert_int_equal(dyn_ring_claim_leave(b, b->members[4].id, &b2), 0);
+    assert_int_equal(dyn_claim_leave(a, a->members[4].id, &a2), 0);
+    assert_int_equal(dyn_claim_leave(b, b->members[4].id, &b2), 0);
     int la = dyn_ring_encode(a2, ea, sizeof(ea));
     int lb = dyn_ring_encode(b2, eb, sizeof(eb));
     assert_true(la > 0);
@@ -218,12 +218,12 @@ join_of_a_member_is_eexist_and_leave_of_a_stranger_is_enotfound(void **state)
     struct dyn_ring_member m = member(r->members[1].id, "");
     struct dyn_ring_member bad = member(999999, "");
 
-    assert_int_equal(dyn_ring_claim_join(r, &m, &out), -EEXIST);
+    assert_int_equal(dyn_claim_join(r, &m, &out), -EEXIST);
     assert_null(out);
-    assert_int_equal(dyn_ring_claim_leave(r, 999999, &out), -DYN_ENOTFOUND);
+    assert_int_equal(dyn_claim_leave(r, 999999, &out), -DYN_ENOTFOUND);
     assert_null(out);
     memset(bad.zone, 'z', sizeof(bad.zone));
-    assert_int_equal(dyn_ring_claim_join(r, &bad, &out), -DYN_EBADARG);
+    assert_int_equal(dyn_claim_join(r, &bad, &out), -DYN_EBADARG);
     assert_int_equal(dyn_ring_new(&out, 48, 3, &m), -DYN_EBADARG);
     assert_int_equal(dyn_ring_new(&out, 64, 0, &m), -DYN_EBADARG);
     dyn_ring_free(r);
@@ -235,8 +235,7 @@ leave_of_the_last_member_is_refused(void **state)
     (void)state;
     struct dyn_ring *r = grow(64, TEST_N, 1, NULL, 0), *out;
 
-    assert_int_equal(dyn_ring_claim_leave(r, r->members[0].id, &out),
-                     -DYN_EBADARG);
+    assert_int_equal(dyn_claim_leave(r, r->members[0].id, &out), -DYN_EBADARG);
     assert_null(out);
     dyn_ring_free(r);
 }
@@ -246,11 +245,11 @@ check_rules_count_a_hand_built_break_that_is_no_violation(void **state)
 {
     (void)state;
     struct dyn_ring *r = grow(8, TEST_N, 4, NULL, 0);
-    struct dyn_ring_rules ru;
+    struct dyn_claim_rules ru;
     static const uint32_t good[] = {0, 1, 2, 3, 0, 1, 2, 3};
 
     memcpy(r->owner, good, sizeof(good));
-    assert_int_equal(dyn_ring_check_rules(r, &ru), 0);
+    assert_int_equal(dyn_claim_check_rules(r, &ru), 0);
     assert_int_equal(ru.quota_min, 2);
     assert_int_equal(ru.quota_max, 2);
     assert_int_equal(ru.owned_min, 2);
@@ -260,7 +259,7 @@ check_rules_count_a_hand_built_break_that_is_no_violation(void **state)
     /* Partition 1 to member 0: it owns 3 of 8 (ceil is 2), member 1 owns
      * 1, and windows 7..1 and 0..2 hold member 0 twice. */
     r->owner[1] = 0;
-    assert_int_equal(dyn_ring_check_rules(r, &ru), 4);
+    assert_int_equal(dyn_claim_check_rules(r, &ru), 4);
     assert_int_equal(ru.unbalanced, 2);
     assert_int_equal(ru.owned_min, 1);
     assert_int_equal(ru.owned_max, 3);
@@ -272,7 +271,7 @@ check_rules_count_a_hand_built_break_that_is_no_violation(void **state)
     /* Fewer members than N: no window rule. */
     dyn_ring_free(r);
     r = grow(8, TEST_N, 2, NULL, 0);
-    assert_int_equal(dyn_ring_check_rules(r, &ru), 0);
+    assert_int_equal(dyn_claim_check_rules(r, &ru), 0);
     assert_int_equal(ru.window, 0);
     dyn_ring_free(r);
 }

@@ -271,9 +271,9 @@ decode_of_random_and_truncated_input_never_crashes(void **state)
             for (uint32_t p = 0; p < r->partitions; p++)
                 assert_true(r->owner[p] < r->member_count);
             char report[TEST_REPORT_BYTES];
-            struct dyn_ring_rules ru;
+            struct dyn_claim_rules ru;
             (void)dyn_ring_check(r, report, sizeof(report));
-            assert_true(dyn_ring_check_rules(r, &ru) >= 0);
+            assert_true(dyn_claim_check_rules(r, &ru) >= 0);
             dyn_ring_free(r);
         } else {
             assert_int_equal(rc, -DYN_EFORMAT);
@@ -309,11 +309,11 @@ check_passes_a_healthy_3_node_ring_of_256_partitions(void **state)
 {
     (void)state;
     struct dyn_ring *r = grow(256, TEST_N, 3, NULL, 0);
-    struct dyn_ring_rules ru;
+    struct dyn_claim_rules ru;
     char report[TEST_REPORT_BYTES];
 
     /* 256 is not a multiple of 3: windows repeat, unavoidably ... */
-    assert_true(dyn_ring_check_rules(r, &ru) > 0);
+    assert_true(dyn_claim_check_rules(r, &ru) > 0);
     assert_false(ru.windows_possible);
     assert_true(ru.window_repeats > 0);
     assert_int_equal(ru.unbalanced, 0);

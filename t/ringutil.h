@@ -48,7 +48,7 @@ grow(uint32_t q, uint32_t n, uint32_t to, const char *const *zones,
     for (uint32_t i = 1; i < to; i++) {
         struct dyn_ring *next;
         m = member(member_id(i), zones ? zones[i % zone_count] : "");
-        assert_int_equal(dyn_ring_claim_join(r, &m, &next), 0);
+        assert_int_equal(dyn_claim_join(r, &m, &next), 0);
         dyn_ring_free(r);
         r = next;
     }
