@@ -50,9 +50,14 @@ struct dyn_skiplist {
     size_t nodes;     /* nodes linked */
 };
 
-/* Called with each value by dyn_skiplist_clear. */
+/* Called with each node's value by dyn_skiplist_clear, to free it. */
 typedef void (*dyn_skiplist_free_cb)(void *value);
 
+/*
+ * An empty list whose node heights come from *rng (non-zero xorshift64
+ * state), borrowed for the list's life and advanced by every node made;
+ * several lists may share one.  Allocates nothing.
+ */
 static inline void
 dyn_skiplist_init(struct dyn_skiplist *list, uint64_t *rng)
 {
@@ -61,8 +66,10 @@ dyn_skiplist_init(struct dyn_skiplist *list, uint64_t *rng)
 }
 
 /*
- * The first 8 bytes of key (zero-padded) as a number: when two keys'
- * prefixes differ, they order the keys as memcmp would.
+ * The first 8 bytes of key (zero-padded when shorter) as a number, what
+ * a node keeps in `prefix`: when two keys' prefixes differ, they order
+ * the keys as memcmp would; when they are equal the keys may still
+ * differ.
  */
 static inline uint64_t
 dyn_skiplist_prefix(const uint8_t *key, size_t len)
@@ -82,8 +89,9 @@ dyn_skiplist_prefix(const uint8_t *key, size_t len)
 }
 
 /*
- * Node n's key against key (whose prefix is given): <0, 0 or >0 in
- * memcmp's order over the shorter, then the shorter first.
+ * Node n's key against key (len bytes, prefix its dyn_skiplist_prefix,
+ * which a caller comparing many nodes against one key computes once):
+ * <0, 0 or >0 in memcmp's order over the shorter, then the shorter first.
  */
 static inline int
 dyn_skiplist_compare(const struct dyn_skiplist_node *n, uint64_t prefix,
@@ -103,9 +111,12 @@ dyn_skiplist_compare(const struct dyn_skiplist_node *n, uint64_t prefix,
 }
 
 /*
- * Return the first node >= key, or NULL.  When prev is not NULL, prev[l]
- * receives the link array whose entry l leads to that node at level l,
- * for the levels in use: what linking and unlinking need.
+ * The first node whose key is >= key, or NULL; O(log n) expected steps.
+ *
+ * prev: NULL, or DYN_SKIPLIST_MAX_HEIGHT entries; prev[l] receives, for
+ *       each level in use, the link array whose entry l leads to that
+ *       node: what dyn_skiplist_link, _unlink and _put_at take.  It stays
+ *       valid until the list changes (list->version moves).
  */
 static inline struct dyn_skiplist_node *
 dyn_skiplist_seek(struct dyn_skiplist *list, const uint8_t *key, size_t len,
@@ -125,7 +136,7 @@ dyn_skiplist_seek(struct dyn_skiplist *list, const uint8_t *key, size_t len,
     return links[0];
 }
 
-/* The first node > key, or NULL. */
+/* The first node whose key is > key, or NULL: where a range goes on. */
 static inline struct dyn_skiplist_node *
 dyn_skiplist_after(struct dyn_skiplist *list, const uint8_t *key, size_t len)
 {
@@ -137,7 +148,7 @@ dyn_skiplist_after(struct dyn_skiplist *list, const uint8_t *key, size_t len)
                : n;
 }
 
-/* Each level above the first with probability 1/4. */
+/* A node's height: each level above the first with probability 1/4. */
 static inline unsigned
 dyn__skiplist_height(struct dyn_skiplist *list)
 {
@@ -156,8 +167,12 @@ dyn__skiplist_height(struct dyn_skiplist *list)
 }
 
 /*
- * A node for key and value, not linked, its height drawn from list's
- * generator; NULL when out of memory.  Freed with dyn_skiplist_node_free.
+ * A node for key (len bytes, at most DYN_SKIPLIST_MAX_KEY_BYTES: the
+ * caller's limit) and value, not linked, its height drawn from list's
+ * generator.  key is borrowed (see struct dyn_skiplist_node).
+ *
+ * Returns the node, which the caller links or frees with
+ * dyn_skiplist_node_free, or NULL when out of memory.
  */
 static inline struct dyn_skiplist_node *
 dyn_skiplist_node_new(struct dyn_skiplist *list, const uint8_t *key, size_t len,
@@ -177,7 +192,7 @@ dyn_skiplist_node_new(struct dyn_skiplist *list, const uint8_t *key, size_t len,
     return n;
 }
 
-/* Free a node that is not linked (its value is the caller's). */
+/* Free a node that is not linked; its key and value are the caller's. */
 static inline void
 dyn_skiplist_node_free(struct dyn_skiplist_node *n)
 {
@@ -185,19 +200,28 @@ dyn_skiplist_node_free(struct dyn_skiplist_node *n)
 }
 
 /*
- * Link n where a seek for its key left prev; no node of an equal key may
- * be linked.  n may come from another list (unlinked there).
+ * Link n into list, where a seek of this list for n's key left prev (and
+ * nothing changed since); no node of an equal key may be linked.  n may
+ * come from another list it was unlinked from (or that was reset), which
+ * allocates nothing: how a commit moves staged nodes.  The list owns n
+ * until it is unlinked.
  */
 void dyn_skiplist_link(struct dyn_skiplist *list,
                        struct dyn_skiplist_node ***prev,
                        struct dyn_skiplist_node *n);
 
-/* Unlink n, where a seek for its key left prev; n is not freed. */
+/*
+ * Unlink n, a node of list, where a seek for n's key left prev.  n is not
+ * freed: the caller frees it (dyn_skiplist_node_free) or links it again.
+ */
 void dyn_skiplist_unlink(struct dyn_skiplist *list,
                          struct dyn_skiplist_node ***prev,
                          struct dyn_skiplist_node *n);
 
-/* Give linked node n a key equal to its own (another copy) and a value. */
+/*
+ * Give n, a node of list, another copy of its key (equal bytes, so its
+ * place holds; the old copy may then be freed) and a new value.
+ */
 static inline void
 dyn_skiplist_set(struct dyn_skiplist *list, struct dyn_skiplist_node *n,
                  const uint8_t *key, size_t len, void *value)
@@ -209,10 +233,14 @@ dyn_skiplist_set(struct dyn_skiplist *list, struct dyn_skiplist_node *n,
 }
 
 /*
- * Put key -> value where a seek for key found `at` with links `prev`:
- * at's key and value are replaced when at's key equals key, else a new
- * node is linked.  *replaced: the value replaced, or NULL.  Returns 0 or
- * -ENOMEM (the list is unchanged).
+ * Put key -> value, where a seek for key returned `at` and filled prev
+ * (nothing changed since): when at's key equals key, at takes this copy
+ * of the key and the value; else a new node is linked.  key is borrowed
+ * as by dyn_skiplist_node_new.
+ *
+ * replaced: set to the value replaced, which the caller now owns, or to
+ *           NULL when a node was added.
+ * Returns 0 or -ENOMEM (the list is unchanged).
  */
 static inline int
 dyn_skiplist_put_at(struct dyn_skiplist *list, struct dyn_skiplist_node ***prev,
@@ -233,7 +261,10 @@ dyn_skiplist_put_at(struct dyn_skiplist *list, struct dyn_skiplist_node ***prev,
     return 0;
 }
 
-/* Empty the list without touching its nodes (moved or freed already). */
+/*
+ * Empty the list without touching its nodes, which the caller has moved
+ * to another list or freed.  Its generator stays.
+ */
 static inline void
 dyn_skiplist_reset(struct dyn_skiplist *list)
 {
@@ -243,7 +274,10 @@ dyn_skiplist_reset(struct dyn_skiplist *list)
     list->version++;
 }
 
-/* Free every node, each value passed to free_value unless it is NULL. */
+/*
+ * Free every node, passing each value to free_value (unless it is NULL),
+ * and leave the list empty and usable.
+ */
 void dyn_skiplist_clear(struct dyn_skiplist *list,
                         dyn_skiplist_free_cb free_value);
 

@@ -2,21 +2,22 @@
  * store_mem.c - the memory storage engine: store.h's semantics without
  * durability, for tests and benchmarks (ARCHITECTURE "Node internals").
  *
- * Structure: one skip list (Pugh, 1990) of byte keys, namespace ||
+ * Structure: one skip list (skiplist.h) of byte keys, namespace ||
  * partition (big-endian) || key bytes, the order LMDB's keys have, holds
  * the records and, in a namespace after them, the meta values; a scan
  * walks its bottom level.  Each node keeps its key's first 8 bytes, so a
- * seek mostly reads nodes, not records.  A hash index (hashidx.h) of the same records
- * (each pointing back at its node) answers point lookups in O(1) and two
- * cache misses, so a get, or a put that replaces a record, never walks
- * the list: only inserting a new key or deleting one seeks (O(log n)
- * expected steps) to link or unlink it.  Node heights come from one
- * generator per store, so every transaction continues the same sequence
- * (a fresh one per transaction would give every small transaction's node
- * the same height and flatten the list).  A node points at a
- * reference-counted struct mem_rec holding the list key and the value
- * (the node's key is the record's bytes), so a reader can keep a record
- * after it drops the lock, while a commit replaces or deletes it.
+ * seek mostly reads nodes, not records.  A hash index (hashidx.h) of the
+ * same records (each pointing back at its node) answers point lookups in
+ * O(1) and two cache misses, so a get, or a put that replaces a record,
+ * never walks the list: only inserting a new key or deleting one seeks
+ * (O(log n) expected steps) to link or unlink it.  Node heights come from
+ * one generator per store, so every transaction continues the same
+ * sequence (a fresh one per transaction would give every small
+ * transaction's node the same height and flatten the list).  A node
+ * points at a reference-counted struct mem_rec holding the list key and
+ * the value (the node's key is the record's bytes), so a reader can keep
+ * a record after it drops the lock, while a commit replaces or deletes
+ * it.
  *
  * Transactions: a write transaction holds the writer mutex from begin to
  * commit or abort, so writers are serialised as in LMDB.  Its puts and
