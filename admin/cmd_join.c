@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "claim.h"
 #include "cmd.h"
 #include "err.h"
 #include "json.h"
@@ -284,7 +285,7 @@ join_dry_run(struct cli *cli, const char *seed)
     snprintf(m.name, sizeof(m.name), "%s", st->name);
     snprintf(m.address, sizeof(m.address), "%s", st->address);
     snprintf(m.zone, sizeof(m.zone), "%s", st->zone);
-    int crc = dyn_ring_claim_join(before, &m, &after);
+    int crc = dyn_claim_join(before, &m, &after);
     if (crc < 0) {
         cli_error(cli, "join: %s cannot join %s: %s", st->name, seed,
                   crc == -EEXIST ? "it is already a member"

@@ -8,23 +8,8 @@
  *
  * A struct dyn_ring is one epoch of the placement: the members (sorted by
  * id) and the owner of every partition.  Rings are values: a membership
- * change (dyn_ring_claim_join, dyn_ring_claim_leave) builds a new ring with
- * epoch + 1 and leaves its input alone.
- *
- * Claim guarantees, with S members:
- * - balance: every member owns floor(Q/S) or ceil(Q/S) partitions;
- * - windows: when S >= N and Q >= N, every N consecutive partitions
- *   (cyclically, Q-1 is followed by 0) have N distinct owners;
- * - few moves: a join first tries to move exactly the new member's share
- *   floor(Q/S) from the most loaded owners; a leave first tries to move
- *   only the leaving member's partitions.  Only when that greedy step
- *   cannot meet balance and windows is a fresh layout computed, chosen to
- *   agree with the old owners where it can.
- * - determinism: the same ring and member always give the same result.
- * Caveat: some rings admit no layout with the window rule, e.g. S == N
- * with Q not a multiple of S (N members in every window forces period N);
- * see dyn_ring_windows_possible().  Claim then keeps balance with few
- * moves and dyn_ring_check() reports the windows that repeat.
+ * change (dyn_claim_join, dyn_claim_leave in claim.h) builds a
+ * new ring with epoch + 1 and leaves its input alone.
  *
  * lib/ code: no I/O, no clock, no threads.  Thread-safe on distinct rings;
  * a ring that nobody modifies may be read from many threads.
@@ -91,27 +76,8 @@ int dyn_ring_copy(const struct dyn_ring *in, struct dyn_ring **out);
 const struct dyn_ring_member *dyn_ring_member_by_id(const struct dyn_ring *r,
                                                     uint64_t id);
 
-/*
- * A new ring (epoch + 1) with `m` added and partitions claimed for it, per
- * the guarantees above.  `in` and `m` are borrowed for the call.
- *
- * out: the new ring (caller frees with dyn_ring_free()); NULL on error.
- * Returns 0, -EEXIST (m->id already a member), -DYN_EBADARG (a string of
- * m not NUL-terminated, or the ring already has DYN_RING_MAX_MEMBERS) or
- * -ENOMEM.
- */
-int dyn_ring_claim_join(const struct dyn_ring *in,
-                        const struct dyn_ring_member *m, struct dyn_ring **out);
-
-/*
- * A new ring (epoch + 1) without member `id`; its partitions are given to
- * the others with the same guarantees as a join.
- *
- * Returns 0, -DYN_ENOTFOUND (id not a member), -DYN_EBADARG (id is the
- * last member: a ring always has one) or -ENOMEM.  *out as for join.
- */
-int dyn_ring_claim_leave(const struct dyn_ring *in, uint64_t id,
-                         struct dyn_ring **out);
+/* The number of partitions member index `member` owns. */
+uint32_t dyn_ring_owned(const struct dyn_ring *r, uint32_t member);
 
 /*
  * The preference list of `partition`: member indexes written to
@@ -130,30 +96,23 @@ int dyn_ring_preflist(const struct dyn_ring *r, uint32_t partition,
                       uint32_t *out, uint32_t max);
 
 /*
- * Check the guarantees: a member owning fewer than floor(Q/S) or more
- * than ceil(Q/S) partitions is one violation; when S >= N and Q >= N, each
- * window of N consecutive partitions with a repeated owner is one more.
+ * Check placement: the preference list of each partition should hold
+ * min(N, S, Q) distinct members (by id) and, when any member has a zone,
+ * min(N, zones present, Q) distinct zones (a member without a zone counts
+ * as a zone of its own, as in dyn_ring_preflist).  Each partition whose
+ * list falls short is one violation: a member or zone that owns no
+ * partition, or the same node twice among the members.  Balance and
+ * windows, the claim's rules, are not placement: see
+ * dyn_claim_check_rules().
  *
  * report: if not NULL and report_len > 0, filled (always NUL-terminated,
  *         truncated to report_len) with the first few violations, one per
- *         line, human readable; "" when there are none.
- * Returns the number of violations (0: the ring is good) or -ENOMEM.
+ *         line: the partition, what it has and could have, and its list
+ *         as "name (id)" with ids as 16 hex digits; "" when there are none.
+ * Returns the number of violations (0: placement is as good as the
+ * members and zones allow).
  */
 int dyn_ring_check(const struct dyn_ring *r, char *report, size_t report_len);
-
-/*
- * False when no layout of q partitions over s members can keep every
- * window of n distinct while balanced: s == n with q not a multiple of n,
- * or a member owning ceil(q/s) >= 2 partitions that cannot be n apart.
- * True when the window rule does not apply (s < n or q < n).  Claim then
- * puts balance and few moves before windows; dyn_ring_check() still
- * counts the repeats.  (True is necessary, and met by claim for the
- * rings the tests sweep, but is not proven sufficient.)
- */
-bool dyn_ring_windows_possible(uint32_t q, uint32_t n, uint32_t s);
-
-/* The number of partitions member index `member` owns. */
-uint32_t dyn_ring_owned(const struct dyn_ring *r, uint32_t member);
 
 /*
  * Number of partitions whose owner (by member id) differs between a and
@@ -183,5 +142,19 @@ int dyn_ring_moves(const struct dyn_ring *a, const struct dyn_ring *b);
 size_t dyn_ring_encoded_size(const struct dyn_ring *r);
 int dyn_ring_encode(const struct dyn_ring *r, uint8_t *buf, size_t len);
 int dyn_ring_decode(const uint8_t *buf, size_t len, struct dyn_ring **out);
+
+/*
+ * Cross-file internals, for claim.c; not for programs.
+ *
+ * dyn__ring_alloc: a ring with room for s members and q owners, fields
+ *   set, arrays zeroed; *out NULL on error.  Returns 0 or -ENOMEM.
+ * dyn__ring_member_valid: true when every string of m is NUL-terminated.
+ * dyn__ring_find_member: the index of member `id`, or where it would be
+ *   inserted (members are sorted by id); the caller compares the id.
+ */
+int dyn__ring_alloc(struct dyn_ring **out, uint64_t epoch, uint32_t q,
+                    uint32_t n, uint32_t s);
+bool dyn__ring_member_valid(const struct dyn_ring_member *m);
+uint32_t dyn__ring_find_member(const struct dyn_ring *r, uint64_t id);
 
 #endif

@@ -2,26 +2,30 @@
  * store_mem.c - the memory storage engine: store.h's semantics without
  * durability, for tests and benchmarks (ARCHITECTURE "Node internals").
  *
- * Structure: one skip list (Pugh, 1990) ordered by (namespace, partition,
- * key bytes) holds the records and, in a namespace after them, the meta
- * values; a scan walks its bottom level.  A hash index (hashidx.h) of
- * the same records (each pointing back at its node) answers point
- * lookups in O(1) and two cache misses, so a get, or a put that
- * replaces a record, never walks the list: only inserting a new key or
- * deleting one seeks (O(log n) expected steps) to link or unlink it.
- * Node heights come from one generator per store, so every transaction
- * continues the same sequence (a fresh one per transaction would give
- * every small transaction's node the same height and flatten the list).  A node points at a reference-counted struct mem_rec
- * holding key and value, so a reader can keep a record after it drops
- * the lock, while a commit replaces or deletes it.
+ * Structure: one skip list (skiplist.h) of byte keys, namespace ||
+ * partition (big-endian) || key bytes, the order LMDB's keys have, holds
+ * the records and, in a namespace after them, the meta values; a scan
+ * walks its bottom level.  Each node keeps its key's first 8 bytes, so a
+ * seek mostly reads nodes, not records.  A hash index (hashidx.h) of the
+ * same records (each pointing back at its node) answers point lookups in
+ * O(1) and two cache misses, so a get, or a put that replaces a record,
+ * never walks the list: only inserting a new key or deleting one seeks
+ * (O(log n) expected steps) to link or unlink it.  Node heights come from
+ * one generator per store, so every transaction continues the same
+ * sequence (a fresh one per transaction would give every small
+ * transaction's node the same height and flatten the list).  A node
+ * points at a reference-counted struct mem_rec holding the list key and
+ * the value (the node's key is the record's bytes), so a reader can keep
+ * a record after it drops the lock, while a commit replaces or deletes
+ * it.
  *
  * Transactions: a write transaction holds the writer mutex from begin to
  * commit or abort, so writers are serialised as in LMDB.  Its puts and
  * deletes (tombstones) go to a private skip list, the overlay, which its
  * own reads and scans consult before the shared list.  A write reads its
  * key and then stages it: the transaction remembers its last lookup
- * (what it found and the key's place in the overlay), so the staging
- * seeks nothing again.  Commit moves the
+ * (the key as a list key, what it found and the key's place in the
+ * overlay), so the staging seeks nothing again.  Commit moves the
  * overlay's nodes into the shared list under the write lock without
  * allocating, so it cannot fail half-way; abort frees them.  max_bytes
  * bounds the key + value bytes of records and meta values; a put that
@@ -51,17 +55,23 @@
 #include <sys/random.h>
 #include <xxhash.h>
 
+#include "be32.h"
 #include "err.h"
 #include "hashidx.h"
+#include "skiplist.h"
 #include "store.h"
 #include "store_engine.h"
 
-#define MAX_HEIGHT 16   /* skip list levels: 4^16 entries at p = 1/4 */
 #define SCAN_BATCH 64   /* records a read scan collects per read lock */
 #define HELD_INITIAL 16 /* first size of a read txn's reference array */
 #define HELD_KEPT 1024  /* a spare txn keeps a reference array this big */
 #define RNG_SEED 0x9e3779b97f4a7c15u /* node heights need no secrecy */
-#define LOOKUP_KEY_BYTES 64 /* keys a write txn's last lookup remembers */
+
+#define KEY_PREFIX_BYTES 5  /* a list key's namespace and partition */
+#define KEY_INLINE_BYTES 64 /* user key bytes a txn encodes in place */
+#define KEY_KEPT_BYTES 4096 /* a spare txn keeps a key buffer this big */
+
+/* The engine */
 
 enum mem_ns {
     NS_RECORDS, /* partition || key -> record */
@@ -69,16 +79,18 @@ enum mem_ns {
 };
 
 struct mem_rec {
-    atomic_size_t refs; /* a list node holds one; readers more */
-    struct mem_node *node; /* the shared list's node holding it (set when
-                              committed; the index finds records, and this
-                              leads on to the node) */
-    uint8_t ns;         /* enum mem_ns */
-    bool tombstone;     /* overlay only: the txn deleted this key */
-    uint32_t partition; /* 0 for meta */
-    size_t key_len;     /* bytes */
-    size_t value_len;   /* bytes */
-    uint8_t bytes[];    /* key, then value */
+    atomic_size_t refs;             /* a list node holds one; readers more */
+    struct dyn_skiplist_node *node; /* the shared list's node holding it
+                                       (set when committed; the index finds
+                                       records, and this leads on to the
+                                       node) */
+    uint8_t ns;                     /* enum mem_ns */
+    bool tombstone;                 /* overlay only: the txn deleted this key */
+    uint32_t partition;             /* 0 for meta */
+    size_t key_len;                 /* bytes of the user's key */
+    size_t value_len;               /* bytes */
+    uint8_t bytes[]; /* the list key (ns, partition big-endian, key),
+                        then the value */
 };
 
 /* A key to look up: borrowed bytes. */
@@ -89,31 +101,17 @@ struct mem_key {
     size_t len;          /* bytes */
 };
 
-struct mem_node {
-    struct mem_rec *rec;     /* holds one reference */
-    unsigned height;         /* levels this node is linked at */
-    struct mem_node *next[]; /* height entries */
-};
-
-struct mem_list {
-    struct mem_node *head[MAX_HEIGHT]; /* first node of each level */
-    unsigned height;                   /* levels in use */
-    uint64_t *rng;   /* xorshift state for heights: the store's */
-    uint64_t version; /* bumped by every change */
-    size_t nodes;     /* nodes linked */
-};
-
 struct mem_store {
-    struct dyn_store base;  /* first: store.c's view */
-    pthread_rwlock_t lock;  /* guards list, used_bytes, records */
-    pthread_mutex_t writer; /* held by the open write txn */
-    struct mem_list list;   /* committed entries */
+    struct dyn_store base;    /* first: store.c's view */
+    pthread_rwlock_t lock;    /* guards list, used_bytes, records */
+    pthread_mutex_t writer;   /* held by the open write txn */
+    struct dyn_skiplist list; /* committed entries */
     struct dyn_hashidx index; /* list's records by key_hash; under lock */
-    uint64_t rng;           /* node heights; the writer mutex's holder */
-    uint64_t hash_seed;     /* random per store: keys chosen to collide
-                               in the index cannot be computed offline */
-    uint64_t used_bytes;    /* key + value bytes of all entries */
-    uint64_t records;       /* entries in NS_RECORDS */
+    uint64_t rng;             /* node heights; the writer mutex's holder */
+    uint64_t hash_seed;       /* random per store: keys chosen to collide
+                                 in the index cannot be computed offline */
+    uint64_t used_bytes;      /* key + value bytes of all entries */
+    uint64_t records;         /* entries in NS_RECORDS */
     /* An ended transaction kept for the next begin: a node begins one
      * per request, and this saves two allocations each time. */
     _Atomic(struct mem_txn *) spare;
@@ -121,30 +119,33 @@ struct mem_store {
 
 /*
  * A write transaction's last lookup, for the put or delete that follows
- * it (a write reads the key's record, then stages the new one): what it
- * found, and where the key goes in the overlay.  Valid while the overlay
- * has not changed since (its version).
+ * it (a write reads the key's record, then stages the new one): the key
+ * as a list key, what it found, and where the key goes in the overlay.
+ * Valid while the overlay has not changed since (its version).
  */
 struct mem_lookup {
     bool valid;
-    uint8_t ns;
-    uint32_t partition;
-    size_t key_len;
-    uint8_t key[LOOKUP_KEY_BYTES]; /* a copy: longer keys are not kept */
-    uint64_t version;   /* overlay version it was made at */
-    struct mem_rec *rec;                /* the record seen, or NULL */
-    struct mem_node *at;                /* first overlay node >= the key */
-    struct mem_node **prev[MAX_HEIGHT]; /* overlay links leading to it */
+    const uint8_t *key;           /* the txn's key buffer */
+    size_t key_len;               /* bytes of key */
+    uint64_t version;             /* overlay version it was made at */
+    struct mem_rec *rec;          /* the record seen, or NULL */
+    struct dyn_skiplist_node *at; /* first overlay node >= the key */
+    struct dyn_skiplist_node **prev[DYN_SKIPLIST_MAX_HEIGHT]; /* links to it */
 };
 
 struct mem_txn {
-    struct dyn_store_txn base; /* first: store.c's view */
-    struct mem_list overlay;   /* write: staged puts and tombstones */
-    struct mem_lookup last;    /* write: the last lookup */
-    uint64_t total_bytes;      /* write: used_bytes once committed */
-    struct mem_rec **held;     /* read: records get returned, 1 ref each */
-    size_t nheld;              /* entries in held */
-    size_t held_cap;           /* capacity of held */
+    struct dyn_store_txn base;   /* first: store.c's view */
+    struct dyn_skiplist overlay; /* write: staged puts and tombstones */
+    struct mem_lookup last;      /* write: the last lookup */
+    uint64_t total_bytes;        /* write: used_bytes once committed */
+    struct mem_rec **held;       /* read: records get returned, 1 ref each */
+    size_t nheld;                /* entries in held */
+    size_t held_cap;             /* capacity of held */
+    /* The key of the latest lookup or scan, as a list key: in place when
+     * short, else in key_heap. */
+    uint8_t key_inline[KEY_PREFIX_BYTES + KEY_INLINE_BYTES];
+    uint8_t *key_heap; /* NULL or key_cap bytes */
+    size_t key_cap;    /* bytes of key_heap */
 };
 
 static struct mem_store *
@@ -167,6 +168,16 @@ txn_store(struct mem_txn *t)
 
 /* Records */
 
+/* The list key of k into out (KEY_PREFIX_BYTES + k->len bytes). */
+static void
+encode_key(uint8_t *out, const struct mem_key *k)
+{
+    out[0] = k->ns;
+    dyn_put_be32(out + 1, k->partition);
+    if (k->len > 0)
+        memcpy(out + KEY_PREFIX_BYTES, k->data, k->len);
+}
+
 static struct mem_rec *
 rec_new(const struct mem_key *k, const uint8_t *value, size_t value_len,
         bool tombstone)
@@ -174,7 +185,7 @@ rec_new(const struct mem_key *k, const uint8_t *value, size_t value_len,
     struct mem_rec *rec;
 
     /* Lengths are capped by store.c, so the sum cannot overflow. */
-    rec = malloc(sizeof(*rec) + k->len + value_len);
+    rec = malloc(sizeof(*rec) + KEY_PREFIX_BYTES + k->len + value_len);
     if (rec == NULL)
         return NULL;
     atomic_init(&rec->refs, 1);
@@ -184,10 +195,9 @@ rec_new(const struct mem_key *k, const uint8_t *value, size_t value_len,
     rec->partition = k->partition;
     rec->key_len = k->len;
     rec->value_len = value_len;
-    if (k->len > 0)
-        memcpy(rec->bytes, k->data, k->len);
+    encode_key(rec->bytes, k);
     if (value_len > 0)
-        memcpy(rec->bytes + k->len, value, value_len);
+        memcpy(rec->bytes + KEY_PREFIX_BYTES + k->len, value, value_len);
     return rec;
 }
 
@@ -205,10 +215,31 @@ rec_unref(struct mem_rec *rec)
         free(rec);
 }
 
+/* rec_unref for dyn_skiplist_clear. */
+static void
+value_unref(void *rec)
+{
+    rec_unref(rec);
+}
+
+/* Bytes of rec's list key (rec->bytes). */
+static size_t
+rec_list_len(const struct mem_rec *rec)
+{
+    return KEY_PREFIX_BYTES + rec->key_len;
+}
+
+static const uint8_t *
+rec_value(const struct mem_rec *rec)
+{
+    return rec->bytes + KEY_PREFIX_BYTES + rec->key_len;
+}
+
 static struct mem_key
 rec_key(const struct mem_rec *rec)
 {
-    struct mem_key k = {rec->ns, rec->partition, rec->bytes, rec->key_len};
+    struct mem_key k = {rec->ns, rec->partition, rec->bytes + KEY_PREFIX_BYTES,
+                        rec->key_len};
 
     return k;
 }
@@ -219,29 +250,21 @@ rec_size(const struct mem_rec *rec)
     return (uint64_t)rec->key_len + rec->value_len;
 }
 
-static int
-compare(const struct mem_rec *rec, const struct mem_key *k)
+/* True when rec is k's record. */
+static bool
+rec_is(const struct mem_rec *rec, const struct mem_key *k)
 {
-    size_t n = rec->key_len < k->len ? rec->key_len : k->len;
-    int c;
-
-    if (rec->ns != k->ns)
-        return rec->ns < k->ns ? -1 : 1;
-    if (rec->partition != k->partition)
-        return rec->partition < k->partition ? -1 : 1;
-    c = n > 0 ? memcmp(rec->bytes, k->data, n) : 0;
-    if (c != 0)
-        return c;
-    if (rec->key_len != k->len)
-        return rec->key_len < k->len ? -1 : 1;
-    return 0;
+    return rec->key_len == k->len && rec->partition == k->partition &&
+           rec->ns == k->ns &&
+           (k->len == 0 ||
+            memcmp(rec->bytes + KEY_PREFIX_BYTES, k->data, k->len) == 0);
 }
 
 static int
 visit_rec(const struct mem_rec *rec, dyn_store_visit_cb cb, void *arg)
 {
-    struct dyn_bytes key = {rec->bytes, rec->key_len};
-    struct dyn_bytes value = {rec->bytes + rec->key_len, rec->value_len};
+    struct dyn_bytes key = {rec->bytes + KEY_PREFIX_BYTES, rec->key_len};
+    struct dyn_bytes value = {rec_value(rec), rec->value_len};
 
     return cb(arg, rec->partition, key, value);
 }
@@ -252,152 +275,44 @@ in_range(const struct mem_rec *rec, bool all, uint32_t partition)
     return rec->ns == NS_RECORDS && (all || rec->partition == partition);
 }
 
-/* Skip list */
-
+/* Free a node that is not linked, and drop its record's reference. */
 static void
-list_init(struct mem_list *list, uint64_t *rng)
+node_free(struct dyn_skiplist_node *n)
 {
-    memset(list, 0, sizeof(*list));
-    list->rng = rng;
+    rec_unref(n->value);
+    dyn_skiplist_node_free(n);
 }
 
-/* Each level above the first with probability 1/4. */
-static unsigned
-random_height(struct mem_list *list)
+/* t's key buffer for a long key of len bytes, grown; NULL: no memory. */
+static uint8_t *
+txn_key_heap(struct mem_txn *t, size_t len)
 {
-    uint64_t x = *list->rng;
-    unsigned height = 1;
+    uint8_t *buf;
 
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    *list->rng = x;
-    while (height < MAX_HEIGHT && (x & 3) == 0) {
-        height++;
-        x >>= 2;
-    }
-    return height;
-}
-
-/*
- * Return the first node >= k, or NULL.  When prev is not NULL, prev[l]
- * receives the link array whose entry l leads to that node at level l,
- * for the levels in use: what linking and unlinking need.
- */
-static struct mem_node *
-list_seek(struct mem_list *list, const struct mem_key *k,
-          struct mem_node ***prev)
-{
-    struct mem_node **links = list->head;
-    unsigned l = list->height;
-
-    while (l-- > 0) {
-        while (links[l] != NULL && compare(links[l]->rec, k) < 0)
-            links = links[l]->next;
-        if (prev != NULL)
-            prev[l] = links;
-    }
-    return links[0];
-}
-
-/* The first node > rec's key. */
-static struct mem_node *
-list_after(struct mem_list *list, const struct mem_rec *rec)
-{
-    struct mem_key k = rec_key(rec);
-    struct mem_node *n = list_seek(list, &k, NULL);
-
-    return n != NULL && compare(n->rec, &k) == 0 ? n->next[0] : n;
-}
-
-static void
-list_link(struct mem_list *list, struct mem_node ***prev, struct mem_node *n)
-{
-    struct mem_node **links;
-    unsigned l;
-
-    for (l = 0; l < n->height; l++) {
-        links = l < list->height ? prev[l] : list->head;
-        n->next[l] = links[l];
-        links[l] = n;
-    }
-    if (n->height > list->height)
-        list->height = n->height;
-    list->nodes++;
-    list->version++;
-}
-
-static void
-list_unlink(struct mem_list *list, struct mem_node ***prev, struct mem_node *n)
-{
-    unsigned l;
-
-    for (l = 0; l < n->height; l++)
-        prev[l][l] = n->next[l];
-    while (list->height > 0 && list->head[list->height - 1] == NULL)
-        list->height--;
-    list->nodes--;
-    list->version++;
-}
-
-static struct mem_node *
-node_new(struct mem_list *list, struct mem_rec *rec)
-{
-    unsigned height = random_height(list);
-    struct mem_node *n;
-
-    n = malloc(sizeof(*n) + height * sizeof(n->next[0]));
-    if (n == NULL)
+    if (len <= t->key_cap)
+        return t->key_heap;
+    buf = realloc(t->key_heap, len);
+    if (buf == NULL)
         return NULL;
-    n->rec = rec;
-    n->height = height;
-    return n;
+    t->key_heap = buf;
+    t->key_cap = len;
+    return buf;
 }
-
-static void
-node_free(struct mem_node *n)
-{
-    rec_unref(n->rec);
-    free(n);
-}
-
-static void
-list_clear(struct mem_list *list)
-{
-    struct mem_node *n, *next;
-
-    for (n = list->head[0]; n != NULL; n = next) {
-        next = n->next[0];
-        node_free(n);
-    }
-    memset(list->head, 0, sizeof(list->head));
-    list->height = 0;
-    list->nodes = 0;
-    list->version++;
-}
-
 
 /*
- * Insert rec or replace the record of its key, where a seek for the key
- * found `n` with links `prev`; takes rec's reference.
+ * k as a list key in t's key buffer (in place when short); NULL when out
+ * of memory.  Valid until the next call.
  */
-static int
-list_upsert_at(struct mem_list *list, struct mem_node ***prev,
-               struct mem_node *n, struct mem_rec *rec)
+static inline const uint8_t *
+txn_list_key(struct mem_txn *t, const struct mem_key *k)
 {
-    struct mem_key k = rec_key(rec);
+    size_t len = KEY_PREFIX_BYTES + k->len;
+    uint8_t *buf = t->key_inline;
 
-    if (n != NULL && compare(n->rec, &k) == 0) {
-        rec_unref(n->rec);
-        n->rec = rec;
-        list->version++;
-        return 0;
-    }
-    n = node_new(list, rec);
-    if (n == NULL)
-        return -ENOMEM;
-    list_link(list, prev, n);
-    return 0;
+    if (len > sizeof(t->key_inline) && (buf = txn_key_heap(t, len)) == NULL)
+        return NULL;
+    encode_key(buf, k);
+    return buf;
 }
 
 /* Commit */
@@ -428,7 +343,7 @@ key_hash(const struct mem_store *s, const struct mem_key *k)
 static bool
 rec_matches(const void *item, const void *key)
 {
-    return compare(item, key) == 0;
+    return rec_is(item, key);
 }
 
 /* The committed record of k, or NULL: under the lock, or by the writer.
@@ -444,60 +359,68 @@ shared_find(struct mem_store *s, const struct mem_key *k)
  * The index has room for it (mem_commit reserved).
  */
 static void
-apply_node(struct mem_store *s, struct mem_node *n)
+apply_node(struct mem_store *s, struct dyn_skiplist_node *n)
 {
-    struct mem_node **prev[MAX_HEIGHT];
-    struct mem_key k = rec_key(n->rec);
+    struct dyn_skiplist_node **prev[DYN_SKIPLIST_MAX_HEIGHT];
+    struct mem_rec *rec = n->value;
+    struct mem_key k = rec_key(rec);
     uint64_t hash = key_hash(s, &k);
-    struct mem_rec *old_rec = dyn_hashidx_find(&s->index, hash, rec_matches,
-                                               &k);
-    struct mem_node *old = old_rec != NULL ? old_rec->node : NULL;
+    struct mem_rec *old_rec =
+        dyn_hashidx_find(&s->index, hash, rec_matches, &k);
+    struct dyn_skiplist_node *old = old_rec != NULL ? old_rec->node : NULL;
 
     if (old != NULL)
         account(s, old_rec, false);
-    if (n->rec->tombstone) {
+    if (rec->tombstone) {
         if (old != NULL) {
-            list_seek(&s->list, &k, prev);
-            list_unlink(&s->list, prev, old);
+            dyn_skiplist_seek(&s->list, rec->bytes, rec_list_len(rec), prev);
+            dyn_skiplist_unlink(&s->list, prev, old);
             dyn_hashidx_remove(&s->index, hash, old_rec);
             node_free(old);
         }
         node_free(n);
         return;
     }
-    account(s, n->rec, true);
-    n->rec->node = n;
+    account(s, rec, true);
+    rec->node = n;
     if (old == NULL) {
-        list_seek(&s->list, &k, prev);
-        list_link(&s->list, prev, n);
-        dyn_hashidx_insert(&s->index, hash, n->rec);
+        dyn_skiplist_seek(&s->list, rec->bytes, rec_list_len(rec), prev);
+        dyn_skiplist_link(&s->list, prev, n);
+        dyn_hashidx_insert(&s->index, hash, rec);
         return;
     }
     /* The old node keeps its place in the list with the new record; the
      * overlay node leaves with the old one. */
-    dyn_hashidx_replace(&s->index, hash, old_rec, n->rec);
-    old->rec = n->rec;
-    old->rec->node = old;
-    n->rec = old_rec;
+    dyn_hashidx_replace(&s->index, hash, old_rec, rec);
+    dyn_skiplist_set(&s->list, old, rec->bytes, rec_list_len(rec), rec);
+    rec->node = old;
+    n->value = old_rec;
     node_free(n);
-    s->list.version++;
 }
 
 /* Apply the whole overlay; allocates nothing, so it cannot fail. */
 static void
-apply_overlay(struct mem_store *s, struct mem_list *overlay)
+apply_overlay(struct mem_store *s, struct dyn_skiplist *overlay)
 {
-    struct mem_node *n, *next;
+    struct dyn_skiplist_node *n, *next;
 
     for (n = overlay->head[0]; n != NULL; n = next) {
         next = n->next[0];
         apply_node(s, n);
     }
-    memset(overlay->head, 0, sizeof(overlay->head));
-    overlay->height = 0;
+    dyn_skiplist_reset(overlay);
 }
 
 /* Transactions */
+
+/* Free a txn that holds no references any more. */
+static void
+txn_destroy(struct mem_txn *t)
+{
+    free(t->held);
+    free(t->key_heap);
+    free(t);
+}
 
 static int
 mem_begin(struct dyn_store *store, bool write, struct dyn_store_txn **out)
@@ -517,11 +440,10 @@ mem_begin(struct dyn_store *store, bool write, struct dyn_store_txn **out)
     if (write) {
         rc = pthread_mutex_lock(&s->writer);
         if (rc != 0) {
-            free(t->held); /* a reused spare may have one */
-            free(t);
+            txn_destroy(t); /* a reused spare may hold buffers */
             return -rc;
         }
-        list_init(&t->overlay, &s->rng);
+        dyn_skiplist_init(&t->overlay, &s->rng);
         t->last.valid = false; /* a reused txn's overlay restarts at 0 */
         /* Stable: only the holder of the writer mutex changes it. */
         t->total_bytes = s->used_bytes;
@@ -541,7 +463,7 @@ txn_free(struct mem_txn *t)
         rec_unref(t->held[i]);
     t->nheld = 0;
     if (t->base.write) {
-        list_clear(&t->overlay);
+        dyn_skiplist_clear(&t->overlay, value_unref);
         pthread_mutex_unlock(&s->writer);
     }
     if (t->held_cap > HELD_KEPT) {
@@ -549,10 +471,13 @@ txn_free(struct mem_txn *t)
         t->held = NULL;
         t->held_cap = 0;
     }
-    if (!atomic_compare_exchange_strong(&s->spare, &none, t)) {
-        free(t->held);
-        free(t);
+    if (t->key_cap > KEY_KEPT_BYTES) {
+        free(t->key_heap);
+        t->key_heap = NULL;
+        t->key_cap = 0;
     }
+    if (!atomic_compare_exchange_strong(&s->spare, &none, t))
+        txn_destroy(t);
 }
 
 static int
@@ -607,35 +532,46 @@ static bool
 last_lookup_is(const struct mem_txn *t, const struct mem_key *k)
 {
     const struct mem_lookup *l = &t->last;
-    return l->valid && l->version == t->overlay.version && l->ns == k->ns &&
-           l->partition == k->partition && l->key_len == k->len &&
-           (k->len == 0 || memcmp(l->key, k->data, k->len) == 0);
+    return l->valid && l->version == t->overlay.version &&
+           l->key_len == KEY_PREFIX_BYTES + k->len && l->key[0] == k->ns &&
+           dyn_get_be32(l->key + 1) == k->partition &&
+           (k->len == 0 ||
+            memcmp(l->key + KEY_PREFIX_BYTES, k->data, k->len) == 0);
 }
 
 /*
- * The record the write txn sees under k: staged, else committed.  Leaves
- * t->last describing k, so that staging k next seeks nothing.
+ * The record the write txn sees under k, staged, else committed, into
+ * *out (NULL: none).  Leaves t->last describing k, so that staging k next
+ * seeks nothing.  Returns 0 or -ENOMEM (a long key's buffer).
  */
-static struct mem_rec *
-write_lookup(struct mem_txn *t, const struct mem_key *k)
+static int
+write_lookup(struct mem_txn *t, const struct mem_key *k, struct mem_rec **out)
 {
     struct mem_lookup *l = &t->last;
+    const uint8_t *key;
+    size_t len = KEY_PREFIX_BYTES + k->len;
 
-    if (last_lookup_is(t, k))
-        return l->rec;
-    l->at = list_seek(&t->overlay, k, l->prev);
-    if (l->at != NULL && compare(l->at->rec, k) == 0)
-        l->rec = l->at->rec->tombstone ? NULL : l->at->rec;
-    else /* No lock: only this txn's commit will change the shared list. */
+    if (last_lookup_is(t, k)) {
+        *out = l->rec;
+        return 0;
+    }
+    l->valid = false;
+    key = txn_list_key(t, k);
+    if (key == NULL)
+        return -ENOMEM;
+    l->at = dyn_skiplist_seek(&t->overlay, key, len, l->prev);
+    if (l->at != NULL && rec_is(l->at->value, k)) {
+        struct mem_rec *staged = l->at->value;
+        l->rec = staged->tombstone ? NULL : staged;
+    } else { /* No lock: only this txn's commit will change the list. */
         l->rec = shared_find(txn_store(t), k);
-    l->valid = k->len <= LOOKUP_KEY_BYTES;
-    l->ns = k->ns;
-    l->partition = k->partition;
-    l->key_len = k->len;
-    if (l->valid && k->len > 0)
-        memcpy(l->key, k->data, k->len);
+    }
+    l->valid = true;
+    l->key = key;
+    l->key_len = len;
     l->version = t->overlay.version;
-    return l->rec;
+    *out = l->rec;
+    return 0;
 }
 
 /* The committed record under k, kept alive until the read txn ends. */
@@ -667,14 +603,14 @@ lookup(struct mem_txn *t, const struct mem_key *k, struct dyn_bytes *value)
     int rc = 0;
 
     if (t->base.write)
-        rec = write_lookup(t, k);
+        rc = write_lookup(t, k, &rec);
     else
         rc = read_lookup(t, k, &rec);
     if (rc != 0)
         return rc;
     if (rec == NULL)
         return -DYN_ENOTFOUND;
-    value->data = rec->bytes + rec->key_len;
+    value->data = rec_value(rec);
     value->len = rec->value_len;
     return 0;
 }
@@ -705,24 +641,29 @@ stage(struct mem_txn *t, const struct mem_key *k, const uint8_t *value,
       size_t value_len, bool tombstone)
 {
     uint64_t max = t->base.store->max_bytes;
-    struct mem_rec *old = write_lookup(t, k);
-    uint64_t rest = t->total_bytes - (old != NULL ? rec_size(old) : 0);
     uint64_t size = tombstone ? 0 : (uint64_t)k->len + value_len;
-    struct mem_rec *rec;
+    struct mem_rec *old, *rec;
+    void *replaced;
     int rc;
 
+    rc = write_lookup(t, k, &old);
+    if (rc != 0)
+        return rc;
+    uint64_t rest = t->total_bytes - (old != NULL ? rec_size(old) : 0);
     if (rest > max || size > max - rest)
         return -DYN_ESTOREFULL;
     rec = rec_new(k, value, value_len, tombstone);
     if (rec == NULL)
         return -ENOMEM;
-    /* write_lookup just left k's place in the overlay in t->last (a seek
-     * made for a key too long to remember is as good: nothing changed). */
-    rc = list_upsert_at(&t->overlay, t->last.prev, t->last.at, rec);
+    /* write_lookup just left k's place in the overlay in t->last. */
+    rc = dyn_skiplist_put_at(&t->overlay, t->last.prev, t->last.at, rec->bytes,
+                             rec_list_len(rec), rec, &replaced);
     if (rc != 0) {
         rec_unref(rec);
         return rc;
     }
+    if (replaced != NULL)
+        rec_unref(replaced);
     t->total_bytes = rest + size;
     return 0;
 }
@@ -742,8 +683,12 @@ mem_del(struct dyn_store_txn *txn, uint32_t partition, const uint8_t *key,
 {
     struct mem_key k = {NS_RECORDS, partition, key, key_len};
     struct mem_txn *t = to_txn(txn);
+    struct mem_rec *old;
+    int rc = write_lookup(t, &k, &old);
 
-    if (write_lookup(t, &k) == NULL)
+    if (rc != 0)
+        return rc;
+    if (old == NULL)
         return -DYN_ENOTFOUND;
     return stage(t, &k, NULL, 0, true);
 }
@@ -761,15 +706,16 @@ mem_meta_put(struct dyn_store_txn *txn, const char *name, size_t name_len,
 
 /* Take up to SCAN_BATCH in-range records from n on, a reference each. */
 static size_t
-collect(struct mem_node *n, bool all, uint32_t partition,
+collect(struct dyn_skiplist_node *n, bool all, uint32_t partition,
         struct mem_rec **batch)
 {
     size_t count = 0;
 
     for (; n != NULL && count < SCAN_BATCH; n = n->next[0]) {
-        if (!in_range(n->rec, all, partition))
+        struct mem_rec *rec = n->value;
+        if (!in_range(rec, all, partition))
             break;
-        batch[count++] = rec_ref(n->rec);
+        batch[count++] = rec_ref(rec);
     }
     return count;
 }
@@ -795,14 +741,18 @@ visit_batch(struct mem_rec **batch, size_t count, dyn_store_visit_cb cb,
     return rc;
 }
 
-/* Scan committed records, a batch per read lock, none held in callbacks. */
+/*
+ * Scan committed records from the list key `from`, a batch per read lock,
+ * none held in callbacks.
+ */
 static int
-scan_read(struct mem_txn *t, const struct mem_key *start, bool all,
-          dyn_store_visit_cb cb, void *arg)
+scan_read(struct mem_txn *t, const uint8_t *from, size_t from_len,
+          const struct mem_key *start, bool all, dyn_store_visit_cb cb,
+          void *arg)
 {
     struct mem_store *s = txn_store(t);
     struct mem_rec *batch[SCAN_BATCH], *last = NULL;
-    struct mem_node *n;
+    struct dyn_skiplist_node *n;
     size_t count;
     int rc;
 
@@ -811,9 +761,9 @@ scan_read(struct mem_txn *t, const struct mem_key *start, bool all,
         if (rc != 0)
             break;
         if (last == NULL)
-            n = list_seek(&s->list, start, NULL);
+            n = dyn_skiplist_seek(&s->list, from, from_len, NULL);
         else
-            n = list_after(&s->list, last);
+            n = dyn_skiplist_after(&s->list, last->bytes, rec_list_len(last));
         count = collect(n, all, start->partition, batch);
         pthread_rwlock_unlock(&s->lock);
         if (last != NULL)
@@ -832,42 +782,44 @@ scan_read(struct mem_txn *t, const struct mem_key *start, bool all,
 /* Take the smaller of the two list positions and step past it; on a tie
  * the overlay's record wins and both step. */
 static struct mem_rec *
-pick(struct mem_node **shared, struct mem_node **staged)
+pick(struct dyn_skiplist_node **shared, struct dyn_skiplist_node **staged)
 {
     struct mem_rec *rec;
-    struct mem_key k;
     int c;
 
     if (*shared == NULL && *staged == NULL)
         return NULL;
-    if (*shared == NULL || *staged == NULL) {
+    if (*shared == NULL || *staged == NULL)
         c = *shared == NULL ? 1 : -1;
-    } else {
-        k = rec_key((*staged)->rec);
-        c = compare((*shared)->rec, &k);
-    }
+    else
+        c = dyn_skiplist_compare(*shared, (*staged)->prefix, (*staged)->key,
+                                 (*staged)->key_len);
     if (c <= 0) {
-        rec = (*shared)->rec;
+        rec = (*shared)->value;
         *shared = (*shared)->next[0];
         if (c < 0)
             return rec;
     }
-    rec = (*staged)->rec;
+    rec = (*staged)->value;
     *staged = (*staged)->next[0];
     return rec;
 }
 
 /*
- * Scan the committed records merged with the txn's staged ones.  The
- * callback may write in this txn: a changed overlay is re-sought after
- * the visited key, so staged deletes ahead are honoured.
+ * Scan the committed records merged with the txn's staged ones, from the
+ * list key `from`.  The callback may write in this txn: a changed overlay
+ * is re-sought after the visited key, so staged deletes ahead are
+ * honoured.
  */
 static int
-scan_write(struct mem_txn *t, const struct mem_key *start, bool all,
-           dyn_store_visit_cb cb, void *arg)
+scan_write(struct mem_txn *t, const uint8_t *from, size_t from_len,
+           const struct mem_key *start, bool all, dyn_store_visit_cb cb,
+           void *arg)
 {
-    struct mem_node *shared = list_seek(&txn_store(t)->list, start, NULL);
-    struct mem_node *staged = list_seek(&t->overlay, start, NULL);
+    struct dyn_skiplist_node *shared =
+        dyn_skiplist_seek(&txn_store(t)->list, from, from_len, NULL);
+    struct dyn_skiplist_node *staged =
+        dyn_skiplist_seek(&t->overlay, from, from_len, NULL);
     uint64_t version = t->overlay.version;
     struct mem_rec *rec;
     int rc;
@@ -881,7 +833,8 @@ scan_write(struct mem_txn *t, const struct mem_key *start, bool all,
         rec_ref(rec);
         rc = visit_rec(rec, cb, arg);
         if (rc == 0 && t->overlay.version != version) {
-            staged = list_after(&t->overlay, rec);
+            staged =
+                dyn_skiplist_after(&t->overlay, rec->bytes, rec_list_len(rec));
             version = t->overlay.version;
         }
         rec_unref(rec);
@@ -893,16 +846,20 @@ scan_write(struct mem_txn *t, const struct mem_key *start, bool all,
 
 static int
 mem_scan(struct dyn_store_txn *txn, bool all, uint32_t partition,
-         const uint8_t *from, size_t from_len, dyn_store_visit_cb cb,
-         void *arg)
+         const uint8_t *from, size_t from_len, dyn_store_visit_cb cb, void *arg)
 {
     struct mem_key start = {NS_RECORDS, all ? 0 : partition, from,
                             from == NULL ? 0 : from_len};
     struct mem_txn *t = to_txn(txn);
+    const uint8_t *key = txn_list_key(t, &start);
+    size_t len = KEY_PREFIX_BYTES + start.len;
 
+    if (key == NULL)
+        return -ENOMEM;
+    t->last.valid = false; /* the key buffer held the last lookup's key */
     if (txn->write)
-        return scan_write(t, &start, all, cb, arg);
-    return scan_read(t, &start, all, cb, arg);
+        return scan_write(t, key, len, &start, all, cb, arg);
+    return scan_read(t, key, len, &start, all, cb, arg);
 }
 
 /* Store */
@@ -971,7 +928,7 @@ mem_open(struct dyn_store **out, const struct dyn_store_options *opts)
     if (getrandom(&s->hash_seed, sizeof(s->hash_seed), GRND_NONBLOCK) !=
         (ssize_t)sizeof(s->hash_seed))
         s->hash_seed = (uint64_t)(uintptr_t)s ^ RNG_SEED;
-    list_init(&s->list, &s->rng);
+    dyn_skiplist_init(&s->list, &s->rng);
     dyn_hashidx_init(&s->index);
     *out = &s->base;
     return 0;
@@ -984,11 +941,9 @@ mem_close(struct dyn_store *store)
 
     struct mem_txn *spare = atomic_exchange(&s->spare, NULL);
 
-    if (spare != NULL) {
-        free(spare->held);
-        free(spare);
-    }
-    list_clear(&s->list);
+    if (spare != NULL)
+        txn_destroy(spare);
+    dyn_skiplist_clear(&s->list, value_unref);
     dyn_hashidx_free(&s->index);
     pthread_mutex_destroy(&s->writer);
     pthread_rwlock_destroy(&s->lock);

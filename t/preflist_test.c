@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "claim.h"
 #include "preflist.h"
 
 #define TEST_Q 64
@@ -41,7 +42,7 @@ ring_of(uint32_t count)
     for (uint64_t id = 2; id <= count; id++) {
         struct dyn_ring_member m = member(id);
         struct dyn_ring *next;
-        assert_int_equal(dyn_ring_claim_join(r, &m, &next), 0);
+        assert_int_equal(dyn_claim_join(r, &m, &next), 0);
         dyn_ring_free(r);
         r = next;
     }

@@ -1,12 +1,11 @@
 /*
- * ring_test.c - tests of lib/ring.c (cmocka).
+ * ring_test.c - tests of lib/ring.c (cmocka); the claim's are in
+ * claim_test.c.
  *
- * Claim: grow rings by joins from 1 to 20 members and shrink them by
- * leaves back to 1, for Q in {64, 256} and N = 3, checking balance and
- * N-distinct windows after every step and printing the partitions moved
- * against the ideal.  Preference lists (distinct members, zones),
- * serialization (round trip, each malformed class, random and truncated
- * input), determinism and dyn_ring_check's report.
+ * Preference lists (distinct members, zones), serialization (round trip,
+ * each malformed class, random and truncated input), and dyn_ring_check:
+ * placement judged by the preference lists (a repeated or missing node,
+ * too few zones), never by the claim's rules.
  *
  * Random tests print their seed and honour DYN_TEST_SEED.
  */
@@ -22,250 +21,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "claim.h"
 #include "err.h"
 #include "ring.h"
+#include "ringutil.h"
 #include "testutil.h"
 
-#define TEST_N 3                /* replicas in the claim tests */
-#define TEST_MAX_MEMBERS 20     /* claim tests grow to this many */
-#define TEST_REPORT_BYTES 2048  /* dyn_ring_check report buffer */
 #define TEST_RANDOM_ROUNDS 2000 /* random decode inputs */
-
-static struct dyn_ring_member
-member(uint64_t id, const char *zone)
-{
-    struct dyn_ring_member m;
-    memset(&m, 0, sizeof(m));
-    m.id = id;
-    snprintf(m.name, sizeof(m.name), "node%llu", (unsigned long long)id);
-    snprintf(m.address, sizeof(m.address), "127.0.0.1:%llu",
-             (unsigned long long)(7000 + id));
-    snprintf(m.zone, sizeof(m.zone), "%s", zone);
-    return m;
-}
-
-/* Ids not in join order, so joins insert in the middle of members[]. */
-static uint64_t
-member_id(uint32_t i)
-{
-    return (uint64_t)((i * 7919u) % 1009u) + 1;
-}
-
-static uint32_t
-owned(const struct dyn_ring *r, uint64_t id)
-{
-    uint32_t c = 0;
-    for (uint32_t p = 0; p < r->partitions; p++)
-        c += r->members[r->owner[p]].id == id;
-    return c;
-}
-
-static void
-assert_claim_rules(const struct dyn_ring *r)
-{
-    char report[TEST_REPORT_BYTES];
-    uint32_t q = r->partitions, s = r->member_count;
-    int bad = dyn_ring_check(r, report, sizeof(report));
-
-    if (dyn_ring_windows_possible(q, r->n, s)) {
-        if (bad != 0)
-            print_message("Q=%u S=%u:\n%s", q, s, report);
-        assert_int_equal(bad, 0);
-    }
-    /* Balance holds in every case. */
-    for (uint32_t m = 0; m < s; m++) {
-        uint32_t c = owned(r, r->members[m].id);
-        assert_true(c >= q / s && c <= (q + s - 1) / s);
-        assert_int_equal(dyn_ring_owned(r, m), c);
-    }
-}
-
-static struct dyn_ring *
-grow(uint32_t q, uint32_t n, uint32_t to, const char *const *zones,
-     uint32_t zone_count)
-{
-    struct dyn_ring *r;
-    struct dyn_ring_member m = member(member_id(0), zones ? zones[0] : "");
-
-    assert_int_equal(dyn_ring_new(&r, q, n, &m), 0);
-    for (uint32_t i = 1; i < to; i++) {
-        struct dyn_ring *next;
-        m = member(member_id(i), zones ? zones[i % zone_count] : "");
-        assert_int_equal(dyn_ring_claim_join(r, &m, &next), 0);
-        dyn_ring_free(r);
-        r = next;
-    }
-    return r;
-}
-
-static void
-claim_joins_from_1_to_20_keep_balance_windows_and_few_moves(void **state)
-{
-    static const uint32_t qs[] = {64, 256};
-    (void)state;
-    for (size_t qi = 0; qi < sizeof(qs) / sizeof(qs[0]); qi++) {
-        uint32_t q = qs[qi], worst = 0, worst_ideal = 1;
-        struct dyn_ring *r;
-        struct dyn_ring_member m = member(member_id(0), "");
-
-        assert_int_equal(dyn_ring_new(&r, q, TEST_N, &m), 0);
-        assert_int_equal(r->epoch, 1);
-        assert_claim_rules(r);
-        print_message("join Q=%u N=%u:   S  moved  ideal ceil(Q/S)\n", q,
-                      TEST_N);
-        for (uint32_t i = 1; i < TEST_MAX_MEMBERS; i++) {
-            struct dyn_ring *next;
-            m = member(member_id(i), "");
-            assert_int_equal(dyn_ring_claim_join(r, &m, &next), 0);
-            uint32_t s = next->member_count;
-            uint32_t ideal = (q + s - 1) / s;
-            int moved = dyn_ring_moves(r, next);
-            print_message("                %3u  %5d  %5u\n", s, moved, ideal);
-            assert_int_equal(next->epoch, r->epoch + 1);
-            assert_int_equal(s, i + 1);
-            assert_claim_rules(next);
-            assert_true(moved >= (int)(q / s));
-            /* From a ring that met the rules with S >= N, a join moves
-             * exactly the new member's share. */
-            if (r->member_count >= TEST_N && dyn_ring_check(r, NULL, 0) == 0)
-                assert_int_equal(moved, q / s);
-            assert_true(moved <= (int)(2 * ideal + TEST_N));
-            if ((uint32_t)moved * worst_ideal > worst * ideal) {
-                worst = (uint32_t)moved;
-                worst_ideal = ideal;
-            }
-            dyn_ring_free(r);
-            r = next;
-        }
-        print_message("join Q=%u: worst moved %u against ideal %u\n", q, worst,
-                      worst_ideal);
-        dyn_ring_free(r);
-    }
-}
-
-static void
-claim_leaves_from_20_to_1_keep_balance_windows_and_few_moves(void **state)
-{
-    static const uint32_t qs[] = {64, 256};
-    (void)state;
-    for (size_t qi = 0; qi < sizeof(qs) / sizeof(qs[0]); qi++) {
-        uint32_t q = qs[qi], worst = 0, worst_ideal = 1;
-        struct dyn_ring *r = grow(q, TEST_N, TEST_MAX_MEMBERS, NULL, 0);
-
-        print_message("leave Q=%u N=%u:  S  moved  ideal (leaver's share)\n", q,
-                      TEST_N);
-        /* Leave in an order unlike the join order: every third, wrapping. */
-        for (uint32_t k = 0; r->member_count > 1; k += 3) {
-            struct dyn_ring *next;
-            uint64_t id = r->members[k % r->member_count].id;
-            uint32_t ideal = owned(r, id);
-            assert_int_equal(dyn_ring_claim_leave(r, id, &next), 0);
-            uint32_t s = next->member_count;
-            int moved = dyn_ring_moves(r, next);
-            print_message("                %3u  %5d  %5u\n", s, moved, ideal);
-            assert_int_equal(owned(next, id), 0);
-            assert_claim_rules(next);
-            assert_true(moved >= (int)ideal);
-            /* With room to spare (S >= N + 2), only the leaver's move. */
-            if (s >= TEST_N + 2)
-                assert_int_equal(moved, ideal);
-            assert_true(moved <= (int)(2 * ideal + TEST_N));
-            if ((uint32_t)moved * worst_ideal > worst * ideal) {
-                worst = (uint32_t)moved;
-                worst_ideal = ideal;
-            }
-            dyn_ring_free(r);
-            r = next;
-        }
-        print_message("leave Q=%u: worst moved %u against ideal %u\n", q, worst,
-                      worst_ideal);
-        assert_int_equal(r->member_count, 1);
-        assert_int_equal(owned(r, r->members[0].id), q);
-        dyn_ring_free(r);
-    }
-}
-
-static void
-claim_keeps_rules_for_other_q_and_n(void **state)
-{
-    (void)state;
-    for (uint32_t q = 1; q <= 1024; q *= 2) {
-        for (uint32_t n = 1; n <= 5; n++) {
-            struct dyn_ring *r = grow(q, n, 1, NULL, 0);
-            for (uint32_t i = 1; i < 24; i++) {
-                struct dyn_ring *next;
-                struct dyn_ring_member m = member(member_id(i), "");
-                assert_int_equal(dyn_ring_claim_join(r, &m, &next), 0);
-                dyn_ring_free(r);
-                r = next;
-                assert_claim_rules(r);
-            }
-            while (r->member_count > 1) {
-                struct dyn_ring *next;
-                uint64_t id = r->members[r->member_count / 2].id;
-                assert_int_equal(dyn_ring_claim_leave(r, id, &next), 0);
-                dyn_ring_free(r);
-                r = next;
-                assert_claim_rules(r);
-            }
-            dyn_ring_free(r);
-        }
-    }
-}
-
-static void
-claim_is_deterministic(void **state)
-{
-    (void)state;
-    struct dyn_ring *a = grow(256, TEST_N, 13, NULL, 0);
-    struct dyn_ring *b = grow(256, TEST_N, 13, NULL, 0);
-    struct dyn_ring *a2, *b2;
-    uint8_t ea[8192], eb[8192];
-
-    assert_int_equal(dyn_ring_claim_leave(a, a->members[4].id, &a2), 0);
-    assert_int_equal(dyn_ring_claim_leave(b, b->members[4].id, &b2), 0);
-    int la = dyn_ring_encode(a2, ea, sizeof(ea));
-    int lb = dyn_ring_encode(b2, eb, sizeof(eb));
-    assert_true(la > 0);
-    assert_int_equal(la, lb);
-    assert_memory_equal(ea, eb, (size_t)la);
-    assert_int_equal(dyn_ring_moves(a2, b2), 0);
-    dyn_ring_free(a);
-    dyn_ring_free(b);
-    dyn_ring_free(a2);
-    dyn_ring_free(b2);
-}
-
-static void
-join_of_a_member_is_eexist_and_leave_of_a_stranger_is_enotfound(void **state)
-{
-    (void)state;
-    struct dyn_ring *r = grow(64, TEST_N, 2, NULL, 0), *out;
-    struct dyn_ring_member m = member(r->members[1].id, "");
-    struct dyn_ring_member bad = member(999999, "");
-
-    assert_int_equal(dyn_ring_claim_join(r, &m, &out), -EEXIST);
-    assert_null(out);
-    assert_int_equal(dyn_ring_claim_leave(r, 999999, &out), -DYN_ENOTFOUND);
-    assert_null(out);
-    memset(bad.zone, 'z', sizeof(bad.zone));
-    assert_int_equal(dyn_ring_claim_join(r, &bad, &out), -DYN_EBADARG);
-    assert_int_equal(dyn_ring_new(&out, 48, 3, &m), -DYN_EBADARG);
-    assert_int_equal(dyn_ring_new(&out, 64, 0, &m), -DYN_EBADARG);
-    dyn_ring_free(r);
-}
-
-static void
-leave_of_the_last_member_is_refused(void **state)
-{
-    (void)state;
-    struct dyn_ring *r = grow(64, TEST_N, 1, NULL, 0), *out;
-
-    assert_int_equal(dyn_ring_claim_leave(r, r->members[0].id, &out),
-                     -DYN_EBADARG);
-    assert_null(out);
-    dyn_ring_free(r);
-}
 
 static void
 preflist_has_min_n_s_distinct_members_led_by_the_owner(void **state)
@@ -309,6 +71,7 @@ preflists_span_three_zones_when_three_exist(void **state)
                     assert_string_not_equal(r->members[out[i]].zone,
                                             r->members[out[j]].zone);
         }
+        assert_int_equal(dyn_ring_check(r, NULL, 0), 0);
         dyn_ring_free(r);
     }
 }
@@ -507,7 +270,10 @@ decode_of_random_and_truncated_input_never_crashes(void **state)
             /* Whatever decodes is a ring whose owners are in range. */
             for (uint32_t p = 0; p < r->partitions; p++)
                 assert_true(r->owner[p] < r->member_count);
-            (void)dyn_ring_check(r, NULL, 0);
+            char report[TEST_REPORT_BYTES];
+            struct dyn_claim_rules ru;
+            (void)dyn_ring_check(r, report, sizeof(report));
+            assert_true(dyn_claim_check_rules(r, &ru) >= 0);
             dyn_ring_free(r);
         } else {
             assert_int_equal(rc, -DYN_EFORMAT);
@@ -518,43 +284,135 @@ decode_of_random_and_truncated_input_never_crashes(void **state)
     dyn_ring_free(src);
 }
 
+/* Members (ids, zones) and owners of a ring of that size, set by hand. */
 static void
-check_reports_a_hand_built_violation(void **state)
+hand_set(struct dyn_ring *r, const uint64_t *ids, const char *const *zones,
+         const uint32_t *owners)
+{
+    for (uint32_t m = 0; m < r->member_count; m++)
+        r->members[m] = member(ids[m], zones != NULL ? zones[m] : "");
+    memcpy(r->owner, owners, r->partitions * sizeof(*owners));
+}
+
+/* A ring of q partitions, N = TEST_N and s members, set by hand. */
+static struct dyn_ring *
+hand_ring(uint32_t q, uint32_t s, const uint64_t *ids, const char *const *zones,
+          const uint32_t *owners)
+{
+    struct dyn_ring *r = grow(q, TEST_N, s, NULL, 0);
+    hand_set(r, ids, zones, owners);
+    return r;
+}
+
+static void
+check_passes_a_healthy_3_node_ring_of_256_partitions(void **state)
 {
     (void)state;
-    struct dyn_ring *r = grow(8, TEST_N, 4, NULL, 0);
+    struct dyn_ring *r = grow(256, TEST_N, 3, NULL, 0);
+    struct dyn_claim_rules ru;
     char report[TEST_REPORT_BYTES];
-    static const uint32_t good[] = {0, 1, 2, 3, 0, 1, 2, 3};
 
-    memcpy(r->owner, good, sizeof(good));
+    /* 256 is not a multiple of 3: windows repeat, unavoidably ... */
+    assert_true(dyn_claim_check_rules(r, &ru) > 0);
+    assert_false(ru.windows_possible);
+    assert_true(ru.window_repeats > 0);
+    assert_int_equal(ru.unbalanced, 0);
+    print_message("%u of 256 windows repeat a node\n", ru.window_repeats);
+    /* ... yet every preference list has the 3 nodes: no violation. */
     assert_int_equal(dyn_ring_check(r, report, sizeof(report)), 0);
     assert_string_equal(report, "");
-    /* Partition 1 to member 0: it owns 3 of 8 (ceil is 2), member 1 owns
-     * 1, and windows 7..1 and 0..2 hold member 0 twice. */
-    r->owner[1] = 0;
-    int bad = dyn_ring_check(r, report, sizeof(report));
-    print_message("%s", report);
-    assert_int_equal(bad, 4);
-    char line[256];
-    snprintf(line, sizeof(line),
-             "member %llu (%s) owns 3 partitions, expected 2..2\n",
-             (unsigned long long)r->members[0].id, r->members[0].name);
-    assert_non_null(strstr(report, line));
-    snprintf(line, sizeof(line),
-             "member %llu (%s) owns 1 partitions, expected 2..2\n",
-             (unsigned long long)r->members[1].id, r->members[1].name);
-    assert_non_null(strstr(report, line));
-    assert_non_null(strstr(report, "partitions 7..1 (window of 3) repeat"));
-    assert_non_null(strstr(report, "partitions 0..2 (window of 3) repeat"));
+    dyn_ring_free(r);
+}
+
+static void
+check_reports_a_preflist_that_repeats_a_node(void **state)
+{
+    (void)state;
+    /* The same node (id 0xbeef) twice among the members. */
+    static const uint64_t ids[] = {0x1a, 0xbeef, 0xbeef};
+    static const uint32_t owners[] = {0, 1, 2, 0};
+    struct dyn_ring *r = hand_ring(4, 3, ids, NULL, owners);
+    char report[TEST_REPORT_BYTES];
+
+    assert_int_equal(dyn_ring_check(r, report, sizeof(report)), 4);
+    assert_non_null(strstr(report, "partition 0: 2 distinct nodes, 3 "
+                                   "possible: node26 (000000000000001a), "
+                                   "node48879 (000000000000beef), node48879 "
+                                   "(000000000000beef)\n"));
+    assert_non_null(strstr(report, "partition 3: 2 distinct nodes, 3 "));
+    dyn_ring_free(r);
+}
+
+static void
+check_reports_a_preflist_short_of_a_member_that_owns_nothing(void **state)
+{
+    (void)state;
+    /* Member 2 owns nothing: every list is {0, 1}, 2 of 3. */
+    static const uint64_t ids[] = {0x1a, 0x2b, 0xfedcba9876543210};
+    static const uint32_t owners[] = {0, 1, 0, 1};
+    struct dyn_ring *r = hand_ring(4, 3, ids, NULL, owners);
+    char report[TEST_REPORT_BYTES];
+
+    assert_int_equal(dyn_ring_check(r, report, sizeof(report)), 4);
+    assert_non_null(strstr(report, "partition 1: 2 distinct nodes, 3 "
+                                   "possible: node43 (000000000000002b), "
+                                   "node26 (000000000000001a)\n"));
     /* A short buffer is truncated, still terminated. */
     char tiny[8];
     assert_int_equal(dyn_ring_check(r, tiny, sizeof(tiny)), 4);
     assert_int_equal(strlen(tiny), sizeof(tiny) - 1);
+    /* With N = 2 the same lists are as wide as they can be. */
+    r->n = 2;
+    assert_int_equal(dyn_ring_check(r, report, sizeof(report)), 0);
+    dyn_ring_free(r);
+
     /* Many violations: the first few lines and a total. */
-    memset(r->owner, 0, 8 * sizeof(*r->owner));
-    bad = dyn_ring_check(r, report, sizeof(report));
-    assert_int_equal(bad, 4 + 8);
-    assert_non_null(strstr(report, "... 12 violations in all\n"));
+    r = grow(16, TEST_N, 3, NULL, 0);
+    memset(r->owner, 0, 16 * sizeof(*r->owner));
+    assert_int_equal(dyn_ring_check(r, report, sizeof(report)), 16);
+    assert_non_null(strstr(report, "partition 7: 1 distinct node, 3 "));
+    assert_null(strstr(report, "partition 8:"));
+    assert_non_null(strstr(report, "\n... 16 violations in all\n"));
+    dyn_ring_free(r);
+}
+
+static void
+check_reports_a_preflist_short_of_zones(void **state)
+{
+    (void)state;
+    /* Zone b owns nothing: 3 nodes (enough), but 1 zone of 2. */
+    static const uint64_t ids[] = {1, 2, 3, 4};
+    static const char *const zones[] = {"a", "a", "a", "b"};
+    static const uint32_t owners[] = {0, 1, 2, 0, 1, 2, 0, 1};
+    struct dyn_ring *r = hand_ring(8, 4, ids, zones, owners);
+    char report[TEST_REPORT_BYTES];
+
+    assert_int_equal(dyn_ring_check(r, report, sizeof(report)), 8);
+    assert_non_null(strstr(report, "partition 0: 1 distinct zone, 2 "
+                                   "possible: node1 (0000000000000001, zone "
+                                   "a), node2 (0000000000000002, zone a), "
+                                   "node3 (0000000000000003, zone a)\n"));
+    /* One partition in zone b puts b in every list. */
+    r->owner[7] = 3;
+    assert_int_equal(dyn_ring_check(r, report, sizeof(report)), 0);
+
+    /* Members without a zone are a zone each: "", "", "a" and "a" make 3
+     * zones; with member 1 owning nothing a list has 2. */
+    static const char *const some[] = {"", "", "a", "a"};
+    static const uint32_t no_1[] = {0, 2, 3, 0, 2, 3, 0, 2};
+    hand_set(r, ids, some, no_1);
+    assert_int_equal(dyn_ring_check(r, report, sizeof(report)), 8);
+    assert_non_null(strstr(report, "partition 0: 2 distinct zones, 3 "
+                                   "possible: node1 (0000000000000001, zone "
+                                   "-), node3 (0000000000000003, zone a), "
+                                   "node4 (0000000000000004, zone a)\n"));
+    /* Both short: nodes and zones on one line. */
+    static const uint32_t only_0[] = {0, 0, 0, 0, 0, 0, 0, 0};
+    hand_set(r, ids, zones, only_0);
+    assert_int_equal(dyn_ring_check(r, report, sizeof(report)), 8);
+    assert_non_null(strstr(report, "partition 0: 1 distinct node, 3 "
+                                   "possible; 1 distinct zone, 2 possible: "
+                                   "node1 (0000000000000001, zone a)\n"));
     dyn_ring_free(r);
 }
 
@@ -563,21 +421,16 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(
-            claim_joins_from_1_to_20_keep_balance_windows_and_few_moves),
-        cmocka_unit_test(
-            claim_leaves_from_20_to_1_keep_balance_windows_and_few_moves),
-        cmocka_unit_test(claim_keeps_rules_for_other_q_and_n),
-        cmocka_unit_test(claim_is_deterministic),
-        cmocka_unit_test(
-            join_of_a_member_is_eexist_and_leave_of_a_stranger_is_enotfound),
-        cmocka_unit_test(leave_of_the_last_member_is_refused),
-        cmocka_unit_test(
             preflist_has_min_n_s_distinct_members_led_by_the_owner),
         cmocka_unit_test(preflists_span_three_zones_when_three_exist),
         cmocka_unit_test(encode_decode_round_trips),
         cmocka_unit_test(decode_rejects_each_malformed_class),
         cmocka_unit_test(decode_of_random_and_truncated_input_never_crashes),
-        cmocka_unit_test(check_reports_a_hand_built_violation),
+        cmocka_unit_test(check_passes_a_healthy_3_node_ring_of_256_partitions),
+        cmocka_unit_test(check_reports_a_preflist_that_repeats_a_node),
+        cmocka_unit_test(
+            check_reports_a_preflist_short_of_a_member_that_owns_nothing),
+        cmocka_unit_test(check_reports_a_preflist_short_of_zones),
     };
     return cmocka_run_group_tests_name("ring", tests, NULL, NULL);
 }

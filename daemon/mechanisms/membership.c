@@ -16,6 +16,7 @@
 #include <uv.h>
 #include <xxhash.h>
 
+#include "claim.h"
 #include "err.h"
 #include "idclash.h"
 #include "log.h"
@@ -413,7 +414,7 @@ membership_admit(struct server *srv, const struct dyn_ring_member *m, char *why,
     if (ring_names(cur, m->id))
         return 0; /* a repeated join: it holds its partitions already */
     struct dyn_ring *next;
-    int rc = dyn_ring_claim_join(cur, m, &next);
+    int rc = dyn_claim_join(cur, m, &next);
     if (rc == 0) {
         char source[96];
         snprintf(source, sizeof(source), "a join of %s", m->name);
