@@ -24,15 +24,14 @@
 #include <uv.h>
 
 #include "arena.h"
-#include "buf.h"
 #include "client.h"
 #include "err.h"
+#include "net/stream.h"
 #include "ring.h"
 #include "wire.h"
 #include "wire_parse.h"
 
 #define BENCH_KEY_BYTES 32
-#define BENCH_READ_CHUNK 65536
 #define BENCH_TICK_MS 100      /* deadline checks */
 #define BENCH_PROGRESS_MS 1000 /* progress line */
 #define BENCH_MAX_DEPTH 4096   /* requests in flight per connection */
@@ -52,15 +51,10 @@ struct slot {
 
 struct bconn {
     struct bench *b;
-    uv_tcp_t tcp;
-    uv_connect_t connect_req;
-    uv_write_t write_req;
-    bool writing, connected, closed;
-    uint32_t node; /* index into b->nodes */
-    uint8_t *in;
-    size_t in_len, in_cap;
-    uint8_t *out, *wbuf;
-    size_t out_len, out_cap, wbuf_len, wbuf_cap;
+    struct dyn_stream stream; /* the connection (lib/net/stream.h) */
+    bool connected;
+    bool closed;          /* no handle open: never opened, or closing */
+    uint32_t node;        /* index into b->nodes */
     struct slot *slots;   /* [depth] */
     uint32_t *free_slots; /* stack of free slot indexes */
     uint32_t free_count;
@@ -171,14 +165,7 @@ encode_dyn(struct bench *b, struct bconn *c, uint64_t id, const char *key,
         put.context = b->ctx[s->key];
         msg = &put.base;
     }
-    size_t size = dyn_wire_frame_size(msg);
-    if (dyn_buf_reserve(&c->out, &c->out_cap, c->out_len + size) < 0)
-        return -ENOMEM;
-    int64_t n = dyn_wire_frame_pack(msg, c->out + c->out_len);
-    if (n < 0)
-        return (int)n;
-    c->out_len += (size_t)n;
-    return 0;
+    return dyn_stream_pack(&c->stream, msg);
 }
 
 /* Decimal digits of v at p; returns the byte after them. */
@@ -226,16 +213,15 @@ encode_redis(struct bench *b, struct bconn *c, const char *key, size_t key_len,
         p = put_text(put_decimal(put_text(p, "$"), b->o->value_bytes), "\r\n");
     size_t n = (size_t)(p - head);
     size_t need = n + (s->get ? 0 : b->o->value_bytes + 2);
-    if (dyn_buf_reserve(&c->out, &c->out_cap, c->out_len + need) < 0)
+    uint8_t *out = dyn_stream_reserve(&c->stream, need);
+    if (out == NULL)
         return -ENOMEM;
-    memcpy(c->out + c->out_len, head, n);
-    c->out_len += n;
+    memcpy(out, head, n);
     if (!s->get) {
-        memcpy(c->out + c->out_len, b->value, b->o->value_bytes);
-        c->out_len += b->o->value_bytes;
-        memcpy(c->out + c->out_len, "\r\n", 2);
-        c->out_len += 2;
+        memcpy(out + n, b->value, b->o->value_bytes);
+        memcpy(out + n + b->o->value_bytes, "\r\n", 2);
     }
+    dyn_stream_commit(&c->stream, need);
     return 0;
 }
 
@@ -377,9 +363,10 @@ resp_reply_len(const uint8_t *buf, size_t len)
 static bool
 answers_redis(struct bench *b, struct bconn *c, size_t *used)
 {
-    size_t off = 0;
-    while (off < c->in_len) {
-        int64_t n = resp_reply_len(c->in + off, c->in_len - off);
+    size_t off = 0, in_len;
+    const uint8_t *in = dyn_stream_input(&c->stream, &in_len);
+    while (off < in_len) {
+        int64_t n = resp_reply_len(in + off, in_len - off);
         if (n < 0 || (n > 0 && c->fifo_len == 0))
             return false;
         if (n == 0)
@@ -387,7 +374,7 @@ answers_redis(struct bench *b, struct bconn *c, size_t *used)
         uint32_t slot = c->fifo[c->fifo_head];
         c->fifo_head = (c->fifo_head + 1) % b->o->depth;
         c->fifo_len--;
-        bool ok = c->in[off] != '-';
+        bool ok = in[off] != '-';
         if (!ok)
             note_error(b, "redis answered with an error");
         record(b, c, slot, ok);
@@ -400,19 +387,18 @@ answers_redis(struct bench *b, struct bconn *c, size_t *used)
 static bool
 answers_dyn(struct bench *b, struct bconn *c, size_t *used)
 {
-    size_t off = 0;
+    size_t off = 0, in_len;
+    const uint8_t *in = dyn_stream_input(&c->stream, &in_len);
     for (;;) {
         uint8_t code;
         uint32_t body_len;
-        int64_t n =
-            dyn_wire_frame_peek(c->in + off, c->in_len - off,
-                                CLIENT_MAX_FRAME_BYTES, &code, &body_len);
+        int64_t n = dyn_wire_frame_peek(
+            in + off, in_len - off, CLIENT_MAX_FRAME_BYTES, &code, &body_len);
         if (n < 0)
             return false;
         if (n == 0)
             break;
-        if (!answer_dyn(b, c, code, c->in + off + DYN_WIRE_HEADER_BYTES,
-                        body_len))
+        if (!answer_dyn(b, c, code, in + off + DYN_WIRE_HEADER_BYTES, body_len))
             return false;
         off += (size_t)n;
     }
@@ -422,12 +408,18 @@ answers_dyn(struct bench *b, struct bconn *c, size_t *used)
 
 /* ---- connections ---- */
 
+static struct bconn *
+bconn_of(struct dyn_stream *s)
+{
+    return s->owner;
+}
+
 static void
 bconn_close(struct bconn *c)
 {
     if (!c->closed) {
         c->closed = true;
-        uv_close((uv_handle_t *)&c->tcp, NULL);
+        dyn_stream_close(&c->stream);
     }
 }
 
@@ -449,18 +441,6 @@ maybe_finish(struct bench *b)
     uv_close((uv_handle_t *)&b->progress, NULL);
 }
 
-static void
-alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-    struct bconn *c = h->data;
-    (void)suggested;
-    if (dyn_buf_reserve(&c->in, &c->in_cap, c->in_len + BENCH_READ_CHUNK) < 0) {
-        *buf = uv_buf_init(NULL, 0);
-        return;
-    }
-    *buf = uv_buf_init((char *)c->in + c->in_len, BENCH_READ_CHUNK);
-}
-
 /* The connection cannot go on: the run fails, its requests are dropped. */
 static void
 bconn_abort(struct bconn *c, int code, const char *what)
@@ -474,16 +454,10 @@ bconn_abort(struct bconn *c, int code, const char *what)
 }
 
 static void
-read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+data_cb(struct dyn_stream *s)
 {
-    struct bconn *c = s->data;
+    struct bconn *c = bconn_of(s);
     struct bench *b = c->b;
-    (void)buf;
-    if (nread < 0) {
-        bconn_abort(c, -ECONNRESET, "closed the connection");
-        return;
-    }
-    c->in_len += (size_t)nread;
     size_t used = 0;
     bool ok =
         b->o->redis ? answers_redis(b, c, &used) : answers_dyn(b, c, &used);
@@ -491,17 +465,22 @@ read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         bconn_abort(c, -DYN_EPROTO, "sent an answer that does not parse");
         return;
     }
-    memmove(c->in, c->in + used, c->in_len - used);
-    c->in_len -= used;
+    dyn_stream_consume(s, used);
     bconn_fill(c);
     maybe_finish(b);
 }
 
 static void
-write_cb(uv_write_t *req, int status)
+end_cb(struct dyn_stream *s, int status)
 {
-    struct bconn *c = req->data;
-    c->writing = false;
+    (void)status;
+    bconn_abort(bconn_of(s), -ECONNRESET, "closed the connection");
+}
+
+static void
+written_cb(struct dyn_stream *s, int status)
+{
+    struct bconn *c = bconn_of(s);
     if (status < 0 && !c->closed) {
         bench_fail(c->b, status, "write: %s", uv_strerror(status));
         return;
@@ -512,29 +491,17 @@ write_cb(uv_write_t *req, int status)
 static void
 bconn_flush(struct bconn *c)
 {
-    if (c->writing || c->out_len == 0 || c->closed)
+    if (c->closed)
         return;
-    uint8_t *t = c->wbuf;
-    size_t cap = c->wbuf_cap;
-    c->wbuf = c->out;
-    c->wbuf_cap = c->out_cap;
-    c->wbuf_len = c->out_len;
-    c->out = t;
-    c->out_cap = cap;
-    c->out_len = 0;
-    uv_buf_t ub = uv_buf_init((char *)c->wbuf, (unsigned)c->wbuf_len);
-    c->write_req.data = c;
-    c->writing = true;
-    if (uv_write(&c->write_req, (uv_stream_t *)&c->tcp, &ub, 1, write_cb) < 0) {
-        c->writing = false;
-        bench_fail(c->b, -EIO, "%s", "write failed");
-    }
+    int rc = dyn_stream_flush(&c->stream);
+    if (rc < 0)
+        bench_fail(c->b, rc, "write: %s", uv_strerror(rc));
 }
 
 static void
-connect_cb(uv_connect_t *req, int status)
+connect_cb(struct dyn_stream *s, int status)
 {
-    struct bconn *c = req->data;
+    struct bconn *c = bconn_of(s);
     struct bench *b = c->b;
     if (status < 0) {
         bench_fail(b, status == UV_ECONNREFUSED ? -ECONNREFUSED : status,
@@ -545,16 +512,32 @@ connect_cb(uv_connect_t *req, int status)
         return;
     }
     c->connected = true;
-    uv_tcp_nodelay(&c->tcp, 1);
-    uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
+    dyn_stream_read(s, true);
     bconn_fill(c);
 }
+
+static void
+closed_cb(struct dyn_stream *s)
+{
+    (void)s; /* buffers are freed with the run (bench_free) */
+}
+
+static const struct dyn_stream_cbs bconn_stream_cbs = {
+    .data_cb = data_cb,
+    .end_cb = end_cb,
+    .written_cb = written_cb,
+    .connect_cb = connect_cb,
+    .closed_cb = closed_cb,
+};
 
 static int
 bconn_start(struct bench *b, struct bconn *c, uint32_t node)
 {
     c->b = b;
     c->node = node;
+    dyn_stream_setup(&c->stream, &bconn_stream_cbs, c,
+                     (size_t)CLIENT_MAX_FRAME_BYTES + DYN_WIRE_LEN_BYTES +
+                         DYN_STREAM_READ_CHUNK_BYTES);
     uint32_t depth = b->o->depth;
     c->slots = calloc(depth, sizeof(*c->slots));
     c->free_slots = calloc(depth, sizeof(*c->free_slots));
@@ -578,12 +561,11 @@ bconn_start(struct bench *b, struct bconn *c, uint32_t node)
         snprintf(host, sizeof(host), "127.0.0.1");
     if (uv_ip4_addr(host, port, &addr) < 0)
         return -DYN_EBADARG;
-    uv_tcp_init(&b->loop, &c->tcp);
+    int rc = dyn_stream_open(&c->stream, &b->loop);
+    if (rc < 0)
+        return rc;
     c->closed = false;
-    c->tcp.data = c;
-    c->connect_req.data = c;
-    return uv_tcp_connect(&c->connect_req, &c->tcp,
-                          (const struct sockaddr *)&addr, connect_cb);
+    return dyn_stream_connect(&c->stream, (const struct sockaddr *)&addr, 0);
 }
 
 /* ---- timers ---- */
@@ -692,9 +674,7 @@ bench_free(struct bench *b)
 {
     for (uint32_t i = 0; b->conns != NULL && i < b->conn_count; i++) {
         struct bconn *c = &b->conns[i];
-        free(c->in);
-        free(c->out);
-        free(c->wbuf);
+        dyn_stream_free(&c->stream);
         free(c->slots);
         free(c->free_slots);
         free(c->fifo);

@@ -24,7 +24,6 @@
 #include <string.h>
 #include <uv.h>
 
-#include "buf.h"
 #include "config.h"
 #include "err.h"
 #include "log.h"
