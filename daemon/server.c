@@ -27,21 +27,16 @@
 /*
  * jemalloc reads its options from this variable at start-up (the
  * MALLOC_CONF environment variable still overrides them).  Thread caches
- * eight times deeper than the default, up to 2 000 objects per size
- * class: a loop turn of 16-deep pipelining allocates and frees hundreds
- * of records and objects of one size class, and the default caches
- * (about 200) spilled to the arena several times a turn.  Callgrind, one
- * memory node, 60 000 requests 16 deep: 456.9 M instructions before,
- * 442.0 M after; resident memory did not move (bench/memory).
- *
- * A class's cache is its slab's object count times that multiplier, so
- * the classes of a 1 KiB value's blocks (the writer op, the record, the
- * memory engine's record: 1 280 bytes, 16 to a slab) still got only 128
- * slots, and a put's malloc of its record cost about 290 instructions.
- * At least 1 024 slots for every small class: the same node 430.7 M to
- * 408.7 M, the 3-node cluster 611.4 M to 601.2 M; resident memory after
- * 2 minutes of that load 23 948 KiB before, 24 028 KiB after (unused
- * slots are given back by jemalloc's cache collection).
+ * eight times deeper than the default: a loop turn of 16-deep pipelining
+ * allocates and frees hundreds of records and objects of one size class,
+ * and the default caches spilled to the arena several times a turn.  A
+ * class's cache is its slab's object count times that multiplier, so the
+ * classes of a 1 KiB value's blocks (the writer op, the record, the
+ * memory engine's record: 1 280 bytes, 16 to a slab) still got few slots
+ * and their mallocs took the slow path: at least 1 024 slots for every
+ * small class.  Unused slots are given back by jemalloc's cache
+ * collection, so resident memory does not grow.  The figures are in the
+ * commits that set these (2777df9, d856507) and in bench/RESULTS.md.
  */
 const char *malloc_conf = "lg_tcache_nslots_mul:3,tcache_nslots_small_max:2000,"
                           "tcache_nslots_small_min:1024";

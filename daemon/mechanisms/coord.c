@@ -33,8 +33,8 @@
 /*
  * Every request takes a coordinator request and gives it back within a
  * few loop turns; 16 deep on 50 connections that is 800 blocks of one
- * size a turn, which spill the allocator's thread cache (malloc and free
- * of them were 3 % of a memory node's instructions).  Blocks for the
+ * size a turn, which spill the allocator's thread cache (see 22311e2 for
+ * what that cost).  Blocks for the
  * common shape, up to POOL_SLOTS replicas and POOL_KEY_BYTES of key, are
  * kept for reuse instead, up to POOL_MAX of them (blocks of 1 280 bytes
  * with jemalloc: 1.25 MiB at most, as many as were in flight at the
