@@ -9,10 +9,17 @@
  *
  * Keys are "key:N" for N uniform in [0, keys); a put of a key carries the
  * context of the last answer about that key (dynamod), so the benchmark
- * overwrites rather than piling up siblings.  Against redis the same
- * pattern becomes GET and SET (RESP, encoded here: a dozen lines do not
- * justify a dependency, and hiredis would add its own buffering to one
- * side of the comparison only).
+ * overwrites rather than piling up siblings.  Each request's key and
+ * whether it is a get come from a generator seeded with opts->seed, two
+ * draws per request in the order requests are issued: the i-th request
+ * of a run is the same whatever connection sends it, so a seed repeats
+ * the run's requests, though not their interleaving.  With `direct` each
+ * node has its own generator (its connections pick among its keys): each
+ * node's sequence repeats, how much of it is sent depends on timing.
+ *
+ * Against redis the same pattern becomes GET and SET (RESP, encoded
+ * here: a dozen lines do not justify a dependency, and hiredis would add
+ * its own buffering to one side of the comparison only).
  */
 #include "bench.h"
 
@@ -67,6 +74,7 @@ struct bench_node {
     char address[DYN_RING_ADDRESS_BYTES];
     uint32_t *keys; /* with `direct`: the keys it coordinates */
     uint32_t key_count;
+    uint64_t rng; /* its requests' keys and ops (next_rand) */
 };
 
 struct bench {
@@ -81,7 +89,6 @@ struct bench {
     ProtobufCBinaryData *ctx; /* [keys]: context of the last answer */
     uint8_t *value;           /* the put value */
     struct dyn_arena answer;  /* the answer being read */
-    uint64_t rng;
     uint64_t issued;   /* requests sent */
     uint64_t inflight; /* over all connections */
     uint64_t start_ns, measure_ns, stop_ns;
@@ -92,13 +99,16 @@ struct bench {
     uint64_t last_done; /* for the progress line */
 };
 
+/* splitmix64: any seed, 0 and small ones included, starts a stream
+ * unlike its neighbours' (xorshift's first draws from a small seed are
+ * small). */
 static uint64_t
-next_rand(struct bench *b)
+next_rand(uint64_t *state)
 {
-    b->rng ^= b->rng << 13;
-    b->rng ^= b->rng >> 7;
-    b->rng ^= b->rng << 17;
-    return b->rng;
+    uint64_t z = *state += 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
 }
 
 /* The run cannot go on: the first failure's code and message stand. */
@@ -134,14 +144,17 @@ want_more(struct bench *b)
     return true;
 }
 
-static uint32_t
-pick_key(struct bench *b, struct bconn *c)
+/* The next request of c's node's sequence: its key, and whether it is
+ * a get. */
+static void
+pick_request(struct bench *b, struct bconn *c, struct slot *s)
 {
-    if (b->o->direct) {
-        struct bench_node *n = &b->nodes[c->node];
-        return n->keys[next_rand(b) % n->key_count];
-    }
-    return (uint32_t)(next_rand(b) % b->o->keys);
+    struct bench_node *n = &b->nodes[c->node];
+    if (b->o->direct)
+        s->key = n->keys[next_rand(&n->rng) % n->key_count];
+    else
+        s->key = (uint32_t)(next_rand(&n->rng) % b->o->keys);
+    s->get = (double)(next_rand(&n->rng) % 1000000) / 1e6 < b->o->get_ratio;
 }
 
 static int
@@ -235,8 +248,7 @@ bconn_fill(struct bconn *c)
     while (c->connected && c->free_count > 0 && want_more(b)) {
         uint32_t slot = c->free_slots[--c->free_count];
         struct slot *s = &c->slots[slot];
-        s->key = pick_key(b, c);
-        s->get = (double)(next_rand(b) % 1000000) / 1e6 < b->o->get_ratio;
+        pick_request(b, c, s);
         s->start_ns = uv_hrtime();
         s->busy = true;
         s->measured = s->start_ns >= b->measure_ns;
@@ -703,7 +715,6 @@ bench_run(const struct bench_opts *o, struct bench_result *out, char *err,
         snprintf(err, err_len, "bad options");
         return -DYN_EBADARG;
     }
-    b.rng = o->seed ? o->seed : 0x9e3779b97f4a7c15ull;
     dyn_arena_init(&b.answer, BENCH_ANSWER_ARENA_BYTES);
     b.value = malloc(o->value_bytes ? o->value_bytes : 1);
     b.ctx = calloc(o->keys, sizeof(*b.ctx));
@@ -712,6 +723,11 @@ bench_run(const struct bench_opts *o, struct bench_result *out, char *err,
         goto out;
     for (uint32_t i = 0; i < o->value_bytes; i++)
         b.value[i] = (uint8_t)('a' + i % 26);
+    /* Node 0 (the only one without `direct`) starts from the seed
+     * itself; the others from the seed's stream, a draw each. */
+    uint64_t stream = o->seed;
+    for (uint32_t i = 0; i < b.node_count; i++)
+        b.nodes[i].rng = i == 0 ? o->seed : next_rand(&stream);
     for (uint32_t i = 0; i < b.node_count; i++)
         if (b.nodes[i].key_count == 0 && o->direct) {
             snprintf(err, err_len, "node %s coordinates none of the %u keys",

@@ -3,9 +3,11 @@
  * with the same loop) and report ops/s and latency percentiles for gets
  * and puts separately (bench.h).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -71,6 +73,7 @@ report(const struct cli *cli, const struct bench_opts *o,
         json_key(&j, "keys"), json_uint(&j, o->keys);
         json_key(&j, "get_ratio"), json_double(&j, o->get_ratio, 2);
         json_key(&j, "direct"), json_bool(&j, o->direct);
+        json_key(&j, "seed"), json_uint(&j, o->seed);
         json_end_object(&j);
         json_finish(&j);
         return;
@@ -80,6 +83,8 @@ report(const struct cli *cli, const struct bench_opts *o,
            o->redis ? "redis" : "dynamo", o->host, o->conns,
            o->direct ? " over the nodes (--direct)" : "", o->depth,
            o->value_bytes, o->keys, o->get_ratio * 100);
+    printf("  seed %llu (--seed %llu repeats these requests)\n",
+           (unsigned long long)o->seed, (unsigned long long)o->seed);
     printf("  %llu requests in %.2f s: %.0f ops/s, %llu errors%s%s%s\n",
            (unsigned long long)done, r->elapsed_s, rate,
            (unsigned long long)r->errors, r->errors ? " (first: " : "",
@@ -109,6 +114,41 @@ opt_double(struct cli *cli, struct cli_args *args, int ch, const char *name,
     return 0;
 }
 
+/* The seed when no --seed is given: from the PID and the time, so runs
+ * differ; under 2^32, so that JSON readers with doubles (jq 1.6) give it
+ * back exactly. */
+static uint64_t
+default_seed(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t x = (uint64_t)getpid() * 2654435761u ^
+                 ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
+    x = (x ^ (x >> 33)) * 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    return (x ^ (x >> 32)) & 0xffffffffu;
+}
+
+/* --seed N: any unsigned 64-bit number. */
+static int
+opt_seed(struct cli *cli, struct cli_args *args, uint64_t *out)
+{
+    const char *v = cli_opt(args, 'S');
+    if (v == NULL)
+        return 0;
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (errno != 0 || end == v || *end != '\0' || v[0] < '0' || v[0] > '9') {
+        char text[CLI_TEXT_BYTES];
+        cli_error(cli, "--seed %s: expected a number from 0 to %llu",
+                  cli_escape(text, v), (unsigned long long)UINT64_MAX);
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
 static int
 bench_options(struct cli *cli, struct cli_args *args, struct bench_opts *o)
 {
@@ -122,7 +162,7 @@ bench_options(struct cli *cli, struct cli_args *args, struct bench_opts *o)
         .value_bytes = BENCH_DEFAULT_SIZE,
         .keys = BENCH_DEFAULT_KEYS,
         .timeout_ms = cli->timeout_ms,
-        .seed = (uint64_t)getpid() * 2654435761u + 1,
+        .seed = default_seed(),
     };
     if (cli_opt_uint(cli, args, 'c', 1, BENCH_MAX_CONNS, &o->conns) < 0 ||
         cli_opt_uint(cli, args, 'P', 1, 4096, &o->depth) < 0 ||
@@ -130,7 +170,8 @@ bench_options(struct cli *cli, struct cli_args *args, struct bench_opts *o)
         cli_opt_uint(cli, args, 'k', 1, BENCH_MAX_KEYS, &o->keys) < 0 ||
         opt_double(cli, args, 'g', "--get-ratio", 0, 1, &o->get_ratio) < 0 ||
         opt_double(cli, args, 'd', "-d", 0.1, 86400, &o->seconds) < 0 ||
-        opt_double(cli, args, 'W', "--warmup", 0, 3600, &o->warmup_s) < 0)
+        opt_double(cli, args, 'W', "--warmup", 0, 3600, &o->warmup_s) < 0 ||
+        opt_seed(cli, args, &o->seed) < 0)
         return CLI_EXIT_USAGE;
     if (cli_opt(args, 'n') != NULL) {
         if (cli_opt(args, 'd') != NULL) {
@@ -190,6 +231,7 @@ static const struct option bench_longopts[] = {
     {"direct", no_argument, NULL, 'D'},
     {"redis", required_argument, NULL, 'R'},
     {"warmup", required_argument, NULL, 'W'},
+    {"seed", required_argument, NULL, 'S'},
     {NULL, 0, NULL, 0},
 };
 
@@ -213,6 +255,10 @@ const struct cli_cmd cmd_bench = {
             "  --direct           send each key to its coordinator (ring of "
             "-H)\n"
             "  --redis HOST:PORT  drive a redis-server with the same loop\n"
+            "  --seed N           seed of the keys and gets (default: from "
+            "the PID and\n"
+            "                     time; the report gives it, to repeat the "
+            "run)\n"
             "Exit 5 when any request was answered with an error.\n",
     .opts = "c:P:n:d:",
     .longopts = bench_longopts,

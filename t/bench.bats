@@ -60,7 +60,9 @@ check_report() {
     assert_eq true "$(jq .direct <<<"$output")"
 }
 
-@test "bench --redis drives a redis-server with the same loop" {
+# start_redis: a redis-server on a port of its own, recorded for
+# teardown; sets REDIS_PORT.
+start_redis() {
     local redis
     redis=$(command -v redis-server || true)
     if [ -z "$redis" ]; then
@@ -69,14 +71,85 @@ check_report() {
         ln -s "$(command -v redis-check-rdb)" "$BATS_TEST_TMPDIR/redis-server"
         redis=$BATS_TEST_TMPDIR/redis-server
     fi
-    local port; port=$(pick_port)
-    "$redis" --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
+    REDIS_PORT=$(pick_port)
+    "$redis" --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
         --dir "$BATS_TEST_TMPDIR" >"$BATS_TEST_TMPDIR/redis.log" 2>&1 3>&- &
     echo $! >>"$BATS_TEST_TMPDIR/pids"
-    wait_until dyn bench --redis "127.0.0.1:$port" -n 1 -c 1 --json
-    run -0 dyn bench --redis "127.0.0.1:$port" -n 3000 -c 4 -P 4 --json
+    # A get: the server is left empty.
+    wait_until dyn bench --redis "127.0.0.1:$REDIS_PORT" -n 1 -c 1 \
+        --get-ratio 1 --json
+}
+
+@test "bench --redis drives a redis-server with the same loop" {
+    start_redis
+    run -0 dyn bench --redis "127.0.0.1:$REDIS_PORT" -n 3000 -c 4 -P 4 --json
     check_report "$output" 3000
     assert_eq redis "$(jq -r .target <<<"$output")"
+}
+
+# keys_written: the keys key:0 .. key:39 the node at $DYN_HOST holds,
+# their numbers on one line, in KEYS.  A key two puts wrote at once, with
+# the same context, holds two siblings (dyn get exits 4).
+keys_written() {
+    local k rc
+    KEYS=
+    for k in $(seq 0 39); do
+        rc=0
+        dyn get "key:$k" >/dev/null 2>&1 || rc=$?
+        case $rc in
+        0 | 4) KEYS+="$k " ;;
+        1) ;;
+        *) echo "dyn get key:$k: exit $rc" >&2; return 1 ;;
+        esac
+    done
+}
+
+# seeded_keys NAME SEED: in KEYS, the keys a run of puts with SEED
+# writes to a fresh memory node NAME (4 connections 2 deep: how the
+# requests interleave varies).
+seeded_keys() {
+    DYN_TEST_ENGINE=memory start_node "$1"
+    run -0 dyn bench -n 15 -c 4 -P 2 --get-ratio 0 --keys 40 --seed "$2" --json
+    check_report "$output" 15
+    assert_eq "$2" "$(jq .seed <<<"$output")" "seed reported"
+    keys_written
+}
+
+@test "bench --seed sends the same requests again, another seed others" {
+    local a
+    seeded_keys n1 7
+    a=$KEYS
+    [ -n "$a" ]
+    seeded_keys n2 7
+    assert_eq "$a" "$KEYS" "keys written by two runs of seed 7"
+    seeded_keys n3 8
+    [ "$a" != "$KEYS" ]
+    # Without --seed each run has its own, which the report gives: run
+    # again with it, the same keys.
+    DYN_TEST_ENGINE=memory start_node n4
+    run -0 dyn bench -n 15 -c 4 -P 2 --get-ratio 0 --keys 40 --json
+    local seed; seed=$(jq .seed <<<"$output")
+    keys_written
+    a=$KEYS
+    seeded_keys n5 "$seed"
+    assert_eq "$a" "$KEYS" "keys written again by seed $seed"
+    run -0 dyn bench -n 15 -c 1 --keys 40 --seed "$seed"
+    [[ "$output" == *$'\n'"  seed $seed (--seed $seed repeats these requests)"$'\n'* ]]
+    run -2 dyn bench --seed x
+    [[ "$output" == *"--seed x: expected a number from 0 to 18446744073709551615"* ]]
+}
+
+@test "bench --seed: the same requests to a redis-server as to a node" {
+    seeded_keys n1 7
+    start_redis
+    run -0 dyn bench --redis "127.0.0.1:$REDIS_PORT" -n 15 -c 4 -P 2 \
+        --get-ratio 0 --keys 40 --seed 7 --json
+    check_report "$output" 15
+    local k redis_keys=""
+    for k in $(redis-cli -p "$REDIS_PORT" --scan | sed 's/^key://' | sort -n); do
+        redis_keys+="$k "
+    done
+    assert_eq "$KEYS" "$redis_keys" "keys redis holds after seed 7"
 }
 
 @test "bench counts the requests a node answers with an error, and names the first" {
