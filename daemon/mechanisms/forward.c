@@ -7,10 +7,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <uv.h>
 
 #include "coord.h"
 #include "err.h"
+#include "loop.h"
 #include "peer.h"
 #include "preflist.h"
 #include "state.h"
@@ -30,7 +30,7 @@ struct forward {
     struct preflist_target targets[DYN_RING_MAX_N];
     uint32_t count;
     uint32_t next;     /* index of the next target to try */
-    uint64_t deadline; /* uv_now() */
+    uint64_t deadline; /* loop_now_ms() */
     forward_cb cb;
     void *arg;
 };
@@ -114,7 +114,7 @@ forward_send_next(struct forward *f)
 {
     int rc = -ECONNREFUSED;
     while (f->next < f->count) {
-        uint64_t now = uv_now(f->srv->loop);
+        uint64_t now = loop_now_ms(&f->srv->lp);
         if (now >= f->deadline)
             return -DYN_ETIMEDOUT;
         uint32_t left = f->count - f->next;
@@ -189,7 +189,7 @@ forward_request(struct server *srv, const ProtobufCMessage *req,
     f->srv = srv;
     f->cb = cb;
     f->arg = arg;
-    f->deadline = uv_now(srv->loop) + timeout_ms;
+    f->deadline = loop_now_ms(&srv->lp) + timeout_ms;
     bool self_in;
     f->count = preflist_targets(
         srv->preflists,
