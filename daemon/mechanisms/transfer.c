@@ -31,13 +31,6 @@
 #include "wire.h"
 #include "writer.h"
 
-#define TRANSFER_TICK_MS 100
-#define TRANSFER_FIRST_SWEEP_MS 1000
-#define TRANSFER_SWEEP_MS 10000
-#define TRANSFER_BATCH_BYTES (256u * 1024)
-#define TRANSFER_BATCH_KEYS 512u
-#define TRANSFER_RETRY_MS 1000
-
 enum transfer_state {
     T_WAITING,
     T_SENDING,
@@ -694,10 +687,9 @@ transfers_start_waiting(struct server *srv, uint32_t active)
     }
 }
 
-static void
-transfers_tick_cb(uv_timer_t *timer)
+void
+transfers_tick(struct server *srv)
 {
-    struct server *srv = timer->data;
     struct transfers *h = srv->transfers;
     uint64_t now = loop_now_ms(&srv->lp);
     uint32_t active = 0;
@@ -729,6 +721,12 @@ transfers_tick_cb(uv_timer_t *timer)
     }
     if (h->dirty)
         transfers_save(srv);
+}
+
+static void
+transfers_tick_cb(uv_timer_t *timer)
+{
+    transfers_tick(timer->data);
 }
 
 int
