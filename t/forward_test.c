@@ -228,6 +228,22 @@ error_from_a_replica_is_the_answer_whatever_its_code(void **state)
 }
 
 static void
+request_a_stopping_replica_did_not_start_moves_on_to_the_next(void **state)
+{
+    struct fixture *f = *state;
+    /* What conn.c answers for every request a stopping node did not
+     * start: not delivered, so a put too may go to the next replica. */
+    for (int put = 0; put <= 1; put++) {
+        start(f, put);
+        fake_peer_reply_error(pending_to(f, 0), -DYN_ESHUTDOWN,
+                              "node is shutting down: request not started");
+        assert_int_equal(f->a.calls, 0);
+        fake_peer_ack(pending_to(f, 1));
+        assert_answer(&f->a, 0, 2, f->t[1].name);
+    }
+}
+
+static void
 put_answer_is_the_coordinator_put_resp(void **state)
 {
     struct fixture *f = *state;
@@ -357,6 +373,8 @@ main(void)
         FORWARD_TEST(get_answered_by_the_third_replica_names_it_last),
         FORWARD_TEST(get_failed_by_every_replica_answers_the_last_failure),
         FORWARD_TEST(error_from_a_replica_is_the_answer_whatever_its_code),
+        FORWARD_TEST(
+            request_a_stopping_replica_did_not_start_moves_on_to_the_next),
         FORWARD_TEST(put_answer_is_the_coordinator_put_resp),
         FORWARD_TEST(healthy_replicas_are_tried_first),
         FORWARD_TEST(replica_refusing_at_once_is_skipped),

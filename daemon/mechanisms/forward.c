@@ -57,10 +57,17 @@ forward_free(struct forward *f)
     free(f);
 }
 
-/* May the request go to the next replica after this failure? */
+/* May the request go to the next replica after this failure (`reply`:
+ * the replica's Error, or NULL)? */
 static bool
-forward_retryable(const struct forward *f, int status)
+forward_retryable(const struct forward *f, int status,
+                  const ProtobufCMessage *reply)
 {
+    /* A replica's answer, even an Error, is the request's, but for what
+     * a stopping node answers to every request it did not start
+     * (conn.c): not delivered, for a put too. */
+    if (reply != NULL)
+        return status == -DYN_ESHUTDOWN;
     /* Not delivered: the connection never came up, or the queue was full
      * (-ETIMEDOUT, the errno code, is a connect that timed out; a call
      * that timed out is -DYN_ETIMEDOUT). */
@@ -79,8 +86,7 @@ static void
 forward_reply_cb(void *arg, int status, const ProtobufCMessage *reply)
 {
     struct forward *f = arg;
-    bool from_peer = reply != NULL; /* an answer, even an Error */
-    if (status == 0 || from_peer || !forward_retryable(f, status) ||
+    if (status == 0 || !forward_retryable(f, status, reply) ||
         f->next >= f->count) {
         f->cb(f->arg, status, reply, f->next, f->targets[f->next - 1].name);
         forward_free(f);
@@ -124,7 +130,7 @@ forward_send_next(struct forward *f)
         forward_set_timeout(f, told ? told : 1);
         const struct preflist_target *t = &f->targets[f->next++];
         rc = peer_call(f->srv, t->address, f->msg, share, forward_reply_cb, f);
-        if (rc == 0 || !forward_retryable(f, rc))
+        if (rc == 0 || !forward_retryable(f, rc, NULL))
             return rc;
     }
     return rc;
