@@ -736,6 +736,143 @@ damaged_local_copy_is_not_served_and_is_repaired_from_the_replicas(void **state)
     assert_stored(f, &f->cur);
 }
 
+/* ---- random rounds ---- */
+
+#define RANDOM_ROUNDS 300
+
+/* What a replica holds, or does, in a random round. */
+enum copy {
+    COPY_NONE,    /* nothing for the key */
+    COPY_OLD,     /* f->old */
+    COPY_CUR,     /* f->cur, which supersedes it */
+    COPY_OTHER,   /* a version concurrent with both */
+    COPY_DAMAGED, /* a copy that fails its checksum */
+    COPY_FAILED,  /* no answer (a peer only) */
+    COPY_KINDS,
+};
+
+static const struct dyn_object *
+copy_object(const struct fixture *f, enum copy c,
+            const struct dyn_object *other)
+{
+    return c == COPY_OLD     ? &f->old
+           : c == COPY_CUR   ? &f->cur
+           : c == COPY_OTHER ? other
+                             : NULL;
+}
+
+/* The copy counts for the quorum; *merged takes it in. */
+static bool
+take_copy(const struct fixture *f, enum copy c, const struct dyn_object *other,
+          struct dyn_object *merged)
+{
+    if (c == COPY_DAMAGED || c == COPY_FAILED)
+        return false;
+    const struct dyn_object *obj = copy_object(f, c, other);
+    if (obj != NULL) {
+        struct dyn_object out;
+        assert_int_equal(dyn_object_sync(&out, merged, obj), 0);
+        dyn_object_free(merged);
+        *merged = out;
+    }
+    return true;
+}
+
+/* A replica holding `c` gets `merged` back (read repair). */
+static bool
+repaired(const struct fixture *f, enum copy c, const struct dyn_object *other,
+         const struct dyn_object *merged)
+{
+    if (dyn_object_is_empty(merged) || c == COPY_FAILED)
+        return false;
+    if (c == COPY_DAMAGED)
+        return true;
+    const struct dyn_object *obj = copy_object(f, c, other);
+    struct dyn_object empty;
+    dyn_object_init(&empty);
+    return !dyn_object_equal(obj != NULL ? obj : &empty, merged);
+}
+
+/* Peer n(i + 2) answers as `c` says (a refused one was never called). */
+static void
+peer_answers(struct fixture *f, struct rng *g, uint32_t i, enum copy c,
+             const struct dyn_object *other)
+{
+    struct fake_call *call = call_to(f, i + 2, DYN_MSG_REPLICA_GET_REQ);
+    if (c == COPY_FAILED)
+        fake_peer_fail(call, rng_percent(g, 50) ? -ECONNRESET : -DYN_ETIMEDOUT);
+    else if (c == COPY_DAMAGED)
+        fake_peer_reply_error(call, -DYN_ECHECKSUM, "checksum");
+    else
+        fake_peer_reply_object(call, copy_object(f, c, other));
+}
+
+static void
+random_round(struct rng *g)
+{
+    void *st;
+    setup(&st);
+    struct fixture *f = st;
+    struct dyn_object other, merged;
+    dyn_object_init(&other);
+    dyn_object_init(&merged);
+    harness_object_put(&other, 5, "other");
+    enum copy local = (enum copy)rng_below(g, COPY_FAILED);
+    enum copy peer[2] = {(enum copy)rng_below(g, COPY_KINDS),
+                         (enum copy)rng_below(g, COPY_KINDS)};
+    bool refused[2];
+    uint32_t r = 1 + rng_below(g, TEST_N);
+
+    const struct dyn_object *held = copy_object(f, local, &other);
+    if (local == COPY_DAMAGED) {
+        harness_store_merge(&f->h, f->key, &f->old);
+        damage_local_copy(f);
+    }
+    for (uint32_t i = 0; i < 2; i++) {
+        refused[i] = peer[i] == COPY_FAILED && rng_percent(g, 50);
+        if (refused[i])
+            fake_peer_refuse(&f->h.srv, harness_address(i + 2), -ECONNREFUSED);
+    }
+    start_get(f, held, r);
+    uint32_t first = rng_below(g, 2);
+    for (uint32_t k = 0; k < 2; k++) {
+        uint32_t i = (first + k) % 2;
+        if (!refused[i])
+            peer_answers(f, g, i, peer[i], &other);
+    }
+
+    uint32_t acked = take_copy(f, local, &other, &merged);
+    for (uint32_t i = 0; i < 2; i++)
+        acked += take_copy(f, peer[i], &other, &merged);
+    assert_int_equal(f->get.calls, 1);
+    assert_int_equal(f->get.status, acked >= r ? 0 : -DYN_EQUORUM);
+    if (acked < r)
+        assert_int_equal(f->get.q.acked, acked);
+    for (uint32_t i = 0; i < 2; i++) {
+        bool want = repaired(f, peer[i], &other, &merged);
+        assert_int_equal(repairs_to(f, i + 2), want);
+        if (want)
+            assert_carries(call_to(f, i + 2, DYN_MSG_REPLICA_PUT_REQ), &merged);
+    }
+    harness_run_writes(&f->h);
+    if (repaired(f, local, &other, &merged))
+        assert_stored(f, &merged);
+    else if (held != NULL)
+        assert_stored(f, held);
+    dyn_object_free(&other);
+    dyn_object_free(&merged);
+    teardown(&st);
+}
+
+static void
+random_gets_answer_at_r_and_repair_exactly_the_copies_that_differ(void **state)
+{
+    (void)state;
+    struct rng g = {test_seed("coord random gets")};
+    for (uint32_t round = 0; round < RANDOM_ROUNDS; round++)
+        random_round(&g);
+}
+
 #define COORD_TEST(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int
@@ -783,6 +920,8 @@ main(void)
             replica_whose_copy_does_not_decode_counts_as_failed_and_is_not_repaired),
         COORD_TEST(
             damaged_local_copy_is_not_served_and_is_repaired_from_the_replicas),
+        cmocka_unit_test(
+            random_gets_answer_at_r_and_repair_exactly_the_copies_that_differ),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
