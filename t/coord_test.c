@@ -33,7 +33,8 @@
 #define TEST_Q 16
 #define TEST_N 3
 #define TEST_TIMEOUT_MS 500
-#define TEST_KEY_BYTES 32
+#define TEST_KEY_BYTES 512      /* room for TEST_LONG_KEY_BYTES and NUL */
+#define TEST_LONG_KEY_BYTES 300 /* over what a pooled request holds (256) */
 
 /* What a coordinator callback was given. */
 struct answer {
@@ -51,13 +52,14 @@ struct fixture {
     char key[TEST_KEY_BYTES];
 };
 
-static int
-setup(void **state)
+/* Node n1 of `members` with N = n, and a key it replicates. */
+static struct fixture *
+fixture_new(uint32_t members, uint32_t n)
 {
     struct fixture *f = xmalloc(sizeof(*f));
     memset(f, 0, sizeof(*f));
     struct harness_options o = {
-        .members = 3, .n = TEST_N, .partitions = TEST_Q, .self = 1};
+        .members = members, .n = n, .partitions = TEST_Q, .self = 1};
     harness_init(&f->h, &o);
     harness_key(&f->h, true, 0, f->key, sizeof(f->key));
     dyn_object_init(&f->get.obj);
@@ -66,20 +68,31 @@ setup(void **state)
     harness_object_put(&f->old, 2, "old");
     assert_int_equal(dyn_object_copy(&f->cur, &f->old), 0);
     harness_object_put(&f->cur, 3, "new");
-    *state = f;
-    return 0;
+    return f;
 }
 
-static int
-teardown(void **state)
+static void
+fixture_free(struct fixture *f)
 {
-    struct fixture *f = *state;
     harness_free(&f->h); /* may answer what is pending: f is still here */
     dyn_object_free(&f->get.obj);
     dyn_object_free(&f->put.obj);
     dyn_object_free(&f->old);
     dyn_object_free(&f->cur);
     free(f);
+}
+
+static int
+setup(void **state)
+{
+    *state = fixture_new(3, TEST_N);
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    fixture_free(*state);
     return 0;
 }
 
@@ -498,21 +511,20 @@ get_late_copy_is_taken_and_does_not_answer_again(void **state)
     assert_stored(f, &f->cur);
 }
 
-/* This node receives the key's partition from n2 (inbound.h). */
+/* This node receives the key's partition from n2, a replica of it
+ * before the ring changed (inbound.h). */
 static void
 receive_from_n2(struct fixture *f)
 {
-    struct preflist_target t[DYN_RING_MAX_N];
-    uint32_t n = harness_targets(&f->h, f->key, t);
-    uint32_t i = 0;
-    while (i < n && t[i].id != 2)
-        i++;
-    assert_true(i < n);
+    struct dyn_ring_member m = harness_member(2);
+    struct preflist_target was = {.id = m.id};
+    memcpy(was.name, m.name, sizeof(was.name));
+    memcpy(was.address, m.address, sizeof(was.address));
     assert_int_equal(inbound_init(&f->h.srv), 0);
     inbound_begin(
         &f->h.srv,
         dyn_ring_partition_of((const uint8_t *)f->key, strlen(f->key), TEST_Q),
-        &t[i], 1);
+        &was, 1);
 }
 
 /* The read of n2's copy for this node's own (ReplicaGetReq.direct). */
@@ -565,23 +577,47 @@ static void
 get_with_one_replica_answers_with_the_local_copy(void **state)
 {
     (void)state;
-    struct harness h;
-    struct harness_options o = {
-        .members = 3, .n = 1, .partitions = TEST_Q, .self = 1};
-    harness_init(&h, &o);
-    char key[TEST_KEY_BYTES];
-    harness_key(&h, true, 0, key, sizeof(key));
-    harness_store_put(&h, key, "only");
-    struct answer a = {0};
-    dyn_object_init(&a.obj);
-    assert_int_equal(coord_get(&h.srv, (const uint8_t *)key, strlen(key), 2,
-                               TEST_TIMEOUT_MS, get_cb, &a),
-                     0);
-    assert_answer(&a, 0, 1, 1, 1); /* R capped at the one replica */
-    assert_true(harness_object_is(&a.obj, "only"));
-    assert_int_equal(fake_peer_count(&h.srv), 0);
-    dyn_object_free(&a.obj);
-    harness_free(&h);
+    struct fixture *f = fixture_new(3, 1);
+    harness_store_put(&f->h, f->key, "only");
+    start_get(f, NULL, 2);
+    assert_answer(&f->get, 0, 1, 1, 1); /* R capped at the one replica */
+    assert_true(harness_object_is(&f->get.obj, "only"));
+    assert_int_equal(fake_peer_count(&f->h.srv), 0);
+    fixture_free(f);
+}
+
+static void
+get_with_one_replica_while_receiving_answers_with_the_previous_copy(
+    void **state)
+{
+    (void)state;
+    struct fixture *f = fixture_new(3, 1);
+    receive_from_n2(f);
+    start_get(f, NULL, 1);
+    assert_int_equal(f->get.calls, 0);
+    fake_peer_reply_object(direct_read(f), &f->cur);
+    assert_answer(&f->get, 0, 1, 1, 1);
+    assert_true(dyn_object_equal(&f->get.obj, &f->cur));
+    fixture_free(f);
+}
+
+static void
+requests_too_big_for_the_pool_reach_every_one_of_five_replicas(void **state)
+{
+    (void)state;
+    struct fixture *f = fixture_new(5, 5);
+    memset(f->key, 'k', TEST_LONG_KEY_BYTES);
+    f->key[TEST_LONG_KEY_BYTES] = '\0';
+    start_put(f, 5);
+    for (uint64_t id = 2; id <= 5; id++)
+        ack_from(f, id);
+    assert_answer(&f->put, 0, 5, 5, 5);
+    start_get(f, NULL, 5);
+    for (uint64_t id = 2; id <= 5; id++)
+        copy_from(f, id, &f->put.obj);
+    assert_answer(&f->get, 0, 5, 5, 5);
+    assert_true(harness_object_is(&f->get.obj, "v"));
+    fixture_free(f);
 }
 
 /* ---- read repair ---- */
@@ -810,9 +846,7 @@ peer_answers(struct fixture *f, struct rng *g, uint32_t i, enum copy c,
 static void
 random_round(struct rng *g)
 {
-    void *st;
-    setup(&st);
-    struct fixture *f = st;
+    struct fixture *f = fixture_new(3, TEST_N);
     struct dyn_object other, merged;
     dyn_object_init(&other);
     dyn_object_init(&merged);
@@ -861,7 +895,7 @@ random_round(struct rng *g)
         assert_stored(f, held);
     dyn_object_free(&other);
     dyn_object_free(&merged);
-    teardown(&st);
+    fixture_free(f);
 }
 
 static void
@@ -908,6 +942,10 @@ main(void)
         COORD_TEST(
             get_while_receiving_answers_with_the_local_copy_when_the_previous_replica_fails),
         cmocka_unit_test(get_with_one_replica_answers_with_the_local_copy),
+        cmocka_unit_test(
+            get_with_one_replica_while_receiving_answers_with_the_previous_copy),
+        cmocka_unit_test(
+            requests_too_big_for_the_pool_reach_every_one_of_five_replicas),
         COORD_TEST(
             read_repair_sends_the_merged_object_to_exactly_the_stale_replica),
         COORD_TEST(read_repair_of_the_stale_local_copy_is_a_local_merge),
