@@ -472,6 +472,24 @@ handoff_failed_by_one_target_deletes_nothing(void **state)
 }
 
 static void
+handoff_deletes_nothing_once_this_node_replicates_the_partition_again(
+    void **state)
+{
+    struct fixture *f = *state;
+    struct expected e;
+    uint32_t p = pick(f, true, 1, TEST_KEYS, TEST_VALUE_BYTES, &e);
+    transfers_tick(&f->h.srv);
+    /* Before the targets answer, the ring goes back to the three (a newer
+     * epoch), in which this node replicates every partition again. */
+    struct dyn_ring *back;
+    assert_int_equal(dyn_ring_copy(f->old, &back), 0);
+    back->epoch = f->h.srv.ring->epoch + 1;
+    harness_adopt(&f->h, back);
+    drive(f);
+    assert_int_equal(keys_here(f, p, TEST_KEYS), TEST_KEYS);
+}
+
+static void
 key_written_during_a_handoff_is_kept_then_handed_off_by_the_next_sweep(
     void **state)
 {
@@ -623,6 +641,8 @@ main(void)
         TRANSFER_TEST(target_refusing_at_once_is_tried_again_after_the_pause),
         TRANSFER_TEST(handoff_deletes_keys_only_after_every_target_took_them),
         TRANSFER_TEST(handoff_failed_by_one_target_deletes_nothing),
+        TRANSFER_TEST(
+            handoff_deletes_nothing_once_this_node_replicates_the_partition_again),
         TRANSFER_TEST(
             key_written_during_a_handoff_is_kept_then_handed_off_by_the_next_sweep),
         TRANSFER_TEST(transfers_file_lists_the_transfers_until_they_are_done),
