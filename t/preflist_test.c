@@ -14,39 +14,17 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "claim.h"
+#include "daemon_harness.h"
 #include "preflist.h"
 
 #define TEST_Q 64
 #define TEST_N 3
 
-static struct dyn_ring_member
-member(uint64_t id)
-{
-    struct dyn_ring_member m;
-    memset(&m, 0, sizeof(m));
-    m.id = id;
-    snprintf(m.name, sizeof(m.name), "n%llu", (unsigned long long)id);
-    snprintf(m.address, sizeof(m.address), "127.0.0.1:%llu",
-             (unsigned long long)(7400 + id));
-    return m;
-}
-
 /* A ring of `count` members (ids 1..count), grown by joins. */
 static struct dyn_ring *
 ring_of(uint32_t count)
 {
-    struct dyn_ring_member first = member(1);
-    struct dyn_ring *r;
-    assert_int_equal(dyn_ring_new(&r, TEST_Q, TEST_N, &first), 0);
-    for (uint64_t id = 2; id <= count; id++) {
-        struct dyn_ring_member m = member(id);
-        struct dyn_ring *next;
-        assert_int_equal(dyn_claim_join(r, &m, &next), 0);
-        dyn_ring_free(r);
-        r = next;
-    }
-    return r;
+    return harness_ring(count, TEST_N, TEST_Q);
 }
 
 static void

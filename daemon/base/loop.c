@@ -102,6 +102,8 @@ loop_init(struct loop *lp, uv_loop_t *uv, void (*turn_cb)(void *),
     lp->turn_cb = turn_cb;
     lp->turn_arg = turn_arg;
     lp->arena_busy = false;
+    lp->test_clock = false;
+    lp->test_now_ms = 0;
     dyn_arena_init(&lp->arena, LOOP_ARENA_BYTES);
     uv_check_init(uv, &lp->check);
     lp->check.data = lp;
@@ -149,6 +151,13 @@ loop_msg_release(struct loop *lp, struct loop_msg *m)
     }
     lp->arena_busy = false;
     dyn_arena_reset(&lp->arena);
+}
+
+void
+loop_set_test_clock(struct loop *lp, uint64_t now_ms)
+{
+    lp->test_clock = true;
+    lp->test_now_ms = now_ms;
 }
 
 uint64_t

@@ -50,6 +50,8 @@ struct loop {
     struct dyn_arena arena; /* the message being handled */
     bool arena_busy;        /* a handler is running: a nested decode
                                must not reset it */
+    bool test_clock;        /* loop_now_ms() answers test_now_ms */
+    uint64_t test_now_ms;   /* the time a test set, ms */
 };
 
 /* Start the check handle on `uv`.  turn_cb (may be NULL) runs first in
@@ -91,12 +93,24 @@ int loop_msg_decode(struct loop *lp, uint8_t code, const uint8_t *body,
                     uint32_t body_len, struct loop_msg *out);
 void loop_msg_release(struct loop *lp, struct loop_msg *m);
 
-/* The loop's monotonic clock in ms (deadlines, back-off). */
+/*
+ * The loop's monotonic clock in ms (deadlines, back-off, retry pauses):
+ * uv_now(), or the time a test set with loop_set_test_clock().  Every
+ * mechanism reads time here rather than from uv_now(), so a unit test
+ * moves time for all of them without sleeping.  libuv's timers keep the
+ * real clock: a test calls what they would run (transfers_tick).
+ */
 static inline uint64_t
 loop_now_ms(const struct loop *lp)
 {
+    if (__builtin_expect(lp->test_clock, 0))
+        return lp->test_now_ms;
     return uv_now(lp->uv);
 }
+
+/* Tests only: from now on loop_now_ms() returns `now_ms`, until the next
+ * call.  The daemon never calls this. */
+void loop_set_test_clock(struct loop *lp, uint64_t now_ms);
 
 /* Wall clock in ms (dots' timestamps, start time, uptime). */
 uint64_t loop_wall_ms(void);

@@ -62,13 +62,6 @@ int peer_call(struct server *srv, const char *address, ProtobufCMessage *req,
               uint32_t timeout_ms, peer_reply_cb cb, void *arg);
 
 /* False when the peer is down or suspect (see above). */
-/* Send the frames every peer_call of this loop turn queued: once per
- * peer, from the loop's check phase (server.c). */
-void peers_flush(struct server *srv);
-
-/* Frames queued since the last peers_flush(). */
-bool peers_have_frames(struct server *srv);
-
 bool peer_healthy(struct server *srv, const char *address);
 
 /* True when the peer answered within the last `within_ms`. */

@@ -7,10 +7,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <uv.h>
 
 #include "coord.h"
 #include "err.h"
+#include "loop.h"
 #include "peer.h"
 #include "preflist.h"
 #include "state.h"
@@ -30,7 +30,7 @@ struct forward {
     struct preflist_target targets[DYN_RING_MAX_N];
     uint32_t count;
     uint32_t next;     /* index of the next target to try */
-    uint64_t deadline; /* uv_now() */
+    uint64_t deadline; /* loop_now_ms() */
     forward_cb cb;
     void *arg;
 };
@@ -57,10 +57,17 @@ forward_free(struct forward *f)
     free(f);
 }
 
-/* May the request go to the next replica after this failure? */
+/* May the request go to the next replica after this failure (`reply`:
+ * the replica's Error, or NULL)? */
 static bool
-forward_retryable(const struct forward *f, int status)
+forward_retryable(const struct forward *f, int status,
+                  const ProtobufCMessage *reply)
 {
+    /* A replica's answer, even an Error, is the request's, but for what
+     * a stopping node answers to every request it did not start
+     * (conn.c): not delivered, for a put too. */
+    if (reply != NULL)
+        return status == -DYN_ESHUTDOWN;
     /* Not delivered: the connection never came up, or the queue was full
      * (-ETIMEDOUT, the errno code, is a connect that timed out; a call
      * that timed out is -DYN_ETIMEDOUT). */
@@ -79,8 +86,7 @@ static void
 forward_reply_cb(void *arg, int status, const ProtobufCMessage *reply)
 {
     struct forward *f = arg;
-    bool from_peer = reply != NULL; /* an answer, even an Error */
-    if (status == 0 || from_peer || !forward_retryable(f, status) ||
+    if (status == 0 || !forward_retryable(f, status, reply) ||
         f->next >= f->count) {
         f->cb(f->arg, status, reply, f->next, f->targets[f->next - 1].name);
         forward_free(f);
@@ -114,7 +120,7 @@ forward_send_next(struct forward *f)
 {
     int rc = -ECONNREFUSED;
     while (f->next < f->count) {
-        uint64_t now = uv_now(f->srv->loop);
+        uint64_t now = loop_now_ms(&f->srv->lp);
         if (now >= f->deadline)
             return -DYN_ETIMEDOUT;
         uint32_t left = f->count - f->next;
@@ -124,7 +130,7 @@ forward_send_next(struct forward *f)
         forward_set_timeout(f, told ? told : 1);
         const struct preflist_target *t = &f->targets[f->next++];
         rc = peer_call(f->srv, t->address, f->msg, share, forward_reply_cb, f);
-        if (rc == 0 || !forward_retryable(f, rc))
+        if (rc == 0 || !forward_retryable(f, rc, NULL))
             return rc;
     }
     return rc;
@@ -189,7 +195,7 @@ forward_request(struct server *srv, const ProtobufCMessage *req,
     f->srv = srv;
     f->cb = cb;
     f->arg = arg;
-    f->deadline = uv_now(srv->loop) + timeout_ms;
+    f->deadline = loop_now_ms(&srv->lp) + timeout_ms;
     bool self_in;
     f->count = preflist_targets(
         srv->preflists,

@@ -11,7 +11,10 @@
  * A get moves on to the next replica after any transport failure.  A put
  * moves on only when it surely was not delivered (connection refused, the
  * peer's queue full): a put that timed out may still be applied, and
- * sending it again would make a second version of the same write.
+ * sending it again would make a second version of the same write.  A
+ * replica's answer ends the tries, even an Error, but for the
+ * -DYN_ESHUTDOWN a stopping node answers to the requests it did not
+ * start: a get or a put then moves on too.
  *
  * Loop thread.
  */

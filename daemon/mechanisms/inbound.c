@@ -8,15 +8,15 @@
 
 #include <errno.h>
 #include <stdlib.h>
-#include <uv.h>
 
 #include "log.h"
+#include "loop.h"
 #include "state.h"
 
 #define INBOUND_MAX_MS (10u * 60 * 1000) /* then reads stop asking them */
 
 struct inbound {
-    uint64_t since_ms; /* uv_now() when it began */
+    uint64_t since_ms; /* loop_now_ms() when it began */
     uint32_t source_count;
     uint64_t sources[]; /* member ids of the previous replicas */
 };
@@ -72,7 +72,7 @@ inbound_begin(struct server *srv, uint32_t partition,
     struct inbound *in = malloc(sizeof(*in) + nw * sizeof(in->sources[0]));
     if (in == NULL)
         return; /* reads then answer from what has arrived */
-    in->since_ms = uv_now(srv->loop);
+    in->since_ms = loop_now_ms(&srv->lp);
     in->source_count = 0;
     for (uint32_t i = 0; i < nw; i++)
         if (!was[i].local)
@@ -93,7 +93,7 @@ inbound_sources(struct server *srv, uint32_t partition, uint64_t *out,
         set->part[partition] == NULL)
         return false;
     struct inbound *in = set->part[partition];
-    if (uv_now(srv->loop) - in->since_ms > INBOUND_MAX_MS) {
+    if (loop_now_ms(&srv->lp) - in->since_ms > INBOUND_MAX_MS) {
         log_warn("partition %u: no previous replica finished sending it "
                  "within %u s; reads no longer consult them",
                  partition, INBOUND_MAX_MS / 1000);

@@ -20,6 +20,7 @@
 #include "err.h"
 #include "idclash.h"
 #include "log.h"
+#include "loop.h"
 #include "peer.h"
 #include "preflist.h"
 #include "ringfile.h"
@@ -370,7 +371,7 @@ membership_heard_sender(struct server *srv, const struct idclash_identity *who,
     }
     bool report;
     bool clash =
-        idclash_heard(&m->heard, who, uv_now(srv->loop), other, &report);
+        idclash_heard(&m->heard, who, loop_now_ms(&srv->lp), other, &report);
     if (report)
         log_error("node id %016llx gossips from %s and from %s: two nodes "
                   "share one id; the newer will take no writes",

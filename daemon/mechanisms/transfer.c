@@ -22,6 +22,7 @@
 #include "err.h"
 #include "inbound.h"
 #include "log.h"
+#include "loop.h"
 #include "peer.h"
 #include "preflist.h"
 #include "record.h"
@@ -29,13 +30,6 @@
 #include "transfer_file.h"
 #include "wire.h"
 #include "writer.h"
-
-#define TRANSFER_TICK_MS 100
-#define TRANSFER_FIRST_SWEEP_MS 1000
-#define TRANSFER_SWEEP_MS 10000
-#define TRANSFER_BATCH_BYTES (256u * 1024)
-#define TRANSFER_BATCH_KEYS 512u
-#define TRANSFER_RETRY_MS 1000
 
 enum transfer_state {
     T_WAITING,
@@ -70,7 +64,7 @@ struct transfer {
 
     uint64_t total_keys, total_bytes; /* counted at start */
     uint64_t done_keys, done_bytes;
-    uint64_t started_ms; /* uv_now() when sending began */
+    uint64_t started_ms; /* loop_now_ms() when sending began */
 
     uint8_t *resume; /* last key of the previous batch; owned */
     size_t resume_len;
@@ -82,14 +76,14 @@ struct transfer {
     uint64_t batch_bytes;
     uint32_t acks_waiting;
     bool batch_failed;
-    uint64_t retry_at; /* uv_now() */
+    uint64_t retry_at; /* loop_now_ms() */
 };
 
 struct transfers {
     uv_timer_t timer;
     struct transfer *list; /* in start order */
     bool dirty;            /* list changed since the file was written */
-    uint64_t next_sweep;   /* uv_now() */
+    uint64_t next_sweep;   /* loop_now_ms() */
     uint64_t completed;    /* transfers finished since start */
 };
 
@@ -368,7 +362,7 @@ batch_done(struct transfer *t)
 {
     if (t->batch_failed) {
         t->state = T_RETRYING;
-        t->retry_at = uv_now(t->srv->loop) + TRANSFER_RETRY_MS;
+        t->retry_at = loop_now_ms(&t->srv->lp) + TRANSFER_RETRY_MS;
         return;
     }
     t->why[0] = '\0';
@@ -405,7 +399,7 @@ transfer_next_batch(struct transfer *t)
         snprintf(t->why, sizeof(t->why), "reading the store: %s",
                  dyn_strerror(rc));
         t->state = T_RETRYING;
-        t->retry_at = uv_now(t->srv->loop) + TRANSFER_RETRY_MS;
+        t->retry_at = loop_now_ms(&t->srv->lp) + TRANSFER_RETRY_MS;
         return;
     }
     /* The end: one more, empty, batch says so to the targets. */
@@ -469,7 +463,7 @@ transfer_begin(struct transfer *t)
         t->total_keys = c.keys;
         t->total_bytes = c.bytes;
     }
-    t->started_ms = uv_now(t->srv->loop);
+    t->started_ms = loop_now_ms(&t->srv->lp);
     t->why[0] = '\0';
     transfer_next_batch(t);
 }
@@ -693,12 +687,11 @@ transfers_start_waiting(struct server *srv, uint32_t active)
     }
 }
 
-static void
-transfers_tick_cb(uv_timer_t *timer)
+void
+transfers_tick(struct server *srv)
 {
-    struct server *srv = timer->data;
     struct transfers *h = srv->transfers;
-    uint64_t now = uv_now(srv->loop);
+    uint64_t now = loop_now_ms(&srv->lp);
     uint32_t active = 0;
     for (struct transfer **pp = &h->list; *pp != NULL;) {
         struct transfer *t = *pp;
@@ -730,6 +723,12 @@ transfers_tick_cb(uv_timer_t *timer)
         transfers_save(srv);
 }
 
+static void
+transfers_tick_cb(uv_timer_t *timer)
+{
+    transfers_tick(timer->data);
+}
+
 int
 transfers_init(struct server *srv)
 {
@@ -737,7 +736,7 @@ transfers_init(struct server *srv)
     if (h == NULL)
         return -ENOMEM;
     srv->transfers = h;
-    h->next_sweep = uv_now(srv->loop) + TRANSFER_FIRST_SWEEP_MS;
+    h->next_sweep = loop_now_ms(&srv->lp) + TRANSFER_FIRST_SWEEP_MS;
     transfers_load(srv);
     uv_timer_init(srv->loop, &h->timer);
     h->timer.data = srv;
@@ -787,7 +786,7 @@ static void
 transfer_info_of(const struct server *srv, const struct transfer *t,
                  struct transfer_info *out)
 {
-    uint64_t now = uv_now(srv->loop);
+    uint64_t now = loop_now_ms(&srv->lp);
     memset(out, 0, sizeof(*out));
     out->partition = t->partition;
     for (uint32_t i = 0; i < t->target_count; i++)

@@ -43,7 +43,28 @@
 
 struct server;
 
+/* The engine's periods and limits (the header comment above). */
+#define TRANSFER_TICK_MS 100               /* the timer's period */
+#define TRANSFER_FIRST_SWEEP_MS 1000       /* the first sweep, after start */
+#define TRANSFER_SWEEP_MS 10000            /* the sweeps after it */
+#define TRANSFER_BATCH_BYTES (256u * 1024) /* a batch's keys and records */
+#define TRANSFER_BATCH_KEYS 512u           /* keys in one batch at most */
+#define TRANSFER_RETRY_MS 1000             /* a failed batch waits this */
+
+/* Start the engine: resume the transfers of data_dir/transfers, and
+ * start the timer that runs transfers_tick() every TRANSFER_TICK_MS.
+ * 0 or a negative code. */
 int transfers_init(struct server *srv);
+
+/*
+ * What the engine's timer runs every TRANSFER_TICK_MS, also a turn after
+ * a transfer ends (a slot came free): free the transfers done, send again
+ * the batches whose retry pause (TRANSFER_RETRY_MS, on loop_now_ms())
+ * has passed, start waiting transfers while slots are free, sweep when
+ * it is due, and rewrite the transfers file when the list changed.  For
+ * the timer, and for unit tests, which run no timers (t/transfer_test.c).
+ */
+void transfers_tick(struct server *srv);
 
 /* Stop: transfers stop where they are; they resume after a restart from
  * the transfers file. */
