@@ -526,12 +526,8 @@ peer_call(struct server *srv, const char *address, ProtobufCMessage *req,
         return -ENOMEM;
     call->id = p->next_id++;
     dyn_wire_msg_set_id(req, call->id);
-    size_t size = dyn_wire_frame_size(req);
-    if (size > srv->cfg->max_frame_bytes + DYN_WIRE_LEN_BYTES) {
-        free(call);
-        return -DYN_EFRAMESIZE;
-    }
-    rc = dyn_stream_pack(&p->stream, req);
+    rc = dyn_stream_pack_max(&p->stream, req,
+                             srv->cfg->max_frame_bytes + DYN_WIRE_LEN_BYTES);
     if (rc < 0) {
         free(call);
         return rc;

@@ -5,10 +5,12 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
+#include "err.h"
 #include "wire.h"
 
 void
@@ -192,25 +194,37 @@ dyn_stream_frames(struct dyn_stream *s, uint32_t max_frame_bytes,
 
 /* ---- writing ---- */
 
+uint8_t *
+dyn_stream_reserve(struct dyn_stream *s, size_t len)
+{
+    /* The output mostly has room already: no call for that. */
+    if (s->out_cap - s->out_len < len &&
+        dyn_buf_reserve(&s->out, &s->out_cap, s->out_len + len) < 0)
+        return NULL;
+    return s->out + s->out_len;
+}
+
 int
-dyn_stream_pack(struct dyn_stream *s, const ProtobufCMessage *msg)
+dyn_stream_pack_max(struct dyn_stream *s, const ProtobufCMessage *msg,
+                    size_t max_bytes)
 {
     size_t size = dyn_wire_frame_size(msg);
-    if (dyn_buf_reserve(&s->out, &s->out_cap, s->out_len + size) < 0)
+    if (size > max_bytes)
+        return -DYN_EFRAMESIZE;
+    uint8_t *out = dyn_stream_reserve(s, size);
+    if (out == NULL)
         return -ENOMEM;
-    int64_t n = dyn_wire_frame_pack(msg, s->out + s->out_len);
+    int64_t n = dyn_wire_frame_pack(msg, out);
     if (n < 0)
         return (int)n;
     s->out_len += (size_t)n;
     return 0;
 }
 
-uint8_t *
-dyn_stream_reserve(struct dyn_stream *s, size_t len)
+int
+dyn_stream_pack(struct dyn_stream *s, const ProtobufCMessage *msg)
 {
-    if (dyn_buf_reserve(&s->out, &s->out_cap, s->out_len + len) < 0)
-        return NULL;
-    return s->out + s->out_len;
+    return dyn_stream_pack_max(s, msg, SIZE_MAX);
 }
 
 void

@@ -148,9 +148,13 @@ int dyn_stream_frames(struct dyn_stream *s, uint32_t max_frame_bytes,
 
 /*
  * Queue `msg` as one frame.  Returns 0, -ENOMEM (nothing queued), or a
- * packing error (dyn_wire_frame_pack).
+ * packing error (dyn_wire_frame_pack).  dyn_stream_pack_max also refuses
+ * a frame of more than max_bytes with -DYN_EFRAMESIZE (the size is
+ * computed once, for both).
  */
 int dyn_stream_pack(struct dyn_stream *s, const ProtobufCMessage *msg);
+int dyn_stream_pack_max(struct dyn_stream *s, const ProtobufCMessage *msg,
+                        size_t max_bytes);
 
 /* Room for `len` more output bytes (raw protocols: dyn bench's RESP), or
  * NULL without memory; dyn_stream_commit(s, n) then queues n of them. */
