@@ -39,8 +39,9 @@ typedef void (*forward_cb)(void *arg, int status, const ProtobufCMessage *reply,
 
 /*
  * Forward `req` (a GetReq or PutReq: copied) to a replica of `key`.
- * Returns 0 and runs cb exactly once later, or a negative code (-ENOMEM)
- * without running it.
+ * Returns 0 and runs cb exactly once later, or a negative code without
+ * running it: -ENOMEM, or peer_call's code when every replica refused at
+ * once (t/forward_test.c pins this).
  */
 int forward_request(struct server *srv, const ProtobufCMessage *req,
                     const uint8_t *key, size_t key_len, uint32_t timeout_ms,
