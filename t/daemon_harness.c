@@ -1,7 +1,7 @@
 /*
  * daemon_harness.c - one node of a test ring, without processes or ports
  * (daemon_harness.h).  The set-up follows server_init() and the stop
- * server_begin_stop(), less the listener, the signals and membership.
+ * server_begin_stop(), less the listener and the signals.
  *
  * Test code; loop thread.
  */
@@ -18,15 +18,17 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "claim.h"
 #include "coord.h"
 #include "daemon_harness.h"
-#include "claim.h"
 #include "err.h"
 #include "fake_peer.h"
 #include "inbound.h"
 #include "kv.h"
 #include "log.h"
 #include "loop.h"
+#include "membership.h"
+#include "ringfile.h"
 #include "transfer.h"
 #include "writer.h"
 
@@ -58,6 +60,18 @@ harness_address(uint64_t id)
     return addresses[id];
 }
 
+struct idclash_identity
+harness_identity(uint64_t id, const char *address, uint64_t started_ms)
+{
+    struct idclash_identity who;
+    memset(&who, 0, sizeof(who));
+    who.id = id;
+    assert_true(strlen(address) < sizeof(who.address));
+    snprintf(who.address, sizeof(who.address), "%s", address);
+    who.started_ms = started_ms;
+    return who;
+}
+
 struct dyn_ring *
 harness_ring_join(const struct dyn_ring *r, uint64_t id)
 {
@@ -68,15 +82,66 @@ harness_ring_join(const struct dyn_ring *r, uint64_t id)
 }
 
 struct dyn_ring *
-harness_ring(uint32_t count, uint32_t n, uint32_t partitions)
+harness_ring_of(const uint64_t *ids, uint32_t count, uint32_t n,
+                uint32_t partitions)
 {
-    struct dyn_ring_member first = harness_member(1);
+    assert_true(count >= 1);
+    struct dyn_ring_member first = harness_member(ids[0]);
     struct dyn_ring *r;
     assert_int_equal(dyn_ring_new(&r, partitions, n, &first), 0);
-    for (uint64_t id = 2; id <= count; id++) {
-        struct dyn_ring *next = harness_ring_join(r, id);
+    for (uint32_t i = 1; i < count; i++) {
+        struct dyn_ring *next = harness_ring_join(r, ids[i]);
         dyn_ring_free(r);
         r = next;
+    }
+    return r;
+}
+
+struct dyn_ring *
+harness_ring(uint32_t count, uint32_t n, uint32_t partitions)
+{
+    uint64_t ids[HARNESS_MAX_ID];
+    assert_true(count >= 1 && count <= HARNESS_MAX_ID);
+    for (uint32_t i = 0; i < count; i++)
+        ids[i] = i + 1;
+    return harness_ring_of(ids, count, n, partitions);
+}
+
+/* `r` encoded (caller frees), its length in *len. */
+static uint8_t *
+ring_encoding(const struct dyn_ring *r, size_t *len)
+{
+    *len = dyn_ring_encoded_size(r);
+    uint8_t *buf = malloc(*len);
+    assert_non_null(buf);
+    assert_true(dyn_ring_encode(r, buf, *len) >= 0);
+    return buf;
+}
+
+bool
+harness_ring_same(const struct dyn_ring *a, const struct dyn_ring *b)
+{
+    size_t la, lb;
+    uint8_t *ea = ring_encoding(a, &la), *eb = ring_encoding(b, &lb);
+    bool same = la == lb && memcmp(ea, eb, la) == 0;
+    free(ea);
+    free(eb);
+    return same;
+}
+
+struct dyn_ring *
+harness_stored_ring(struct harness *h)
+{
+    struct dyn_ring *r;
+    int created;
+    char err[512];
+    int rc =
+        ringfile_load(&h->cfg, h->srv.node_id, &r, &created, err, sizeof(err));
+    if (rc < 0)
+        fail_msg("the stored ring does not load: %s", err);
+    if (created) { /* no ring file: ringfile_load made a first ring */
+        dyn_ring_free(r);
+        return NULL;
     }
     return r;
 }
@@ -145,6 +210,7 @@ harness_init(struct harness *h, const struct harness_options *opts)
     srv->cfg = &h->cfg;
     srv->node_id = opts->self;
     srv->ready_fd = -1;
+    srv->started_ms = HARNESS_WALL_MS;
     srv->ring = harness_ring(opts->members, opts->n, opts->partitions);
     srv->limits.dvv.max_siblings = h->cfg.max_siblings;
     srv->limits.dvv.max_vv_entries = h->cfg.max_vv_entries;
@@ -163,6 +229,8 @@ harness_init(struct harness *h, const struct harness_options *opts)
         assert_int_equal(inbound_init(srv), 0);
         assert_int_equal(transfers_init(srv), 0);
     }
+    if (opts->membership)
+        assert_int_equal(membership_init(srv), 0);
 }
 
 /* Remove the data directory and what the node wrote in it. */
@@ -189,6 +257,7 @@ harness_free(struct harness *h)
     struct server *srv = &h->srv;
     /* server_begin_stop()'s order: background work, then the calls to
      * peers fail, then the writer applies what is queued. */
+    membership_stop(srv);
     transfers_stop(srv);
     peers_stop(srv);
     inbound_stop(srv);

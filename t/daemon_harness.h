@@ -2,13 +2,14 @@
  * daemon_harness.h - one node of a test ring, built as server.c builds
  * it but without a process, a socket or a timer, for the unit tests of
  * the daemon's mechanisms (t/coord_test.c, t/forward_test.c,
- * t/transfer_test.c).
+ * t/membership_test.c, t/transfer_test.c).
  *
  * The node: a `struct server` with a memory store, the real writer in
  * inline mode, the ring's preference lists, the coordinator pool, a
  * config of defaults (lib/config.c) and a temporary data directory; the
- * transfer engine and the inbound table on request.  Its peers are the
- * fake transport (fake_peer.h): the test plays the other nodes.
+ * transfer engine and the inbound table, and membership, on request.
+ * Its peers are the fake transport (fake_peer.h): the test plays the
+ * other nodes.
  *
  * Nothing runs by itself: the loop is never run while the test does.
  * harness_run_writes() applies what the mechanisms queued on the writer
@@ -16,7 +17,8 @@
  * loop's clock is the test's (loop_set_test_clock), moved only by
  * harness_advance(), which then times out the calls whose deadline passed
  * (as peer.c's deadline timer would).  The transfer engine's timer is
- * never run: tests call transfers_tick().
+ * never run: tests call transfers_tick(), nor membership's: tests call
+ * membership_tick().
  *
  * Members of the test rings have ids 1..count, names "n<id>" and
  * addresses "127.0.0.1:<7400 + id>".
@@ -33,6 +35,7 @@
 
 #include "config.h"
 #include "dvv.h"
+#include "idclash.h"
 #include "preflist.h"
 #include "ring.h"
 #include "state.h"
@@ -47,6 +50,7 @@ struct harness_options {
     uint32_t partitions; /* Q, a power of two */
     uint64_t self;       /* this node's id, in 1..members */
     bool transfers;      /* start the transfer engine and inbound table */
+    bool membership;     /* start membership (membership_init) */
 };
 
 struct harness {
@@ -72,8 +76,25 @@ struct dyn_ring_member harness_member(uint64_t id);
 struct dyn_ring *harness_ring(uint32_t count, uint32_t n, uint32_t partitions);
 struct dyn_ring *harness_ring_join(const struct dyn_ring *r, uint64_t id);
 
+/* A ring of the members ids[0..count) grown by joins in that order
+ * (caller frees with dyn_ring_free): its epoch is count. */
+struct dyn_ring *harness_ring_of(const uint64_t *ids, uint32_t count,
+                                 uint32_t n, uint32_t partitions);
+
+/* True when `a` and `b` encode to the same bytes. */
+bool harness_ring_same(const struct dyn_ring *a, const struct dyn_ring *b);
+
+/* The ring stored in the node's data directory (ringfile.h; caller frees
+ * with dyn_ring_free), or NULL when none is stored yet. */
+struct dyn_ring *harness_stored_ring(struct harness *h);
+
 /* The address of member `id` (in any test ring). */
 const char *harness_address(uint64_t id);
+
+/* A node as it names itself in gossip (idclash.h): `id` at `address`,
+ * started at `started_ms`. */
+struct idclash_identity harness_identity(uint64_t id, const char *address,
+                                         uint64_t started_ms);
 
 /*
  * Adopt `ring` (taken) as membership_adopt() does: transfers queued

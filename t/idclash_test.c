@@ -13,26 +13,16 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "daemon_harness.h"
 #include "idclash.h"
-
-static struct idclash_identity
-who(uint64_t id, const char *address, uint64_t started_ms)
-{
-    struct idclash_identity w;
-    memset(&w, 0, sizeof(w));
-    w.id = id;
-    snprintf(w.address, sizeof(w.address), "%s", address);
-    w.started_ms = started_ms;
-    return w;
-}
 
 static void
 one_id_from_two_addresses_is_a_clash_told_to_each(void **state)
 {
     (void)state;
     struct idclash_table t;
-    struct idclash_identity a = who(7, "10.0.0.1:7401", 100);
-    struct idclash_identity b = who(7, "10.0.0.2:7401", 200);
+    struct idclash_identity a = harness_identity(7, "10.0.0.1:7401", 100);
+    struct idclash_identity b = harness_identity(7, "10.0.0.2:7401", 200);
     struct idclash_identity other;
     bool report;
     idclash_init(&t);
@@ -54,8 +44,8 @@ a_restart_at_the_same_address_is_no_clash(void **state)
 {
     (void)state;
     struct idclash_table t;
-    struct idclash_identity before = who(7, "10.0.0.1:7401", 100);
-    struct idclash_identity after = who(7, "10.0.0.1:7401", 5000);
+    struct idclash_identity before = harness_identity(7, "10.0.0.1:7401", 100);
+    struct idclash_identity after = harness_identity(7, "10.0.0.1:7401", 5000);
     struct idclash_identity other;
     bool report;
     idclash_init(&t);
@@ -69,8 +59,8 @@ two_addresses_further_apart_than_the_window_are_no_clash(void **state)
 {
     (void)state;
     struct idclash_table t;
-    struct idclash_identity a = who(7, "10.0.0.1:7401", 100);
-    struct idclash_identity moved = who(7, "10.0.0.9:7401", 100);
+    struct idclash_identity a = harness_identity(7, "10.0.0.1:7401", 100);
+    struct idclash_identity moved = harness_identity(7, "10.0.0.9:7401", 100);
     struct idclash_identity other;
     bool report;
     idclash_init(&t);
@@ -93,11 +83,12 @@ different_ids_do_not_clash_and_the_table_stays_bounded(void **state)
         char address[32];
         snprintf(address, sizeof(address), "10.0.%u.%u:7401",
                  (unsigned)(id / 256), (unsigned)(id % 256));
-        struct idclash_identity w = who(id, address, id);
+        struct idclash_identity w = harness_identity(id, address, id);
         assert_false(idclash_heard(&t, &w, 1000 + id, &other, &report));
     }
     /* The latest ids are remembered: one of them from elsewhere clashes. */
-    struct idclash_identity late = who(3 * IDCLASH_SLOTS, "10.9.9.9:7401", 1);
+    struct idclash_identity late =
+        harness_identity(3 * IDCLASH_SLOTS, "10.9.9.9:7401", 1);
     assert_true(idclash_heard(&t, &late, 5000, &other, &report));
 }
 
@@ -105,9 +96,9 @@ static void
 the_newer_is_the_later_start_then_the_higher_address(void **state)
 {
     (void)state;
-    struct idclash_identity a = who(7, "10.0.0.1:7401", 100);
-    struct idclash_identity b = who(7, "10.0.0.2:7401", 200);
-    struct idclash_identity c = who(7, "10.0.0.3:7401", 100);
+    struct idclash_identity a = harness_identity(7, "10.0.0.1:7401", 100);
+    struct idclash_identity b = harness_identity(7, "10.0.0.2:7401", 200);
+    struct idclash_identity c = harness_identity(7, "10.0.0.3:7401", 100);
     assert_true(idclash_is_newer(&b, &a));
     assert_false(idclash_is_newer(&a, &b));
     assert_true(idclash_is_newer(&c, &a));

@@ -279,10 +279,9 @@ ping_reply_cb(void *arg, int status, const ProtobufCMessage *reply)
     (void)reply;
 }
 
-static void
-membership_tick_cb(uv_timer_t *timer)
+void
+membership_tick(struct server *srv)
 {
-    struct server *srv = timer->data;
     struct membership *m = srv->membership;
     const struct dyn_ring *ring = srv->ring;
     m->rounds++;
@@ -309,6 +308,12 @@ membership_tick_cb(uv_timer_t *timer)
         if (strcmp(seed, srv->cfg->listen) != 0)
             gossip_with(srv, seed);
     }
+}
+
+static void
+membership_tick_cb(uv_timer_t *timer)
+{
+    membership_tick(timer->data);
 }
 
 int

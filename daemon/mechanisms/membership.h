@@ -43,6 +43,15 @@ int membership_init(struct server *srv);
 void membership_stop(struct server *srv);
 
 /*
+ * What the timer runs every second: gossip this node's ring to one random
+ * other member, and every GOSSIP_SEED_EVERY rounds to a configured seed
+ * as well (a lone node gossips with no one), and ping every other member.
+ * The answers arrive through peer.h.  For the timer, and for unit tests,
+ * which run no timers (t/membership_test.c).
+ */
+void membership_tick(struct server *srv);
+
+/*
  * Make `ring` (taken, freed here in every case) this node's ring when it
  * is newer than the current one and names this node, or unconditionally
  * with `force` (an explicit join).  The ring is stored in the data
