@@ -44,13 +44,17 @@ fmt_uptime(char *out, size_t len, uint64_t s)
 static void
 status_print_members(const Dynpb__StatusResp *st)
 {
-    printf("%-16s %-22s %-8s %-12s %10s %9s\n", "NODE", "ADDRESS", "ZONE",
-           "STATE", "PARTITIONS", "OWNERSHIP");
+    printf("%-16s %-22s %-8s %-12s %10s %9s %7s\n", "NODE", "ADDRESS", "ZONE",
+           "STATE", "PARTITIONS", "OWNERSHIP", "PHI");
     for (size_t i = 0; i < st->n_member_list; i++) {
         const Dynpb__Member *m = st->member_list[i];
-        printf("%-16s %-22s %-8s %-12s %10u %8.2f%%\n", m->name, m->address,
+        char phi[16] = "-"; /* too few answers heard to say */
+        if (m->phi >= 0)
+            snprintf(phi, sizeof(phi), "%.1f", m->phi);
+        printf("%-16s %-22s %-8s %-12s %10u %8.2f%% %7s\n", m->name, m->address,
                *m->zone ? m->zone : "-", m->state, m->partitions,
-               st->partitions ? 100.0 * m->partitions / st->partitions : 0.0);
+               st->partitions ? 100.0 * m->partitions / st->partitions : 0.0,
+               phi);
     }
     printf("\n");
 }
@@ -120,6 +124,8 @@ status_print_json(const Dynpb__StatusResp *st)
             &j, st->partitions ? 100.0 * m->partitions / st->partitions : 0.0,
             2);
         json_key(&j, "reachable"), json_bool(&j, m->reachable);
+        json_key(&j, "phi");
+        m->phi >= 0 ? json_double(&j, m->phi, 2) : json_null(&j);
         json_end_object(&j);
     }
     json_end_array(&j);

@@ -90,6 +90,7 @@ req_status(struct conn *c, const ProtobufCMessage *msg)
         members[i].partitions = owned[i];
         members[i].reachable = reachable;
         members[i].state = reachable ? "up" : "unreachable";
+        members[i].phi = membership_phi(srv, m->id);
         ptrs[i] = &members[i];
         if (self)
             resp.owned = owned[i];

@@ -17,6 +17,7 @@
 #include <xxhash.h>
 
 #include "claim.h"
+#include "detector.h"
 #include "err.h"
 #include "idclash.h"
 #include "log.h"
@@ -41,6 +42,16 @@ struct membership {
     bool clashed;               /* another node has this node's id */
     bool newer;                 /* ... and this one is the newer: no writes */
     struct idclash_identity rival; /* that node, when clashed */
+    struct peer_view *views;       /* [view_count]: each peer's detector */
+    uint32_t view_count;
+};
+
+/* This node's view of one peer: the phi-accrual detector over its ping
+ * answers (detector.h).  Made at the first answer; kept while the id is
+ * heard (a member that left is a few hundred bytes). */
+struct peer_view {
+    uint64_t id;
+    struct detector detector;
 };
 
 static uint64_t
@@ -271,12 +282,71 @@ gossip_with(struct server *srv, const char *address)
     free(msg.ring.data);
 }
 
+/* The view of peer `id`, made when `make` (NULL without memory or when
+ * not found). */
+static struct peer_view *
+view_of(struct membership *m, uint64_t id, bool make)
+{
+    for (uint32_t i = 0; i < m->view_count; i++)
+        if (m->views[i].id == id)
+            return &m->views[i];
+    if (!make || m->view_count >= DYN_RING_MAX_MEMBERS)
+        return NULL;
+    struct peer_view *v =
+        realloc(m->views, (m->view_count + 1) * sizeof(*m->views));
+    if (v == NULL)
+        return NULL;
+    m->views = v;
+    v = &m->views[m->view_count++];
+    v->id = id;
+    detector_init(&v->detector);
+    return v;
+}
+
+/* A ping on its way: who it went to. */
+struct ping_call {
+    struct server *srv;
+    uint64_t id;
+};
+
 static void
 ping_reply_cb(void *arg, int status, const ProtobufCMessage *reply)
 {
-    (void)arg; /* peer.c records the answer; nothing more to do */
-    (void)status;
+    struct ping_call *pc = arg;
+    struct membership *m = pc->srv->membership;
     (void)reply;
+    if (status == 0 && m != NULL) {
+        struct peer_view *v = view_of(m, pc->id, true);
+        if (v != NULL)
+            detector_heard(&v->detector, loop_now_ms(&pc->srv->lp));
+    }
+    free(pc);
+}
+
+static void
+ping(struct server *srv, const struct dyn_ring_member *mem)
+{
+    struct ping_call *pc = malloc(sizeof(*pc));
+    if (pc == NULL)
+        return;
+    pc->srv = srv;
+    pc->id = mem->id;
+    Dynpb__PingReq req = DYNPB__PING_REQ__INIT;
+    if (peer_call(srv, mem->address, &req.base, GOSSIP_TIMEOUT_MS,
+                  ping_reply_cb, pc) < 0)
+        free(pc);
+}
+
+double
+membership_phi(const struct server *srv, uint64_t id)
+{
+    struct membership *m = srv->membership;
+    if (id == srv->node_id)
+        return 0.0;
+    const struct peer_view *v = m != NULL ? view_of(m, id, false) : NULL;
+    if (v == NULL || !detector_known(&v->detector))
+        return -1.0;
+    return detector_phi(&v->detector, loop_now_ms(&srv->lp));
 }
 
 void
@@ -294,9 +364,7 @@ membership_tick(struct server *srv)
                 continue;
             if (k++ == pick)
                 gossip_with(srv, mem->address);
-            Dynpb__PingReq ping = DYNPB__PING_REQ__INIT;
-            peer_call(srv, mem->address, &ping.base, GOSSIP_TIMEOUT_MS,
-                      ping_reply_cb, NULL);
+            ping(srv, mem);
         }
     }
     /* Seeds now and then, so no two groups of nodes stay apart; only once
@@ -335,7 +403,9 @@ membership_init(struct server *srv)
 static void
 membership_free_cb(uv_handle_t *handle)
 {
-    free(handle->data); /* the struct membership the timer is in */
+    struct membership *m = handle->data; /* the timer is in it */
+    free(m->views);
+    free(m);
 }
 
 void

@@ -71,6 +71,13 @@ int membership_adopt(struct server *srv, struct dyn_ring *ring, bool force,
 const struct idclash_identity *membership_id_rival(const struct server *srv,
                                                    bool *newer);
 
+/*
+ * This node's phi for member `id` (detector.h): how sure it is that the
+ * member stopped answering its pings.  0 for itself; -1 while too few of
+ * the member's answers are known (not heard yet, or the node stopping).
+ */
+double membership_phi(const struct server *srv, uint64_t id);
+
 /* True when the member answered lately and its last call neither timed
  * out nor was refused (itself: always). */
 bool membership_reachable(struct server *srv, const struct dyn_ring_member *m);
