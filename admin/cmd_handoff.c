@@ -1,13 +1,19 @@
 /*
- * cmd_handoff.c - dynctl handoff: the partition transfers in flight on
- * every member of the ring, with progress, rate, time left, and why a
- * transfer is not moving.  A member that cannot be asked makes the exit
- * code 3 (a script waiting for "no transfers" must not be told so while
- * a node it could not ask may still be sending).
+ * cmd_handoff.c - dynctl handoff: the partition transfers on every member
+ * of the ring.  A summary line first (how many have work left, how many
+ * wait for a slot, which members could not be asked), then a row for each
+ * transfer that is moving or stuck, with progress, rate, time left and
+ * why; transfers only queued for a slot are counted, not listed, unless
+ * --all.  A member that cannot be asked makes the exit code 3 (a script
+ * waiting for "no transfers" must not be told so while a node it could
+ * not ask may still be sending).
  */
+#include <getopt.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cmd.h"
 #include "json.h"
@@ -61,27 +67,79 @@ handoff_json_one(struct json *j, const Dynpb__Transfer *t)
     json_key(j, "total_bytes"), json_uint(j, t->total_bytes);
     json_key(j, "rate_bytes_per_s"), json_uint(j, t->rate_bps);
     json_key(j, "eta_s"), json_uint(j, t->eta_s);
+    json_key(j, "queued"), json_bool(j, t->queued);
     json_key(j, "why");
     *t->why ? json_string(j, t->why) : json_null(j);
     json_end_object(j);
 }
 
+/* The transfers the members told, and who could not be asked. */
+struct handoff_census {
+    size_t total;                   /* transfers on the members asked */
+    size_t queued;                  /* of which only waiting for a slot */
+    uint64_t keys_left, bytes_left; /* of the others, as counted */
+    char missed[512];               /* "n3 (127.0.0.1:7403), ..." */
+    uint32_t missed_count;
+};
+
+static void
+census_add(struct handoff_census *c, const Dynpb__HandoffResp *h)
+{
+    for (size_t k = 0; k < h->n_transfers; k++) {
+        const Dynpb__Transfer *t = h->transfers[k];
+        c->total++;
+        c->queued += t->queued;
+        c->keys_left += t->total_keys - t->done_keys;
+        c->bytes_left += t->total_bytes - t->done_bytes;
+    }
+}
+
+static void
+census_missed(struct handoff_census *c, const struct dyn_ring_member *m)
+{
+    size_t off = strlen(c->missed);
+    snprintf(c->missed + off, sizeof(c->missed) - off, "%s%s (%s)",
+             c->missed_count ? ", " : "", m->name, m->address);
+    c->missed_count++;
+}
+
+static void
+census_print(const struct handoff_census *c, uint32_t members)
+{
+    if (c->total == 0 && c->missed_count == 0) {
+        printf("no partition transfers in progress\n");
+        return;
+    }
+    printf("%zu partition transfer%s: %zu under way (%" PRIu64 " keys, %" PRIu64
+           " bytes left of what they counted), %zu waiting for a slot; %u of "
+           "%u members asked",
+           c->total, c->total == 1 ? "" : "s", c->total - c->queued,
+           c->keys_left, c->bytes_left, c->queued, members - c->missed_count,
+           members);
+    if (c->missed_count > 0)
+        printf("; not answering: %s", c->missed);
+    printf("\n");
+}
+
 static int
 cmd_handoff_exec(struct cli *cli, struct cli_args *args)
 {
-    (void)args;
+    bool all = cli_opt(args, 'a') != NULL;
     struct dyn_ring *r;
     int rc = ringclient_fetch(cli, &r);
     if (rc != CLI_EXIT_OK)
         return rc;
     ProtobufCMessage **answers = calloc(r->member_count, sizeof(*answers));
-    if (answers == NULL) {
+    bool *missed = calloc(r->member_count, sizeof(*missed));
+    if (answers == NULL || missed == NULL) {
+        free(answers);
+        free(missed);
         dyn_ring_free(r);
         cli_error(cli, "handoff: out of memory");
         return CLI_EXIT_REFUSED;
     }
     int status = CLI_EXIT_OK;
-    size_t total = 0;
+    struct handoff_census census = {.missed = ""};
     for (uint32_t i = 0; i < r->member_count; i++) {
         Dynpb__HandoffReq req = DYNPB__HANDOFF_REQ__INIT;
         rc = ringclient_request_at(cli, r->members[i].address, "handoff",
@@ -89,9 +147,11 @@ cmd_handoff_exec(struct cli *cli, struct cli_args *args)
                                    &answers[i]);
         if (rc != CLI_EXIT_OK) {
             status = rc; /* printed; the others are still shown */
+            missed[i] = true;
+            census_missed(&census, &r->members[i]);
             continue;
         }
-        total += ((Dynpb__HandoffResp *)answers[i])->n_transfers;
+        census_add(&census, (Dynpb__HandoffResp *)answers[i]);
     }
     struct json j;
     if (cli->json) {
@@ -100,37 +160,54 @@ cmd_handoff_exec(struct cli *cli, struct cli_args *args)
         json_key(&j, "hints_pending"), json_uint(&j, 0);
         json_key(&j, "transfers");
         json_begin_array(&j);
-    } else if (total == 0) {
-        printf("no partition transfers in progress\n");
     } else {
-        printf("%9s %-12s %-24s %-8s %15s %14s %6s %s\n", "PARTITION", "FROM",
-               "TO", "STATE", "KEYS", "RATE", "ETA", "NOTE");
+        census_print(&census, r->member_count);
+        if (census.total > (all ? 0 : census.queued))
+            printf("%9s %-12s %-24s %-8s %15s %14s %6s %s\n", "PARTITION",
+                   "FROM", "TO", "STATE", "KEYS", "RATE", "ETA", "NOTE");
     }
     for (uint32_t i = 0; i < r->member_count; i++) {
         const Dynpb__HandoffResp *h = (const Dynpb__HandoffResp *)answers[i];
         for (size_t k = 0; h != NULL && k < h->n_transfers; k++) {
             if (cli->json)
                 handoff_json_one(&j, h->transfers[k]);
-            else
+            else if (all || !h->transfers[k]->queued)
                 handoff_print_one(h->transfers[k]);
         }
         dyn_wire_msg_free(answers[i]);
     }
     if (cli->json) {
         json_end_array(&j);
+        json_key(&j, "not_answering");
+        json_begin_array(&j);
+        for (uint32_t i = 0; i < r->member_count; i++)
+            if (missed[i])
+                json_string(&j, r->members[i].name);
+        json_end_array(&j);
         json_key(&j, "complete"), json_bool(&j, status == CLI_EXIT_OK);
         json_end_object(&j);
         json_finish(&j);
     }
     free(answers);
+    free(missed);
     dyn_ring_free(r);
     return status;
 }
 
+static const struct option handoff_longopts[] = {
+    {"all", no_argument, NULL, 'a'},
+    {NULL, 0, NULL, 0},
+};
+
 const struct cli_cmd cmd_handoff = {
     .name = "handoff",
-    .usage = "",
+    .usage = "[--all]",
     .summary = "partition transfers in flight on every member, with progress",
+    .help = "  --all  list transfers only waiting for a slot too (they are "
+            "counted\n"
+            "         in the summary line either way)\n",
+    .opts = "",
+    .longopts = handoff_longopts,
     .min_args = 0,
     .max_args = 0,
     .exec = cmd_handoff_exec,

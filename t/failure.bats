@@ -46,3 +46,33 @@ heard() { local p; p=$(phi_of "$1" "$2"); [ -n "$p" ] && [ "$p" != null ]; }
     kill -CONT "$(node_pid n2)"
     wait_until phi_below "$a1" n2 1
 }
+
+# one_under_way HOST: HOST has a transfer that is not just queued.
+one_under_way() {
+    dynctl -H "$1" -t 1000 handoff --json 2>/dev/null |
+        jq -e '[.transfers[] | select(.queued | not)] | length >= 1' >/dev/null
+}
+
+@test "dynctl handoff sums up first, lists only transfers that move or are stuck, and names a member it could not ask" {
+    start_node n1 "  transfer_slots: 1"; local a1=$NODE_ADDR
+    for k in $(seq 1 40); do dyn -H "$a1" put "k$k" "v$k"; done
+    start_node n2; local a2=$NODE_ADDR
+    dynctl -H "$a2" join "$a1" >/dev/null
+    # n2 stops answering: n1's one transfer slot stays taken, the other
+    # partitions with keys wait for it.
+    kill -STOP "$(node_pid n2)"
+    wait_until one_under_way "$a1"
+    run -3 dynctl -H "$a1" -t 1000 handoff
+    [[ "${lines[0]}" == "dynctl: handoff: $a2: no reply within 1000 ms" ]]
+    [[ "${lines[1]}" == *" partition transfers: 1 under way ("*"), "*" waiting for a slot; 1 of 2 members asked; not answering: n2 ($a2)" ]]
+    local rows; rows=$(grep -c "^ *[0-9]\+ n1 " <<<"$output" || true)
+    assert_eq 1 "$rows" "rows without --all"
+    run -3 dynctl -H "$a1" -t 1000 handoff --all
+    local all; all=$(grep -c "^ *[0-9]\+ n1 " <<<"$output" || true)
+    [ "$all" -gt 5 ]
+    run -3 --separate-stderr dynctl -H "$a1" -t 1000 handoff --json
+    assert_eq '["n2"]' "$(jq -c .not_answering <<<"$output")"
+    [ "$(jq '[.transfers[] | select(.queued)] | length' <<<"$output")" -gt 5 ]
+    assert_eq false "$(jq .complete <<<"$output")"
+    kill -CONT "$(node_pid n2)"
+}

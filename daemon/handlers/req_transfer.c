@@ -53,6 +53,7 @@ req_handoff(struct conn *c, const ProtobufCMessage *msg)
         out->state = (char *)t->state;
         out->why = (char *)t->why;
         out->handoff = t->handoff;
+        out->queued = t->queued;
         ptrs[i] = out;
     }
     resp.n_transfers = n;

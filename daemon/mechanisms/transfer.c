@@ -807,6 +807,7 @@ transfer_info_of(const struct server *srv, const struct transfer *t,
     out->state = state_names[t->state];
     memcpy(out->why, t->why, sizeof(out->why));
     out->handoff = t->handoff;
+    out->queued = t->state == T_WAITING && srv->cfg->transfer_slots > 0;
 }
 
 uint32_t

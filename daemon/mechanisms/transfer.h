@@ -100,6 +100,7 @@ struct transfer_info {
     const char *state;                /* "waiting", "sending", ...: static */
     char why[TRANSFER_WHY_BYTES];     /* why it is retrying, or "" */
     bool handoff;                     /* deleted here once sent */
+    bool queued;                      /* waiting for a free slot */
 };
 
 /* Up to `max` transfers, in start order, into out.  Returns the count. */
