@@ -140,6 +140,14 @@ peer_call(struct server *srv, const char *address, ProtobufCMessage *req,
     return 0;
 }
 
+/* The fake has no back-off: a probe is a call (refused as one). */
+int
+peer_probe(struct server *srv, const char *address, ProtobufCMessage *req,
+           uint32_t timeout_ms, peer_reply_cb cb, void *arg)
+{
+    return peer_call(srv, address, req, timeout_ms, cb, arg);
+}
+
 bool
 peer_healthy(struct server *srv, const char *address)
 {

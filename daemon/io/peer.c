@@ -497,9 +497,10 @@ peers_stop(struct server *srv)
     srv->peers = NULL; /* later calls fail with DYN_ESHUTDOWN */
 }
 
-int
-peer_call(struct server *srv, const char *address, ProtobufCMessage *req,
-          uint32_t timeout_ms, peer_reply_cb cb, void *arg)
+/* peer_call and peer_probe: a probe is sent during a back-off too. */
+static int
+call_or_probe(struct server *srv, const char *address, ProtobufCMessage *req,
+              uint32_t timeout_ms, peer_reply_cb cb, void *arg, bool probe)
 {
     struct peer_set *set = peer_set(srv);
     if (set == NULL || set->stopped)
@@ -509,7 +510,7 @@ peer_call(struct server *srv, const char *address, ProtobufCMessage *req,
     if (rc < 0)
         return rc;
     uint64_t now = uv_now(srv->loop);
-    if (p->state == PEER_IDLE && now < p->down_until)
+    if (p->state == PEER_IDLE && now < p->down_until && !probe)
         return -ECONNREFUSED;
     if (!p->resolved && peer_resolve(p) < 0) {
         /* A name that does not resolve is retried after a back-off, like
@@ -547,6 +548,20 @@ peer_call(struct server *srv, const char *address, ProtobufCMessage *req,
      * the loop's check phase (connecting first when idle). */
     loop_schedule_peer(&srv->lp, &p->flusher);
     return 0;
+}
+
+int
+peer_call(struct server *srv, const char *address, ProtobufCMessage *req,
+          uint32_t timeout_ms, peer_reply_cb cb, void *arg)
+{
+    return call_or_probe(srv, address, req, timeout_ms, cb, arg, false);
+}
+
+int
+peer_probe(struct server *srv, const char *address, ProtobufCMessage *req,
+           uint32_t timeout_ms, peer_reply_cb cb, void *arg)
+{
+    return call_or_probe(srv, address, req, timeout_ms, cb, arg, true);
 }
 
 bool

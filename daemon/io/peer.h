@@ -15,9 +15,9 @@
  *
  * A peer whose connection attempt failed is "down": calls to it fail at
  * once (-ECONNREFUSED) for a back-off period, after which the next call
- * probes it again.  A peer whose call timed out or whose connection
- * failed is "suspect" until it answers something; the coordinator prefers
- * peers that are neither.
+ * tries again; probes (peer_probe) try during the back-off too.  A peer
+ * whose call timed out or whose connection failed is "suspect" until it
+ * answers something; the coordinator prefers peers that are neither.
  *
  * Loop thread only.
  */
@@ -60,6 +60,15 @@ void peers_stop(struct server *srv);
  */
 int peer_call(struct server *srv, const char *address, ProtobufCMessage *req,
               uint32_t timeout_ms, peer_reply_cb cb, void *arg);
+
+/*
+ * The same, but sent also while the peer is in back-off: a probe (the
+ * membership's pings) tries to connect, so a peer that listens again is
+ * connected, and used by every call, within one probe, instead of after
+ * its back-off.
+ */
+int peer_probe(struct server *srv, const char *address, ProtobufCMessage *req,
+               uint32_t timeout_ms, peer_reply_cb cb, void *arg);
 
 /* False when the peer is down or suspect (see above). */
 bool peer_healthy(struct server *srv, const char *address);

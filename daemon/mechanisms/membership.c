@@ -332,8 +332,10 @@ ping(struct server *srv, const struct dyn_ring_member *mem)
     pc->srv = srv;
     pc->id = mem->id;
     Dynpb__PingReq req = DYNPB__PING_REQ__INIT;
-    if (peer_call(srv, mem->address, &req.base, GOSSIP_TIMEOUT_MS,
-                  ping_reply_cb, pc) < 0)
+    /* A probe: it connects to a peer in back-off, so one that listens
+     * again is used within a ping. */
+    if (peer_probe(srv, mem->address, &req.base, GOSSIP_TIMEOUT_MS,
+                   ping_reply_cb, pc) < 0)
         free(pc);
 }
 
