@@ -20,7 +20,8 @@ loop_idle_cb(uv_idle_t *handle)
     (void)handle;
 }
 
-void
+/* Make sure this turn reaches its check phase without blocking in poll. */
+static void
 loop_wake(struct loop *lp)
 {
     if (!uv_is_active((uv_handle_t *)&lp->idle))

@@ -72,10 +72,6 @@ void loop_schedule_peer(struct loop *lp, struct loop_flusher *f);
 /* Take `f` off its queue (its owner is being freed). */
 void loop_unschedule(struct loop *lp, struct loop_flusher *f);
 
-/* Make sure this turn reaches its check phase without blocking in poll
- * (work was queued for turn_cb). */
-void loop_wake(struct loop *lp);
-
 /*
  * A decoded message: in the loop's arena when no other message holds it
  * (the common case: one allocation bump per struct, and bytes fields that

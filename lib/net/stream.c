@@ -239,9 +239,11 @@ dyn_stream_drop_output(struct dyn_stream *s)
     s->out_len = 0;
 }
 
-int
-dyn_stream_try_write(uv_stream_t *stream, const uint8_t *buf, size_t len,
-                     size_t *written)
+/* Write what the socket takes of buf[0..len) now, with no write request:
+ * most batches fit the socket's buffer, and a uv_write costs an extra loop
+ * turn for its callback.  *written: the bytes taken.  0 or a libuv error. */
+static int
+try_write(uv_stream_t *stream, const uint8_t *buf, size_t len, size_t *written)
 {
     *written = 0;
     if (len == 0)
@@ -273,8 +275,7 @@ dyn_stream_flush(struct dyn_stream *s)
     if (s->closing || s->ending || s->writing || s->out_len == 0)
         return 0;
     size_t done;
-    int rc =
-        dyn_stream_try_write((uv_stream_t *)&s->tcp, s->out, s->out_len, &done);
+    int rc = try_write((uv_stream_t *)&s->tcp, s->out, s->out_len, &done);
     if (rc < 0)
         return rc;
     if (done == s->out_len) {

@@ -190,11 +190,4 @@ void dyn_stream_shutdown(struct dyn_stream *s);
  * (dyn_stream_drop_output drops it).  closed_cb follows. */
 void dyn_stream_close(struct dyn_stream *s);
 
-/*
- * Write what the socket takes of buf[0..len) now, with no write request.
- * *written gets the bytes taken (0..len).  0, or a negative libuv error.
- */
-int dyn_stream_try_write(uv_stream_t *stream, const uint8_t *buf, size_t len,
-                         size_t *written);
-
 #endif
