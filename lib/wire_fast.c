@@ -156,13 +156,22 @@ put_put_resp(uint8_t *p, const Dynpb__PutResp *m)
     return put_uint(p, 4, m->siblings);
 }
 
-/* GetReq { id = 1; key = 2; r = 3; timeout_ms = 4; forwarded = 5; } */
+/* An enum is written as protobuf-c writes an int32: sign-extended. */
+static uint64_t
+enum_bits(int v)
+{
+    return (uint64_t)(int64_t)v;
+}
+
+/* GetReq { id = 1; key = 2; r = 3; timeout_ms = 4; forwarded = 5;
+ *          quorum = 6; } */
 
 static size_t
 get_req_size(const Dynpb__GetReq *m)
 {
     return uint_size(m->id) + bytes_size(m->key.len) + uint_size(m->r) +
-           uint_size(m->timeout_ms) + uint_size(m->forwarded != 0);
+           uint_size(m->timeout_ms) + uint_size(m->forwarded != 0) +
+           uint_size(enum_bits(m->quorum));
 }
 
 static uint8_t *
@@ -172,11 +181,12 @@ put_get_req(uint8_t *p, const Dynpb__GetReq *m)
     p = put_bytes(p, 2, &m->key);
     p = put_uint(p, 3, m->r);
     p = put_uint(p, 4, m->timeout_ms);
-    return put_uint(p, 5, m->forwarded != 0);
+    p = put_uint(p, 5, m->forwarded != 0);
+    return put_uint(p, 6, enum_bits(m->quorum));
 }
 
 /* PutReq { id = 1; key = 2; value = 3; context = 4; deleted = 5; w = 6;
- *          timeout_ms = 7; forwarded = 8; } */
+ *          timeout_ms = 7; forwarded = 8; quorum = 9; } */
 
 static size_t
 put_req_size(const Dynpb__PutReq *m)
@@ -184,7 +194,8 @@ put_req_size(const Dynpb__PutReq *m)
     return uint_size(m->id) + bytes_size(m->key.len) +
            bytes_size(m->value.len) + bytes_size(m->context.len) +
            uint_size(m->deleted != 0) + uint_size(m->w) +
-           uint_size(m->timeout_ms) + uint_size(m->forwarded != 0);
+           uint_size(m->timeout_ms) + uint_size(m->forwarded != 0) +
+           uint_size(enum_bits(m->quorum));
 }
 
 static uint8_t *
@@ -197,16 +208,17 @@ put_put_req(uint8_t *p, const Dynpb__PutReq *m)
     p = put_uint(p, 5, m->deleted != 0);
     p = put_uint(p, 6, m->w);
     p = put_uint(p, 7, m->timeout_ms);
-    return put_uint(p, 8, m->forwarded != 0);
+    p = put_uint(p, 8, m->forwarded != 0);
+    return put_uint(p, 9, enum_bits(m->quorum));
 }
 
-/* ReplicaGetReq { id = 1; key = 2; direct = 3; } */
+/* ReplicaGetReq { id = 1; key = 2; direct = 3; hint_for = 4; } */
 
 static size_t
 replica_get_req_size(const Dynpb__ReplicaGetReq *m)
 {
     return uint_size(m->id) + bytes_size(m->key.len) +
-           uint_size(m->direct != 0);
+           uint_size(m->direct != 0) + uint_size(m->hint_for);
 }
 
 static uint8_t *
@@ -214,7 +226,8 @@ put_replica_get_req(uint8_t *p, const Dynpb__ReplicaGetReq *m)
 {
     p = put_uint(p, 1, m->id);
     p = put_bytes(p, 2, &m->key);
-    return put_uint(p, 3, m->direct != 0);
+    p = put_uint(p, 3, m->direct != 0);
+    return put_uint(p, 4, m->hint_for);
 }
 
 /* ReplicaGetResp { id = 1; object = 2; } */
@@ -232,13 +245,13 @@ put_replica_get_resp(uint8_t *p, const Dynpb__ReplicaGetResp *m)
     return put_bytes(p, 2, &m->object);
 }
 
-/* ReplicaPutReq { id = 1; key = 2; object = 3; } */
+/* ReplicaPutReq { id = 1; key = 2; object = 3; hint_for = 4; } */
 
 static size_t
 replica_put_req_size(const Dynpb__ReplicaPutReq *m)
 {
     return uint_size(m->id) + bytes_size(m->key.len) +
-           bytes_size(m->object.len);
+           bytes_size(m->object.len) + uint_size(m->hint_for);
 }
 
 static uint8_t *
@@ -246,7 +259,8 @@ put_replica_put_req(uint8_t *p, const Dynpb__ReplicaPutReq *m)
 {
     p = put_uint(p, 1, m->id);
     p = put_bytes(p, 2, &m->key);
-    return put_bytes(p, 3, &m->object);
+    p = put_bytes(p, 3, &m->object);
+    return put_uint(p, 4, m->hint_for);
 }
 
 /* ReplicaPutResp { id = 1; } */

@@ -35,6 +35,7 @@ enum field_kind {
     F_U64,
     F_U32,
     F_BOOL,
+    F_ENUM, /* an int32 enum: its low 32 bits, as protobuf-c takes it */
     F_BYTES,
     F_MESSAGE,  /* a submessage, pointer member */
     F_MESSAGES, /* repeated submessage: n_ member and pointer array */
@@ -85,6 +86,7 @@ static const struct field_spec get_req_fields[] = {
     FIELD(F_U32, Dynpb__GetReq, r),
     FIELD(F_U32, Dynpb__GetReq, timeout_ms),
     FIELD(F_BOOL, Dynpb__GetReq, forwarded),
+    FIELD(F_ENUM, Dynpb__GetReq, quorum),
 };
 
 static const struct field_spec put_req_fields[] = {
@@ -96,6 +98,7 @@ static const struct field_spec put_req_fields[] = {
     FIELD(F_U32, Dynpb__PutReq, w),
     FIELD(F_U32, Dynpb__PutReq, timeout_ms),
     FIELD(F_BOOL, Dynpb__PutReq, forwarded),
+    FIELD(F_ENUM, Dynpb__PutReq, quorum),
 };
 
 static const struct field_spec get_resp_fields[] = {
@@ -115,6 +118,7 @@ static const struct field_spec replica_get_req_fields[] = {
     FIELD(F_U64, Dynpb__ReplicaGetReq, id),
     FIELD(F_BYTES, Dynpb__ReplicaGetReq, key),
     FIELD(F_BOOL, Dynpb__ReplicaGetReq, direct),
+    FIELD(F_U64, Dynpb__ReplicaGetReq, hint_for),
 };
 
 static const struct field_spec replica_get_resp_fields[] = {
@@ -126,6 +130,7 @@ static const struct field_spec replica_put_req_fields[] = {
     FIELD(F_U64, Dynpb__ReplicaPutReq, id),
     FIELD(F_BYTES, Dynpb__ReplicaPutReq, key),
     FIELD(F_BYTES, Dynpb__ReplicaPutReq, object),
+    FIELD(F_U64, Dynpb__ReplicaPutReq, hint_for),
 };
 
 static const struct field_spec replica_put_resp_fields[] = {
@@ -216,7 +221,7 @@ take_run(struct span *s, struct span *run)
 }
 
 /* A varint field's value, in the range of its kind (F_U64, F_U32,
- * F_BOOL). */
+ * F_ENUM, F_BOOL). */
 static bool
 take_scalar(struct span *s, enum field_kind kind, uint64_t *v)
 {
@@ -286,6 +291,11 @@ parse_field(struct parse *ps, struct span *s, const struct field_spec *f,
         if (!take_scalar(s, f->kind, &v))
             return false;
         *(uint32_t *)(m + f->offset) = (uint32_t)v;
+        return true;
+    case F_ENUM:
+        if (!take_scalar(s, f->kind, &v))
+            return false;
+        *(int *)(m + f->offset) = (int)(uint32_t)v;
         return true;
     case F_BOOL:
         if (!take_scalar(s, f->kind, &v))

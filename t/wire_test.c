@@ -298,6 +298,8 @@ struct samples {
     uint64_t stats_bytes[3];              /* stats_resp.bytes */
     Dynpb__Transfer transfers[2];         /* in handoff_resp */
     Dynpb__Transfer *transfer_ptrs[2];    /* handoff_resp.transfers */
+    Dynpb__HintTarget hint_target;        /* in handoff_resp */
+    Dynpb__HintTarget *hint_target_ptr;   /* handoff_resp.hints */
     char *transfer_to[2];                 /* transfers[i].to */
     Dynpb__TransferEntry entries[2];      /* in transfer_req */
     Dynpb__TransferEntry *entry_ptrs[2];  /* transfer_req.entries */
@@ -460,6 +462,20 @@ samples_init_admin(struct samples *s)
     s->handoff_resp.id = 29;
     s->handoff_resp.n_transfers = 2;
     s->handoff_resp.transfers = s->transfer_ptrs;
+    dynpb__hint_target__init(&s->hint_target);
+    s->hint_target.target = "node-b";
+    s->hint_target.target_id = UINT64_MAX;
+    s->hint_target.address = "10.0.0.2:7401";
+    s->hint_target.count = 3;
+    s->hint_target.bytes = 1ull << 33;
+    s->hint_target.oldest_s = 86400;
+    s->hint_target.delivered = 12;
+    s->hint_target.rate = 500;
+    s->hint_target.eta_s = 9;
+    s->hint_target.why = "node-b: not answering";
+    s->hint_target_ptr = &s->hint_target;
+    s->handoff_resp.n_hints = 1;
+    s->handoff_resp.hints = &s->hint_target_ptr;
     sample_add(s, &s->handoff_resp.base, DYN_MSG_HANDOFF_RESP, 29);
 }
 
@@ -470,6 +486,7 @@ samples_init_peer(struct samples *s)
     s->replica_get_req = (Dynpb__ReplicaGetReq)DYNPB__REPLICA_GET_REQ__INIT;
     s->replica_get_req.id = 30;
     s->replica_get_req.key = BIN(bin_key);
+    s->replica_get_req.hint_for = UINT64_C(0x8000000000000001);
     sample_add(s, &s->replica_get_req.base, DYN_MSG_REPLICA_GET_REQ, 30);
 
     s->replica_get_resp = (Dynpb__ReplicaGetResp)DYNPB__REPLICA_GET_RESP__INIT;
@@ -481,6 +498,7 @@ samples_init_peer(struct samples *s)
     s->replica_put_req.id = 32;
     s->replica_put_req.key = BIN(bin_key);
     s->replica_put_req.object = BIN(bin_obj);
+    s->replica_put_req.hint_for = 7;
     sample_add(s, &s->replica_put_req.base, DYN_MSG_REPLICA_PUT_REQ, 32);
 
     s->replica_put_resp = (Dynpb__ReplicaPutResp)DYNPB__REPLICA_PUT_RESP__INIT;
@@ -557,6 +575,7 @@ samples_init(struct samples *s)
     s->get_req.r = 2;
     s->get_req.timeout_ms = 1500;
     s->get_req.forwarded = 1;
+    s->get_req.quorum = DYNPB__QUORUM__QUORUM_STRICT;
     sample_add(s, &s->get_req.base, DYN_MSG_GET_REQ, 10);
 
     samples_init_get_resp(s);
@@ -570,6 +589,7 @@ samples_init(struct samples *s)
     s->put_req.w = 3;
     s->put_req.timeout_ms = 250;
     s->put_req.forwarded = 1;
+    s->put_req.quorum = DYNPB__QUORUM__QUORUM_SLOPPY;
     sample_add(s, &s->put_req.base, DYN_MSG_PUT_REQ, 12);
 
     s->put_resp = (Dynpb__PutResp)DYNPB__PUT_RESP__INIT;
@@ -1722,6 +1742,21 @@ fast_bool(struct rng *g)
     return rng_percent(g, 30) ? 1 : 0;
 }
 
+/* An enum's value: mostly a known one, sometimes any int (protobuf-c
+ * writes a negative one in ten bytes). */
+static int
+fast_enum(struct rng *g)
+{
+    switch (rng_below(g, 4)) {
+    case 0:
+        return (int)rng_below(g, 3);
+    case 1:
+        return -(int)rng_below(g, 3) - 1;
+    default:
+        return (int)(uint32_t)fast_uint(g);
+    }
+}
+
 static void
 fast_msgs_random(struct fast_msgs *f, struct rng *g, uint8_t *pool)
 {
@@ -1745,6 +1780,7 @@ fast_msgs_random(struct fast_msgs *f, struct rng *g, uint8_t *pool)
     f->get_req.r = (uint32_t)fast_uint(g);
     f->get_req.timeout_ms = (uint32_t)fast_uint(g);
     f->get_req.forwarded = fast_bool(g);
+    f->get_req.quorum = fast_enum(g);
 
     dynpb__put_req__init(&f->put_req);
     f->put_req.id = fast_uint(g);
@@ -1755,6 +1791,7 @@ fast_msgs_random(struct fast_msgs *f, struct rng *g, uint8_t *pool)
     f->put_req.w = (uint32_t)fast_uint(g);
     f->put_req.timeout_ms = (uint32_t)fast_uint(g);
     f->put_req.forwarded = fast_bool(g);
+    f->put_req.quorum = fast_enum(g);
 
     dynpb__get_resp__init(&f->get_resp);
     f->get_resp.id = fast_uint(g);
@@ -1772,6 +1809,7 @@ fast_msgs_random(struct fast_msgs *f, struct rng *g, uint8_t *pool)
     f->replica_get_req.id = fast_uint(g);
     f->replica_get_req.key = fast_bytes(g, pool, FAST_POOL);
     f->replica_get_req.direct = fast_bool(g);
+    f->replica_get_req.hint_for = fast_uint(g);
 
     dynpb__replica_get_resp__init(&f->replica_get_resp);
     f->replica_get_resp.id = fast_uint(g);
@@ -1781,6 +1819,7 @@ fast_msgs_random(struct fast_msgs *f, struct rng *g, uint8_t *pool)
     f->replica_put_req.id = fast_uint(g);
     f->replica_put_req.key = fast_bytes(g, pool, FAST_POOL);
     f->replica_put_req.object = fast_bytes(g, pool, FAST_POOL);
+    f->replica_put_req.hint_for = fast_uint(g);
 
     dynpb__replica_put_resp__init(&f->replica_put_resp);
     f->replica_put_resp.id = fast_uint(g);
