@@ -1,12 +1,14 @@
 /*
- * cmd_handoff.c - dynctl handoff: the partition transfers on every member
- * of the ring.  A summary line first (how many have work left, how many
- * wait for a slot, which members could not be asked), then a row for each
+ * cmd_handoff.c - dynctl handoff: the partition transfers and the hints
+ * on every member of the ring.  A summary line first (how many transfers
+ * have work left, how many wait for a slot, how many hints are kept for
+ * how many nodes, which members could not be asked), then a row for each
  * transfer that is moving or stuck, with progress, rate, time left and
- * why; transfers only queued for a slot are counted, not listed, unless
- * --all.  A member that cannot be asked makes the exit code 3 (a script
- * waiting for "no transfers" must not be told so while a node it could
- * not ask may still be sending).
+ * why, and a row for each node's hints for another (count, bytes, the
+ * oldest's age, rate, time left, why stuck); transfers only queued for a
+ * slot are counted, not listed, unless --all.  A member that cannot be
+ * asked makes the exit code 3 (a script waiting for "nothing left" must
+ * not be told so while a node it could not ask may still be sending).
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -73,11 +75,44 @@ handoff_json_one(struct json *j, const Dynpb__Transfer *t)
     json_end_object(j);
 }
 
-/* The transfers the members told, and who could not be asked. */
+static void
+hint_print_one(const char *holder, const Dynpb__HintTarget *h)
+{
+    char oldest[24], rate[24], eta[24];
+    snprintf(oldest, sizeof(oldest), "%" PRIu64 "s", h->oldest_s);
+    snprintf(rate, sizeof(rate), "%" PRIu64 "/s", h->rate);
+    if (h->eta_s > 0)
+        snprintf(eta, sizeof(eta), "%us", h->eta_s);
+    else
+        snprintf(eta, sizeof(eta), "-");
+    printf("%-12s %-12s %9" PRIu64 " %12" PRIu64 " %8s %8s %6s %s\n", holder,
+           h->target, h->count, h->bytes, oldest, rate, eta, h->why);
+}
+
+static void
+hint_json_one(struct json *j, const char *holder, const Dynpb__HintTarget *h)
+{
+    json_begin_object(j);
+    json_key(j, "holder"), json_string(j, holder);
+    json_key(j, "target"), json_string(j, h->target);
+    json_key(j, "count"), json_uint(j, h->count);
+    json_key(j, "bytes"), json_uint(j, h->bytes);
+    json_key(j, "oldest_s"), json_uint(j, h->oldest_s);
+    json_key(j, "delivered"), json_uint(j, h->delivered);
+    json_key(j, "rate_per_s"), json_uint(j, h->rate);
+    json_key(j, "eta_s"), json_uint(j, h->eta_s);
+    json_key(j, "why");
+    *h->why ? json_string(j, h->why) : json_null(j);
+    json_end_object(j);
+}
+
+/* The transfers and hints the members told, and who could not be asked. */
 struct handoff_census {
     size_t total;                   /* transfers on the members asked */
     size_t queued;                  /* of which only waiting for a slot */
     uint64_t keys_left, bytes_left; /* of the others, as counted */
+    uint64_t hints, hint_bytes;     /* hints kept, for any node */
+    uint32_t hint_rows;             /* (holder, target) pairs with hints */
     char missed[512];               /* "n3 (127.0.0.1:7403), ..." */
     uint32_t missed_count;
 };
@@ -91,6 +126,11 @@ census_add(struct handoff_census *c, const Dynpb__HandoffResp *h)
         c->queued += t->queued;
         c->keys_left += t->total_keys - t->done_keys;
         c->bytes_left += t->total_bytes - t->done_bytes;
+    }
+    for (size_t k = 0; k < h->n_hints; k++) {
+        c->hints += h->hints[k]->count;
+        c->hint_bytes += h->hints[k]->bytes;
+        c->hint_rows += h->hints[k]->count > 0;
     }
 }
 
@@ -106,16 +146,25 @@ census_missed(struct handoff_census *c, const struct dyn_ring_member *m)
 static void
 census_print(const struct handoff_census *c, uint32_t members)
 {
-    if (c->total == 0 && c->missed_count == 0) {
-        printf("no partition transfers in progress\n");
+    if (c->total == 0 && c->hints == 0 && c->missed_count == 0) {
+        printf("no partition transfers in progress, no hints kept\n");
         return;
     }
-    printf("%zu partition transfer%s: %zu under way (%" PRIu64 " keys, %" PRIu64
-           " bytes left of what they counted), %zu waiting for a slot; %u of "
-           "%u members asked",
-           c->total, c->total == 1 ? "" : "s", c->total - c->queued,
-           c->keys_left, c->bytes_left, c->queued, members - c->missed_count,
-           members);
+    if (c->total == 0)
+        printf("no partition transfers");
+    else
+        printf("%zu partition transfer%s: %zu under way (%" PRIu64
+               " keys, %" PRIu64
+               " bytes left of what they counted), %zu waiting for a slot",
+               c->total, c->total == 1 ? "" : "s", c->total - c->queued,
+               c->keys_left, c->bytes_left, c->queued);
+    if (c->hints == 0)
+        printf("; no hints");
+    else
+        printf("; %" PRIu64 " hint%s (%" PRIu64 " bytes) in %u queue%s",
+               c->hints, c->hints == 1 ? "" : "s", c->hint_bytes, c->hint_rows,
+               c->hint_rows == 1 ? "" : "s");
+    printf("; %u of %u members asked", members - c->missed_count, members);
     if (c->missed_count > 0)
         printf("; not answering: %s", c->missed);
     printf("\n");
@@ -157,11 +206,30 @@ cmd_handoff_exec(struct cli *cli, struct cli_args *args)
     if (cli->json) {
         json_init(&j, stdout);
         json_begin_object(&j);
-        json_key(&j, "hints_pending"), json_uint(&j, 0);
+        json_key(&j, "hints_pending"), json_uint(&j, census.hints);
+        json_key(&j, "hints");
+        json_begin_array(&j);
+        for (uint32_t i = 0; i < r->member_count; i++) {
+            const Dynpb__HandoffResp *h =
+                (const Dynpb__HandoffResp *)answers[i];
+            for (size_t k = 0; h != NULL && k < h->n_hints; k++)
+                hint_json_one(&j, r->members[i].name, h->hints[k]);
+        }
+        json_end_array(&j);
         json_key(&j, "transfers");
         json_begin_array(&j);
     } else {
         census_print(&census, r->member_count);
+        if (census.hint_rows > 0)
+            printf("%-12s %-12s %9s %12s %8s %8s %6s %s\n", "HOLDER", "FOR",
+                   "HINTS", "BYTES", "OLDEST", "RATE", "ETA", "WHY");
+        for (uint32_t i = 0; i < r->member_count; i++) {
+            const Dynpb__HandoffResp *h =
+                (const Dynpb__HandoffResp *)answers[i];
+            for (size_t k = 0; h != NULL && k < h->n_hints; k++)
+                if (h->hints[k]->count > 0)
+                    hint_print_one(r->members[i].name, h->hints[k]);
+        }
         if (census.total > (all ? 0 : census.queued))
             printf("%9s %-12s %-24s %-8s %15s %14s %6s %s\n", "PARTITION",
                    "FROM", "TO", "STATE", "KEYS", "RATE", "ETA", "NOTE");
@@ -202,7 +270,7 @@ static const struct option handoff_longopts[] = {
 const struct cli_cmd cmd_handoff = {
     .name = "handoff",
     .usage = "[--all]",
-    .summary = "partition transfers in flight on every member, with progress",
+    .summary = "partition transfers and hints on every member, with progress",
     .help = "  --all  list transfers only waiting for a slot too (they are "
             "counted\n"
             "         in the summary line either way)\n",

@@ -12,9 +12,12 @@
 
 #include "err.h"
 #include "text.h"
+#include "wire.h"
 
 #define CLI_COMMON_OPTS "H:t:h"
-#define CLI_OPT_JSON 1 /* code of --json in cli_args.opt */
+#define CLI_OPT_JSON 1   /* code of --json in cli_args.opt */
+#define CLI_OPT_STRICT 2 /* --strict (dyn) */
+#define CLI_OPT_SLOPPY 3 /* --sloppy (dyn) */
 #define CLI_OPTSTR_BYTES 128
 #define CLI_MAX_LONGOPTS 32
 
@@ -23,6 +26,8 @@ static const struct option common_longopts[] = {
     {"timeout", required_argument, NULL, 't'},
     {"json", no_argument, NULL, CLI_OPT_JSON},
     {"help", no_argument, NULL, 'h'},
+    {"strict", no_argument, NULL, CLI_OPT_STRICT},
+    {"sloppy", no_argument, NULL, CLI_OPT_SLOPPY},
 };
 
 #define COMMON_LONGOPT_COUNT                                                   \
@@ -132,9 +137,19 @@ prog_usage(const struct cli_prog *prog, FILE *out)
             "      --json            print one JSON document\n"
             "  -h, --help            help; COMMAND --help for a command\n"
             "      --version         show the version\n"
+            "%s"
             "\nExit codes: 0 ok, 1 not found, 2 usage, 3 unavailable, "
             "4 siblings, 5 refused.\n",
-            CLI_DEFAULT_HOST, CLI_DEFAULT_TIMEOUT_MS);
+            CLI_DEFAULT_HOST, CLI_DEFAULT_TIMEOUT_MS,
+            strcmp(prog->name, "dyn") == 0
+                ? "  (after COMMAND) --strict, --sloppy\n"
+                  "                        use the key's top N replicas "
+                  "only, or let other\n"
+                  "                        nodes stand in for those not "
+                  "answering (hints);\n"
+                  "                        default: the cluster's "
+                  "cluster.quorum\n"
+                : "");
 }
 
 void
@@ -145,7 +160,8 @@ cli_cmd_usage(const struct cli_prog *prog, const struct cli_cmd *cmd,
             cmd->summary);
     if (cmd->help != NULL)
         fprintf(out, "\n%s", cmd->help);
-    fprintf(out, "\nCommon options: -H HOST:PORT, -t MS, --json, -h.\n");
+    fprintf(out, "\nCommon options: -H HOST:PORT, -t MS, --json, -h%s.\n",
+            strcmp(prog->name, "dyn") == 0 ? ", --strict, --sloppy" : "");
 }
 
 /* Handle one common option; returns -1 on a bad value. */
@@ -169,6 +185,16 @@ common_opt(struct cli *cli, int ch, const char *arg)
         return 0;
     case CLI_OPT_JSON:
         cli->json = true;
+        return 0;
+    case CLI_OPT_STRICT:
+    case CLI_OPT_SLOPPY:
+        if (strcmp(cli->prog, "dyn") != 0) {
+            cli_error(cli, "--%s is an option of dyn's requests",
+                      ch == CLI_OPT_STRICT ? "strict" : "sloppy");
+            return -1;
+        }
+        cli->quorum = ch == CLI_OPT_STRICT ? DYNPB__QUORUM__QUORUM_STRICT
+                                           : DYNPB__QUORUM__QUORUM_SLOPPY;
         return 0;
     }
     return 1; /* not common */

@@ -44,6 +44,8 @@ struct cli {
     const char *host;    /* -H, $DYN_HOST or the default */
     int timeout_ms;      /* -t */
     bool json;           /* --json */
+    int quorum;          /* dyn --strict / --sloppy: a Dynpb__Quorum; 0:
+                            the cluster's */
     struct shell *shell; /* the shell running this command, or NULL */
     int cancel_fd;       /* readable once the user cancelled (the shell's
                             Ctrl-C): requests stop waiting; -1: never */

@@ -100,6 +100,7 @@ kv_get(struct cli *cli, struct client *c, const char *key, uint32_t r,
     req.key.data = (uint8_t *)key;
     req.key.len = strlen(key);
     req.r = r;
+    req.quorum = cli->quorum;
     req.timeout_ms = kv_node_timeout(cli);
     ProtobufCMessage *resp;
     int rc = client_call(c, &req.base, &dynpb__get_resp__descriptor, &resp);
@@ -121,6 +122,7 @@ kv_put(struct cli *cli, struct client *c, const struct kv_write *wr,
     req.context = wr->context;
     req.deleted = wr->deleted;
     req.w = wr->w;
+    req.quorum = cli->quorum;
     req.timeout_ms = kv_node_timeout(cli);
     ProtobufCMessage *resp;
     int rc = client_call(c, &req.base, &dynpb__put_resp__descriptor, &resp);

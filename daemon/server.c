@@ -46,6 +46,7 @@ const char *malloc_conf = "lg_tcache_nslots_mul:3,tcache_nslots_small_max:2000,"
 #include "coord.h"
 #include "dispatch.h"
 #include "err.h"
+#include "hints.h"
 #include "inbound.h"
 #include "log.h"
 #include "loop.h"
@@ -123,6 +124,7 @@ server_begin_stop(struct server *srv, const char *why)
      * waiting on replicas are answered before the writer stops. */
     membership_stop(srv);
     transfers_stop(srv);
+    hints_stop(srv);
     peers_stop(srv);
     inbound_stop(srv);
     /* Applies and flushes what is queued; its callbacks queue replies. */
@@ -263,6 +265,8 @@ server_start_cluster(struct server *srv, char *err, size_t err_len)
     if (rc == 0)
         rc = transfers_init(srv);
     if (rc == 0)
+        rc = hints_init(srv);
+    if (rc == 0)
         rc = membership_init(srv);
     if (rc < 0)
         snprintf(err, err_len, "cluster: %s", dyn_strerror(rc));
@@ -327,6 +331,7 @@ server_init(struct server *srv, uv_loop_t *loop, const struct dyn_config *cfg,
     if (rc < 0) {
         membership_stop(srv);
         transfers_stop(srv);
+        hints_stop(srv);
         peers_stop(srv);
         inbound_stop(srv);
         uv_close((uv_handle_t *)&srv->listener, NULL);

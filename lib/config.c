@@ -66,7 +66,8 @@ _Static_assert(DYN_MAX_VALUE_BYTES_LIMIT + DYN_MAX_KEY_BYTES_LIMIT +
                "the default max_frame_bytes always fits its limit");
 _Static_assert(sizeof(enum dyn_store_engine) == sizeof(uint32_t) &&
                    sizeof(enum dyn_store_sync) == sizeof(uint32_t) &&
-                   sizeof(enum dyn_log_level) == sizeof(uint32_t),
+                   sizeof(enum dyn_log_level) == sizeof(uint32_t) &&
+                   sizeof(enum dyn_quorum) == sizeof(uint32_t),
                "enums are stored as uint32_t");
 
 enum field_kind {
@@ -105,6 +106,8 @@ enum field_id {
     F_CLUSTER_W,
     F_CLUSTER_PARTITIONS,
     F_CLUSTER_TRANSFER_SLOTS,
+    F_CLUSTER_QUORUM,
+    F_CLUSTER_HINT_RATE,
     F_STORAGE_ENGINE,
     F_STORAGE_SYNC,
     F_STORAGE_SYNC_INTERVAL_MS,
@@ -147,6 +150,12 @@ static const char *const writes_names[] = {
     [DYN_WRITES_AUTO] = "auto",
     [DYN_WRITES_MAP] = "map",
     [DYN_WRITES_COPY] = "copy",
+    NULL,
+};
+
+static const char *const quorum_names[] = {
+    [DYN_QUORUM_SLOPPY] = "sloppy",
+    [DYN_QUORUM_STRICT] = "strict",
     NULL,
 };
 
@@ -198,8 +207,12 @@ static const struct field fields[F_COUNT] = {
                               .max = 65536,
                               .def = 256,
                               .pow2 = true},
-    [F_CLUSTER_TRANSFER_SLOTS] = NUM("cluster.transfer_slots", FIELD_UINT,
-                                     transfer_slots, 0, 64, 2),
+    [F_CLUSTER_TRANSFER_SLOTS] =
+        NUM("cluster.transfer_slots", FIELD_UINT, transfer_slots, 0, 64, 2),
+    [F_CLUSTER_QUORUM] =
+        ENUM("cluster.quorum", quorum, quorum_names, DYN_QUORUM_SLOPPY),
+    [F_CLUSTER_HINT_RATE] =
+        NUM("cluster.hint_rate", FIELD_UINT, hint_rate, 1, 1000000, 2000),
     [F_STORAGE_ENGINE] =
         ENUM("storage.engine", engine, engine_names, DYN_STORE_LMDB),
     [F_STORAGE_SYNC] = ENUM("storage.sync", sync, sync_names, DYN_SYNC_ALWAYS),
@@ -209,8 +222,7 @@ static const struct field fields[F_COUNT] = {
     [F_STORAGE_MAX_BYTES] =
         NUM("storage.max_bytes", FIELD_SIZE, max_bytes, MIB, 64 * TIB, GIB),
     [F_STORAGE_PAGE_WRITES] =
-        ENUM("storage.page_writes", page_writes, writes_names,
-             DYN_WRITES_AUTO),
+        ENUM("storage.page_writes", page_writes, writes_names, DYN_WRITES_AUTO),
     [F_MAX_KEY_BYTES] = NUM("limits.max_key_bytes", FIELD_SIZE, max_key_bytes,
                             1, DYN_MAX_KEY_BYTES_LIMIT, 1024),
     [F_MAX_VALUE_BYTES] =

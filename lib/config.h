@@ -35,6 +35,12 @@ enum dyn_log_level {
     DYN_LOG_DEBUG,
 };
 
+/* Which replicas a request may use (dynamo.proto, enum Quorum). */
+enum dyn_quorum {
+    DYN_QUORUM_SLOPPY, /* the first N healthy of the extended list */
+    DYN_QUORUM_STRICT, /* the top N only */
+};
+
 struct dyn_config {
     char *path; /* the file this came from; owned */
 
@@ -54,6 +60,8 @@ struct dyn_config {
     uint32_t partitions; /* Q, a power of two, 1..65536; default 256 */
     uint32_t transfer_slots; /* partition transfers sent at once; 0 pauses
                                 them; default 2, at most 64 */
+    enum dyn_quorum quorum;  /* requests' default; default sloppy */
+    uint32_t hint_rate;      /* hints handed off per second; default 2000 */
 
     /* storage: */
     enum dyn_store_engine engine; /* default lmdb */

@@ -19,6 +19,7 @@ dyn_kv_stored_init(struct dyn_kv_stored *s)
     dyn_object_init(&s->obj);
     s->record = NULL;
     s->record_len = 0;
+    s->replaced_len = 0;
 }
 
 void
@@ -114,9 +115,10 @@ dyn_kv_put(struct dyn_store_txn *txn, const struct dyn_kv_put *put,
            struct dyn_kv_stored *result, struct dyn_dot *dot)
 {
     struct dyn_record_values old;
+    struct dyn_bytes replaced;
     dyn_kv_stored_init(result);
     int rc = kv_read(txn, put->partition, put->key, put->key_len, limits,
-                         &result->obj, &old, NULL);
+                     &result->obj, &old, &replaced);
     if (rc == -DYN_ENOTFOUND)
         rc = 0; /* a new key starts as the empty object */
     if (rc < 0)
@@ -135,6 +137,7 @@ dyn_kv_put(struct dyn_store_txn *txn, const struct dyn_kv_put *put,
                          limits);
     if (rc < 0)
         goto fail;
+    result->replaced_len = replaced.len;
     return 0;
 fail:
     dyn_kv_stored_free(result);
@@ -148,9 +151,10 @@ dyn_kv_merge(struct dyn_store_txn *txn, uint32_t partition, const uint8_t *key,
 {
     struct dyn_object local;
     struct dyn_record_values old;
+    struct dyn_bytes replaced;
     dyn_kv_stored_init(result);
-    int rc = kv_read(txn, partition, key, key_len, limits, &local, &old,
-                     NULL);
+    int rc =
+        kv_read(txn, partition, key, key_len, limits, &local, &old, &replaced);
     if (rc == -DYN_ENOTFOUND || rc == -DYN_ECHECKSUM || rc == -DYN_EFORMAT)
         rc = 0; /* nothing usable here: the incoming object stands alone */
     if (rc < 0)
@@ -170,6 +174,8 @@ dyn_kv_merge(struct dyn_store_txn *txn, uint32_t partition, const uint8_t *key,
     }
     dyn_object_prune(&result->obj, node, limits->dvv.max_vv_entries);
     rc = kv_store_object(txn, partition, key, key_len, result, limits);
+    if (rc == 0)
+        result->replaced_len = replaced.len;
 out:
     if (rc < 0)
         dyn_kv_stored_free(result);

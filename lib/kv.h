@@ -51,6 +51,8 @@ struct dyn_kv_stored {
     uint8_t *record;       /* owned; the object's encoding starts
                               DYN_RECORD_HEADER_BYTES in */
     size_t record_len;
+    size_t replaced_len; /* bytes of the encoding this write replaced: 0
+                            when the key held nothing usable */
 };
 
 void dyn_kv_stored_init(struct dyn_kv_stored *s);

@@ -161,6 +161,16 @@ dyn_ring_preflist(const struct dyn_ring *r, uint32_t partition, uint32_t *out,
     return (int)got;
 }
 
+int
+dyn_ring_preflist_extended(const struct dyn_ring *r, uint32_t partition,
+                           uint32_t *out, uint32_t max)
+{
+    int got = dyn_ring_preflist(r, partition, out, max);
+    if (got < 0)
+        return got;
+    return (int)preflist_walk(r, partition, out, (uint32_t)got, max, false);
+}
+
 /* Placement check. */
 
 struct report {

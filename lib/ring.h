@@ -96,6 +96,16 @@ int dyn_ring_preflist(const struct dyn_ring *r, uint32_t partition,
                       uint32_t *out, uint32_t max);
 
 /*
+ * The extended preference list (Dynamo section 4.6): the preference list,
+ * then the other members in the order the walk from `partition` meets
+ * them, up to `max` in all.  Sloppy quorum takes substitutes for
+ * unreachable replicas from its tail.  Returns the count, or
+ * -DYN_EBADARG (partition out of range).
+ */
+int dyn_ring_preflist_extended(const struct dyn_ring *r, uint32_t partition,
+                               uint32_t *out, uint32_t max);
+
+/*
  * Check placement: the preference list of each partition should hold
  * min(N, S, Q) distinct members (by id) and, when any member has a zone,
  * min(N, zones present, Q) distinct zones (a member without a zone counts

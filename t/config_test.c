@@ -516,9 +516,10 @@ unknown_section_is_named(void **state)
 static void
 unknown_key_is_named_with_its_section(void **state)
 {
-    assert_load_error(state, "cluster:\n  n: 3\n  replicas: 2\n",
-                      "3:3: cluster.replicas: unknown key (cluster has name, "
-                      "seeds, n, r, w, partitions, transfer_slots)");
+    assert_load_error(
+        state, "cluster:\n  n: 3\n  replicas: 2\n",
+        "3:3: cluster.replicas: unknown key (cluster has name, "
+        "seeds, n, r, w, partitions, transfer_slots, quorum, hint_rate)");
     assert_load_error(state, "node:\n  [a]: 1\n",
                       "2:3: node: expected a key name, got a sequence");
 }

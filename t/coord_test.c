@@ -129,10 +129,13 @@ start_get(struct fixture *f, const struct dyn_object *local, uint32_t r)
 {
     if (local != NULL)
         harness_store_merge(&f->h, f->key, local);
-    assert_int_equal(coord_get(&f->h.srv, (const uint8_t *)f->key,
-                               strlen(f->key), r, TEST_TIMEOUT_MS, get_cb,
-                               &f->get),
-                     0);
+    struct coord_get_args args = {
+        .key = (const uint8_t *)f->key,
+        .key_len = strlen(f->key),
+        .r = r,
+        .timeout_ms = TEST_TIMEOUT_MS,
+    };
+    assert_int_equal(coord_get(&f->h.srv, &args, get_cb, &f->get), 0);
 }
 
 /* Start a put of "v" and apply its local write: the replicas are asked. */

@@ -75,8 +75,9 @@ teardown(void **state)
 
 static void
 answered_cb(void *arg, int status, const ProtobufCMessage *reply,
-            uint32_t tried, const char *last)
+            const ProtobufCMessage *sent, uint32_t tried, const char *last)
 {
+    (void)sent;
     struct answer *a = arg;
     a->calls++;
     a->status = status;

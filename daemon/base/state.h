@@ -25,6 +25,7 @@
 struct conn;
 struct coord_pool;
 struct transfers;
+struct hints;
 struct inbound_set;
 struct membership;
 struct peer_set;
@@ -57,6 +58,7 @@ struct server {
     struct membership *membership; /* owned; gossip, joins */
     struct transfers *transfers;   /* owned; partition transfers */
     struct inbound_set *inbound;   /* owned; partitions being received */
+    struct hints *hints;           /* owned; hinted handoff */
     struct loop lp;                /* turn flushes, decode arena, clocks */
 
     uv_tcp_t listener;

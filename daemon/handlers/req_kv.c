@@ -16,6 +16,7 @@
 #include "err.h"
 #include "forward.h"
 #include "idclash.h"
+#include "loop.h"
 #include "membership.h"
 #include "preflist.h"
 #include "state.h"
@@ -25,6 +26,8 @@
 struct kv_req {
     struct conn *conn;
     uint64_t id;
+    bool sloppy;       /* the quorum it asked for, resolved */
+    uint64_t deadline; /* loop_now_ms(): its timeout's end */
 };
 
 static struct kv_req *
@@ -67,14 +70,48 @@ kv_req_end(struct kv_req *req)
     free(req);
 }
 
+static void kv_coordinate_get(struct conn *c, struct kv_req *req,
+                              const Dynpb__GetReq *get, uint32_t timeout_ms);
+static void kv_coordinate_put(struct conn *c, struct kv_req *req,
+                              const Dynpb__PutReq *put, struct dyn_vv *ctx,
+                              uint32_t timeout_ms);
+
+/*
+ * Sloppy quorum: no replica took the forwarded request, so this node
+ * coordinates it, standing in for one.  A get may always be made again;
+ * a put only when it surely reached no coordinator (forward.h), or it
+ * could be made twice.
+ */
+static bool
+kv_take_over(struct kv_req *req, int status, const ProtobufCMessage *reply,
+             const ProtobufCMessage *sent)
+{
+    if (!req->sloppy || reply != NULL)
+        return false;
+    uint64_t now = loop_now_ms(&req->conn->srv->lp);
+    if (now >= req->deadline)
+        return false;
+    uint32_t left = (uint32_t)(req->deadline - now);
+    if (sent->descriptor == &dynpb__get_req__descriptor) {
+        kv_coordinate_get(req->conn, req, (const Dynpb__GetReq *)sent, left);
+        return true;
+    }
+    if (!forward_undelivered(status))
+        return false;
+    kv_coordinate_put(req->conn, req, (const Dynpb__PutReq *)sent, NULL, left);
+    return true;
+}
+
 /* The answer of the replica a request was forwarded to: relayed as is,
  * under the client's request id. */
 static void
 kv_forward_done(void *arg, int status, const ProtobufCMessage *reply,
-                uint32_t tried, const char *last)
+                const ProtobufCMessage *sent, uint32_t tried, const char *last)
 {
     struct kv_req *req = arg;
     struct conn *c = req->conn;
+    if (status < 0 && kv_take_over(req, status, reply, sent))
+        return;
     if (status == 0) {
         dyn_wire_msg_set_id((ProtobufCMessage *)reply, req->id);
         conn_send(c, reply);
@@ -116,10 +153,11 @@ kv_forward(struct conn *c, struct kv_req *req, const ProtobufCMessage *msg,
     }
 }
 
-/* Check key size and a quorum value; sends the Error and returns false. */
+/* Check key size, a quorum value and the quorum's kind; sends the Error
+ * and returns false. */
 static bool
 kv_check(struct conn *c, uint64_t id, ProtobufCBinaryData key,
-         const char *quorum_name, uint32_t quorum)
+         const char *quorum_name, uint32_t quorum, int kind)
 {
     const struct dyn_config *cfg = c->srv->cfg;
     if (key.len == 0 || key.len > cfg->max_key_bytes) {
@@ -136,6 +174,43 @@ kv_check(struct conn *c, uint64_t id, ProtobufCBinaryData key,
                         quorum, n);
         return false;
     }
+    if (kind != DYNPB__QUORUM__QUORUM_DEFAULT &&
+        kind != DYNPB__QUORUM__QUORUM_SLOPPY &&
+        kind != DYNPB__QUORUM__QUORUM_STRICT) {
+        conn_send_error(c, id, -DYN_EBADARG,
+                        "quorum %d: 0 (the cluster's), 1 (sloppy) or 2 "
+                        "(strict)",
+                        kind);
+        return false;
+    }
+    return true;
+}
+
+/* Whether a request of quorum `kind` may use substitutes. */
+static bool
+kv_sloppy(const struct server *srv, int kind)
+{
+    if (kind == DYNPB__QUORUM__QUORUM_DEFAULT)
+        return srv->cfg->quorum == DYN_QUORUM_SLOPPY;
+    return kind == DYNPB__QUORUM__QUORUM_SLOPPY;
+}
+
+/*
+ * A request for a key this node does not replicate: forwarded to a
+ * replica, or with a sloppy quorum and no replica healthy, coordinated
+ * here at once (the minority side of a partition stays writeable).
+ * False when it is to be coordinated here.
+ */
+static bool
+kv_pass_on(struct conn *c, struct kv_req *req, const ProtobufCMessage *msg,
+           ProtobufCBinaryData key, bool forwarded, uint32_t timeout_ms)
+{
+    struct server *srv = c->srv;
+    if (preflist_is_replica(srv->preflists, key.data, key.len))
+        return false;
+    if (req->sloppy && !forward_any_healthy(srv, key.data, key.len))
+        return false;
+    kv_forward(c, req, msg, key, forwarded, timeout_ms);
     return true;
 }
 
@@ -224,22 +299,34 @@ void
 req_get(struct conn *c, const ProtobufCMessage *msg)
 {
     const Dynpb__GetReq *get = (const Dynpb__GetReq *)msg;
-    if (!kv_check(c, get->id, get->key, "r", get->r))
+    if (!kv_check(c, get->id, get->key, "r", get->r, get->quorum))
         return;
     struct kv_req *req = kv_req_new(c, get->id);
     if (req == NULL) {
         conn_send_error(c, get->id, -ENOMEM, "get: out of memory");
         return;
     }
-    uint32_t r = get->r ? get->r : c->srv->cfg->r;
     uint32_t timeout_ms =
         get->timeout_ms ? get->timeout_ms : c->srv->cfg->request_timeout_ms;
-    if (!preflist_is_replica(c->srv->preflists, get->key.data, get->key.len)) {
-        kv_forward(c, req, msg, get->key, get->forwarded, timeout_ms);
-        return;
-    }
-    int rc = coord_get(c->srv, get->key.data, get->key.len, r, timeout_ms,
-                       kv_get_done, req);
+    req->sloppy = kv_sloppy(c->srv, get->quorum);
+    req->deadline = loop_now_ms(&c->srv->lp) + timeout_ms;
+    if (!kv_pass_on(c, req, msg, get->key, get->forwarded, timeout_ms))
+        kv_coordinate_get(c, req, get, timeout_ms);
+}
+
+/* Coordinate a get here; every failure is answered and ends `req`. */
+static void
+kv_coordinate_get(struct conn *c, struct kv_req *req, const Dynpb__GetReq *get,
+                  uint32_t timeout_ms)
+{
+    struct coord_get_args args = {
+        .key = get->key.data,
+        .key_len = get->key.len,
+        .r = get->r ? get->r : c->srv->cfg->r,
+        .timeout_ms = timeout_ms,
+        .sloppy = req->sloppy,
+    };
+    int rc = coord_get(c->srv, &args, kv_get_done, req);
     if (rc < 0) {
         kv_send_failure(c, req, rc, NULL, "read");
         kv_req_end(req);
@@ -307,7 +394,7 @@ req_put(struct conn *c, const ProtobufCMessage *msg)
     const Dynpb__PutReq *put = (const Dynpb__PutReq *)msg;
     struct dyn_vv ctx;
     dyn_vv_init(&ctx);
-    if (!kv_check(c, put->id, put->key, "w", put->w) ||
+    if (!kv_check(c, put->id, put->key, "w", put->w, put->quorum) ||
         !kv_check_put(c, put, &ctx))
         goto out;
     struct kv_req *req = kv_req_new(c, put->id);
@@ -315,21 +402,48 @@ req_put(struct conn *c, const ProtobufCMessage *msg)
         conn_send_error(c, put->id, -ENOMEM, "put: out of memory");
         goto out;
     }
+    uint32_t timeout_ms =
+        put->timeout_ms ? put->timeout_ms : c->srv->cfg->request_timeout_ms;
+    req->sloppy = kv_sloppy(c->srv, put->quorum);
+    req->deadline = loop_now_ms(&c->srv->lp) + timeout_ms;
+    if (!kv_pass_on(c, req, msg, put->key, put->forwarded, timeout_ms))
+        kv_coordinate_put(c, req, put, &ctx, timeout_ms);
+out:
+    dyn_vv_free(&ctx);
+}
+
+/*
+ * Coordinate a put here; every failure is answered and ends `req`.  `ctx`
+ * is the request's context, decoded (coord_put may take it), or NULL to
+ * decode it here (a request taken over from a forward: checked before).
+ */
+static void
+kv_coordinate_put(struct conn *c, struct kv_req *req, const Dynpb__PutReq *put,
+                  struct dyn_vv *ctx, uint32_t timeout_ms)
+{
+    struct dyn_vv own;
+    dyn_vv_init(&own);
+    if (ctx == NULL) {
+        ctx = &own;
+        if (put->context.len > 0 &&
+            dyn_vv_decode(ctx, put->context.data, put->context.len) < 0) {
+            conn_send_error(c, req->id, -DYN_EBADCONTEXT,
+                            "context is not valid");
+            kv_req_end(req);
+            return;
+        }
+    }
     struct coord_put_args args = {
         .key = put->key.data,
         .key_len = put->key.len,
         .value = put->value.data,
         .value_len = (uint32_t)put->value.len,
-        .ctx = &ctx,
+        .ctx = ctx,
         .deleted = put->deleted,
         .w = put->w ? put->w : c->srv->cfg->w,
-        .timeout_ms =
-            put->timeout_ms ? put->timeout_ms : c->srv->cfg->request_timeout_ms,
+        .timeout_ms = timeout_ms,
+        .sloppy = req->sloppy,
     };
-    if (!preflist_is_replica(c->srv->preflists, put->key.data, put->key.len)) {
-        kv_forward(c, req, msg, put->key, put->forwarded, args.timeout_ms);
-        goto out;
-    }
     bool newer = false;
     const struct idclash_identity *rival = membership_id_rival(c->srv, &newer);
     if (rival != NULL && newer) {
@@ -347,5 +461,5 @@ req_put(struct conn *c, const ProtobufCMessage *msg)
         kv_req_end(req);
     }
 out:
-    dyn_vv_free(&ctx);
+    dyn_vv_free(&own);
 }

@@ -16,6 +16,7 @@
 #include "coord.h"
 #include "dispatch.h"
 #include "err.h"
+#include "hints.h"
 #include "inbound.h"
 #include "kv.h"
 #include "log.h"
@@ -93,23 +94,37 @@ req_replica_get(struct conn *c, const ProtobufCMessage *msg)
     rg->conn = c;
     rg->id = g->id;
     conn_request_begin(c);
-    if (g->direct) {
+    bool hint = g->hint_for != 0 && g->hint_for != srv->node_id;
+    if (g->direct || hint) {
         /* Asked by a replica that is receiving this partition: our own
-         * copy only, never passed on again. */
+         * copy only, never passed on again.  Asked as a substitute: the
+         * hint kept for that node. */
+        uint8_t *hkey = hint ? malloc(g->key.len + HINT_KEY_EXTRA) : NULL;
         struct dyn_store_txn *txn;
         struct dyn_object obj;
         struct dyn_bytes encoding = {NULL, 0};
         dyn_object_init(&obj);
-        int rc = dyn_store_begin(srv->store, false, &txn);
+        int rc = hint && hkey == NULL
+                     ? -ENOMEM
+                     : dyn_store_begin(srv->store, false, &txn);
         bool in_txn = rc == 0;
+        uint32_t partition = partition_of(srv, g->key);
+        const uint8_t *key = g->key.data;
+        size_t key_len = g->key.len;
+        if (hint) {
+            key_len = hint_key_make(hkey, g->hint_for, partition, key, key_len);
+            key = hkey;
+            partition = HINT_PARTITION;
+        }
         if (in_txn)
-            rc = dyn_kv_get_encoded(txn, partition_of(srv, g->key), g->key.data,
-                                    g->key.len, &srv->limits, &obj, &encoding);
+            rc = dyn_kv_get_encoded(txn, partition, key, key_len, &srv->limits,
+                                    &obj, &encoding);
         /* Answered before the read ends: both borrow from it. */
         replica_get_done(rg, rc == -DYN_ENOTFOUND ? 0 : rc, &obj, encoding);
         dyn_object_free(&obj);
         if (in_txn)
             dyn_store_abort(txn);
+        free(hkey);
         return;
     }
     coord_read_local(srv, g->key.data, g->key.len,
@@ -155,15 +170,20 @@ merge_done(struct writer_op *op)
     struct merge_req *m = op->arg;
     if (op->status < 0 && m->status == 0)
         m->status = op->status;
+    hints_note_write(m->conn->srv, op); /* when it kept a hint */
     writer_op_free(op);
     if (--m->waiting == 0)
         merge_req_finish(m);
 }
 
-/* Check one replica object and make its merge op.  NULL with *rc. */
+/*
+ * Check one replica object and make its merge op: into the data, or with
+ * `hint_for` (not 0, not this node) into the hint kept for that node.
+ * NULL with *rc.
+ */
 static struct writer_op *
 merge_op_new(struct server *srv, ProtobufCBinaryData key,
-             ProtobufCBinaryData object, int *rc)
+             ProtobufCBinaryData object, uint64_t hint_for, int *rc)
 {
     if (key.len == 0 || key.len > srv->cfg->max_key_bytes) {
         *rc = -DYN_EKEYSIZE;
@@ -173,9 +193,22 @@ merge_op_new(struct server *srv, ProtobufCBinaryData key,
         *rc = -DYN_EOBJECTSIZE;
         return NULL;
     }
-    return writer_op_new_encoded(WRITER_MERGE, partition_of(srv, key), key.data,
-                                 key.len, object.data, (uint32_t)object.len,
-                                 srv->cfg->max_value_bytes, rc);
+    uint32_t partition = partition_of(srv, key);
+    if (hint_for == 0 || hint_for == srv->node_id)
+        return writer_op_new_encoded(WRITER_MERGE, partition, key.data, key.len,
+                                     object.data, (uint32_t)object.len,
+                                     srv->cfg->max_value_bytes, rc);
+    uint8_t *hkey = malloc(key.len + HINT_KEY_EXTRA);
+    if (hkey == NULL) {
+        *rc = -ENOMEM;
+        return NULL;
+    }
+    size_t len = hint_key_make(hkey, hint_for, partition, key.data, key.len);
+    struct writer_op *op = writer_op_new_encoded(
+        WRITER_MERGE, HINT_PARTITION, hkey, len, object.data,
+        (uint32_t)object.len, srv->cfg->max_value_bytes, rc);
+    free(hkey);
+    return op;
 }
 
 /* Queue a merge op of `m`.  0 or a code; the op is freed here on failure. */
@@ -224,7 +257,8 @@ req_replica_put(struct conn *c, const ProtobufCMessage *msg)
 {
     const Dynpb__ReplicaPutReq *p = (const Dynpb__ReplicaPutReq *)msg;
     int rc;
-    struct writer_op *op = merge_op_new(c->srv, p->key, p->object, &rc);
+    struct writer_op *op =
+        merge_op_new(c->srv, p->key, p->object, p->hint_for, &rc);
     if (op == NULL) {
         conn_send_error(c, p->id, rc, "replica put refused: %s",
                         dyn_strerror(rc));
@@ -259,7 +293,7 @@ req_transfer(struct conn *c, const ProtobufCMessage *msg)
         if (e->key.len > 0 && partition_of(srv, e->key) != t->partition)
             rc = -DYN_EBADARG; /* not this partition's key */
         else
-            ops[made] = merge_op_new(srv, e->key, e->object, &rc);
+            ops[made] = merge_op_new(srv, e->key, e->object, 0, &rc);
     }
     if (rc < 0) {
         log_warn("%s: transfer batch of partition %u refused: %s", c->peer,

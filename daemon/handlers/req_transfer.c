@@ -1,21 +1,73 @@
 /*
- * req_transfer.c - what dynctl asks about partition transfers (transfer.h):
- * HandoffReq (transfers in progress) and PartitionStatsReq (keys and
+ * req_transfer.c - what dynctl asks about partition transfers (transfer.h)
+ * and hints (hints.h): HandoffReq (transfers in progress, hints kept per
+ * target) and PartitionStatsReq (keys and
  * bytes per partition, for join --dry-run).  Batches arriving from
  * another node's transfer (TransferReq) are merged in req_replica.c.
  *
  * Loop thread.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "conn.h"
 #include "dispatch.h"
 #include "err.h"
+#include "hints.h"
+#include "loop.h"
 #include "state.h"
 #include "store.h"
 #include "transfer.h"
 #include "wire.h"
+
+/* The hints kept here, per target, added to `resp`, which is sent. */
+static void
+handoff_send_with_hints(struct conn *c, Dynpb__HandoffResp *resp)
+{
+    struct server *srv = c->srv;
+    uint32_t n = hints_target_count(srv);
+    struct hint_info *info = calloc(n ? n : 1, sizeof(*info));
+    Dynpb__HintTarget *hs = calloc(n ? n : 1, sizeof(*hs));
+    Dynpb__HintTarget **ptrs = calloc(n ? n : 1, sizeof(*ptrs));
+    char(*ids)[17] = calloc(n ? n : 1, sizeof(*ids));
+    if (info == NULL || hs == NULL || ptrs == NULL || ids == NULL) {
+        conn_send_error(c, resp->id, -ENOMEM, "handoff: out of memory");
+        goto out;
+    }
+    n = hints_report(srv, info, n);
+    uint64_t now = loop_wall_ms();
+    for (uint32_t i = 0; i < n; i++) {
+        const struct hint_info *h = &info[i];
+        Dynpb__HintTarget *out = &hs[i];
+        dynpb__hint_target__init(out);
+        const struct dyn_ring_member *m =
+            dyn_ring_member_by_id(srv->ring, h->target);
+        snprintf(ids[i], sizeof(ids[i]), "%016llx",
+                 (unsigned long long)h->target);
+        out->target = m != NULL ? (char *)m->name : ids[i];
+        out->target_id = h->target;
+        out->address = m != NULL ? (char *)m->address : "";
+        out->count = h->count;
+        out->bytes = h->bytes;
+        out->oldest_s = h->oldest_ms != 0 && now > h->oldest_ms
+                            ? (now - h->oldest_ms) / 1000
+                            : 0;
+        out->delivered = h->delivered;
+        out->rate = h->rate;
+        out->eta_s = h->rate > 0 ? (uint32_t)(h->count / h->rate + 1) : 0;
+        out->why = (char *)h->why;
+        ptrs[i] = out;
+    }
+    resp->n_hints = n;
+    resp->hints = ptrs;
+    conn_send(c, &resp->base);
+out:
+    free(info);
+    free(hs);
+    free(ptrs);
+    free(ids);
+}
 
 void
 req_handoff(struct conn *c, const ProtobufCMessage *msg)
@@ -58,7 +110,7 @@ req_handoff(struct conn *c, const ProtobufCMessage *msg)
     }
     resp.n_transfers = n;
     resp.transfers = ptrs;
-    conn_send(c, &resp.base);
+    handoff_send_with_hints(c, &resp);
 out:
     free(info);
     free(ts);

@@ -164,9 +164,10 @@ apply_delete_if(struct writer *w, struct dyn_store_txn *txn,
 {
     const struct dyn_kv_put *k = &op->put;
     struct dyn_object held;
+    struct dyn_bytes encoding;
     op->deleted = false;
-    int rc = dyn_kv_get_borrowed(txn, k->partition, k->key, k->key_len,
-                                 &w->opts.limits, &held);
+    int rc = dyn_kv_get_encoded(txn, k->partition, k->key, k->key_len,
+                                &w->opts.limits, &held, &encoding);
     if (rc == -DYN_ENOTFOUND)
         return 0;
     if (rc < 0)
@@ -177,6 +178,8 @@ apply_delete_if(struct writer *w, struct dyn_store_txn *txn,
         return 0;
     rc = dyn_store_del(txn, k->partition, k->key, k->key_len);
     op->deleted = rc == 0;
+    if (op->deleted)
+        op->result.replaced_len = encoding.len;
     return rc;
 }
 

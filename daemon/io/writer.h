@@ -59,7 +59,8 @@ struct writer_op {
     struct dyn_kv_stored result; /* the object as stored, and its record
                                     (status 0; PUT and MERGE) */
     struct dyn_dot dot;          /* the write's dot (status 0; PUT only) */
-    bool deleted;                /* DELETE_IF: the key was dropped */
+    bool deleted;                /* DELETE_IF: the key was dropped (its
+                                    encoding's bytes: result.replaced_len) */
 
     writer_done_cb done_cb;
     void *arg;       /* the caller's */

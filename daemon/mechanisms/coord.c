@@ -17,10 +17,12 @@
 
 #include "alloc.h"
 #include "err.h"
+#include "hints.h"
 #include "inbound.h"
 #include "kv.h"
 #include "log.h"
 #include "loop.h"
+#include "membership.h"
 #include "peer.h"
 #include "preflist.h"
 #include "state.h"
@@ -29,6 +31,15 @@
 #include "writer.h"
 
 #define COORD_KEY_TEXT_BYTES 80 /* key as shown in log lines */
+
+/*
+ * Sloppy quorum: how long a replica call may take before its slot goes to
+ * a substitute (when the ring has one to offer), so that a replica that
+ * stopped without closing its connection (SIGSTOP, a partition) costs a
+ * request this long rather than its whole deadline.  The detector marks
+ * such a peer suspect within seconds, and later requests skip it at once.
+ */
+#define COORD_PATIENCE_MS 1000
 
 /*
  * Every request takes a coordinator request and gives it back within a
@@ -78,6 +89,7 @@ struct coord_req;
 struct coord_slot {
     struct coord_req *req;
     struct preflist_target target;
+    uint64_t hint_for; /* not 0: target stands in for this node's id */
     enum slot_state state;
     struct dyn_object obj; /* get: the replica's copy (SLOT_OK) */
     bool same_as_first;    /* get: the copy's encoding is the request's
@@ -91,6 +103,8 @@ struct coord_req {
     size_t key_len;
     uint32_t partition;
     uint32_t timeout_ms;
+    uint64_t deadline; /* loop_now_ms() */
+    bool sloppy;       /* substitutes may stand in for replicas */
     struct coord_quorum q;
     uint32_t outstanding; /* slots still SLOT_WAITING */
     bool answered;        /* the client has its answer */
@@ -201,26 +215,102 @@ req_release(struct server *srv, struct coord_req *req)
     POOL_POISON(b, POOL_BLOCK_BYTES);
 }
 
-static struct coord_req *
+bool
+coord_target_healthy(struct server *srv, const struct preflist_target *t)
+{
+    return t->local ||
+           (peer_healthy(srv, t->address) && !membership_suspects(srv, t->id));
+}
+
+/* True when some slot's target is the node `id`. */
+static bool
+in_use(const struct coord_req *req, uint64_t id)
+{
+    for (uint32_t i = 0; i < req->q.replicas; i++)
+        if (req->slots[i].target.id == id)
+            return true;
+    return false;
+}
+
+/*
+ * Sloppy quorum: point `slot` at the first healthy node past the top N of
+ * the extended preference list that no slot uses yet, standing in for the
+ * replica the slot was for.  False (the slot unchanged) when there is
+ * none.
+ */
+static bool
+substitute(struct coord_req *req, struct coord_slot *slot)
+{
+    struct preflist_target ext[DYN_RING_MAX_N];
+    uint32_t n = preflist_extended(req->srv->preflists, req->partition, ext,
+                                   DYN_RING_MAX_N);
+    for (uint32_t i = req->q.replicas; i < n; i++) {
+        if (in_use(req, ext[i].id) || !coord_target_healthy(req->srv, &ext[i]))
+            continue;
+        if (slot->hint_for == 0)
+            slot->hint_for = slot->target.id;
+        slot->target = ext[i];
+        return true;
+    }
+    return false;
+}
+
+/*
+ * This node coordinates a key it does not replicate (none of the top N
+ * took the request): it stands in for the first replica that is not
+ * healthy (or the first, when all look it), so that the write it makes
+ * is a hint for that replica like any substitute's.
+ */
+static void
+take_a_slot(struct coord_req *req)
+{
+    struct coord_slot *pick = &req->slots[0];
+    for (uint32_t i = 0; i < req->q.replicas; i++)
+        if (!coord_target_healthy(req->srv, &req->slots[i].target)) {
+            pick = &req->slots[i];
+            break;
+        }
+    pick->hint_for = pick->target.id;
+    pick->target.id = req->srv->node_id;
+    snprintf(pick->target.name, sizeof(pick->target.name), "%s",
+             req->srv->cfg->node_name);
+    snprintf(pick->target.address, sizeof(pick->target.address), "%s",
+             req->srv->cfg->listen);
+    pick->target.local = true;
+}
+
+/*
+ * A request for `key`: its slots are the key's preference list, with
+ * substitutes (sloppy) for the replicas that are not healthy now.
+ * Returns 0 with *out, -ENOMEM, or -DYN_EINTERNAL when this node is not a
+ * replica and the request is strict (callers forward first).
+ */
+static int
 coord_req_new(struct server *srv, const uint8_t *key, size_t key_len,
-              uint32_t wanted, uint32_t timeout_ms, bool *self_in)
+              uint32_t wanted, uint32_t timeout_ms, bool sloppy,
+              struct coord_req **out)
 {
     struct preflist_target t[DYN_RING_MAX_N];
+    bool self_in;
     uint32_t partition =
         dyn_ring_partition_of(key, key_len, srv->ring->partitions);
-    uint32_t count = preflist_targets(srv->preflists, partition, t, self_in);
+    uint32_t count = preflist_targets(srv->preflists, partition, t, &self_in);
+    if (!self_in && !sloppy)
+        return -DYN_EINTERNAL;
     /* One block: the request, its slots, then the key's bytes.  Every
      * member is set below (the initialisers zero the rest, which is the
      * empty object, vector and stored record). */
     struct coord_req *req = req_alloc(srv, count, key_len);
     if (req == NULL)
-        return NULL;
+        return -ENOMEM;
     *req = (struct coord_req){
         .srv = srv,
         .key = (uint8_t *)&req->slots[count],
         .key_len = key_len,
         .partition = partition,
         .timeout_ms = timeout_ms,
+        .deadline = loop_now_ms(&srv->lp) + timeout_ms,
+        .sloppy = sloppy,
         .q = {.replicas = count, .wanted = wanted < count ? wanted : count},
         .outstanding = count,
     };
@@ -228,7 +318,61 @@ coord_req_new(struct server *srv, const uint8_t *key, size_t key_len,
     for (uint32_t i = 0; i < count; i++)
         req->slots[i] = (struct coord_slot){
             .req = req, .target = t[i], .state = SLOT_WAITING};
-    return req;
+    if (!self_in)
+        take_a_slot(req);
+    for (uint32_t i = 0; sloppy && i < count; i++)
+        if (!coord_target_healthy(srv, &req->slots[i].target))
+            substitute(req, &req->slots[i]);
+    *out = req;
+    return 0;
+}
+
+/*
+ * The timeout of a call to a replica: the time left, or with a sloppy
+ * quorum and substitutes to be had, COORD_PATIENCE_MS of it (a slot whose
+ * call times out then moves to a substitute).  0: no time is left.
+ */
+static uint32_t
+call_timeout(const struct coord_req *req)
+{
+    uint64_t now = loop_now_ms(&req->srv->lp);
+    if (now >= req->deadline)
+        return 0;
+    uint64_t left = req->deadline - now;
+    if (req->sloppy && req->srv->ring->member_count > req->q.replicas &&
+        left > COORD_PATIENCE_MS)
+        left = COORD_PATIENCE_MS;
+    return (uint32_t)left;
+}
+
+/*
+ * A slot's call failed: with a sloppy quorum, move it to a substitute
+ * when the failure leaves the write or read undone (not an answer of the
+ * replica's own) and time is left.  True when it moved: the caller sends
+ * again.
+ */
+static bool
+slot_retarget(struct coord_slot *slot, const ProtobufCMessage *reply)
+{
+    struct coord_req *req = slot->req;
+    return req->sloppy && reply == NULL && call_timeout(req) > 0 &&
+           substitute(req, slot);
+}
+
+/* The store key of `slot`'s copy here: the key, or the hint key of the
+ * replica it stands in for (room: key_len + HINT_KEY_EXTRA). */
+static size_t
+local_key(const struct coord_req *req, const struct coord_slot *slot,
+          uint8_t *out, uint32_t *partition)
+{
+    if (slot->hint_for == 0) {
+        memcpy(out, req->key, req->key_len);
+        *partition = req->partition;
+        return req->key_len;
+    }
+    *partition = HINT_PARTITION;
+    return hint_key_make(out, slot->hint_for, req->partition, req->key,
+                         req->key_len);
 }
 
 static void
@@ -263,19 +407,23 @@ repair_sent_cb(void *arg, int status, const ProtobufCMessage *reply)
         log_debug("read repair of a replica: %s", dyn_strerror(status));
 }
 
-/* Send an encoded object to one replica to merge. */
+/* Send an encoded object to one replica to merge, with this timeout
+ * (0: none is left). */
 static int
 send_replica_put(struct coord_req *req, struct coord_slot *slot,
-                 const uint8_t *object, size_t object_len, peer_reply_cb cb,
-                 void *arg)
+                 const uint8_t *object, size_t object_len, uint32_t timeout_ms,
+                 peer_reply_cb cb, void *arg)
 {
     Dynpb__ReplicaPutReq msg = DYNPB__REPLICA_PUT_REQ__INIT;
     msg.key.data = req->key;
     msg.key.len = req->key_len;
     msg.object.data = (uint8_t *)object;
     msg.object.len = object_len;
-    return peer_call(req->srv, slot->target.address, &msg.base, req->timeout_ms,
-                     cb, arg);
+    msg.hint_for = slot->hint_for;
+    if (timeout_ms == 0)
+        return -DYN_ETIMEDOUT;
+    return peer_call(req->srv, slot->target.address, &msg.base, timeout_ms, cb,
+                     arg);
 }
 
 static void
@@ -328,7 +476,9 @@ get_read_repair(struct coord_req *req)
         bool stale = s->state == SLOT_DAMAGED ||
                      (s->state == SLOT_OK && req->copies_differ &&
                       !dyn_object_equal(copy, &req->merged));
-        if (!stale)
+        /* A substitute's copy is a hint: its replica gets the merge when
+         * it is back, and a read makes no hints. */
+        if (!stale || s->hint_for != 0)
             continue;
         req->srv->stats.repairs++;
         if (log_enabled(DYN_LOG_DEBUG)) {
@@ -346,8 +496,9 @@ get_read_repair(struct coord_req *req)
             dyn_object_encode_alloc(&req->merged, &req->encoded,
                                     &req->encoded_len) < 0)
             return;
-        send_replica_put(req, s, req->encoded, req->encoded_len, repair_sent_cb,
-                         NULL);
+        /* After the request's deadline, as a request of its own. */
+        send_replica_put(req, s, req->encoded, req->encoded_len,
+                         req->timeout_ms, repair_sent_cb, NULL);
     }
 }
 
@@ -469,12 +620,18 @@ take_reply(struct coord_req *req, struct coord_slot *slot, const uint8_t *data,
     return rc == 0 ? get_merge(req, &slot->obj) : rc;
 }
 
+static void get_send(struct coord_req *req, struct coord_slot *slot);
+
 static void
 get_reply_cb(void *arg, int status, const ProtobufCMessage *reply)
 {
     struct coord_slot *slot = arg;
     struct coord_req *req = slot->req;
     enum slot_state state = SLOT_FAILED;
+    if (status < 0 && status != -DYN_ECHECKSUM && slot_retarget(slot, reply)) {
+        get_send(req, slot);
+        return;
+    }
     if (status == 0) {
         const Dynpb__ReplicaGetResp *r = (const Dynpb__ReplicaGetResp *)reply;
         int rc = take_reply(req, slot, r->object.data, r->object.len);
@@ -648,40 +805,78 @@ get_local_done(void *arg, int status, struct dyn_object *obj,
     get_progress(req);
 }
 
-int
-coord_get(struct server *srv, const uint8_t *key, size_t key_len, uint32_t r,
-          uint32_t timeout_ms, coord_get_cb cb, void *arg)
+/* The local copy of a slot standing in for another node: the hint kept
+ * for it (a substitute consults no previous replica). */
+static void
+read_hint_local(struct coord_req *req, struct coord_slot *slot)
 {
-    bool self_in;
-    struct coord_req *req =
-        coord_req_new(srv, key, key_len, r, timeout_ms, &self_in);
-    if (req == NULL)
-        return -ENOMEM;
-    if (!self_in) {
-        coord_req_free(req);
-        return -DYN_EINTERNAL; /* callers forward first */
+    uint8_t *hkey = malloc(req->key_len + HINT_KEY_EXTRA);
+    struct dyn_object obj;
+    struct dyn_bytes encoding = {NULL, 0};
+    dyn_object_init(&obj);
+    struct dyn_store_txn *txn = NULL;
+    int rc =
+        hkey != NULL ? dyn_store_begin(req->srv->store, false, &txn) : -ENOMEM;
+    if (rc == 0) {
+        uint32_t partition;
+        size_t len = local_key(req, slot, hkey, &partition);
+        rc = dyn_kv_get_encoded(txn, partition, hkey, len, &req->srv->limits,
+                                &obj, &encoding);
     }
+    get_local_done(slot, rc == -DYN_ENOTFOUND ? 0 : rc, &obj, encoding);
+    dyn_object_free(&obj);
+    if (txn != NULL)
+        dyn_store_abort(txn);
+    free(hkey);
+}
+
+/* Ask a remote slot's target for its copy (its hint when a substitute). */
+static void
+get_send(struct coord_req *req, struct coord_slot *slot)
+{
+    do {
+        Dynpb__ReplicaGetReq msg = DYNPB__REPLICA_GET_REQ__INIT;
+        msg.key.data = req->key;
+        msg.key.len = req->key_len;
+        msg.hint_for = slot->hint_for;
+        uint32_t timeout_ms = call_timeout(req);
+        if (timeout_ms > 0 &&
+            peer_call(req->srv, slot->target.address, &msg.base, timeout_ms,
+                      get_reply_cb, slot) == 0)
+            return;
+    } while (slot_retarget(slot, NULL));
+    slot_fill(slot, SLOT_FAILED);
+    get_progress(req);
+}
+
+int
+coord_get(struct server *srv, const struct coord_get_args *args,
+          coord_get_cb cb, void *arg)
+{
+    struct coord_req *req;
+    int rc = coord_req_new(srv, args->key, args->key_len, args->r,
+                           args->timeout_ms, args->sloppy, &req);
+    if (rc < 0)
+        return rc;
     req->get_cb = cb;
     req->arg = arg;
     /* Held (one extra outstanding) until every replica was asked, so no
      * answer, however early, ends the request before that. */
     req->outstanding++;
     /* Ask the peers first, so their answers overlap the local read. */
+    for (uint32_t i = 0; i < req->q.replicas; i++)
+        if (!req->slots[i].target.local)
+            get_send(req, &req->slots[i]);
     for (uint32_t i = 0; i < req->q.replicas; i++) {
         struct coord_slot *s = &req->slots[i];
-        if (s->target.local)
+        if (!s->target.local)
             continue;
-        Dynpb__ReplicaGetReq msg = DYNPB__REPLICA_GET_REQ__INIT;
-        msg.key.data = req->key;
-        msg.key.len = req->key_len;
-        if (peer_call(srv, s->target.address, &msg.base, timeout_ms,
-                      get_reply_cb, s) < 0)
-            slot_fill(s, SLOT_FAILED);
+        if (s->hint_for != 0)
+            read_hint_local(req, s);
+        else
+            coord_read_local(srv, req->key, req->key_len, args->timeout_ms,
+                             get_local_done, s);
     }
-    for (uint32_t i = 0; i < req->q.replicas; i++)
-        if (req->slots[i].target.local)
-            coord_read_local(srv, req->key, req->key_len, timeout_ms,
-                             get_local_done, &req->slots[i]);
     req->outstanding--;
     get_progress(req);
     return 0;
@@ -708,16 +903,36 @@ put_progress(struct coord_req *req)
     coord_req_free(req);
 }
 
+static void put_send(struct coord_req *req, struct coord_slot *slot);
+
 static void
 put_ack_cb(void *arg, int status, const ProtobufCMessage *reply)
 {
     struct coord_slot *slot = arg;
-    (void)reply;
     if (status < 0)
         log_debug("replica %s did not take a write: %s", slot->target.name,
                   dyn_strerror(status));
+    if (status < 0 && slot_retarget(slot, reply)) {
+        put_send(slot->req, slot);
+        return;
+    }
     slot_fill(slot, status == 0 ? SLOT_OK : SLOT_FAILED);
     put_progress(slot->req);
+}
+
+/* Send the write to a remote slot's target, or to substitutes of it. */
+static void
+put_send(struct coord_req *req, struct coord_slot *slot)
+{
+    size_t object_len;
+    const uint8_t *object = dyn_kv_stored_encoding(&req->stored, &object_len);
+    do {
+        if (send_replica_put(req, slot, object, object_len, call_timeout(req),
+                             put_ack_cb, slot) == 0)
+            return;
+    } while (slot_retarget(slot, NULL));
+    slot_fill(slot, SLOT_FAILED);
+    put_progress(req);
 }
 
 static void
@@ -734,6 +949,7 @@ put_local_done(struct writer_op *op)
                  op->result.obj.sibling_count, cfg->max_siblings);
     }
     if (status == 0) {
+        hints_note_write(req->srv, op); /* when it wrote a hint */
         req->stored = op->result; /* moved: its record is the encoding */
         dyn_kv_stored_init(&op->result);
         req->dot = op->dot;
@@ -748,16 +964,16 @@ put_local_done(struct writer_op *op)
         coord_req_free(req);
         return;
     }
-    size_t object_len;
-    const uint8_t *object = dyn_kv_stored_encoding(&req->stored, &object_len);
+    /* Held until every replica was sent the write. */
+    req->outstanding++;
     for (uint32_t i = 0; i < req->q.replicas; i++) {
         struct coord_slot *s = &req->slots[i];
         if (s->target.local)
             slot_fill(s, SLOT_OK);
-        else if (send_replica_put(req, s, object, object_len, put_ack_cb, s) <
-                 0)
-            slot_fill(s, SLOT_FAILED);
+        else
+            put_send(req, s);
     }
+    req->outstanding--;
     put_progress(req);
 }
 
@@ -765,27 +981,35 @@ int
 coord_put(struct server *srv, const struct coord_put_args *args,
           coord_put_cb cb, void *arg)
 {
-    bool self_in;
-    struct coord_req *req = coord_req_new(srv, args->key, args->key_len,
-                                          args->w, args->timeout_ms, &self_in);
-    if (req == NULL)
-        return -ENOMEM;
-    if (!self_in) {
-        coord_req_free(req);
-        return -DYN_EINTERNAL; /* callers forward first */
+    struct coord_req *req;
+    int rc = coord_req_new(srv, args->key, args->key_len, args->w,
+                           args->timeout_ms, args->sloppy, &req);
+    if (rc < 0)
+        return rc;
+    /* The write is made here first (its dot is this node's), in this
+     * node's slot: its data, or the hint it keeps as a substitute. */
+    const struct coord_slot *mine = NULL;
+    for (uint32_t i = 0; i < req->q.replicas && mine == NULL; i++)
+        if (req->slots[i].target.local)
+            mine = &req->slots[i];
+    uint8_t *lkey = malloc(args->key_len + HINT_KEY_EXTRA);
+    struct writer_op *op = NULL;
+    if (mine != NULL && lkey != NULL) {
+        uint32_t partition;
+        size_t len = local_key(req, mine, lkey, &partition);
+        op = writer_op_new(partition, lkey, len, args->value, args->value_len,
+                           args->ctx, args->deleted, loop_wall_ms());
     }
-    struct writer_op *op = writer_op_new(
-        req->partition, args->key, args->key_len, args->value, args->value_len,
-        args->ctx, args->deleted, loop_wall_ms());
+    free(lkey);
     if (op == NULL) {
         coord_req_free(req);
-        return -ENOMEM;
+        return mine == NULL ? -DYN_EINTERNAL : -ENOMEM;
     }
     req->put_cb = cb;
     req->arg = arg;
     op->done_cb = put_local_done;
     op->arg = req;
-    int rc = writer_submit(srv->writer, op);
+    rc = writer_submit(srv->writer, op);
     if (rc < 0) {
         writer_op_free(op);
         coord_req_free(req);

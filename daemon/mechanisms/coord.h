@@ -21,6 +21,20 @@
  * cannot be met by the deadline is -DYN_EQUORUM, with the counts in the
  * coord_quorum the callback receives.
  *
+ * Sloppy quorum (section 4.6, the default; `sloppy` below): a replica
+ * that is not healthy (peer.h's down or suspect, or suspected by the
+ * failure detector) is replaced, when the request starts, by the first
+ * healthy node past the top N of the extended preference list
+ * (preflist.h) that the request does not use yet; so is one whose call
+ * fails without an answer of its own or takes COORD_PATIENCE_MS, while
+ * the deadline allows.  A substitute is sent the write with a hint naming
+ * the replica it stands in for, and keeps it apart from its data
+ * (hints.h); a read asks it for that hint.  R and W count the nodes that
+ * answered, substitutes included.  A node that replicates the key not at
+ * all coordinates it too when sloppy (its callers do so when no replica
+ * took the request): it stands in for one replica itself.  Read repair
+ * writes to no substitute.
+ *
  * A call that fails at once returns a negative code and never runs its
  * callback; a call that returns 0 runs its callback exactly once, on the
  * loop thread, possibly before coord_* returns.
@@ -57,6 +71,14 @@ typedef void (*coord_put_cb)(void *arg, int status,
                              const struct coord_quorum *q,
                              const struct dyn_object *obj, struct dyn_dot dot);
 
+struct coord_get_args {
+    const uint8_t *key; /* borrowed; copied */
+    size_t key_len;
+    uint32_t r;          /* answers wanted, >= 1 (capped at the replicas) */
+    uint32_t timeout_ms; /* deadline */
+    bool sloppy;         /* substitutes may stand in (see above) */
+};
+
 struct coord_put_args {
     const uint8_t *key; /* borrowed; copied as needed */
     size_t key_len;
@@ -67,7 +89,14 @@ struct coord_put_args {
     bool deleted;
     uint32_t w;          /* acks wanted, >= 1 (capped at the replicas) */
     uint32_t timeout_ms; /* deadline */
+    bool sloppy;         /* substitutes may stand in (see above) */
 };
+
+struct preflist_target;
+
+/* True when the request path may count on `t` now: this node, or a peer
+ * neither down nor suspect (peer.h) nor suspected by the detector. */
+bool coord_target_healthy(struct server *srv, const struct preflist_target *t);
 
 /*
  * The pool of coordinator requests kept for reuse (coord.c says why), in
@@ -97,8 +126,10 @@ typedef void (*coord_local_cb)(void *arg, int status, struct dyn_object *obj,
 void coord_read_local(struct server *srv, const uint8_t *key, size_t key_len,
                       uint32_t timeout_ms, coord_local_cb cb, void *arg);
 
-int coord_get(struct server *srv, const uint8_t *key, size_t key_len,
-              uint32_t r, uint32_t timeout_ms, coord_get_cb cb, void *arg);
+/* -DYN_EINTERNAL when this node is not a replica of the key and the
+ * request is strict (callers forward first); -ENOMEM. */
+int coord_get(struct server *srv, const struct coord_get_args *args,
+              coord_get_cb cb, void *arg);
 
 int coord_put(struct server *srv, const struct coord_put_args *args,
               coord_put_cb cb, void *arg);

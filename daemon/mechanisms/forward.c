@@ -45,9 +45,35 @@ forward_order(struct forward *f)
     uint32_t n = 0;
     for (int pass = 0; pass < 2; pass++)
         for (uint32_t i = 0; i < f->count; i++)
-            if (peer_healthy(f->srv, f->targets[i].address) == (pass == 0))
+            if (coord_target_healthy(f->srv, &f->targets[i]) == (pass == 0))
                 sorted[n++] = f->targets[i];
     memcpy(f->targets, sorted, n * sizeof(sorted[0]));
+}
+
+bool
+forward_any_healthy(struct server *srv, const uint8_t *key, size_t key_len)
+{
+    struct preflist_target t[DYN_RING_MAX_N];
+    bool self_in;
+    uint32_t n = preflist_targets(
+        srv->preflists,
+        dyn_ring_partition_of(key, key_len, srv->ring->partitions), t,
+        &self_in);
+    for (uint32_t i = 0; i < n; i++)
+        if (coord_target_healthy(srv, &t[i]))
+            return true;
+    return false;
+}
+
+bool
+forward_undelivered(int status)
+{
+    /* The connection never came up, or the queue was full (-ETIMEDOUT,
+     * the errno code, is a connect that timed out; a call that timed out
+     * is -DYN_ETIMEDOUT). */
+    return status == -ECONNREFUSED || status == -DYN_EBUSY ||
+           status == -EHOSTUNREACH || status == -ENETUNREACH ||
+           status == -ETIMEDOUT;
 }
 
 static void
@@ -68,12 +94,7 @@ forward_retryable(const struct forward *f, int status,
      * (conn.c): not delivered, for a put too. */
     if (reply != NULL)
         return status == -DYN_ESHUTDOWN;
-    /* Not delivered: the connection never came up, or the queue was full
-     * (-ETIMEDOUT, the errno code, is a connect that timed out; a call
-     * that timed out is -DYN_ETIMEDOUT). */
-    if (status == -ECONNREFUSED || status == -DYN_EBUSY ||
-        status == -EHOSTUNREACH || status == -ENETUNREACH ||
-        status == -ETIMEDOUT)
+    if (forward_undelivered(status))
         return true;
     if (f->is_put)
         return false;
@@ -88,13 +109,14 @@ forward_reply_cb(void *arg, int status, const ProtobufCMessage *reply)
     struct forward *f = arg;
     if (status == 0 || !forward_retryable(f, status, reply) ||
         f->next >= f->count) {
-        f->cb(f->arg, status, reply, f->next, f->targets[f->next - 1].name);
+        f->cb(f->arg, status, reply, f->msg, f->next,
+              f->targets[f->next - 1].name);
         forward_free(f);
         return;
     }
     int rc = forward_send_next(f);
     if (rc < 0) {
-        f->cb(f->arg, rc, NULL, f->next, f->targets[f->next - 1].name);
+        f->cb(f->arg, rc, NULL, f->msg, f->next, f->targets[f->next - 1].name);
         forward_free(f);
     }
 }
@@ -163,6 +185,7 @@ forward_copy(struct forward *f, const ProtobufCMessage *req)
         f->put.context = copy_bytes(f->bytes, &off, p->context);
         f->put.deleted = p->deleted;
         f->put.w = p->w;
+        f->put.quorum = p->quorum;
         f->msg = &f->put.base;
     } else {
         const Dynpb__GetReq *g = (const Dynpb__GetReq *)req;
@@ -173,6 +196,7 @@ forward_copy(struct forward *f, const ProtobufCMessage *req)
         size_t off = 0;
         f->get.key = copy_bytes(f->bytes, &off, g->key);
         f->get.r = g->r;
+        f->get.quorum = g->quorum;
         f->msg = &f->get.base;
     }
     return 0;

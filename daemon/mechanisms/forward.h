@@ -21,6 +21,8 @@
 #ifndef DYNAMOD_FORWARD_H
 #define DYNAMOD_FORWARD_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <protobuf-c/protobuf-c.h>
@@ -32,10 +34,12 @@ struct server;
  * PutResp, borrowed for the call; its id is the coordinator's, not the
  * client's), or status < 0 with the replica's Error (reply) or NULL when
  * no replica could be reached; `tried` replicas were tried, `last` names
- * the last one.
+ * the last one.  `sent` is the request as forwarded (the copy: borrowed
+ * for the call), for a caller that coordinates it itself after all.
  */
 typedef void (*forward_cb)(void *arg, int status, const ProtobufCMessage *reply,
-                           uint32_t tried, const char *last);
+                           const ProtobufCMessage *sent, uint32_t tried,
+                           const char *last);
 
 /*
  * Forward `req` (a GetReq or PutReq: copied) to a replica of `key`.
@@ -46,5 +50,13 @@ typedef void (*forward_cb)(void *arg, int status, const ProtobufCMessage *reply,
 int forward_request(struct server *srv, const ProtobufCMessage *req,
                     const uint8_t *key, size_t key_len, uint32_t timeout_ms,
                     forward_cb cb, void *arg);
+
+/* True when some replica of `key` is healthy (coord_target_healthy). */
+bool forward_any_healthy(struct server *srv, const uint8_t *key,
+                         size_t key_len);
+
+/* True when a failure (status, with no Error of the replica's) means the
+ * request surely reached no replica: a put so failed may be made again. */
+bool forward_undelivered(int status);
 
 #endif

@@ -351,6 +351,12 @@ membership_phi(const struct server *srv, uint64_t id)
     return detector_phi(&v->detector, loop_now_ms(&srv->lp));
 }
 
+bool
+membership_suspects(const struct server *srv, uint64_t id)
+{
+    return membership_phi(srv, id) >= DETECTOR_SUSPECT_PHI;
+}
+
 void
 membership_tick(struct server *srv)
 {

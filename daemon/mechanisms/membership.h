@@ -78,6 +78,11 @@ const struct idclash_identity *membership_id_rival(const struct server *srv,
  */
 double membership_phi(const struct server *srv, uint64_t id);
 
+/* True when that phi is at or above the detector's threshold: the
+ * request path and hinted handoff treat the member as down (itself:
+ * never). */
+bool membership_suspects(const struct server *srv, uint64_t id);
+
 /* True when the member answered lately and its last call neither timed
  * out nor was refused (itself: always). */
 bool membership_reachable(struct server *srv, const struct dyn_ring_member *m);

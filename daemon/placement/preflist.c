@@ -88,6 +88,19 @@ preflist_targets(const struct preflist *pl, uint32_t partition,
     return n;
 }
 
+uint32_t
+preflist_extended(const struct preflist *pl, uint32_t partition,
+                  struct preflist_target *out, uint32_t max)
+{
+    uint32_t idx[DYN_RING_MAX_MEMBERS];
+    if (max > DYN_RING_MAX_MEMBERS)
+        max = DYN_RING_MAX_MEMBERS;
+    int count = dyn_ring_preflist_extended(pl->ring, partition, idx, max);
+    for (int i = 0; i < count; i++)
+        target_of(&out[i], &pl->ring->members[idx[i]], pl->self);
+    return count > 0 ? (uint32_t)count : 0;
+}
+
 bool
 preflist_is_replica(const struct preflist *pl, const uint8_t *key,
                     size_t key_len)

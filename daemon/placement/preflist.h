@@ -58,6 +58,15 @@ void preflist_free(struct preflist *pl);
 uint32_t preflist_targets(const struct preflist *pl, uint32_t partition,
                           struct preflist_target *out, bool *self_in);
 
+/*
+ * The extended preference list of `partition` into out[0..max): the
+ * preference list, then the other members in ring order (sloppy quorum's
+ * substitutes).  Walks the ring: for the failure path, not every request.
+ * Returns the count.
+ */
+uint32_t preflist_extended(const struct preflist *pl, uint32_t partition,
+                           struct preflist_target *out, uint32_t max);
+
 /* True when this node is a replica of `key` (and so coordinates it). */
 bool preflist_is_replica(const struct preflist *pl, const uint8_t *key,
                          size_t key_len);
