@@ -390,7 +390,7 @@ repairs_logged() {
     assert_eq 256 "$(jq '[.nodes[].partitions] | add' <<<"$output")"
     wait_until transfers_done
     run -0 dynctl handoff
-    [[ "$output" == "no partition transfers in progress" ]]
+    [[ "$output" == "no partition transfers in progress, no hints kept" ]]
     run -0 dynctl handoff --json
     assert_eq '[]' "$(jq -c .transfers <<<"$output")"
     run -0 dynctl status

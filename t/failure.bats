@@ -64,7 +64,7 @@ one_under_way() {
     wait_until one_under_way "$a1"
     run -3 dynctl -H "$a1" -t 1000 handoff
     [[ "${lines[0]}" == "dynctl: handoff: $a2: no reply within 1000 ms" ]]
-    [[ "${lines[1]}" == *" partition transfers: 1 under way ("*"), "*" waiting for a slot; 1 of 2 members asked; not answering: n2 ($a2)" ]]
+    [[ "${lines[1]}" == *" partition transfers: 1 under way ("*"), "*" waiting for a slot; no hints; 1 of 2 members asked; not answering: n2 ($a2)" ]]
     local rows; rows=$(grep -c "^ *[0-9]\+ n1 " <<<"$output" || true)
     assert_eq 1 "$rows" "rows without --all"
     run -3 dynctl -H "$a1" -t 1000 handoff --all
