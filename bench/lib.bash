@@ -77,6 +77,7 @@ cluster:
   n: $n
   r: $r
   w: $w
+${BENCH_CLUSTER_LINE:-}
 storage:
   engine: $engine
   sync: $sync

@@ -5,11 +5,14 @@
  * replicas that are not healthy or fail, the hint they are sent, and the
  * delivery of hints, deleted only when unchanged.
  */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
+#include <cmocka.h>
+
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
