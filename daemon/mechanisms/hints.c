@@ -74,7 +74,8 @@ hint_key_make(uint8_t *out, uint64_t target, uint32_t partition,
     dyn_put_be32(out, (uint32_t)(target >> 32));
     dyn_put_be32(out + 4, (uint32_t)target);
     dyn_put_be32(out + 8, partition);
-    memcpy(out + HINT_KEY_EXTRA, key, key_len);
+    if (key_len > 0) /* a prefix to scan from has no key (NULL) */
+        memcpy(out + HINT_KEY_EXTRA, key, key_len);
     return key_len + HINT_KEY_EXTRA;
 }
 
