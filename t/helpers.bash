@@ -25,16 +25,19 @@ pick_port() {
     return 1
 }
 
-# write_config NAME PORT [YAML-LINES...]: a config with storage lines
-# taken from $DYN_TEST_STORAGE (default: lmdb, sync none) unless given.
+# write_config NAME PORT|HOST:PORT [YAML-LINES...]: a config listening on
+# 127.0.0.1:PORT (or HOST:PORT: t/netlab.bash's nodes have addresses of
+# their own), with storage lines taken from $DYN_TEST_STORAGE (default:
+# lmdb, sync none) unless given.
 write_config() {
-    local name=$1 port=$2; shift 2
+    local name=$1 listen=$2; shift 2
+    [[ $listen == *:* ]] || listen=127.0.0.1:$listen
     local dir; dir=$(node_dir "$name")
     mkdir -p "$dir"
     {
         echo "node:"
         echo "  name: $name"
-        echo "  listen: 127.0.0.1:$port"
+        echo "  listen: $listen"
         echo "  data_dir: $dir/data"
         echo "cluster:"
         echo "  name: test"
