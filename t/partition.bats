@@ -5,17 +5,9 @@
 # partitions.  Needs root; skips, saying why, where the lab cannot run.
 #
 # The first test checks the lab against what dynamo does today.  The
-# second is Dynamo's promise under a partition (issue 16): writes are
-# acknowledged on both sides, and after healing every acknowledged write
-# reads back with R=3 through every node.  It needs sloppy quorum and
-# hinted handoff, so it runs only with DYN_TEST_SLOPPY=1 until they are
-# in (the lines marked SLOPPY QUORUM and HINTED HANDOFF).  Today
-#
-#     DYN_TEST_SLOPPY=1 PART_MIN_ACKED_PCT=0 PART_MIN_WRITES=0 \
-#         make check TESTS=t/partition.bats
-#
-# runs it with its assertion on acknowledged writes turned off: it
-# passes, and shows how many writes each side had acknowledged.
+# second is Dynamo's promise under a partition: with sloppy quorum writes
+# are acknowledged on both sides, and after healing (hinted handoff)
+# every acknowledged write reads back with R=3 through every node.
 
 bats_require_minimum_version 1.5.0
 load helpers
@@ -231,24 +223,16 @@ acked_read_back() {
     [ -n "${2:-}" ] || echo "# $n acknowledged writes read back through $1 with R=3" >&3
 }
 
-# settled: asked through n1, no partition transfer is left and no hint
-# (a member with no hint list, as today, counts as none); every
-# acknowledged write reads back through n1.
+# settled: asked through n1, no partition transfer and no hint is left;
+# every acknowledged write reads back through n1.
 settled() {
-    # HINTED HANDOFF: `.hints` stands for where dynctl handoff --json will
-    # list the hints left; change it to the real field once it exists.
     lab_dynctl n1 -t 2000 handoff --json 2>/dev/null |
         jq -e '(.transfers | length) == 0 and .complete and
-            ((.hints // []) | length) == 0' >/dev/null &&
+            .hints_pending == 0' >/dev/null &&
         acked_read_back n1 quiet
 }
 
 @test "writes are acknowledged on both sides of a partition; after healing each reads back with R=3 through every node" {
-    # SLOPPY QUORUM: today a write fails when fewer than W of its top N
-    # replicas answer, which is so on either side for most keys; remove
-    # this skip once sloppy quorum and hinted handoff are in.
-    [ "${DYN_TEST_SLOPPY:-0}" = 1 ] ||
-        skip "needs sloppy quorum and hinted handoff (issue 16); DYN_TEST_SLOPPY=1 runs it"
     start_cluster
     lab_partition "$SIDE_A" "$SIDE_B"
     # Writes start once each side has seen the partition: what is
@@ -264,13 +248,12 @@ settled() {
     wait "$wb"
     side_report a
     side_report b
-    # SLOPPY QUORUM: this is what depends on it.  Without it most writes
-    # on either side fail (see the top of the file to run the rest).
+    # Sloppy quorum: without it most writes on either side would fail.
     side_acked_enough a
     side_acked_enough b
     lab_heal
     DYN_TEST_DEADLINE_S=$PART_DETECT_S wait_until all_reachable
-    # HINTED HANDOFF: writes taken by substitutes reach their replicas.
+    # Hinted handoff: writes taken by substitutes reach their replicas.
     local healed=$SECONDS
     DYN_TEST_DEADLINE_S=$PART_SETTLE_S wait_until settled || {
         acked_read_back n1
