@@ -30,18 +30,25 @@ feed(struct detector *d, uint64_t from, uint32_t every_ms, uint32_t jitter_ms,
 }
 
 static void
-phi_is_zero_until_a_few_intervals_are_known(void **state)
+phi_is_zero_until_heard_then_the_first_estimate_holds(void **state)
 {
     (void)state;
     struct detector d;
     detector_init(&d);
-    assert_true(detector_phi(&d, T0) == 0.0);
+    assert_true(detector_phi(&d, T0 + 100000) == 0.0); /* never heard */
+    assert_false(detector_known(&d));
     detector_heard(&d, T0);
-    detector_heard(&d, T0 + 1000);
-    assert_true(detector_phi(&d, T0 + 100000) == 0.0); /* 1 interval */
-    detector_heard(&d, T0 + 2000);
+    assert_true(detector_known(&d));
+    /* One answer: intervals of the ping period are assumed. */
+    assert_true(detector_phi(&d, T0 + 1000) < 1.0);
+    assert_false(detector_suspects(&d, T0 + 2000));
+    assert_true(detector_suspects(&d, T0 + 3000));
+    /* A slow first rhythm counts once known: answers 3 s apart. */
     detector_heard(&d, T0 + 3000);
-    assert_true(detector_phi(&d, T0 + 100000) > DETECTOR_SUSPECT_PHI);
+    detector_heard(&d, T0 + 6000);
+    detector_heard(&d, T0 + 9000);
+    assert_false(detector_suspects(&d, T0 + 12000));
+    assert_true(detector_suspects(&d, T0 + 100000));
 }
 
 static void
@@ -140,7 +147,7 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(phi_is_zero_until_a_few_intervals_are_known),
+        cmocka_unit_test(phi_is_zero_until_heard_then_the_first_estimate_holds),
         cmocka_unit_test(
             regular_answers_are_suspected_about_two_periods_after_the_last),
         cmocka_unit_test(phi_grows_with_the_silence),

@@ -37,11 +37,15 @@ detector_heard(struct detector *d, uint64_t now_ms)
 double
 detector_phi(const struct detector *d, uint64_t now_ms)
 {
-    if (d->count < DETECTOR_MIN_SAMPLES || now_ms <= d->last_ms)
+    if (d->last_ms == 0 || now_ms <= d->last_ms)
         return 0.0;
-    double mean = d->sum_ms / d->count;
-    double var = d->sum_sq_ms / d->count - mean * mean;
-    double sd = var > 0 ? sqrt(var) : 0.0;
+    double mean = DETECTOR_FIRST_ESTIMATE_MS;
+    double sd = DETECTOR_FIRST_ESTIMATE_MS / 4;
+    if (d->count >= DETECTOR_MIN_SAMPLES) {
+        mean = d->sum_ms / d->count;
+        double var = d->sum_sq_ms / d->count - mean * mean;
+        sd = var > 0 ? sqrt(var) : 0.0;
+    }
     if (sd < DETECTOR_MIN_STDDEV_MS)
         sd = DETECTOR_MIN_STDDEV_MS;
     double y = ((double)(now_ms - d->last_ms) - mean) / sd;

@@ -14,7 +14,11 @@
  *
  * The deviation is never taken below DETECTOR_MIN_STDDEV_MS, so a peer
  * that answered like clockwork is not suspected at the first late
- * answer; and phi stays 0 until DETECTOR_MIN_SAMPLES intervals are known.
+ * answer.  Until DETECTOR_MIN_SAMPLES intervals are known, the intervals
+ * are assumed to be DETECTOR_FIRST_ESTIMATE_MS (the ping period) with a
+ * quarter of that as deviation (Akka's first-heartbeat estimate), so a
+ * peer that stops right after it was first heard is suspected too; one
+ * never heard has no phi (peer.c's state alone speaks for it).
  *
  * No I/O, no clock: the caller passes `now`.  Loop thread; unit-tested
  * in t/detector_test.c.
@@ -26,7 +30,8 @@
 #include <stdint.h>
 
 #define DETECTOR_WINDOW 100          /* intervals kept per peer */
-#define DETECTOR_MIN_SAMPLES 3       /* before this, phi is 0 */
+#define DETECTOR_MIN_SAMPLES 3       /* before this, the first estimate */
+#define DETECTOR_FIRST_ESTIMATE_MS 1000.0 /* assumed interval until then */
 #define DETECTOR_MIN_STDDEV_MS 200.0 /* floor of the deviation */
 #define DETECTOR_SUSPECT_PHI 8.0     /* at or above: suspected */
 #define DETECTOR_MAX_PHI 1e6         /* what "never" reads as */
@@ -45,14 +50,14 @@ void detector_init(struct detector *d);
  * last one). */
 void detector_heard(struct detector *d, uint64_t now_ms);
 
-/* Enough intervals are known for phi to mean something. */
+/* The peer was heard at least once: phi means something. */
 static inline bool
 detector_known(const struct detector *d)
 {
-    return d->count >= DETECTOR_MIN_SAMPLES;
+    return d->last_ms != 0;
 }
 
-/* phi at now_ms: 0 while little is known, up to DETECTOR_MAX_PHI. */
+/* phi at now_ms: 0 before the peer is heard, up to DETECTOR_MAX_PHI. */
 double detector_phi(const struct detector *d, uint64_t now_ms);
 
 /* phi at now_ms is DETECTOR_SUSPECT_PHI or more. */
