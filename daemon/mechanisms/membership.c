@@ -31,7 +31,11 @@
 
 #define GOSSIP_INTERVAL_MS 1000
 #define GOSSIP_SEED_EVERY 5      /* rounds between gossips with a seed */
-#define GOSSIP_TIMEOUT_MS 1000   /* gossip and ping calls */
+#define GOSSIP_TIMEOUT_MS 1000   /* gossip calls */
+/* A ping answered late still tells the detector the peer lives (a busy
+ * peer answers pings behind its other traffic): it is waited for longer
+ * than the ping period. */
+#define PING_TIMEOUT_MS 4000
 #define REACHABLE_WITHIN_MS 3000 /* answered this recently: reachable */
 
 struct membership {
@@ -334,7 +338,7 @@ ping(struct server *srv, const struct dyn_ring_member *mem)
     Dynpb__PingReq req = DYNPB__PING_REQ__INIT;
     /* A probe: it connects to a peer in back-off, so one that listens
      * again is used within a ping. */
-    if (peer_probe(srv, mem->address, &req.base, GOSSIP_TIMEOUT_MS,
+    if (peer_probe(srv, mem->address, &req.base, PING_TIMEOUT_MS,
                    ping_reply_cb, pc) < 0)
         free(pc);
 }
