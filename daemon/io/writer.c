@@ -186,7 +186,7 @@ apply_op(struct writer *w, struct dyn_store_txn *txn, struct writer_op *op)
     dyn_kv_stored_free(&op->result);
     switch (op->kind) {
     case WRITER_PUT:
-        op->status = dyn_kv_put(txn, &op->put, w->opts.node_id, op->now_ms,
+        op->status = dyn_kv_put(txn, &op->put, w->opts.node_id, 0, op->now_ms,
                                 &w->opts.limits, &op->result, &op->dot);
         break;
     case WRITER_MERGE:
