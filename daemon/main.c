@@ -310,7 +310,7 @@ run_node(struct dyn_config *cfg, const struct options *o, int ready_fd)
         log_error("%s", err);
     } else if (load_ring(cfg, dd.node_id, &ring, &created, err,
                          sizeof(err)) < 0 ||
-               server_init(&srv, &loop, cfg, dd.node_id, ring, created, err,
+               server_init(&srv, &loop, cfg, &dd, ring, created, err,
                            sizeof(err)) < 0) {
         log_error("%s", err);
         if (o->pid_file != NULL)

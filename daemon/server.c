@@ -44,7 +44,9 @@ const char *malloc_conf = "lg_tcache_nslots_mul:3,tcache_nslots_small_max:2000,"
 
 #include "conn.h"
 #include "coord.h"
+#include "datadir.h"
 #include "dispatch.h"
+#include "dotlease.h"
 #include "err.h"
 #include "hints.h"
 #include "inbound.h"
@@ -230,11 +232,18 @@ server_open_store(struct server *srv, char *err, size_t err_len)
     return 0;
 }
 
+/* The dot floor first (dotlease.h): the writer mints above it. */
 static int
-server_start_writer(struct server *srv, char *err, size_t err_len)
+server_start_writer(struct server *srv, bool id_is_new, char *err,
+                    size_t err_len)
 {
+    int rc = dotlease_open(&srv->lease, srv->cfg->data_dir, id_is_new,
+                           loop_wall_ms(), err, err_len);
+    if (rc < 0)
+        return rc;
     struct writer_options opts = {
         .store = srv->store,
+        .lease = &srv->lease,
         .node_id = srv->node_id,
         .limits = srv->limits,
         /* The memory engine has nothing to sync: no flusher for it. */
@@ -249,7 +258,7 @@ server_start_writer(struct server *srv, char *err, size_t err_len)
         .inline_mode = srv->cfg->engine == DYN_STORE_MEMORY ||
                        srv->cfg->sync != DYN_SYNC_ALWAYS,
     };
-    int rc = writer_start(&srv->writer, srv->loop, &opts);
+    rc = writer_start(&srv->writer, srv->loop, &opts);
     if (rc < 0)
         snprintf(err, err_len, "writer thread: %s", dyn_strerror(rc));
     return rc;
@@ -291,14 +300,14 @@ server_release(struct server *srv)
 
 int
 server_init(struct server *srv, uv_loop_t *loop, const struct dyn_config *cfg,
-            uint64_t node_id, struct dyn_ring *ring, bool ring_is_new,
+            const struct datadir *dd, struct dyn_ring *ring, bool ring_is_new,
             char *err, size_t err_len)
 {
     memset(srv, 0, sizeof(*srv));
     srv->ring = ring;
     srv->loop = loop;
     srv->cfg = cfg;
-    srv->node_id = node_id;
+    srv->node_id = dd->node_id;
     srv->ready_fd = -1;
     srv->started_ms = loop_wall_ms();
     loop_init(&srv->lp, loop, server_turn_cb, srv);
@@ -316,7 +325,7 @@ server_init(struct server *srv, uv_loop_t *loop, const struct dyn_config *cfg,
     rc = server_open_store(srv, err, err_len);
     if (rc < 0)
         goto fail_store;
-    rc = server_start_writer(srv, err, err_len);
+    rc = server_start_writer(srv, dd->created, err, err_len);
     if (rc < 0)
         goto fail_store;
     rc = server_listen(srv, err, err_len);

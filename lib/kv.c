@@ -111,8 +111,9 @@ kv_store_object(struct dyn_store_txn *txn, uint32_t partition,
 
 int
 dyn_kv_put(struct dyn_store_txn *txn, const struct dyn_kv_put *put,
-           uint64_t node, uint64_t now_ms, const struct dyn_kv_limits *limits,
-           struct dyn_kv_stored *result, struct dyn_dot *dot)
+           uint64_t node, uint64_t floor, uint64_t now_ms,
+           const struct dyn_kv_limits *limits, struct dyn_kv_stored *result,
+           struct dyn_dot *dot)
 {
     struct dyn_record_values old;
     struct dyn_bytes replaced;
@@ -123,7 +124,7 @@ dyn_kv_put(struct dyn_store_txn *txn, const struct dyn_kv_put *put,
         rc = 0; /* a new key starts as the empty object */
     if (rc < 0)
         goto fail;
-    rc = dyn_object_put_borrowed(&result->obj, put->ctx, node, now_ms,
+    rc = dyn_object_put_borrowed(&result->obj, put->ctx, node, floor, now_ms,
                                  put->value, put->value_len, put->deleted,
                                  &limits->dvv, dot);
     if (rc < 0)

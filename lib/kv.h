@@ -88,7 +88,9 @@ int dyn_kv_get_encoded(struct dyn_store_txn *txn, uint32_t partition,
                        struct dyn_object *out, struct dyn_bytes *encoding);
 
 /*
- * Apply `put` at coordinator `node` in the write transaction `txn`.
+ * Apply `put` at coordinator `node`, whose dot floor is `floor` (the
+ * highest counter it minted for any key, 0: none; dyn_object_put()), in
+ * the write transaction `txn`.
  * On 0 `result` holds the object as stored and *dot the write's dot; it
  * does not borrow from `put` or the transaction.
  * Returns -DYN_ESIBLINGS when the key would hold more than max_siblings
@@ -96,12 +98,13 @@ int dyn_kv_get_encoded(struct dyn_store_txn *txn, uint32_t partition,
  * is damaged in a part the write would keep (nothing is written: the
  * damaged versions are kept for repair rather than silently replaced;
  * values the write supersedes are dropped unread, damaged or not),
+ * -DYN_ECONTEXTAHEAD or -DYN_ECOUNTER (dyn_object_put()),
  * -DYN_ESTOREFULL, or another store code.
  */
 int dyn_kv_put(struct dyn_store_txn *txn, const struct dyn_kv_put *put,
-               uint64_t node, uint64_t now_ms,
-               const struct dyn_kv_limits *limits,
-               struct dyn_kv_stored *result, struct dyn_dot *dot);
+               uint64_t node, uint64_t floor, uint64_t now_ms,
+               const struct dyn_kv_limits *limits, struct dyn_kv_stored *result,
+               struct dyn_dot *dot);
 
 /*
  * Merge a replica's object for (partition, key) into what is stored (DVV

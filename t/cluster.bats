@@ -28,12 +28,7 @@ join_all() {
 }
 
 # transfers_done: no member reports a transfer, and every member answered.
-transfers_done() {
-    local out
-    out=$(dynctl -H "${ADDR[1]}" handoff --json 2>/dev/null) || return 1
-    [ "$(jq '.transfers | length' <<<"$out")" = 0 ] &&
-        [ "$(jq '.complete' <<<"$out")" = true ]
-}
+transfers_done() { transfers_done_at "${ADDR[1]}"; }
 
 # epochs_agree COUNT EPOCH: nodes 1..COUNT all hold ring EPOCH.
 epochs_agree() {

@@ -376,10 +376,11 @@ harness_object_put(struct dyn_object *obj, uint64_t node, const char *value)
     };
     struct dyn_vv ctx;
     assert_int_equal(dyn_vv_copy(&ctx, &obj->vv), 0);
-    assert_int_equal(
-        dyn_object_put(obj, &ctx, node, HARNESS_WALL_MS, (const uint8_t *)value,
-                       (uint32_t)strlen(value), false, &limits, NULL),
-        0);
+    assert_int_equal(dyn_object_put(obj, &ctx, node, 0, HARNESS_WALL_MS,
+                                    (const uint8_t *)value,
+                                    (uint32_t)strlen(value), false, &limits,
+                                    NULL),
+                     0);
     dyn_vv_free(&ctx);
 }
 

@@ -39,7 +39,7 @@ put_str(struct dyn_object *obj, const struct dyn_vv *ctx, uint64_t node,
         uint64_t now_ms, const char *value)
 {
     struct dyn_dot dot;
-    int rc = dyn_object_put(obj, ctx, node, now_ms, (const uint8_t *)value,
+    int rc = dyn_object_put(obj, ctx, node, 0, now_ms, (const uint8_t *)value,
                             (uint32_t)strlen(value), false, &roomy, &dot);
     assert_int_equal(rc, 0);
     return dot;
@@ -84,6 +84,17 @@ holds_value(const struct dyn_object *obj, const char *value)
     return false;
 }
 
+/* True when the vv covers every sibling's dot: so it is, but for a put
+ * given a dot floor above what the object knows (dvv.h). */
+static bool
+dots_covered(const struct dyn_object *obj)
+{
+    for (uint32_t i = 0; i < obj->sibling_count; i++)
+        if (!dyn_vv_covers(&obj->vv, obj->siblings[i].dot))
+            return false;
+    return true;
+}
+
 /* Every invariant dvv.h states for an object. */
 static bool
 object_valid(const struct dyn_object *obj)
@@ -101,7 +112,7 @@ object_valid(const struct dyn_object *obj)
     for (uint32_t i = 0; i < obj->sibling_count; i++) {
         const struct dyn_sibling *s = &obj->siblings[i];
         if (s->dot.node == 0 || s->dot.counter == 0 ||
-            !dyn_vv_covers(vv, s->dot) || (s->deleted && s->value_len > 0))
+            (s->deleted && s->value_len > 0))
             return false;
         if (i > 0 && dot_order(obj->siblings[i - 1].dot, s->dot) >= 0)
             return false;
@@ -246,7 +257,7 @@ delete_makes_tombstone_and_live_count_zero(void **state)
     put_str(&obj, NULL, 2, 100, "b");
     assert_int_equal(dyn_object_live_count(&obj), 2);
     assert_int_equal(
-        dyn_object_put(&obj, &obj.vv, 2, 101, NULL, 0, true, &roomy, &d), 0);
+        dyn_object_put(&obj, &obj.vv, 2, 0, 101, NULL, 0, true, &roomy, &d), 0);
     assert_int_equal(obj.sibling_count, 1);
     assert_true(obj.siblings[0].deleted);
     assert_int_equal(obj.siblings[0].value_len, 0);
@@ -265,7 +276,8 @@ put_without_context_replaces_tombstones_but_not_values(void **state)
     dyn_object_init(&obj);
     put_str(&obj, NULL, 1, 100, "a");
     assert_int_equal(
-        dyn_object_put(&obj, &obj.vv, 1, 101, NULL, 0, true, &roomy, NULL), 0);
+        dyn_object_put(&obj, &obj.vv, 1, 0, 101, NULL, 0, true, &roomy, NULL),
+        0);
     put_str(&obj, NULL, 2, 102, "b");       /* a concurrent live version */
     assert_int_equal(obj.sibling_count, 1); /* the tombstone went */
     put_str(&obj, NULL, 1, 103, "c");
@@ -288,7 +300,7 @@ put_with_context_keeps_a_tombstone_it_did_not_see(void **state)
     assert_int_equal(dyn_vv_copy(&ctx, &obj.vv), 0);
     /* Another client deletes with the same read's context... */
     assert_int_equal(
-        dyn_object_put(&obj, &ctx, 2, 101, NULL, 0, true, &roomy, NULL), 0);
+        dyn_object_put(&obj, &ctx, 2, 0, 101, NULL, 0, true, &roomy, NULL), 0);
     /* ...and this one writes with it: a real conflict, both kept. */
     put_str(&obj, &ctx, 1, 102, "b");
     assert_int_equal(obj.sibling_count, 2);
@@ -306,21 +318,21 @@ put_past_max_siblings_is_refused_and_leaves_object_unchanged(void **state)
     (void)state;
 
     dyn_object_init(&obj);
-    assert_int_equal(dyn_object_put(&obj, NULL, 1, 1, (const uint8_t *)"a", 1,
-                                    false, &two, NULL),
+    assert_int_equal(dyn_object_put(&obj, NULL, 1, 0, 1, (const uint8_t *)"a",
+                                    1, false, &two, NULL),
                      0);
-    assert_int_equal(dyn_object_put(&obj, NULL, 1, 2, (const uint8_t *)"b", 1,
-                                    false, &two, NULL),
+    assert_int_equal(dyn_object_put(&obj, NULL, 1, 0, 2, (const uint8_t *)"b",
+                                    1, false, &two, NULL),
                      0);
     assert_int_equal(dyn_object_copy(&before, &obj), 0);
-    assert_int_equal(dyn_object_put(&obj, NULL, 1, 3, (const uint8_t *)"c", 1,
-                                    false, &two, &d),
+    assert_int_equal(dyn_object_put(&obj, NULL, 1, 0, 3, (const uint8_t *)"c",
+                                    1, false, &two, &d),
                      -DYN_ESIBLINGS);
     assert_true(dyn_object_equal(&obj, &before));
     assert_int_equal(d.node, 99); /* dot_out untouched on error */
     /* a put whose context covers the siblings fits again */
-    assert_int_equal(dyn_object_put(&obj, &obj.vv, 1, 4, (const uint8_t *)"d",
-                                    1, false, &two, NULL),
+    assert_int_equal(dyn_object_put(&obj, &obj.vv, 1, 0, 4,
+                                    (const uint8_t *)"d", 1, false, &two, NULL),
                      0);
     assert_int_equal(obj.sibling_count, 1);
     dyn_object_free(&before);
@@ -334,14 +346,14 @@ put_rejects_node_zero_and_tombstone_with_value(void **state)
     (void)state;
 
     dyn_object_init(&obj);
-    assert_int_equal(dyn_object_put(&obj, NULL, 0, 1, (const uint8_t *)"a", 1,
-                                    false, &roomy, NULL),
+    assert_int_equal(dyn_object_put(&obj, NULL, 0, 0, 1, (const uint8_t *)"a",
+                                    1, false, &roomy, NULL),
                      -DYN_EBADARG);
-    assert_int_equal(dyn_object_put(&obj, NULL, 1, 1, (const uint8_t *)"a", 1,
-                                    true, &roomy, NULL),
+    assert_int_equal(dyn_object_put(&obj, NULL, 1, 0, 1, (const uint8_t *)"a",
+                                    1, true, &roomy, NULL),
                      -DYN_EBADARG);
     assert_int_equal(
-        dyn_object_put(&obj, NULL, 1, 1, NULL, 1, false, &roomy, NULL),
+        dyn_object_put(&obj, NULL, 1, 0, 1, NULL, 1, false, &roomy, NULL),
         -DYN_EBADARG);
     assert_int_equal(obj.sibling_count, 0);
     assert_int_equal(obj.vv.len, 0);
@@ -367,8 +379,8 @@ static int
 try_put(struct dyn_object *obj, const struct dyn_vv *ctx, uint64_t node,
         struct dyn_dot *dot)
 {
-    return dyn_object_put(obj, ctx, node, 500, (const uint8_t *)"x", 1, false,
-                          &roomy, dot);
+    return dyn_object_put(obj, ctx, node, 0, 500, (const uint8_t *)"x", 1,
+                          false, &roomy, dot);
 }
 
 static void
@@ -393,7 +405,7 @@ put_whose_context_leads_coordinator_past_bound_is_refused_unchanged(
         forge_context(&ctx, &obj.vv, 1, claims[i]);
         assert_int_equal(try_put(&obj, &ctx, 1, &d), -DYN_ECONTEXTAHEAD);
         assert_int_equal(
-            dyn_object_put(&obj, &ctx, 1, 500, NULL, 0, true, &roomy, &d),
+            dyn_object_put(&obj, &ctx, 1, 0, 500, NULL, 0, true, &roomy, &d),
             -DYN_ECONTEXTAHEAD); /* a delete too */
         assert_true(dyn_object_equal(&obj, &before));
         assert_int_equal(d.node, 99); /* dot_out untouched on error */
@@ -515,6 +527,341 @@ counter_at_its_end_refuses_that_nodes_puts_and_merges_as_any(void **state)
     dyn_object_free(&merged);
     dyn_object_free(&local);
     dyn_object_free(&peer);
+}
+
+/* ---- the dot floor ---- */
+
+#define FLOOR 1000 /* a node's dot floor: it minted counters up to this */
+
+/* A put at node 1 with dot floor `floor`; its code. */
+static int
+floor_put(struct dyn_object *obj, const struct dyn_vv *ctx, uint64_t floor,
+          const char *value, struct dyn_dot *dot)
+{
+    return dyn_object_put(obj, ctx, 1, floor, 500, (const uint8_t *)value,
+                          (uint32_t)strlen(value), false, &roomy, dot);
+}
+
+/* An object holding "v" from node 2 whose vv claims `counter` of node 1:
+ * what a lost floor or a forged replica leaves behind. */
+static void
+object_claiming(struct dyn_object *obj, uint64_t counter)
+{
+    struct dyn_vv vv;
+    dyn_object_init(obj);
+    put_str(obj, NULL, 2, 100, "v");
+    forge_context(&vv, &obj->vv, 1, counter);
+    dyn_vv_free(&obj->vv);
+    obj->vv = vv;
+    assert_true(object_valid(obj));
+}
+
+static void
+put_with_a_floor_mints_above_it_whatever_the_key_knows(void **state)
+{
+    struct dyn_object obj;
+    struct dyn_vv ctx;
+    struct dyn_dot d;
+    (void)state;
+
+    dyn_object_init(&obj);
+    assert_int_equal(floor_put(&obj, NULL, FLOOR, "a", &d), 0);
+    assert_int_equal(d.counter, FLOOR + 1); /* a key never written here */
+    /* The vv does not claim node 1's dots up to the floor: they are of
+     * other keys, or of this one and lost here. */
+    assert_int_equal(dyn_vv_get(&obj.vv, 1), 0);
+    assert_false(dots_covered(&obj));
+    /* The context of a read covers the dot, and a put with it supersedes
+     * it; its dot follows on, so the vv takes it. */
+    assert_int_equal(dyn_object_context(&obj, &ctx), 0);
+    assert_int_equal(dyn_vv_get(&ctx, 1), FLOOR + 1);
+    assert_int_equal(floor_put(&obj, &ctx, FLOOR + 1, "b", &d), 0);
+    assert_int_equal(d.counter, FLOOR + 2);
+    assert_int_equal(dyn_vv_get(&obj.vv, 1), FLOOR + 2);
+    assert_int_equal(obj.sibling_count, 1);
+    assert_true(holds_value(&obj, "b"));
+    dyn_vv_free(&ctx);
+    /* A floor below what the key knows: the key's counter decides. */
+    assert_int_equal(floor_put(&obj, NULL, 5, "c", &d), 0);
+    assert_int_equal(d.counter, FLOOR + 3);
+    assert_int_equal(obj.sibling_count, 2);
+    assert_true(holds_value(&obj, "b") && holds_value(&obj, "c"));
+    assert_true(dots_covered(&obj));
+    assert_true(object_valid(&obj));
+    dyn_object_free(&obj);
+}
+
+/* The data loss the floor ends: node 1 put v1 (dot (1, 1), replicated to
+ * node 2), lost its copy (memory engine, restarted) and puts v2. */
+static void
+put_after_the_coordinator_lost_its_copy_survives_sync_given_a_floor(
+    void **state)
+{
+    struct dyn_object replica, lost, merged;
+    struct dyn_dot d;
+    (void)state;
+
+    dyn_object_init(&replica);
+    assert_int_equal(floor_put(&replica, NULL, 0, "v1", &d), 0);
+    assert_int_equal(d.counter, 1);
+    /* No floor: (1, 1) again, and node 2 takes v2 for v1, seen. */
+    dyn_object_init(&lost);
+    assert_int_equal(floor_put(&lost, NULL, 0, "v2", &d), 0);
+    assert_int_equal(d.counter, 1);
+    assert_int_equal(dyn_object_sync(&merged, &replica, &lost), 0);
+    assert_int_equal(merged.sibling_count, 1);
+    dyn_object_free(&merged);
+    dyn_object_free(&lost);
+    /* With the floor it kept (1), v2 is a write of its own. */
+    dyn_object_init(&lost);
+    assert_int_equal(floor_put(&lost, NULL, 1, "v2", &d), 0);
+    assert_int_equal(d.counter, 2);
+    assert_int_equal(dyn_object_sync(&merged, &replica, &lost), 0);
+    assert_int_equal(merged.sibling_count, 2);
+    assert_true(holds_value(&merged, "v1") && holds_value(&merged, "v2"));
+    dyn_object_free(&merged);
+    dyn_object_free(&lost);
+    dyn_object_free(&replica);
+}
+
+static void
+put_with_a_floor_refuses_a_context_claiming_a_write_never_made(void **state)
+{
+    struct dyn_object obj, before;
+    struct dyn_vv ctx;
+    (void)state;
+
+    dyn_object_init(&obj);
+    put_str(&obj, NULL, 1, 100, "v");
+    assert_int_equal(dyn_object_copy(&before, &obj), 0);
+    /* One past the floor, and the end: no write of node 1 has them. */
+    const uint64_t claims[] = {FLOOR + 1, UINT64_MAX};
+    for (size_t i = 0; i < sizeof(claims) / sizeof(claims[0]); i++) {
+        struct dyn_dot d = {99, 99};
+        forge_context(&ctx, &obj.vv, 1, claims[i]);
+        assert_int_equal(floor_put(&obj, &ctx, FLOOR, "x", &d),
+                         -DYN_ECONTEXTAHEAD);
+        assert_int_equal(dyn_object_put(&obj, &ctx, 1, FLOOR, 500, NULL, 0,
+                                        true, &roomy, &d),
+                         -DYN_ECONTEXTAHEAD); /* a delete too */
+        assert_true(dyn_object_equal(&obj, &before));
+        assert_int_equal(d.node, 99);
+        dyn_vv_free(&ctx);
+    }
+    /* Up to the floor it names writes that were made, though not of
+     * this key (or not known here), past the bound a floorless put
+     * allows: taken, and the new dot is above them all. */
+    forge_context(&ctx, &obj.vv, 1, FLOOR);
+    struct dyn_dot d;
+    assert_int_equal(floor_put(&obj, &ctx, FLOOR, "at-floor", &d), 0);
+    assert_int_equal(d.counter, FLOOR + 1);
+    assert_int_equal(obj.sibling_count, 1);
+    dyn_vv_free(&ctx);
+    forge_context(&ctx, &obj.vv, 1, FLOOR + 1 + DYN_DVV_MAX_CONTEXT_LEAD + 1);
+    assert_int_equal(
+        floor_put(&obj, &ctx, FLOOR + 2 * DYN_DVV_MAX_CONTEXT_LEAD, "far", &d),
+        0);
+    assert_int_equal(floor_put(&before, &ctx, 0, "far", NULL),
+                     -DYN_ECONTEXTAHEAD); /* no floor: the bound */
+    assert_true(object_valid(&obj));
+    dyn_vv_free(&ctx);
+    dyn_object_free(&before);
+    dyn_object_free(&obj);
+}
+
+static void
+put_with_a_floor_mints_above_an_object_that_leads_it(void **state)
+{
+    struct dyn_object obj;
+    struct dyn_dot d;
+    (void)state;
+
+    /* The object claims node 1's writes up to the bound past the floor:
+     * the new dot goes above them, so it is unique, also with the
+     * context of a read (which repeats the claim). */
+    object_claiming(&obj, FLOOR + DYN_DVV_MAX_CONTEXT_LEAD);
+    assert_int_equal(floor_put(&obj, NULL, FLOOR, "a", &d), 0);
+    assert_int_equal(d.counter, FLOOR + DYN_DVV_MAX_CONTEXT_LEAD + 1);
+    dyn_object_free(&obj);
+    object_claiming(&obj, FLOOR + 7);
+    assert_int_equal(floor_put(&obj, &obj.vv, FLOOR, "b", &d), 0);
+    assert_int_equal(d.counter, FLOOR + 8);
+    assert_int_equal(obj.sibling_count, 1); /* the read's context covers v */
+    assert_true(object_valid(&obj));
+    dyn_object_free(&obj);
+}
+
+static void
+put_with_a_floor_refuses_an_object_past_the_bound_for_that_key_only(
+    void **state)
+{
+    struct dyn_object obj, before, other;
+    struct dyn_dot d;
+    (void)state;
+
+    /* One past the bound, and the end (2^64 - 1 - FLOOR past it). */
+    const uint64_t claims[] = {FLOOR + DYN_DVV_MAX_CONTEXT_LEAD + 1,
+                               UINT64_MAX};
+    for (size_t i = 0; i < sizeof(claims) / sizeof(claims[0]); i++) {
+        object_claiming(&obj, claims[i]);
+        assert_int_equal(dyn_object_copy(&before, &obj), 0);
+        assert_int_equal(floor_put(&obj, NULL, FLOOR, "x", NULL),
+                         -DYN_ECOUNTER);
+        assert_int_equal(floor_put(&obj, &obj.vv, FLOOR, "x", NULL),
+                         -DYN_ECOUNTER);
+        assert_true(dyn_object_equal(&obj, &before));
+        /* Other nodes still write the key. */
+        put_str(&obj, &obj.vv, 2, 200, "through-2");
+        assert_int_equal(obj.sibling_count, 1);
+        dyn_object_free(&before);
+        dyn_object_free(&obj);
+    }
+    /* Other keys go on from the floor, which nothing pushed. */
+    dyn_object_init(&other);
+    assert_int_equal(floor_put(&other, NULL, FLOOR, "y", &d), 0);
+    assert_int_equal(d.counter, FLOOR + 1);
+    dyn_object_free(&other);
+}
+
+/* A put without a context drops the tombstones it finds (add-wins); one
+ * above the vv must stay known, or a replica still holding it would
+ * bring the delete back as a sibling. */
+static void
+put_without_context_keeps_knowing_a_tombstone_above_the_vv(void **state)
+{
+    struct dyn_object obj, replica, merged;
+    struct dyn_dot tomb;
+    (void)state;
+
+    /* Node 2's delete, then node 1's put; and node 1's own delete. */
+    dyn_object_init(&obj);
+    assert_int_equal(
+        dyn_object_put(&obj, NULL, 2, FLOOR, 500, NULL, 0, true, &roomy, &tomb),
+        0);
+    assert_false(dots_covered(&obj));
+    assert_int_equal(dyn_object_copy(&replica, &obj), 0); /* replicated */
+    assert_int_equal(floor_put(&obj, NULL, FLOOR, "again", NULL), 0);
+    assert_int_equal(obj.sibling_count, 1);
+    assert_true(dyn_vv_covers(&obj.vv, tomb));
+    assert_int_equal(dyn_object_sync(&merged, &replica, &obj), 0);
+    assert_int_equal(merged.sibling_count, 1);
+    assert_true(holds_value(&merged, "again"));
+    dyn_object_free(&merged);
+    dyn_object_free(&replica);
+    dyn_object_free(&obj);
+
+    dyn_object_init(&obj);
+    assert_int_equal(
+        dyn_object_put(&obj, NULL, 1, FLOOR, 500, NULL, 0, true, &roomy, &tomb),
+        0);
+    assert_int_equal(dyn_object_copy(&replica, &obj), 0);
+    assert_int_equal(floor_put(&obj, NULL, 2 * FLOOR, "again", NULL), 0);
+    assert_true(dyn_vv_covers(&obj.vv, tomb));
+    assert_int_equal(dyn_object_sync(&merged, &replica, &obj), 0);
+    assert_int_equal(merged.sibling_count, 1);
+    dyn_object_free(&merged);
+    dyn_object_free(&replica);
+    dyn_object_free(&obj);
+}
+
+/* The context encodes as dyn_vv_encode() of dyn_object_context(), in
+ * exactly the bytes it says, within the bound. */
+static void
+assert_context_encodes_as_its_vv(const struct dyn_object *obj)
+{
+    struct dyn_vv ctx;
+    assert_int_equal(dyn_object_context(obj, &ctx), 0);
+    size_t len = dyn_vv_encoded_size(&ctx);
+    uint8_t *want = xmalloc(len), *got = xmalloc(len);
+    dyn_vv_encode(&ctx, want);
+    assert_int_equal(dyn_object_context_encoded_size(obj), len);
+    assert_true(dyn_object_context_max_size(obj) >= len);
+    assert_int_equal(dyn_object_context_encode(obj, got), len);
+    assert_memory_equal(got, want, len);
+    free(want);
+    free(got);
+    dyn_vv_free(&ctx);
+}
+
+static void
+context_covers_every_sibling_and_encodes_as_a_vv(void **state)
+{
+    struct dyn_object obj;
+    struct dyn_vv ctx;
+    (void)state;
+
+    /* vv {1: 3, 2: 1}; node 1's dot 1001 above it, node 3's with no
+     * entry at all (a write made above the floor on a lost copy). */
+    dyn_object_init(&obj);
+    for (int i = 0; i < 3; i++)
+        put_str(&obj, &obj.vv, 1, 100, "v");
+    put_str(&obj, NULL, 2, 101, "two");
+    assert_int_equal(floor_put(&obj, NULL, FLOOR, "above", NULL), 0);
+    assert_int_equal(dyn_object_put(&obj, NULL, 3, FLOOR, 777,
+                                    (const uint8_t *)"three", 5, false, &roomy,
+                                    NULL),
+                     0);
+    assert_int_equal(dyn_object_context(&obj, &ctx), 0);
+    assert_int_equal(ctx.len, 3);
+    assert_int_equal(dyn_vv_get(&ctx, 1), FLOOR + 1);
+    assert_int_equal(dyn_vv_get(&ctx, 2), 1);
+    assert_int_equal(dyn_vv_get(&ctx, 3), FLOOR + 1);
+    assert_int_equal(ctx.entry[2].ts_ms, 777); /* the sibling's write */
+    for (uint32_t i = 0; i < obj.sibling_count; i++)
+        assert_true(dyn_vv_covers(&ctx, obj.siblings[i].dot));
+    assert_context_encodes_as_its_vv(&obj);
+    dyn_vv_free(&ctx);
+    /* 200 nodes: a count of two bytes. */
+    for (uint64_t n = 10; n < 210; n++)
+        assert_int_equal(dyn_object_put(&obj, NULL, n, FLOOR, 5,
+                                        (const uint8_t *)"x", 1, false, &roomy,
+                                        NULL),
+                         0);
+    assert_context_encodes_as_its_vv(&obj);
+    dyn_object_free(&obj);
+    dyn_object_init(&obj);
+    assert_context_encodes_as_its_vv(&obj); /* the empty one */
+}
+
+static void
+put_with_floor_zero_keeps_the_rule_without_one(void **state)
+{
+    struct dyn_object obj;
+    struct dyn_vv ctx;
+    struct dyn_dot d;
+    (void)state;
+
+    /* The counter is the key's own, and ctx[1] is bounded by the lead
+     * past vv[1], not by a floor: an object far ahead of nothing is
+     * written above, as before. */
+    object_claiming(&obj, FLOOR + DYN_DVV_MAX_CONTEXT_LEAD + 1);
+    assert_int_equal(floor_put(&obj, NULL, 0, "a", &d), 0);
+    assert_int_equal(d.counter, FLOOR + DYN_DVV_MAX_CONTEXT_LEAD + 2);
+    forge_context(&ctx, &obj.vv, 1, d.counter + DYN_DVV_MAX_CONTEXT_LEAD);
+    assert_int_equal(floor_put(&obj, &ctx, 0, "b", &d), 0);
+    assert_int_equal(d.counter, FLOOR + 2 * DYN_DVV_MAX_CONTEXT_LEAD + 3);
+    dyn_vv_free(&ctx);
+    forge_context(&ctx, &obj.vv, 1, d.counter + DYN_DVV_MAX_CONTEXT_LEAD + 1);
+    assert_int_equal(floor_put(&obj, &ctx, 0, "c", NULL), -DYN_ECONTEXTAHEAD);
+    assert_true(object_valid(&obj));
+    dyn_vv_free(&ctx);
+    dyn_object_free(&obj);
+}
+
+static void
+put_at_a_floor_at_its_end_is_refused(void **state)
+{
+    struct dyn_object obj;
+    (void)state;
+
+    dyn_object_init(&obj);
+    assert_int_equal(floor_put(&obj, NULL, UINT64_MAX, "x", NULL),
+                     -DYN_ECOUNTER);
+    assert_true(dyn_object_is_empty(&obj));
+    struct dyn_dot d;
+    assert_int_equal(floor_put(&obj, NULL, UINT64_MAX - 1, "x", &d), 0);
+    assert_true(d.counter == UINT64_MAX);
+    dyn_object_free(&obj);
 }
 
 /* ---- vv, sync, prune ---- */
@@ -710,7 +1057,7 @@ put_prunes_vector_to_max_entries_keeping_coordinator(void **state)
 
     dyn_object_init(&obj);
     for (uint64_t n = 1; n <= 6; n++)
-        assert_int_equal(dyn_object_put(&obj, &obj.vv, n, 10 * n,
+        assert_int_equal(dyn_object_put(&obj, &obj.vv, n, 0, 10 * n,
                                         (const uint8_t *)"v", 1, false, &small,
                                         NULL),
                          0);
@@ -735,13 +1082,13 @@ encode_decode_round_trips(void **state)
     dyn_object_init(&obj);
     assert_round_trip(&obj);
     memset(big, 0xab, sizeof big);
-    assert_int_equal(dyn_object_put(&obj, NULL, UINT64_MAX, UINT64_MAX, big,
+    assert_int_equal(dyn_object_put(&obj, NULL, UINT64_MAX, 0, UINT64_MAX, big,
                                     sizeof big, false, &roomy, &d),
                      0);
     put_str(&obj, NULL, 1, 0, "");
     put_str(&obj, NULL, 1u << 31, 1u << 20, "mid");
     assert_int_equal(
-        dyn_object_put(&obj, NULL, 77, 5, NULL, 0, true, &roomy, NULL), 0);
+        dyn_object_put(&obj, NULL, 77, 0, 5, NULL, 0, true, &roomy, NULL), 0);
     assert_int_equal(obj.sibling_count, 4);
     assert_round_trip(&obj);
 
@@ -865,6 +1212,7 @@ MUTATION(vv_len_past_bytes_left, o->vv_len = 40)
 MUTATION(vv_len_one_more_than_present, o->vv_len = 3)
 MUTATION(sibling_counter_zero, o->sib[0].counter = 0)
 MUTATION(sibling_node_zero, o->sib[0].node = 0)
+/* Not malformed: dots above the vv (dvv.h), tested on their own. */
 MUTATION(sibling_dot_not_covered, o->sib[1].counter = 2)
 MUTATION(sibling_node_not_in_vv, o->sib[1].node = 9)
 MUTATION(siblings_unsorted, o->sib[0].node = 2; o->sib[1].node = 1;
@@ -901,8 +1249,6 @@ static const struct mutation mutations[] = {
     MUT(vv_len_one_more_than_present),
     MUT(sibling_counter_zero),
     MUT(sibling_node_zero),
-    MUT(sibling_dot_not_covered),
-    MUT(sibling_node_not_in_vv),
     MUT(siblings_unsorted),
     MUT(siblings_duplicate_dot),
     MUT(sibling_count_past_bytes_left),
@@ -938,6 +1284,28 @@ malformed_object_encodings_are_rejected(void **state)
             fail_msg("%s: decode returned %d", mutations[i].name, rc);
         assert_int_equal(obj.sibling_count, 0);
         assert_null(obj.vv.entry);
+    }
+}
+
+/* A dot above the vv, of a node in it or not, is what a put above the
+ * dot floor makes: it decodes, and re-encodes to the same bytes. */
+static void
+dots_above_the_vv_decode_and_round_trip(void **state)
+{
+    void (*const above[])(struct raw_object *) = {mut_sibling_dot_not_covered,
+                                                  mut_sibling_node_not_in_vv};
+    uint8_t buf[ENC_BUF_BYTES];
+    (void)state;
+
+    for (size_t i = 0; i < sizeof(above) / sizeof(above[0]); i++) {
+        struct raw_object raw = raw_baseline;
+        struct dyn_object obj;
+        above[i](&raw);
+        size_t n = raw_encode(&raw, buf);
+        assert_int_equal(dyn_object_decode(&obj, buf, n, MAX_VALUE_BYTES), 0);
+        assert_false(dots_covered(&obj));
+        assert_round_trip(&obj);
+        dyn_object_free(&obj);
     }
 }
 
@@ -1261,7 +1629,7 @@ build_random_object(struct rng *rng, struct dyn_object *obj)
         for (uint32_t j = 0; j < len; j++)
             value[j] = (uint8_t)rng_next(rng);
         assert_int_equal(
-            dyn_object_put(obj, rng_percent(rng, 50) ? &obj->vv : NULL, node,
+            dyn_object_put(obj, rng_percent(rng, 50) ? &obj->vv : NULL, node, 0,
                            rng_next(rng) >> rng_below(rng, 64), value,
                            del ? 0 : len, del, &roomy, NULL),
             0);
@@ -1313,6 +1681,9 @@ truncated_and_flipped_encodings_fail_cleanly(void **state)
 #define SIM_MAX_ROUNDS 4          /* full exchange rounds: 3 suffice unpruned */
 #define SIM_NODE_INDEX_MASK 0xffu /* low byte of a simulated node id */
 #define SIM_VALUE_BYTES 12        /* longest value a simulated client writes */
+#define SIM_FLOOR_STEP 3          /* floor mode: other keys' dots, per put */
+/* Highest counter a history mints: every put adds at most the step. */
+#define SIM_MAX_COUNTER (SIM_MAX_WRITES * (SIM_FLOOR_STEP + 1))
 
 struct sim_write {
     struct dyn_dot dot;             /* the write's dot, unique */
@@ -1336,10 +1707,23 @@ struct sim_msg {
     uint8_t *buf; /* dyn_object_encode() of the sender's object */
 };
 
+/* How a history mints dots. */
+enum sim_floors {
+    SIM_NO_FLOOR,  /* floor 0: the key's own counters, as before floors */
+    SIM_FLOOR,     /* each node's dot floor, moved by other keys too */
+    SIM_LOST_COPY, /* floors, and nodes that lose their copy (memory
+                      engine restarted) but keep their id and floor */
+};
+
 struct sim {
     struct rng rng;
     uint64_t seed; /* this history's seed, printed on failure */
     bool pruning;  /* max_vv_entries small: extra siblings allowed */
+    enum sim_floors floors;
+    uint64_t floor[SIM_MAX_NODES]; /* each node's dot floor */
+    uint32_t overclaims;           /* writes a context or a dropped tombstone
+                                      claimed, that the replica did not know
+                                      (SIM_LOST_COPY only) */
     struct dyn_dvv_limits limits;
     uint64_t now_ms;
     uint32_t nodes;
@@ -1351,7 +1735,7 @@ struct sim {
     uint32_t writes;
     struct sim_write write[SIM_MAX_WRITES];
     /* 1 + index in write[] of dot (node_id[i], counter), 0 if none */
-    uint8_t by_dot[SIM_MAX_NODES][SIM_MAX_WRITES + 1];
+    uint8_t by_dot[SIM_MAX_NODES][SIM_MAX_COUNTER + 1];
     uint32_t msgs;
     struct sim_msg msg[SIM_MAX_MSGS];
 };
@@ -1363,12 +1747,13 @@ struct sim {
     } while (0)
 
 static void
-sim_init(struct sim *sim, uint64_t seed, bool pruning)
+sim_init(struct sim *sim, uint64_t seed, bool pruning, enum sim_floors floors)
 {
     memset(sim, 0, sizeof *sim);
     sim->seed = seed;
     sim->rng.state = seed;
     sim->pruning = pruning;
+    sim->floors = floors;
     sim->limits.max_siblings = 1000;
     sim->limits.max_vv_entries = pruning ? 2 : 1000;
     sim->now_ms = rng_next(&sim->rng) >> 20;
@@ -1406,7 +1791,7 @@ sim_find_write(struct sim *sim, struct dyn_dot dot)
     uint64_t i = (dot.node & SIM_NODE_INDEX_MASK) - 1;
 
     if (i >= sim->nodes || sim->node_id[i] != dot.node ||
-        dot.counter > SIM_MAX_WRITES || sim->by_dot[i][dot.counter] == 0)
+        dot.counter > SIM_MAX_COUNTER || sim->by_dot[i][dot.counter] == 0)
         return NULL;
     return &sim->write[sim->by_dot[i][dot.counter] - 1];
 }
@@ -1461,13 +1846,31 @@ sim_deliver(struct sim *sim, uint32_t m, bool may_duplicate)
     sim->msg[m] = sim->msg[--sim->msgs];
 }
 
+/* True when replica r knows write w: holds it, or its vv covers it. */
+static bool
+sim_knows(struct sim *sim, uint32_t r, const struct sim_write *w)
+{
+    const struct dyn_object *obj = &sim->replica[r];
+    return dyn_vv_covers(&obj->vv, w->dot) ||
+           find_dot(obj, w->dot.node, w->dot.counter) != NULL;
+}
+
 static void
 sim_client_read(struct sim *sim, struct sim_client *c, uint32_t r)
 {
     const struct dyn_object *obj = &sim->replica[r];
 
     dyn_vv_free(&c->ctx);
-    SIM_CHECK(sim, dyn_vv_copy(&c->ctx, &obj->vv) == 0);
+    SIM_CHECK(sim, dyn_object_context(obj, &c->ctx) == 0);
+    /* The context claims only what the replica knows, unless a copy was
+     * lost (dvv.h: a context is a vv). */
+    for (uint32_t i = 0; i < sim->writes; i++) {
+        const struct sim_write *w = &sim->write[i];
+        if (!dyn_vv_covers(&c->ctx, w->dot) || sim_knows(sim, r, w))
+            continue;
+        SIM_CHECK(sim, sim->floors == SIM_LOST_COPY);
+        sim->overclaims++;
+    }
     free(c->seen);
     c->seen = calloc(obj->sibling_count + 1, sizeof *c->seen);
     assert_non_null(c->seen);
@@ -1489,7 +1892,7 @@ sim_record_write(struct sim *sim, struct dyn_dot dot, const struct dyn_vv *ctx)
         if (dyn_vv_covers(ctx, sim->write[i].dot))
             sim->write[i].covered = true;
     w->dot = dot;
-    SIM_CHECK(sim, dot.counter <= SIM_MAX_WRITES);
+    SIM_CHECK(sim, dot.counter <= SIM_MAX_COUNTER);
     sim->by_dot[(dot.node & SIM_NODE_INDEX_MASK) - 1][dot.counter] =
         (uint8_t)(sim->writes + 1);
     SIM_CHECK(sim, !dyn_vv_covers(ctx, dot));
@@ -1517,12 +1920,32 @@ sim_client_write(struct sim *sim, struct sim_client *c, uint32_t r)
         if (obj->siblings[i].deleted && tomb_count < SIM_MAX_WRITES)
             tombs[tomb_count++] = obj->siblings[i].dot;
 
+    /* Dropping a tombstone above the vv claims its node's writes below it
+     * (dvv.h): only those the replica lost are news, and superseded. */
+    for (uint32_t i = 0; i < tomb_count; i++) {
+        for (uint32_t j = 0; j < sim->writes; j++) {
+            struct sim_write *l = &sim->write[j];
+            if (l->dot.node != tombs[i].node ||
+                l->dot.counter > tombs[i].counter || sim_knows(sim, r, l))
+                continue;
+            SIM_CHECK(sim, sim->floors == SIM_LOST_COPY);
+            sim->overclaims++;
+            l->covered = true;
+        }
+    }
+
     for (uint32_t i = 0; i < len; i++)
         value[i] = (uint8_t)(sim->writes * 7 + i);
-    SIM_CHECK(sim, dyn_object_put(obj, ctx, sim->node_id[r],
+    if (sim->floors != SIM_NO_FLOOR) /* the node's puts of other keys */
+        sim->floor[r] += rng_below(&sim->rng, SIM_FLOOR_STEP + 1);
+    SIM_CHECK(sim, dyn_object_put(obj, ctx, sim->node_id[r], sim->floor[r],
                                   sim->now_ms + sim->skew_ms[r], value, len,
                                   del, &sim->limits, &dot) == 0);
     SIM_CHECK(sim, dot.node == sim->node_id[r]);
+    if (sim->floors != SIM_NO_FLOOR) {
+        SIM_CHECK(sim, dot.counter > sim->floor[r]);
+        sim->floor[r] = dot.counter;
+    }
     SIM_CHECK(sim, find_dot(obj, dot.node, dot.counter) != NULL);
     for (uint32_t i = 0; ctx == &c->ctx && i < c->seen_count; i++)
         SIM_CHECK(sim,
@@ -1593,6 +2016,7 @@ sim_check_replicas(struct sim *sim)
     for (uint32_t r = 0; r < sim->nodes; r++) {
         const struct dyn_object *obj = &sim->replica[r];
         SIM_CHECK(sim, object_valid(obj));
+        SIM_CHECK(sim, sim->floors != SIM_NO_FLOOR || dots_covered(obj));
         for (uint32_t i = 0; i < obj->sibling_count; i++) {
             const struct sim_write *w =
                 sim_find_write(sim, obj->siblings[i].dot);
@@ -1655,7 +2079,17 @@ sim_step(struct sim *sim)
     struct sim_client *c = &sim->client[rng_below(&sim->rng, sim->clients)];
 
     sim->now_ms += rng_below(&sim->rng, 4);
-    if (pick < 20) {
+    if (sim->floors == SIM_LOST_COPY && pick < 3) {
+        /* A restart of the memory engine: the copy is gone, the id and
+         * the floor stay.  What it held is sent first, as replication
+         * had, so that no write is lost with it. */
+        uint32_t to = (r + 1) % sim->nodes;
+        struct dyn_object copy;
+        SIM_CHECK(sim, dyn_object_copy(&copy, &sim->replica[r]) == 0);
+        sim_merge(sim, to, &copy);
+        dyn_object_free(&copy);
+        dyn_object_free(&sim->replica[r]);
+    } else if (pick < 20) {
         sim_client_read(sim, c, r);
     } else if (pick < 50 && sim->writes < SIM_MAX_WRITES) {
         sim_client_write(sim, c, r);
@@ -1671,13 +2105,14 @@ sim_step(struct sim *sim)
     sim_check_replicas(sim);
 }
 
-static void
-run_history(uint64_t seed, bool pruning)
+/* Returns the history's overclaims (sim->overclaims). */
+static uint32_t
+run_history(uint64_t seed, bool pruning, enum sim_floors floors)
 {
     struct sim *sim = malloc(sizeof *sim);
 
     assert_non_null(sim);
-    sim_init(sim, seed, pruning);
+    sim_init(sim, seed, pruning, floors);
     for (int step = 0; step < SIM_STEPS; step++)
         sim_step(sim);
     sim_check_algebra(sim);
@@ -1686,12 +2121,15 @@ run_history(uint64_t seed, bool pruning)
     sim_check_replicas(sim);
     sim_check_algebra(sim);
     sim_check_final(sim, sim_full_exchange(sim));
+    uint32_t overclaims = sim->overclaims;
     sim_free(sim);
     free(sim);
+    return overclaims;
 }
 
 #define EXACT_HISTORIES 1500  /* no pruning: exact survivors */
 #define PRUNED_HISTORIES 1000 /* max_vv_entries 2: nothing lost */
+#define FLOOR_HISTORIES 1000  /* each floor mode */
 
 static void
 random_histories_converge_to_exactly_the_maximal_writes(void **state)
@@ -1701,7 +2139,7 @@ random_histories_converge_to_exactly_the_maximal_writes(void **state)
     (void)state;
 
     for (int i = 0; i < EXACT_HISTORIES; i++)
-        run_history(rng_next(&rng), false);
+        run_history(rng_next(&rng), false, SIM_NO_FLOOR);
 }
 
 static void
@@ -1712,7 +2150,43 @@ random_histories_with_pruning_never_lose_a_maximal_write(void **state)
     (void)state;
 
     for (int i = 0; i < PRUNED_HISTORIES; i++)
-        run_history(rng_next(&rng), true);
+        run_history(rng_next(&rng), true, SIM_NO_FLOOR);
+}
+
+/* Dots minted above each node's floor, which other keys move too: dots
+ * above the vv are everywhere, and still exactly the maximal writes
+ * survive, and a read's context claims only what its replica knows. */
+static void
+random_histories_with_dot_floors_converge_to_exactly_the_maximal_writes(
+    void **state)
+{
+    uint64_t seed = test_seed("floor histories");
+    struct rng rng = {seed ^ 0x5a5a5a5au};
+    (void)state;
+
+    for (int i = 0; i < FLOOR_HISTORIES; i++) {
+        run_history(rng_next(&rng), false, SIM_FLOOR);
+        run_history(rng_next(&rng), true, SIM_FLOOR);
+    }
+}
+
+/* Nodes that lose their copy and keep their floor mint no dot twice, and
+ * lose no write that no context claimed (without a floor the first put
+ * after the loss reuses a dot).  A context, or a put dropping a tombstone,
+ * may claim writes the replica lost (dvv.h): counted. */
+static void
+random_histories_with_lost_copies_never_reuse_a_dot_or_lose_a_write(
+    void **state)
+{
+    uint64_t seed = test_seed("lost-copy histories");
+    struct rng rng = {seed ^ 0x3c3c3c3cu};
+    uint32_t overclaimed = 0;
+    (void)state;
+
+    for (int i = 0; i < FLOOR_HISTORIES; i++)
+        overclaimed += run_history(rng_next(&rng), false, SIM_LOST_COPY) > 0;
+    print_message("%u of %d histories claimed a write a replica lost\n",
+                  overclaimed, FLOOR_HISTORIES);
 }
 
 /* ---- borrowed values ---- */
@@ -1724,9 +2198,8 @@ three_siblings(struct dyn_object *obj, uint8_t *buf)
     dyn_object_init(obj);
     put_str(obj, NULL, 1, 10, "one");
     put_str(obj, NULL, 2, 20, "a longer second value");
-    assert_int_equal(dyn_object_put(obj, NULL, 3, 30, NULL, 0, true, &roomy,
-                                    NULL),
-                     0);
+    assert_int_equal(
+        dyn_object_put(obj, NULL, 3, 0, 30, NULL, 0, true, &roomy, NULL), 0);
     assert_int_equal(obj->sibling_count, 3);
     return dyn_object_encode(obj, buf);
 }
@@ -1828,10 +2301,11 @@ put_on_a_borrowed_object_keeps_what_it_did_not_supersede(void **state)
     assert_int_equal(dyn_object_decode_borrowed(&view, buf, len,
                                                 MAX_VALUE_BYTES),
                      0);
-    assert_int_equal(dyn_object_put(&owned, &ctx, 9, 40, (const uint8_t *)value,
-                                    3, false, &roomy, &dot_a),
+    assert_int_equal(dyn_object_put(&owned, &ctx, 9, 0, 40,
+                                    (const uint8_t *)value, 3, false, &roomy,
+                                    &dot_a),
                      0);
-    assert_int_equal(dyn_object_put_borrowed(&view, &ctx, 9, 40,
+    assert_int_equal(dyn_object_put_borrowed(&view, &ctx, 9, 0, 40,
                                              (const uint8_t *)value, 3, false,
                                              &roomy, &dot_b),
                      0);
@@ -1935,6 +2409,20 @@ main(void)
             forged_context_entry_for_another_node_does_not_poison_it),
         cmocka_unit_test(
             counter_at_its_end_refuses_that_nodes_puts_and_merges_as_any),
+        cmocka_unit_test(
+            put_with_a_floor_mints_above_it_whatever_the_key_knows),
+        cmocka_unit_test(
+            put_after_the_coordinator_lost_its_copy_survives_sync_given_a_floor),
+        cmocka_unit_test(
+            put_with_a_floor_refuses_a_context_claiming_a_write_never_made),
+        cmocka_unit_test(put_with_a_floor_mints_above_an_object_that_leads_it),
+        cmocka_unit_test(
+            put_with_a_floor_refuses_an_object_past_the_bound_for_that_key_only),
+        cmocka_unit_test(
+            put_without_context_keeps_knowing_a_tombstone_above_the_vv),
+        cmocka_unit_test(put_with_floor_zero_keeps_the_rule_without_one),
+        cmocka_unit_test(context_covers_every_sibling_and_encodes_as_a_vv),
+        cmocka_unit_test(put_at_a_floor_at_its_end_is_refused),
         cmocka_unit_test(vv_join_takes_larger_counter_then_later_timestamp),
         cmocka_unit_test(sync_keeps_sibling_whose_dot_peer_never_saw),
         cmocka_unit_test(sync_drops_sibling_peer_saw_and_superseded),
@@ -1948,6 +2436,7 @@ main(void)
         cmocka_unit_test(encode_decode_round_trips),
         cmocka_unit_test(context_token_round_trips_including_empty_vv),
         cmocka_unit_test(malformed_object_encodings_are_rejected),
+        cmocka_unit_test(dots_above_the_vv_decode_and_round_trip),
         cmocka_unit_test(malformed_varints_are_rejected),
         cmocka_unit_test(varints_of_every_width_decode_in_both_paths),
         cmocka_unit_test(counts_over_hard_limits_are_rejected),
@@ -1958,6 +2447,10 @@ main(void)
             random_histories_converge_to_exactly_the_maximal_writes),
         cmocka_unit_test(
             random_histories_with_pruning_never_lose_a_maximal_write),
+        cmocka_unit_test(
+            random_histories_with_dot_floors_converge_to_exactly_the_maximal_writes),
+        cmocka_unit_test(
+            random_histories_with_lost_copies_never_reuse_a_dot_or_lose_a_write),
         cmocka_unit_test(borrowed_decode_points_into_the_buffer_until_owned),
         cmocka_unit_test(
             rebase_moves_borrowed_values_to_a_copy_of_their_buffer),

@@ -585,8 +585,6 @@ fuzz_new_codes() {
         "01 01 87 00 01 00 01 07 01 00 00 02 6f 6b" # node 7 as a 2-byte varint
         "$VALID_OBJECT_HEX 00"                      # a byte after the object
         "01 01 07 01 00 01 07 01 00 00 03 6f 6b"    # value longer than the rest
-        "01 01 07 01 00 01 07 02 00 00 02 6f 6b"    # dot (7, 2) not covered
-        "01 00 01 07 01 00 00 02 6f 6b"             # no vv: dot not covered
         "01 01 00 01 00 01 00 01 00 00 02 6f 6b"    # node 0
         "01 01 07 00 00 01 07 00 00 00 02 6f 6b"    # counter 0
         "01 01 07 01 00 01 07 01 00 02 02 6f 6b"    # unknown flag bit

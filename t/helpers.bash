@@ -173,6 +173,15 @@ wait_until() {
     done
 }
 
+# transfers_done_at HOST: no member reports a transfer, and every member
+# answered, as HOST's `dynctl handoff` sums it up.
+transfers_done_at() {
+    local out
+    out=$(dynctl -H "$1" handoff --json 2>/dev/null) || return 1
+    [ "$(jq '.transfers | length' <<<"$out")" = 0 ] &&
+        [ "$(jq '.complete' <<<"$out")" = true ]
+}
+
 # node_status FIELD: one field of `dynctl status --json`'s "node" object.
 node_status() { dynctl status --json | jq -r ".node.$1"; }
 

@@ -102,7 +102,7 @@ put(struct fixture *fx, const char *value, const struct dyn_vv *ctx,
     };
     struct dyn_kv_stored result;
     struct dyn_dot dot;
-    int rc = dyn_kv_put(txn, &p, node, 1000, &fx->limits, &result, &dot);
+    int rc = dyn_kv_put(txn, &p, node, 0, 1000, &fx->limits, &result, &dot);
     if (rc == 0) {
         assert_int_equal(dyn_store_commit(txn), 0);
         if (ctx_out != NULL)
@@ -343,7 +343,7 @@ merge_over_a_damaged_value_takes_the_incoming_object(void **state)
     struct dyn_vv ctx;
     assert_int_equal(put(fx, "precious", NULL, NODE_A, &ctx), 0);
     assert_int_equal(get(fx, &newer), 0);
-    assert_int_equal(dyn_object_put(&newer, &ctx, NODE_B, 5,
+    assert_int_equal(dyn_object_put(&newer, &ctx, NODE_B, 0, 5,
                                     (const uint8_t *)"newer", 5, false,
                                     &fx->limits.dvv, NULL),
                      0);
@@ -352,7 +352,7 @@ merge_over_a_damaged_value_takes_the_incoming_object(void **state)
     assert_only_value(fx, "newer");
 
     dyn_object_init(&other);
-    assert_int_equal(dyn_object_put(&other, NULL, NODE_C, 5,
+    assert_int_equal(dyn_object_put(&other, NULL, NODE_C, 0, 5,
                                     (const uint8_t *)"other", 5, false,
                                     &fx->limits.dvv, NULL),
                      0);
@@ -372,7 +372,7 @@ merge_keeps_concurrent_siblings_of_both_sides(void **state)
     struct dyn_kv_stored merged;
     /* The "other replica" object: a write at B nobody here has seen. */
     dyn_object_init(&other);
-    assert_int_equal(dyn_object_put(&other, NULL, NODE_B, 5,
+    assert_int_equal(dyn_object_put(&other, NULL, NODE_B, 0, 5,
                                     (const uint8_t *)"b", 1, false,
                                     &fx->limits.dvv, NULL),
                      0);
@@ -397,7 +397,7 @@ record_round_trips_and_detects_every_flipped_byte(void **state)
     struct dyn_object obj, back;
     struct dyn_dvv_limits lim = {.max_siblings = 10, .max_vv_entries = 10};
     dyn_object_init(&obj);
-    assert_int_equal(dyn_object_put(&obj, NULL, NODE_A, 1,
+    assert_int_equal(dyn_object_put(&obj, NULL, NODE_A, 0, 1,
                                     (const uint8_t *)"value", 5, false, &lim,
                                     NULL),
                      0);
@@ -448,10 +448,9 @@ results_outlive_the_records_they_replaced(void **state)
             .value_len = (uint32_t)strlen(values[i]),
         };
         struct dyn_dot dot;
-        assert_int_equal(
-            dyn_kv_put(txn, &p, NODE_A, 1000 + i, &fx->limits, &results[i],
-                       &dot),
-            0);
+        assert_int_equal(dyn_kv_put(txn, &p, NODE_A, 0, 1000 + i, &fx->limits,
+                                    &results[i], &dot),
+                         0);
         assert_int_equal(results[i].obj.sibling_count, i + 1);
     }
     assert_int_equal(dyn_store_commit(txn), 0);

@@ -52,28 +52,28 @@ make_object(struct dyn_object *obj, int which)
     case OBJ_EMPTY:
         break;
     case OBJ_ONE:
-        assert_int_equal(dyn_object_put(obj, NULL, NODE_A, 1000,
+        assert_int_equal(dyn_object_put(obj, NULL, NODE_A, 0, 1000,
                                         (const uint8_t *)"value", 5, false,
                                         &lim, NULL),
                          0);
         break;
     case OBJ_SIBLINGS:
-        assert_int_equal(dyn_object_put(obj, NULL, NODE_A, 1000,
+        assert_int_equal(dyn_object_put(obj, NULL, NODE_A, 0, 1000,
                                         (const uint8_t *)"a", 1, false, &lim,
                                         NULL),
                          0);
-        assert_int_equal(dyn_object_put(obj, NULL, NODE_B, 2000,
+        assert_int_equal(dyn_object_put(obj, NULL, NODE_B, 0, 2000,
                                         (const uint8_t *)"bb", 2, false, &lim,
                                         NULL),
                          0);
-        assert_int_equal(
-            dyn_object_put(obj, NULL, NODE_A, 3000, NULL, 0, true, &lim, NULL),
-            0);
+        assert_int_equal(dyn_object_put(obj, NULL, NODE_A, 0, 3000, NULL, 0,
+                                        true, &lim, NULL),
+                         0);
         break;
     case OBJ_BIG:
         for (size_t i = 0; i < sizeof(big); i++)
             big[i] = (uint8_t)(i * 131 + 7);
-        assert_int_equal(dyn_object_put(obj, NULL, NODE_B, 4000, big,
+        assert_int_equal(dyn_object_put(obj, NULL, NODE_B, 0, 4000, big,
                                         (uint32_t)sizeof(big), false, &lim,
                                         NULL),
                          0);
@@ -390,7 +390,7 @@ a_lazy_decode_checks_at_once_what_it_cannot_leave(void **state)
     struct dyn_record_values values;
     dyn_object_init(&obj);
     for (uint64_t node = 1; node <= DYN_RECORD_LAZY_SPANS + 1; node++)
-        assert_int_equal(dyn_object_put(&obj, NULL, node, 1000,
+        assert_int_equal(dyn_object_put(&obj, NULL, node, 0, 1000,
                                         (const uint8_t *)"vv", 2, false, &lim,
                                         NULL),
                          0);

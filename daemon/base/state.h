@@ -17,6 +17,7 @@
 #include <uv.h>
 
 #include "config.h"
+#include "dotlease.h"
 #include "kv.h"
 #include "loop.h"
 #include "ring.h"
@@ -47,6 +48,8 @@ struct server {
     uint64_t node_id;              /* this node's id, from the data dir */
     struct dyn_store *store;       /* owned */
     struct writer *writer;         /* owned; group-commit thread */
+    struct dotlease lease;         /* the dot floor; the writer's alone
+                                      while it runs */
     struct dyn_kv_limits limits;   /* from cfg */
     struct dyn_ring *ring;         /* owned; persisted in data_dir/ring;
                                       replaced by membership_adopt() */

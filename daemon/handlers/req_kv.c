@@ -219,17 +219,20 @@ kv_pass_on(struct conn *c, struct kv_req *req, const ProtobufCMessage *msg,
 #define KV_STACK_SIBLINGS 8
 #define KV_STACK_CONTEXT_BYTES 512
 
-/* Encode a vv as a wire context, into `stack` when it fits, else into a
- * malloc'd buffer (freed by kv_context_free). */
+/* Encode an object's context (dyn_object_context(): its vv raised to
+ * cover every sibling) as a wire context, into `stack` when it fits,
+ * else into a malloc'd buffer (freed by kv_context_free). */
 static int
-kv_context_bytes(const struct dyn_vv *vv, uint8_t *stack,
+kv_context_bytes(const struct dyn_object *obj, uint8_t *stack,
                  ProtobufCBinaryData *out)
 {
-    size_t len = dyn_vv_encoded_size(vv);
+    size_t len = dyn_object_context_max_size(obj);
+    if (len > KV_STACK_CONTEXT_BYTES)
+        len = dyn_object_context_encoded_size(obj); /* a walk, only then */
     out->data = len <= KV_STACK_CONTEXT_BYTES ? stack : malloc(len);
     if (out->data == NULL)
         return -ENOMEM;
-    out->len = dyn_vv_encode(vv, out->data);
+    out->len = dyn_object_context_encode(obj, out->data);
     return 0;
 }
 
@@ -263,7 +266,7 @@ kv_get_done(void *arg, int status, const struct coord_quorum *q,
             status = -ENOMEM;
     }
     if (status == 0)
-        status = kv_context_bytes(&obj->vv, ctx_stack, &resp.context);
+        status = kv_context_bytes(obj, ctx_stack, &resp.context);
     if (status < 0) {
         kv_send_failure(c, req, status, q, "read");
         goto out;
@@ -343,7 +346,7 @@ kv_put_done(void *arg, int status, const struct coord_quorum *q,
     Dynpb__Dot pdot = DYNPB__DOT__INIT;
     uint8_t ctx_stack[KV_STACK_CONTEXT_BYTES];
     if (status == 0)
-        status = kv_context_bytes(&obj->vv, ctx_stack, &resp.context);
+        status = kv_context_bytes(obj, ctx_stack, &resp.context);
     if (status == -DYN_ESIBLINGS) {
         conn_send_error(c, req->id, status,
                         "refused: the key already has %u siblings "

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "dotlease.h"
 #include "err.h"
 #include "log.h"
 
@@ -152,7 +153,6 @@ writer_op_free(struct writer_op *op)
     free(op);
 }
 
-/* Apply one op in `txn`; its status says how it went. */
 /*
  * Drop the key only when it holds exactly the versions handed over, so a
  * write that arrived after the transfer read it is kept (and handed over
@@ -183,15 +183,51 @@ apply_delete_if(struct writer *w, struct dyn_store_txn *txn,
     return rc;
 }
 
-static void
+/* A store-level failure: the transaction is lost, not just one op. */
+static bool
+is_txn_failure(int status)
+{
+    return status < 0 && status != -DYN_ESIBLINGS &&
+           status != -DYN_EOBJECTSIZE && status != -DYN_ECHECKSUM &&
+           status != -DYN_EFORMAT && status != -DYN_ECONTEXTAHEAD &&
+           status != -DYN_ECOUNTER;
+}
+
+/*
+ * A put, minted above the node's dot floor (dotlease.h): the lease is
+ * renewed first when this put could mint past its ceiling, and the
+ * floor follows the dot made.  A lease that cannot be written fails the
+ * put alone, before anything is written, so the transaction goes on.
+ */
+static bool
+apply_put(struct writer *w, struct dyn_store_txn *txn, struct writer_op *op)
+{
+    struct dotlease *lease = w->opts.lease;
+    uint64_t floor = 0;
+    if (lease != NULL) {
+        op->status = dotlease_reserve(lease);
+        if (op->status < 0)
+            return true;
+        floor = lease->floor;
+    }
+    op->status = dyn_kv_put(txn, &op->put, w->opts.node_id, floor, op->now_ms,
+                            &w->opts.limits, &op->result, &op->dot);
+    if (op->status == 0 && lease != NULL)
+        dotlease_minted(lease, op->dot.counter);
+    return !is_txn_failure(op->status);
+}
+
+/*
+ * Apply one op in `txn`; its status says how it went.  False when the
+ * transaction is lost with it (is_txn_failure), not just the op.
+ */
+static bool
 apply_op(struct writer *w, struct dyn_store_txn *txn, struct writer_op *op)
 {
     dyn_kv_stored_free(&op->result);
     switch (op->kind) {
     case WRITER_PUT:
-        op->status = dyn_kv_put(txn, &op->put, w->opts.node_id, op->now_ms,
-                                &w->opts.limits, &op->result, &op->dot);
-        break;
+        return apply_put(w, txn, op);
     case WRITER_MERGE:
         op->status = dyn_kv_merge(txn, op->put.partition, op->put.key,
                                   op->put.key_len, &op->object, w->opts.node_id,
@@ -201,16 +237,7 @@ apply_op(struct writer *w, struct dyn_store_txn *txn, struct writer_op *op)
         op->status = apply_delete_if(w, txn, op);
         break;
     }
-}
-
-/* A store-level failure: the transaction is lost, not just one op. */
-static bool
-is_txn_failure(int status)
-{
-    return status < 0 && status != -DYN_ESIBLINGS &&
-           status != -DYN_EOBJECTSIZE && status != -DYN_ECHECKSUM &&
-           status != -DYN_EFORMAT && status != -DYN_ECONTEXTAHEAD &&
-           status != -DYN_ECOUNTER;
+    return !is_txn_failure(op->status);
 }
 
 /* Apply ops one transaction each (after a batch failed as a whole). */
@@ -243,8 +270,7 @@ apply_batch(struct writer *w, struct writer_op *batch)
     if (rc < 0)
         return rc;
     for (struct writer_op *op = batch; op != NULL; op = op->next) {
-        apply_op(w, txn, op);
-        if (is_txn_failure(op->status)) {
+        if (!apply_op(w, txn, op)) {
             dyn_store_abort(txn);
             return op->status;
         }

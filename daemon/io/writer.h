@@ -16,6 +16,9 @@
  * was committed since the last one, also under a load that never leaves
  * the queue empty, and a failed flush makes every later write fail with
  * its code: the node stops acknowledging writes it cannot make durable.
+ *
+ * The writer is where dots are minted: each put is made above the node's
+ * dot floor, which the writer raises and keeps on disk (dotlease.h).
  */
 #ifndef DYNAMOD_WRITER_H
 #define DYNAMOD_WRITER_H
@@ -28,6 +31,7 @@
 #include "kv.h"
 #include "store.h"
 
+struct dotlease;
 struct writer;
 struct writer_op;
 
@@ -69,6 +73,9 @@ struct writer_op {
 
 struct writer_options {
     struct dyn_store *store; /* borrowed; outlives the writer */
+    struct dotlease *lease;  /* borrowed; outlives the writer, which alone
+                                touches it while it runs; puts mint above
+                                its floor (NULL: no floor, for tests) */
     uint64_t node_id;
     struct dyn_kv_limits limits;
     enum dyn_store_sync sync;
