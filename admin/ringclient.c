@@ -3,6 +3,9 @@
  */
 #include "ringclient.h"
 
+#include <stdio.h>
+
+#include "client.h"
 #include "err.h"
 #include "kvops.h"
 #include "wire.h"
@@ -44,4 +47,44 @@ ringclient_fetch_at(struct cli *cli, const char *host, struct dyn_ring **out)
         return CLI_EXIT_REFUSED;
     }
     return CLI_EXIT_OK;
+}
+
+int
+ringclient_try_at(struct cli *cli, const char *host, ProtobufCMessage *req,
+                  const ProtobufCMessageDescriptor *want,
+                  ProtobufCMessage **resp, char *err, size_t err_len)
+{
+    struct client c;
+    int rc = client_connect(&c, host, cli->timeout_ms);
+    if (rc == 0) {
+        rc = client_call(&c, req, want, resp);
+        if (rc < 0)
+            snprintf(err, err_len, "%s", c.err);
+        client_close(&c);
+    } else {
+        snprintf(err, err_len, "%s", c.err);
+    }
+    return rc;
+}
+
+int
+ringclient_member_cmd(struct cli *cli, const char *what, Dynpb__JoinCmdReq *req,
+                      struct dyn_ring **before, struct dyn_ring **after)
+{
+    ProtobufCMessage *resp;
+    *before = *after = NULL;
+    int rc = kv_request_once(cli, what, &req->base,
+                             &dynpb__join_cmd_resp__descriptor, &resp);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    const Dynpb__JoinCmdResp *j = (const Dynpb__JoinCmdResp *)resp;
+    if (dyn_ring_decode(j->ring_before.data, j->ring_before.len, before) < 0 ||
+        dyn_ring_decode(j->ring_after.data, j->ring_after.len, after) < 0) {
+        dyn_ring_free(*before);
+        *before = NULL;
+        cli_error(cli, "%s: the node's answer does not decode", what);
+        rc = CLI_EXIT_REFUSED;
+    }
+    dyn_wire_msg_free(resp);
+    return rc;
 }

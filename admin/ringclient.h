@@ -26,4 +26,23 @@ int ringclient_request_at(struct cli *cli, const char *host, const char *what,
                           const ProtobufCMessageDescriptor *want,
                           ProtobufCMessage **resp);
 
+/*
+ * A membership command (JoinCmdReq: a join, leave or removal) to the node
+ * at -H; `what` names it in messages.  Returns CLI_EXIT_OK with the rings
+ * before and after it (caller frees both with dyn_ring_free), or an exit
+ * code after printing why.
+ */
+int ringclient_member_cmd(struct cli *cli, const char *what,
+                          Dynpb__JoinCmdReq *req, struct dyn_ring **before,
+                          struct dyn_ring **after);
+
+/*
+ * The same without printing: 0 with *resp (free with dyn_wire_msg_free),
+ * or a negative code with its reason in err[0..err_len).  For polls that
+ * go on when one answer is missing.
+ */
+int ringclient_try_at(struct cli *cli, const char *host, ProtobufCMessage *req,
+                      const ProtobufCMessageDescriptor *want,
+                      ProtobufCMessage **resp, char *err, size_t err_len);
+
 #endif

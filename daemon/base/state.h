@@ -22,6 +22,7 @@
 #include "ring.h"
 #include "store.h"
 
+struct change_set;
 struct conn;
 struct coord_pool;
 struct transfers;
@@ -55,6 +56,7 @@ struct server {
                                       kept for reuse (coord.c) */
     struct peer_set *peers;        /* owned; connections to other nodes */
     struct membership *membership; /* owned; gossip, joins */
+    struct change_set *change;     /* owned; the grant of the next change */
     struct transfers *transfers;   /* owned; partition transfers */
     struct inbound_set *inbound;   /* owned; partitions being received */
     struct loop lp;                /* turn flushes, decode arena, clocks */

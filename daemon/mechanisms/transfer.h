@@ -19,7 +19,8 @@
  * merged there with DVV sync, so a batch sent twice changes nothing.  A
  * target that fails is retried after a pause; the transfer shows why.
  * At most cluster.transfer_slots transfers run at once (0 pauses them);
- * the rest wait.
+ * the rest wait.  A target that leaves the ring (a leave, a removal) is
+ * dropped from the transfers queued for it.
  *
  * Transfers not yet done are listed in data_dir/transfers
  * (transfer_file.h; rewritten at most once per tick when the list changed), so
@@ -85,6 +86,13 @@ void transfers_ring_changed(struct server *srv, const struct dyn_ring *old,
 
 /* Transfers queued or running. */
 uint32_t transfers_count(struct server *srv);
+
+/*
+ * Transfers not done yet but for those with `except_target` (a member
+ * about to be removed; 0: none) among their targets: what keeps a
+ * membership change waiting (change.h).
+ */
+uint32_t transfers_pending(struct server *srv, uint64_t except_target);
 
 #define TRANSFER_WHY_BYTES 192
 
