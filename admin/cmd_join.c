@@ -28,12 +28,12 @@
 /* ---- the join ---- */
 
 static int
-join_run(struct cli *cli, const char *seed)
+join_run(struct cli *cli, const char *seed, uint32_t queue_s)
 {
     Dynpb__JoinCmdReq req = DYNPB__JOIN_CMD_REQ__INIT;
     req.seed = (char *)seed;
     struct dyn_ring *before, *after;
-    int rc = ringclient_member_cmd(cli, "join", &req, &before, &after);
+    int rc = ringclient_member_cmd(cli, "join", &req, queue_s, &before, &after);
     if (rc != CLI_EXIT_OK)
         return rc;
     if (before->member_count != 1) {
@@ -153,25 +153,29 @@ static int
 cmd_join_exec(struct cli *cli, struct cli_args *args)
 {
     const char *seed = args->argv[0];
+    uint32_t queue_s = 0;
+    if (cli_opt_uint(cli, args, 'Q', 0, RINGCLIENT_QUEUE_MAX_S, &queue_s) < 0)
+        return CLI_EXIT_USAGE;
     if (cli_opt(args, 'n') != NULL)
         return join_dry_run(cli, seed);
-    return join_run(cli, seed);
+    return join_run(cli, seed, queue_s);
 }
 
 static const struct option join_longopts[] = {
     {"dry-run", no_argument, NULL, 'n'},
+    {"queue", required_argument, NULL, 'Q'},
     {NULL, 0, NULL, 0},
 };
 
 const struct cli_cmd cmd_join = {
     .name = "join",
-    .usage = "SEED [--dry-run]",
+    .usage = "SEED [--dry-run] [--queue S]",
     .summary = "make the node at -H join the cluster of SEED (HOST:PORT)",
     .help = "  --dry-run  show what the join would do: partitions per node "
             "before and\n"
             "             after, the keys and bytes each node would receive, "
             "placement\n"
-            "             violations; changes nothing\n",
+            "             violations; changes nothing\n" RINGCLIENT_QUEUE_HELP,
     .opts = "",
     .longopts = join_longopts,
     .min_args = 1,

@@ -248,14 +248,15 @@ node_name(struct cli *cli, char *out, size_t len)
 }
 
 static int
-leave_run(struct cli *cli, uint32_t wait_s)
+leave_run(struct cli *cli, uint32_t wait_s, uint32_t queue_s)
 {
     Dynpb__JoinCmdReq req = DYNPB__JOIN_CMD_REQ__INIT;
     req.seed = "";
     req.change = "leave";
     double started = now_s();
     struct dyn_ring *before, *after;
-    int rc = ringclient_member_cmd(cli, "leave", &req, &before, &after);
+    int rc =
+        ringclient_member_cmd(cli, "leave", &req, queue_s, &before, &after);
     if (rc != CLI_EXIT_OK)
         return rc;
     char name[DYN_RING_NAME_BYTES];
@@ -273,17 +274,19 @@ leave_run(struct cli *cli, uint32_t wait_s)
 static int
 cmd_leave_exec(struct cli *cli, struct cli_args *args)
 {
-    uint32_t wait_s = LEAVE_WAIT_S;
-    if (cli_opt_uint(cli, args, 'W', 1, LEAVE_WAIT_MAX_S, &wait_s) < 0)
+    uint32_t wait_s = LEAVE_WAIT_S, queue_s = 0;
+    if (cli_opt_uint(cli, args, 'W', 1, LEAVE_WAIT_MAX_S, &wait_s) < 0 ||
+        cli_opt_uint(cli, args, 'Q', 0, RINGCLIENT_QUEUE_MAX_S, &queue_s) < 0)
         return CLI_EXIT_USAGE;
     if (cli_opt(args, 'n') != NULL)
         return leave_dry_run(cli);
-    return leave_run(cli, wait_s);
+    return leave_run(cli, wait_s, queue_s);
 }
 
 static const struct option leave_longopts[] = {
     {"dry-run", no_argument, NULL, 'n'},
     {"wait", required_argument, NULL, 'W'},
+    {"queue", required_argument, NULL, 'Q'},
     {NULL, 0, NULL, 0},
 };
 
@@ -295,14 +298,15 @@ static const struct option leave_longopts[] = {
     "             nothing\n"                                                   \
     "  --wait S   wait at most S seconds (default 600) for the hand-over to "  \
     "end;\n"                                                                   \
-    "             then exit 7, the leave going on (run leave again to wait)\n" \
+    "             then exit 7, the leave going on (run leave again to "        \
+    "wait)\n" RINGCLIENT_QUEUE_HELP                                            \
     "Exit 0 once every partition is handed over and acknowledged; 6 while "    \
     "another\n"                                                                \
     "membership change is in flight (nothing is changed).\n"
 
 #define LEAVE_ENTRY(cmd_name, cmd_summary)                                     \
     {                                                                          \
-        .name = cmd_name, .usage = "[--dry-run] [--wait S]",                   \
+        .name = cmd_name, .usage = "[--dry-run] [--wait S] [--queue S]",       \
         .summary = cmd_summary, .help = LEAVE_HELP, .opts = "",                \
         .longopts = leave_longopts, .min_args = 0, .max_args = 0,              \
         .exec = cmd_leave_exec,                                                \

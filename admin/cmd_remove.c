@@ -26,9 +26,13 @@ cmd_remove_exec(struct cli *cli, struct cli_args *args)
     req.change = "remove";
     req.node = args->argv[0];
     req.force = cli_opt(args, 'f') != NULL;
+    uint32_t queue_s = 0;
+    if (cli_opt_uint(cli, args, 'Q', 0, RINGCLIENT_QUEUE_MAX_S, &queue_s) < 0)
+        return CLI_EXIT_USAGE;
     struct dyn_ring *before, *after;
     char text[CLI_TEXT_BYTES];
-    int rc = ringclient_member_cmd(cli, "remove", &req, &before, &after);
+    int rc =
+        ringclient_member_cmd(cli, "remove", &req, queue_s, &before, &after);
     if (rc != CLI_EXIT_OK)
         return rc;
     if (cli->json) {
@@ -55,18 +59,19 @@ cmd_remove_exec(struct cli *cli, struct cli_args *args)
 
 static const struct option remove_longopts[] = {
     {"force", no_argument, NULL, 'f'},
+    {"queue", required_argument, NULL, 'Q'},
     {NULL, 0, NULL, 0},
 };
 
 const struct cli_cmd cmd_remove = {
     .name = "remove",
-    .usage = "NODE [--force]",
+    .usage = "NODE [--force] [--queue S]",
     .summary = "take a dead member (name or HOST:PORT) out of the ring",
     .help = "  --force  remove it even though it answers pings (its data is "
             "not\n"
             "           handed over: the other replicas' copies are used)\n"
             "Refused (exit 5) while NODE answers pings; exit 6 while another\n"
-            "membership change is in flight.\n",
+            "membership change is in flight.\n" RINGCLIENT_QUEUE_HELP,
     .opts = "",
     .longopts = remove_longopts,
     .min_args = 1,

@@ -3,12 +3,17 @@
  */
 #include "ringclient.h"
 
+#include <stdbool.h>
 #include <stdio.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "client.h"
 #include "err.h"
 #include "kvops.h"
 #include "wire.h"
+
+#define RINGCLIENT_QUEUE_POLL_S 1 /* --queue: between two tries */
 
 int
 ringclient_request_at(struct cli *cli, const char *host, const char *what,
@@ -67,17 +72,42 @@ ringclient_try_at(struct cli *cli, const char *host, ProtobufCMessage *req,
     return rc;
 }
 
+static double
+monotonic_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 int
 ringclient_member_cmd(struct cli *cli, const char *what, Dynpb__JoinCmdReq *req,
-                      struct dyn_ring **before, struct dyn_ring **after)
+                      uint32_t queue_s, struct dyn_ring **before,
+                      struct dyn_ring **after)
 {
     ProtobufCMessage *resp;
+    char err[CLIENT_ERR_BYTES];
+    double until = monotonic_s() + queue_s;
+    bool tty = isatty(STDERR_FILENO), waited = false;
+    int rc;
     *before = *after = NULL;
-    int rc = kv_request_once(cli, what, &req->base,
-                             &dynpb__join_cmd_resp__descriptor, &resp);
-    if (rc != CLI_EXIT_OK)
-        return rc;
+    while ((rc = ringclient_try_at(cli, cli->host, &req->base,
+                                   &dynpb__join_cmd_resp__descriptor, &resp,
+                                   err, sizeof(err))) == -DYN_ECHANGING &&
+           monotonic_s() < until) {
+        if (tty)
+            fprintf(stderr, "\r\033[K%s: queued: %s", what, err);
+        waited = true;
+        sleep(RINGCLIENT_QUEUE_POLL_S);
+    }
+    if (tty && waited)
+        fputc('\n', stderr);
+    if (rc < 0) {
+        cli_error(cli, "%s: %s", what, err);
+        return cli_exit_for(rc);
+    }
     const Dynpb__JoinCmdResp *j = (const Dynpb__JoinCmdResp *)resp;
+    rc = CLI_EXIT_OK;
     if (dyn_ring_decode(j->ring_before.data, j->ring_before.len, before) < 0 ||
         dyn_ring_decode(j->ring_after.data, j->ring_after.len, after) < 0) {
         dyn_ring_free(*before);

@@ -3,12 +3,17 @@
  * ReplicaGetReq with `direct` set (dynamo.proto), as a peer sends it, so
  * neither a quorum nor a previous replica is consulted.
  *
- *   owncopy HOST:PORT KEY...   for each KEY, one line: the key, then the
- *                              value of each live sibling, in dot order,
- *                              separated by single spaces; a key the
- *                              node holds nothing live of: the key alone
+ *   owncopy get HOST:PORT KEY...       for each KEY, one line: the key,
+ *                                      then the value of each live
+ *                                      sibling, in dot order, separated
+ *                                      by single spaces; a key the node
+ *                                      holds nothing live of: the key
+ *   owncopy replicas HOST:PORT KEY...  for each KEY, one line: the key,
+ *                                      then the addresses of its replicas
+ *                                      in the ring the node holds
  *
  * Keys and values are printed as they are (the tests use plain words).
+ * One connection for all the keys.
  * Exit 0; 2 for a bad argument; 3 when the node does not answer.
  */
 #include <stdio.h>
@@ -17,6 +22,7 @@
 #include "client.h"
 #include "dvv.h"
 #include "err.h"
+#include "ring.h"
 #include "wire.h"
 
 #define OWNCOPY_TIMEOUT_MS 5000
@@ -61,22 +67,58 @@ print_copy(struct client *c, const char *key)
     return true;
 }
 
+/* Print each key's replicas in the node's ring; false on failure. */
+static bool
+print_replicas(struct client *c, char **keys, int count)
+{
+    Dynpb__RingReq req = DYNPB__RING_REQ__INIT;
+    ProtobufCMessage *resp;
+    struct dyn_ring *ring;
+    int rc = client_call(c, &req.base, &dynpb__ring_resp__descriptor, &resp);
+    if (rc < 0) {
+        fprintf(stderr, "owncopy: ring: %s\n", c->err);
+        return false;
+    }
+    const Dynpb__RingResp *r = (const Dynpb__RingResp *)resp;
+    rc = dyn_ring_decode(r->ring.data, r->ring.len, &ring);
+    dyn_wire_msg_free(resp);
+    if (rc < 0) {
+        fprintf(stderr, "owncopy: ring: %s\n", dyn_strerror(rc));
+        return false;
+    }
+    for (int i = 0; i < count; i++) {
+        uint32_t idx[DYN_RING_MAX_N];
+        uint32_t p = dyn_ring_partition_of((const uint8_t *)keys[i],
+                                           strlen(keys[i]), ring->partitions);
+        int n = dyn_ring_preflist(ring, p, idx, DYN_RING_MAX_N);
+        fputs(keys[i], stdout);
+        for (int k = 0; k < n; k++)
+            printf(" %s", ring->members[idx[k]].address);
+        putchar('\n');
+    }
+    dyn_ring_free(ring);
+    return true;
+}
+
 int
 main(int argc, char **argv)
 {
-    if (argc < 3) {
-        fprintf(stderr, "usage: owncopy HOST:PORT KEY...\n");
+    bool get = argc >= 4 && strcmp(argv[1], "get") == 0;
+    if (!get && (argc < 4 || strcmp(argv[1], "replicas") != 0)) {
+        fprintf(stderr, "usage: owncopy get|replicas HOST:PORT KEY...\n");
         return OWNCOPY_EXIT_USAGE;
     }
     struct client c;
-    int rc = client_connect(&c, argv[1], OWNCOPY_TIMEOUT_MS);
+    int rc = client_connect(&c, argv[2], OWNCOPY_TIMEOUT_MS);
     if (rc < 0) {
-        fprintf(stderr, "owncopy: %s: %s\n", argv[1], c.err);
+        fprintf(stderr, "owncopy: %s: %s\n", argv[2], c.err);
         return rc == -DYN_EBADARG ? OWNCOPY_EXIT_USAGE
                                   : OWNCOPY_EXIT_UNAVAILABLE;
     }
     int status = 0;
-    for (int i = 2; i < argc && status == 0; i++)
+    if (!get && !print_replicas(&c, argv + 3, argc - 3))
+        status = OWNCOPY_EXIT_UNAVAILABLE;
+    for (int i = 3; get && i < argc && status == 0; i++)
         if (!print_copy(&c, argv[i]))
             status = OWNCOPY_EXIT_UNAVAILABLE;
     client_close(&c);

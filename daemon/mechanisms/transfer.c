@@ -566,6 +566,8 @@ transfers_ring_changed(struct server *srv, const struct dyn_ring *old,
     if (srv->transfers == NULL || old->partitions != cur->partitions)
         return;
     transfers_drop_gone(srv, cur);
+    if (dyn_ring_member_by_id(cur, srv->node_id) == NULL)
+        srv->transfers->next_sweep = 0; /* leaving: sweep at its pace now */
     if (cluster_before == NULL || cluster_before->partitions != cur->partitions)
         cluster_before = old;
     uint32_t started = 0, receiving = 0;
@@ -766,7 +768,11 @@ transfers_tick(struct server *srv)
     }
     transfers_start_waiting(srv, active);
     if (now >= h->next_sweep) {
-        h->next_sweep = now + TRANSFER_SWEEP_MS;
+        /* A leaving node holds only what it must hand over: a write that
+         * reached it after its partition went is sent on soon. */
+        bool leaving = dyn_ring_member_by_id(srv->ring, srv->node_id) == NULL;
+        h->next_sweep =
+            now + (leaving ? TRANSFER_LEAVING_SWEEP_MS : TRANSFER_SWEEP_MS);
         transfers_sweep(srv);
     }
     if (h->dirty)

@@ -27,7 +27,8 @@
  * a node restarted in the middle sends those partitions again, from their first
  * key.
  *
- * A sweep (at start and every TRANSFER_SWEEP_MS) finds partitions this
+ * A sweep (at start and every TRANSFER_SWEEP_MS, TRANSFER_LEAVING_SWEEP_MS
+ * on a node leaving its cluster) finds partitions this
  * node holds data for but does not replicate, and hands them off: this
  * finishes handoffs cut short by a restart and moves the data of a node
  * that joined with data of its own.
@@ -48,6 +49,7 @@ struct server;
 #define TRANSFER_TICK_MS 100               /* the timer's period */
 #define TRANSFER_FIRST_SWEEP_MS 1000       /* the first sweep, after start */
 #define TRANSFER_SWEEP_MS 10000            /* the sweeps after it */
+#define TRANSFER_LEAVING_SWEEP_MS 500      /* ... on a node leaving */
 #define TRANSFER_BATCH_BYTES (256u * 1024) /* a batch's keys and records */
 #define TRANSFER_BATCH_KEYS 512u           /* keys in one batch at most */
 #define TRANSFER_RETRY_MS 1000             /* a failed batch waits this */
