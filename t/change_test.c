@@ -206,6 +206,8 @@ drive_transfers(struct fixture *f)
             return;
         if (c != NULL)
             fake_peer_ack(c);
+        else
+            harness_advance(&f->h, TRANSFER_RETRY_MS); /* retries are due */
     }
     fail_msg("transfers not done after %u turns", TEST_MAX_TURNS);
 }
@@ -636,8 +638,8 @@ transfers_to_a_removed_member_are_dropped(void **state)
      * change (its removal) waiting, and end once it is removed, although
      * it never answers. */
     assert_true(transfers_pending(srv, TEST_NEW_ID) < all);
-    transfers_tick(srv);
     fake_peer_refuse(srv, harness_address(TEST_NEW_ID), -ECONNREFUSED);
+    transfers_tick(srv);
     struct dyn_ring *without;
     assert_int_equal(dyn_claim_leave(srv->ring, TEST_NEW_ID, &without), 0);
     membership_adopt(srv, without, false, "test", NULL);

@@ -114,6 +114,10 @@ own_copies_hold() {
     run -0 dynctl -H "${ADDR[3]}" leave
     echo "# leave of n3: $((SECONDS - t0)) s; $output"
     [[ "$output" == *"n3 left the cluster"* ]]
+    # Nothing left to send, on n3 (asked too: it is not in its ring) or
+    # on any member.
+    run -0 dynctl -H "${ADDR[3]}" handoff --json
+    [ "$(jq '.transfers | length' <<<"$output")" = 0 ]
     run -0 dynctl -H "${ADDR[3]}" status --json
     [ "$(jq -r .node.membership <<<"$output")" = left ]
     [ "$(jq .node.keys <<<"$output")" = 0 ]
@@ -166,16 +170,37 @@ own_copies_hold() {
     run -0 dynctl ring --check
 }
 
+# port_of HOST:PORT
+port_of() { echo "${1##*:}"; }
+
+# request_waiting PID PORT: process PID has sent bytes that the node
+# listening on PORT (stopped with SIGSTOP) has not read yet.
+request_waiting() {
+    local eph
+    eph=$(ss -Htnp state established "( dport = :$2 )" |
+        awk -v p="pid=$1," 'index($0, p) { n = split($3, a, ":"); print a[n]; exit }')
+    [ -n "$eph" ] || return 1
+    ss -Htn state established "( sport = :$2 and dport = :$eph )" |
+        awk '$1 > 0 { found = 1 } END { exit !found }'
+}
+
 @test "two joins through two seeds at once: one is refused, naming the change in flight; it joins afterwards" {
     start_nodes 5
     join_all 3
     wait_until transfers_done
-    for k in $(seq 1 300); do dyn put "c$k" "v$k" -w 3; done
+    for k in $(seq 1 100); do dyn put "c$k" "v$k" -w 3; done
+    wait_until transfers_done
     local dir=$BATS_TEST_TMPDIR
+    # Both seeds take their JoinReq in the same instant: stopped, they
+    # hold them unread until both have arrived.
+    kill -STOP "$(node_pid n1)" "$(node_pid n2)"
     dynctl -H "${ADDR[4]}" join "${ADDR[1]}" >"$dir/j4.out" 2>"$dir/j4.err" 3>&- &
     local p4=$!
     dynctl -H "${ADDR[5]}" join "${ADDR[2]}" >"$dir/j5.out" 2>"$dir/j5.err" 3>&- &
     local p5=$!
+    wait_until request_waiting "$(node_pid n4)" "$(port_of "${ADDR[1]}")"
+    wait_until request_waiting "$(node_pid n5)" "$(port_of "${ADDR[2]}")"
+    kill -CONT "$(node_pid n1)" "$(node_pid n2)"
     local s4=0 s5=0
     wait "$p4" || s4=$?
     wait "$p5" || s5=$?
