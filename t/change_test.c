@@ -566,6 +566,29 @@ leaving_node_refuses_to_join_and_to_remove(void **state)
 /* ---- removals ---- */
 
 static void
+member_that_hears_a_newer_ring_without_itself_was_removed(void **state)
+{
+    struct fixture *f = *state;
+    struct server *srv = &f->h.srv;
+    struct dyn_ring *without;
+    assert_int_equal(dyn_claim_leave(srv->ring, srv->node_id, &without), 0);
+    Dynpb__GossipResp resp = DYNPB__GOSSIP_RESP__INIT;
+    assert_int_equal(membership_ring_bytes(without, &resp.ring), 0);
+    dyn_ring_free(without);
+    membership_tick(srv);
+    fake_peer_reply(next_gossip(f, false), &resp.base);
+    free(resp.ring.data);
+
+    assert_int_equal(membership_state(srv), MEMBERSHIP_LEFT);
+    assert_true(ring_names_self(f)); /* it keeps its ring */
+    char why[CHANGE_WHY_BYTES];
+    assert_int_equal(change_leave(srv, done_cb, &f->done, why, sizeof(why)),
+                     -DYN_ENOTMEMBER);
+    struct dyn_ring_member m = harness_member(TEST_NEW_ID);
+    assert_true(membership_admit_check(srv, &m, why, sizeof(why)) < 0);
+}
+
+static void
 remove_of_a_member_that_answers_pings_is_refused_unless_forced(void **state)
 {
     struct fixture *f = *state;
@@ -721,6 +744,7 @@ main(void)
             key_written_to_a_leaving_node_after_its_batch_went_is_kept_then_handed_over),
         CHANGE_TEST(leave_of_a_node_leaving_already_does_nothing),
         CHANGE_TEST(leaving_node_refuses_to_join_and_to_remove),
+        CHANGE_TEST(member_that_hears_a_newer_ring_without_itself_was_removed),
         CHANGE_TEST(
             remove_of_a_member_that_answers_pings_is_refused_unless_forced),
         CHANGE_TEST(remove_of_this_node_or_of_a_stranger_is_a_usage_error),

@@ -542,6 +542,12 @@ change_leave(struct server *srv, change_done_cb cb, void *arg, char *why,
         dyn_ring_member_by_id(ring, srv->node_id);
     if (self == NULL)
         return 1; /* leaving or left already */
+    if (membership_state(srv) != MEMBERSHIP_MEMBER) {
+        snprintf(why, why_len,
+                 "%s was removed from the cluster: there is nothing to leave",
+                 self->name);
+        return -DYN_ENOTMEMBER;
+    }
     if (ring->member_count == 1) {
         snprintf(why, why_len,
                  "%s is alone in its ring: there is no cluster to leave",

@@ -300,6 +300,24 @@ membership_reachable(struct server *srv, const struct dyn_ring_member *m)
            peer_healthy(srv, m->address);
 }
 
+/* A newer ring of this node's cluster that does not name it: it was
+ * removed (dynctl remove, maybe --force).  It then takes no client
+ * requests (membership_state: left). */
+static void
+removed_by(struct server *srv, const struct dyn_ring *ring, const char *source)
+{
+    struct membership *m = srv->membership;
+    if (m == NULL || m->left || ring->partitions != srv->ring->partitions ||
+        ring->epoch <= srv->ring->epoch || ring_names(ring, srv->node_id) ||
+        !ring_names(srv->ring, srv->node_id))
+        return;
+    m->left = true;
+    log_error("ring epoch %llu from %s does not name this node: it was "
+              "removed from the cluster, and takes no more client requests; "
+              "to join again, start it on an empty data_dir",
+              (unsigned long long)ring->epoch, source);
+}
+
 /* membership_heard_ring, and the epoch of the ring heard (0: none). */
 static uint64_t
 heard_ring(struct server *srv, const uint8_t *data, size_t len,
@@ -314,6 +332,7 @@ heard_ring(struct server *srv, const uint8_t *data, size_t len,
         return 0;
     }
     uint64_t epoch = ring->epoch;
+    removed_by(srv, ring, source);
     membership_adopt(srv, ring, false, source, NULL);
     return epoch;
 }
@@ -653,10 +672,11 @@ membership_push(struct server *srv)
 enum membership_state
 membership_state(const struct server *srv)
 {
-    if (ring_names(srv->ring, srv->node_id))
-        return MEMBERSHIP_MEMBER;
     const struct membership *m = srv->membership;
-    return m != NULL && m->left ? MEMBERSHIP_LEFT : MEMBERSHIP_LEAVING;
+    bool left = m != NULL && m->left;
+    if (ring_names(srv->ring, srv->node_id))
+        return left ? MEMBERSHIP_LEFT : MEMBERSHIP_MEMBER; /* left: removed */
+    return left ? MEMBERSHIP_LEFT : MEMBERSHIP_LEAVING;
 }
 
 const char *
@@ -750,7 +770,7 @@ membership_admit_check(struct server *srv, const struct dyn_ring_member *m,
                        char *why, size_t why_len)
 {
     const struct dyn_ring *cur = srv->ring;
-    if (!ring_names(cur, srv->node_id)) {
+    if (membership_state(srv) != MEMBERSHIP_MEMBER) {
         snprintf(why, why_len,
                  "the seed %s left the cluster (epoch %llu): name a member",
                  srv->cfg->listen, (unsigned long long)cur->epoch);

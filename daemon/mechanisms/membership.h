@@ -21,7 +21,9 @@
  * handed over too).  A node that left stays up: it answers status, ring
  * and handoff, refuses client requests as "not a member", takes
  * replica writes still sent to it and hands them over, and gossips no
- * more.  Members that left or were removed are remembered (in memory)
+ * more.  A member that hears a newer ring without itself (it was
+ * removed) is left too.  Members that left or were removed are
+ * remembered (in memory)
  * as departed, so that the next change can ask them whether they are
  * still handing over.
  *
