@@ -157,6 +157,12 @@ progress_text(const struct leave_progress *p, double elapsed, char *buf,
     if (p->err[0] != '\0')
         snprintf(buf, len, "%.0fs: the node does not answer: %.200s", elapsed,
                  p->err);
+    else if (!p->left && p->transfers == 0 && p->keys == 0 &&
+             p->unconfirmed == 0)
+        snprintf(buf, len,
+                 "%.0fs: handed over; settling (a write on its way lands "
+                 "and is handed over too)",
+                 elapsed);
     else if (!p->left)
         snprintf(buf, len,
                  "%.0fs: %u partition transfers left, %" PRIu64
