@@ -130,7 +130,7 @@ next_gossip(struct fixture *f, bool ask)
     return NULL;
 }
 
-/* Answer an ask with a vote (and no ring). */
+/* Answer an ask with a vote (and no ring), of the ask's epoch. */
 static void
 answer_vote(struct fake_call *c, bool granted, const char *why, bool member)
 {
@@ -138,6 +138,7 @@ answer_vote(struct fake_call *c, bool granted, const char *why, bool member)
     v.granted = granted;
     v.why = (char *)why;
     v.member = member;
+    v.epoch = ((const Dynpb__GossipReq *)c->req)->change->epoch;
     Dynpb__GossipResp resp = DYNPB__GOSSIP_RESP__INIT;
     resp.change = &v;
     fake_peer_reply(c, &resp.base);
@@ -179,6 +180,15 @@ keys_here(struct fixture *f)
     struct dyn_store_stats st;
     assert_int_equal(dyn_store_stat(f->h.srv.store, &st), 0);
     return st.records;
+}
+
+/* n1 asks to leave: its asks are pending. */
+static void
+start_leave(struct fixture *f)
+{
+    char why[CHANGE_WHY_BYTES];
+    assert_int_equal(
+        change_leave(&f->h.srv, done_cb, &f->done, why, sizeof(why)), 0);
 }
 
 /* n1 leaves with every member's grant. */
@@ -374,7 +384,8 @@ leave_asks_every_member_and_with_a_majority_adopts_the_ring_without_itself(
 }
 
 static void
-leave_refused_by_a_member_names_why_changes_nothing_and_releases(void **state)
+leave_refused_by_a_member_moving_data_names_why_changes_nothing_and_releases(
+    void **state)
 {
     struct fixture *f = *state;
     struct server *srv = &f->h.srv;
@@ -382,22 +393,65 @@ leave_refused_by_a_member_names_why_changes_nothing_and_releases(void **state)
     char why[CHANGE_WHY_BYTES];
     assert_int_equal(change_leave(srv, done_cb, &f->done, why, sizeof(why)), 0);
     answer_vote(next_gossip(f, true), true, "", true);
-    answer_vote(next_gossip(f, true), false,
-                "n3 has reserved the next ring change for the join of n6 "
-                "via n2",
-                true);
+    Dynpb__ChangeVote v = DYNPB__CHANGE_VOTE__INIT;
+    v.epoch = e;
+    v.member = true;
+    v.transfers = 12;
+    v.why = "n3 still has 12 partition transfers to send and 0 partitions "
+            "to receive, of the join of n6 (epoch 6)";
+    Dynpb__GossipResp resp = DYNPB__GOSSIP_RESP__INIT;
+    resp.change = &v;
+    fake_peer_reply(next_gossip(f, true), &resp.base);
     grant_all(f);
 
     assert_int_equal(f->done.status, -DYN_ECHANGING);
     assert_non_null(strstr(f->done.why, "another membership change is in "
-                                        "flight: n3 has reserved the next "
-                                        "ring change for the join of n6"));
+                                        "flight: n3 still has 12 partition "
+                                        "transfers"));
     assert_int_equal(srv->ring->epoch, e);
     assert_true(ring_names_self(f));
     assert_int_equal(releases_sent(f), TEST_MEMBERS - 2);
     /* Its own grant is given back too: another changer may go ahead. */
     Dynpb__ChangeAsk a = ask_for("leave", "n4", e);
     assert_true(vote(f, 4, &a, why));
+}
+
+static void
+leave_goes_ahead_over_a_minority_holding_another_grant(void **state)
+{
+    struct fixture *f = *state;
+    uint64_t e = f->h.srv.ring->epoch;
+    start_leave(f);
+    answer_vote(next_gossip(f, true), false,
+                "n2 has reserved the next ring change for the join of n6",
+                true);
+    grant_all(f);
+    assert_int_equal(f->done.status, 0);
+    assert_int_equal(f->h.srv.ring->epoch, e + 1);
+}
+
+static void
+leave_short_of_a_majority_for_another_grant_names_that_change(void **state)
+{
+    struct fixture *f = *state;
+    uint64_t e = f->h.srv.ring->epoch;
+    start_leave(f);
+    answer_vote(next_gossip(f, true), false,
+                "n2 has reserved the next ring change for the join of n6 via "
+                "n2",
+                true);
+    answer_vote(next_gossip(f, true), false,
+                "n3 has reserved the next ring change for the join of n6 via "
+                "n2",
+                true);
+    answer_vote(next_gossip(f, true), true, "", true);
+    fake_peer_fail(next_gossip(f, true), -DYN_ETIMEDOUT);
+    assert_int_equal(f->done.status, -DYN_ECHANGING);
+    assert_non_null(strstr(f->done.why,
+                           "another membership change is in flight: n2 has "
+                           "reserved the next ring change for the join of n6 "
+                           "via n2 (2 of the 5 members granted this one)"));
+    assert_int_equal(f->h.srv.ring->epoch, e);
 }
 
 static void
@@ -733,7 +787,10 @@ main(void)
         CHANGE_TEST(
             leave_asks_every_member_and_with_a_majority_adopts_the_ring_without_itself),
         CHANGE_TEST(
-            leave_refused_by_a_member_names_why_changes_nothing_and_releases),
+            leave_refused_by_a_member_moving_data_names_why_changes_nothing_and_releases),
+        CHANGE_TEST(leave_goes_ahead_over_a_minority_holding_another_grant),
+        CHANGE_TEST(
+            leave_short_of_a_majority_for_another_grant_names_that_change),
         CHANGE_TEST(leave_without_a_majority_of_grants_is_unavailable),
         CHANGE_TEST(leave_while_this_node_moves_data_is_refused_at_once),
         CHANGE_TEST(

@@ -75,8 +75,10 @@ struct change_round {
     uint32_t waiting; /* answers still to come */
     uint32_t members; /* voters that are members, this node included */
     uint32_t grants;  /* of which granted, this node included */
-    bool refused;
-    char why[CHANGE_WHY_BYTES];                /* the first refusal */
+    bool refused;     /* a voter moves data, or knows newer */
+    char why[CHANGE_WHY_BYTES];  /* the first such refusal */
+    char held[CHANGE_WHY_BYTES]; /* the first grant held for another
+                                    change, or "" */
     uint32_t busy_nodes, transfers, receiving; /* as the voters told */
     change_done_cb cb;
     void *arg;
@@ -347,6 +349,12 @@ round_end(struct change_round *r)
                  "another membership change is in flight: the ring moved to "
                  "epoch %llu meanwhile (%s)",
                  (unsigned long long)srv->ring->epoch, last_change(srv));
+    } else if (r->grants < needed && r->held[0] != '\0') {
+        rc = -DYN_ECHANGING;
+        snprintf(why, sizeof(why),
+                 "another membership change is in flight: %.400s (%u of the %u "
+                 "members granted this one)",
+                 r->held, r->grants, r->members);
     } else if (r->grants < needed) {
         rc = -DYN_EUNAVAILABLE;
         snprintf(why, sizeof(why),
@@ -389,8 +397,16 @@ vote_cb(void *arg, int status, const ProtobufCMessage *reply)
             r->transfers += vote->transfers;
             r->receiving += vote->receiving;
         }
-        if (!vote->granted)
-            refuse(r, "%s", vote->why[0] ? vote->why : v->name);
+        /* A grant held for another change only withholds a vote: with a
+         * majority anyway, that other change cannot have one.  Data still
+         * moving, or another ring, stops this change. */
+        bool stops = v->departed || vote->epoch != r->epoch ||
+                     vote->transfers > 0 || vote->receiving > 0;
+        const char *why = vote->why[0] ? vote->why : v->name;
+        if (!vote->granted && stops)
+            refuse(r, "%s", why);
+        else if (!vote->granted && r->held[0] == '\0')
+            snprintf(r->held, sizeof(r->held), "%s", why);
         else if (v->departed && srv->change != NULL)
             membership_forget(srv, v->id); /* left: nothing to wait for */
         v->granted = vote->granted;
