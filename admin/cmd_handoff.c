@@ -9,6 +9,8 @@
  * slot are counted, not listed, unless --all.  A member that cannot be
  * asked makes the exit code 3 (a script waiting for "nothing left" must
  * not be told so while a node it could not ask may still be sending).
+ * The node at -H is asked too when it is not in its ring (it is leaving
+ * or has left).
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -170,6 +172,29 @@ census_print(const struct handoff_census *c, uint32_t members)
     printf("\n");
 }
 
+/* The node at -H when it is not in its own ring (leaving, or left): its
+ * hand-over is shown too.  False when it is a member (or cannot say). */
+static bool
+asked_node_outside(struct cli *cli, const struct dyn_ring *r,
+                   struct dyn_ring_member *out)
+{
+    Dynpb__StatusReq req = DYNPB__STATUS_REQ__INIT;
+    ProtobufCMessage *resp;
+    char err[256];
+    if (ringclient_try_at(cli, cli->host, &req.base,
+                          &dynpb__status_resp__descriptor, &resp, err,
+                          sizeof(err)) < 0)
+        return false;
+    const Dynpb__StatusResp *st = (const Dynpb__StatusResp *)resp;
+    bool outside = dyn_ring_member_by_id(r, st->node_id) == NULL;
+    memset(out, 0, sizeof(*out));
+    out->id = st->node_id;
+    snprintf(out->name, sizeof(out->name), "%s", st->name);
+    snprintf(out->address, sizeof(out->address), "%s", cli->host);
+    dyn_wire_msg_free(resp);
+    return outside;
+}
+
 static int
 cmd_handoff_exec(struct cli *cli, struct cli_args *args)
 {
@@ -178,26 +203,32 @@ cmd_handoff_exec(struct cli *cli, struct cli_args *args)
     int rc = ringclient_fetch(cli, &r);
     if (rc != CLI_EXIT_OK)
         return rc;
-    ProtobufCMessage **answers = calloc(r->member_count, sizeof(*answers));
-    bool *missed = calloc(r->member_count, sizeof(*missed));
-    if (answers == NULL || missed == NULL) {
+    struct dyn_ring_member outside;
+    uint32_t count = r->member_count + asked_node_outside(cli, r, &outside);
+    ProtobufCMessage **answers = calloc(count, sizeof(*answers));
+    bool *missed = calloc(count, sizeof(*missed));
+    const struct dyn_ring_member **who = calloc(count, sizeof(*who));
+    if (answers == NULL || missed == NULL || who == NULL) {
         free(answers);
         free(missed);
+        free(who);
         dyn_ring_free(r);
         cli_error(cli, "handoff: out of memory");
         return CLI_EXIT_REFUSED;
     }
+    for (uint32_t i = 0; i < count; i++)
+        who[i] = i < r->member_count ? &r->members[i] : &outside;
     int status = CLI_EXIT_OK;
     struct handoff_census census = {.missed = ""};
-    for (uint32_t i = 0; i < r->member_count; i++) {
+    for (uint32_t i = 0; i < count; i++) {
         Dynpb__HandoffReq req = DYNPB__HANDOFF_REQ__INIT;
-        rc = ringclient_request_at(cli, r->members[i].address, "handoff",
-                                   &req.base, &dynpb__handoff_resp__descriptor,
+        rc = ringclient_request_at(cli, who[i]->address, "handoff", &req.base,
+                                   &dynpb__handoff_resp__descriptor,
                                    &answers[i]);
         if (rc != CLI_EXIT_OK) {
             status = rc; /* printed; the others are still shown */
             missed[i] = true;
-            census_missed(&census, &r->members[i]);
+            census_missed(&census, who[i]);
             continue;
         }
         census_add(&census, (Dynpb__HandoffResp *)answers[i]);
@@ -209,32 +240,32 @@ cmd_handoff_exec(struct cli *cli, struct cli_args *args)
         json_key(&j, "hints_pending"), json_uint(&j, census.hints);
         json_key(&j, "hints");
         json_begin_array(&j);
-        for (uint32_t i = 0; i < r->member_count; i++) {
+        for (uint32_t i = 0; i < count; i++) {
             const Dynpb__HandoffResp *h =
                 (const Dynpb__HandoffResp *)answers[i];
             for (size_t k = 0; h != NULL && k < h->n_hints; k++)
-                hint_json_one(&j, r->members[i].name, h->hints[k]);
+                hint_json_one(&j, who[i]->name, h->hints[k]);
         }
         json_end_array(&j);
         json_key(&j, "transfers");
         json_begin_array(&j);
     } else {
-        census_print(&census, r->member_count);
+        census_print(&census, count);
         if (census.hint_rows > 0)
             printf("%-12s %-12s %9s %12s %8s %8s %6s %s\n", "HOLDER", "FOR",
                    "HINTS", "BYTES", "OLDEST", "RATE", "ETA", "WHY");
-        for (uint32_t i = 0; i < r->member_count; i++) {
+        for (uint32_t i = 0; i < count; i++) {
             const Dynpb__HandoffResp *h =
                 (const Dynpb__HandoffResp *)answers[i];
             for (size_t k = 0; h != NULL && k < h->n_hints; k++)
                 if (h->hints[k]->count > 0)
-                    hint_print_one(r->members[i].name, h->hints[k]);
+                    hint_print_one(who[i]->name, h->hints[k]);
         }
         if (census.total > (all ? 0 : census.queued))
             printf("%9s %-12s %-24s %-8s %15s %14s %6s %s\n", "PARTITION",
                    "FROM", "TO", "STATE", "KEYS", "RATE", "ETA", "NOTE");
     }
-    for (uint32_t i = 0; i < r->member_count; i++) {
+    for (uint32_t i = 0; i < count; i++) {
         const Dynpb__HandoffResp *h = (const Dynpb__HandoffResp *)answers[i];
         for (size_t k = 0; h != NULL && k < h->n_transfers; k++) {
             if (cli->json)
@@ -248,9 +279,9 @@ cmd_handoff_exec(struct cli *cli, struct cli_args *args)
         json_end_array(&j);
         json_key(&j, "not_answering");
         json_begin_array(&j);
-        for (uint32_t i = 0; i < r->member_count; i++)
+        for (uint32_t i = 0; i < count; i++)
             if (missed[i])
-                json_string(&j, r->members[i].name);
+                json_string(&j, who[i]->name);
         json_end_array(&j);
         json_key(&j, "complete"), json_bool(&j, status == CLI_EXIT_OK);
         json_end_object(&j);
@@ -258,6 +289,7 @@ cmd_handoff_exec(struct cli *cli, struct cli_args *args)
     }
     free(answers);
     free(missed);
+    free(who);
     dyn_ring_free(r);
     return status;
 }

@@ -4,6 +4,7 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "client.h"
 #include "cmd.h"
@@ -59,6 +60,32 @@ status_print_members(const Dynpb__StatusResp *st)
     printf("\n");
 }
 
+/* "" from a node that predates leaves: it is a member. */
+static const char *
+membership_of(const Dynpb__StatusResp *st)
+{
+    return *st->membership ? st->membership : "member";
+}
+
+static void
+status_print_membership(const Dynpb__StatusResp *st)
+{
+    const char *ms = membership_of(st);
+    if (strcmp(ms, "leaving") == 0)
+        printf("member    leaving: it hands its partitions over; %u "
+               "member%s yet to hear of the ring without it\n",
+               st->leave_unconfirmed, st->leave_unconfirmed == 1 ? "" : "s");
+    else if (strcmp(ms, "left") == 0)
+        printf("member    no: it left the cluster (ring epoch %" PRIu64
+               "); it holds no partition and takes no client requests: stop "
+               "it\n",
+               st->epoch);
+    else
+        printf("member    yes\n");
+    if (*st->change)
+        printf("change    %s\n", st->change);
+}
+
 static void
 status_print(const Dynpb__StatusResp *st)
 {
@@ -77,6 +104,7 @@ status_print(const Dynpb__StatusResp *st)
            "here\n",
            st->epoch, st->members, st->members == 1 ? "" : "s", st->owned);
     printf("state     %s\n", st->state);
+    status_print_membership(st);
     if (*st->id_clash)
         printf("id clash  the node at %s has this node's id\n", st->id_clash);
     printf("transfers %u partition transfer%s in progress%s\n", st->transfers,
@@ -136,6 +164,10 @@ status_print_json(const Dynpb__StatusResp *st)
     json_key(&j, "address"), json_string(&j, st->address);
     json_key(&j, "cluster"), json_string(&j, st->cluster);
     json_key(&j, "state"), json_string(&j, st->state);
+    json_key(&j, "membership"), json_string(&j, membership_of(st));
+    json_key(&j, "leave_unconfirmed"), json_uint(&j, st->leave_unconfirmed);
+    json_key(&j, "change");
+    *st->change ? json_string(&j, st->change) : json_null(&j);
     json_key(&j, "keys"), json_uint(&j, st->keys);
     json_key(&j, "store_bytes"), json_uint(&j, st->store_bytes);
     json_key(&j, "store_max_bytes"), json_uint(&j, st->store_max_bytes);

@@ -6,11 +6,12 @@
 
 #include "cmd.h"
 
-extern const struct cli_cmd cmd_handoff, cmd_join, cmd_ring, cmd_status,
-    cmd_tokens;
+extern const struct cli_cmd cmd_decommission, cmd_handoff, cmd_join, cmd_leave,
+    cmd_remove, cmd_ring, cmd_status, cmd_tokens;
 
 static const struct cli_cmd *const cmd_table[] = {
-    &cmd_status, &cmd_ring, &cmd_tokens, &cmd_join, &cmd_handoff, NULL,
+    &cmd_status, &cmd_ring,         &cmd_tokens,  &cmd_join, &cmd_leave,
+    &cmd_remove, &cmd_decommission, &cmd_handoff, NULL,
 };
 
 int

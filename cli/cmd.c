@@ -92,6 +92,8 @@ cli_exit_for(int code)
     case -DYN_ECONTEXTAHEAD:
     case -DYN_ECONFIG:
         return CLI_EXIT_USAGE;
+    case -DYN_ECHANGING:
+        return CLI_EXIT_CHANGING;
     case -DYN_EQUORUM:
     case -DYN_EUNAVAILABLE:
     case -DYN_ETIMEDOUT:

@@ -26,7 +26,9 @@ enum cli_exit {
     CLI_EXIT_USAGE = 2,
     CLI_EXIT_UNAVAILABLE = 3,
     CLI_EXIT_SIBLINGS = 4,
-    CLI_EXIT_REFUSED = 5, /* the node refused the request (see man page) */
+    CLI_EXIT_REFUSED = 5,  /* the node refused the request (see man page) */
+    CLI_EXIT_CHANGING = 6, /* dynctl: another membership change in flight */
+    CLI_EXIT_WAITED = 7,   /* dynctl leave: still handing over at --wait */
 };
 
 /* Parsed arguments of one invocation. */

@@ -42,6 +42,7 @@ const char *malloc_conf = "lg_tcache_nslots_mul:3,tcache_nslots_small_max:2000,"
                           "tcache_nslots_small_min:1024";
 #endif
 
+#include "change.h"
 #include "conn.h"
 #include "coord.h"
 #include "datadir.h"
@@ -125,6 +126,7 @@ server_begin_stop(struct server *srv, const char *why)
     /* Background work first; then the calls to peers fail, so requests
      * waiting on replicas are answered before the writer stops. */
     membership_stop(srv);
+    change_stop(srv);
     transfers_stop(srv);
     hints_stop(srv);
     peers_stop(srv);
@@ -277,6 +279,8 @@ server_start_cluster(struct server *srv, char *err, size_t err_len)
         rc = hints_init(srv);
     if (rc == 0)
         rc = membership_init(srv);
+    if (rc == 0)
+        rc = change_init(srv);
     if (rc < 0)
         snprintf(err, err_len, "cluster: %s", dyn_strerror(rc));
     return rc;
@@ -339,6 +343,7 @@ server_init(struct server *srv, uv_loop_t *loop, const struct dyn_config *cfg,
     rc = server_start_cluster(srv, err, err_len);
     if (rc < 0) {
         membership_stop(srv);
+        change_stop(srv);
         transfers_stop(srv);
         hints_stop(srv);
         peers_stop(srv);

@@ -37,13 +37,15 @@
     XX(EFORMAT, 1018, "stored data has an unknown format")                     \
     XX(EPROTO, 1019, "unexpected message")                                     \
     XX(EINTERNAL, 1020, "internal error")                                      \
-    XX(EOBJECTSIZE, 1021, "object too large (max_object_bytes)")          \
-    XX(EUNAVAILABLE, 1022, "no replica available")                            \
+    XX(EOBJECTSIZE, 1021, "object too large (max_object_bytes)")               \
+    XX(EUNAVAILABLE, 1022, "no replica available")                             \
     XX(ENOTMEMBER, 1023, "not a member of this cluster")                       \
     XX(ECONTEXTAHEAD, 1024, "context names writes this node never made")       \
     XX(ECOUNTER, 1025, "this node's write counter for the key is used up")     \
     XX(EIDCLASH, 1026, "another node has this node's id")                      \
-    XX(EFOREIGN, 1027, "the peer does not speak the dynamo protocol")
+    XX(EFOREIGN, 1027, "the peer does not speak the dynamo protocol")          \
+    XX(ECHANGING, 1040, "another membership change is in flight")              \
+    XX(EMEMBERUP, 1041, "the member answers pings: it is up")
 
 enum dyn_err {
 #define DYN_ERR_ENUM(name, value, msg) DYN_##name = (value),

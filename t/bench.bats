@@ -53,7 +53,7 @@ check_report() {
     local addr=()
     for i in 1 2 3; do start_node "n$i"; addr[i]=$NODE_ADDR; done
     dynctl -H "${addr[2]}" join "${addr[1]}" >/dev/null
-    dynctl -H "${addr[3]}" join "${addr[1]}" >/dev/null
+    dynctl -H "${addr[3]}" join "${addr[1]}" --queue 60 >/dev/null
     export DYN_HOST=${addr[1]}
     run -0 dyn bench -n 1500 -c 2 --keys 300 --direct --json
     check_report "$output" 1500

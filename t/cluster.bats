@@ -10,26 +10,6 @@ load helpers
 
 teardown() { stop_all_nodes; }
 
-# start_nodes COUNT: start n1..nCOUNT, each alone; ADDR[i] is node i's address.
-start_nodes() {
-    ADDR=()
-    for i in $(seq 1 "$1"); do
-        start_node "n$i" || return 1
-        ADDR[i]=$NODE_ADDR
-    done
-    export DYN_HOST=${ADDR[1]}
-}
-
-# join_all COUNT: join n2..nCOUNT to n1, one after the other.
-join_all() {
-    for i in $(seq 2 "$1"); do
-        dynctl -H "${ADDR[i]}" join "${ADDR[1]}" >/dev/null || return 1
-    done
-}
-
-# transfers_done: no member reports a transfer, and every member answered.
-transfers_done() { transfers_done_at "${ADDR[1]}"; }
-
 # epochs_agree COUNT EPOCH: nodes 1..COUNT all hold ring EPOCH.
 epochs_agree() {
     local i
@@ -92,7 +72,7 @@ member_reachable() { member_reachable_is "$1" "$2" true; }
     echo "$wpid" >>"$BATS_TEST_TMPDIR/pids"
     for i in 2 3 4 5; do
         local before; before=$(acked_count)
-        dynctl -H "${ADDR[i]}" join "${ADDR[1]}"
+        dynctl -H "${ADDR[i]}" join "${ADDR[1]}" --queue 60
         # Writes land while the ring changes and transfers run.
         wait_until more_acked $((before + 20))
     done
@@ -400,7 +380,7 @@ repairs_logged() {
     dynctl -H "${ADDR[2]}" join "${ADDR[1]}" >/dev/null
     run -0 dynctl -H "${ADDR[3]}" join "${ADDR[1]}" --dry-run
     [[ "$output" == *"placement: no violations"* ]]
-    dynctl -H "${ADDR[3]}" join "${ADDR[1]}" >/dev/null
+    dynctl -H "${ADDR[3]}" join "${ADDR[1]}" --queue 60 >/dev/null
     wait_until epochs_agree 3 3
     run -0 --separate-stderr dynctl ring --check
     [[ "${lines[-1]}" == "check: no placement violations" ]]

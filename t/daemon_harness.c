@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "change.h"
 #include "claim.h"
 #include "coord.h"
 #include "daemon_harness.h"
@@ -229,8 +230,10 @@ harness_init(struct harness *h, const struct harness_options *opts)
         assert_int_equal(inbound_init(srv), 0);
         assert_int_equal(transfers_init(srv), 0);
     }
-    if (opts->membership)
+    if (opts->membership) {
         assert_int_equal(membership_init(srv), 0);
+        assert_int_equal(change_init(srv), 0);
+    }
 }
 
 /* Remove the data directory and what the node wrote in it. */
@@ -258,6 +261,7 @@ harness_free(struct harness *h)
     /* server_begin_stop()'s order: background work, then the calls to
      * peers fail, then the writer applies what is queued. */
     membership_stop(srv);
+    change_stop(srv);
     transfers_stop(srv);
     peers_stop(srv);
     inbound_stop(srv);

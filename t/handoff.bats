@@ -23,7 +23,7 @@ cluster5() {
         ADDR[i]=$NODE_ADDR
     done
     for i in 2 3 4 5; do
-        dynctl -H "${ADDR[i]}" join "${ADDR[1]}" >/dev/null || return 1
+        dynctl -H "${ADDR[i]}" join "${ADDR[1]}" --queue 60 >/dev/null || return 1
     done
     wait_until nothing_left
 }
@@ -67,24 +67,20 @@ write_keys() {
     done
 }
 
-# replicas_of KEY: the names of KEY's replicas, one per line.
+# replicas_of KEY: the addresses of KEY's replicas, one per line.
 replicas_of() {
-    local p
-    p=$(owncopy -p 256 "$1" | cut -d' ' -f2)
-    jq -r --argjson p "$p" '.preference_lists[$p][]' "$BATS_TEST_TMPDIR/ring"
+    owncopy replicas "${ADDR[1]}" "$1" | cut -d' ' -f2- | tr ' ' '\n'
 }
 
 # own_copies_hold FILE: each replica's own copy of every "KEY VALUE" of
 # FILE holds VALUE.
 own_copies_hold() {
-    dynctl -H "${ADDR[1]}" ring --json >"$BATS_TEST_TMPDIR/ring" || return 1
-    local key value name n=0
+    local key value addr got n=0
     while read -r key value; do
-        for name in $(replicas_of "$key"); do
-            local got
-            got=$(owncopy "${ADDR[${name#n}]}" "$key") || return 1
-            [[ ",${got#* }," == *",$value,"* ]] ||
-                { echo "$name's own copy of $key: '${got#* }', not $value" >&2
+        for addr in $(replicas_of "$key"); do
+            got=$(owncopy get "$addr" "$key") || return 1
+            [[ " $got " == *" $value "* ]] ||
+                { echo "$addr's own copy of $key: '$got', not $value" >&2
                   return 1; }
             n=$((n + 1))
         done
@@ -148,10 +144,9 @@ own_copies_hold() {
     crash_node n3
     # A key whose replicas include both n2 and n3: W=2 cannot be met by
     # the top N alone.
-    dynctl -H "${ADDR[1]}" ring --json >"$BATS_TEST_TMPDIR/ring"
     local k key=
     for k in $(seq 1 500); do
-        if [ "$(replicas_of "s$k" | grep -c '^n[23]$')" = 2 ]; then
+        if [ "$(replicas_of "s$k" | grep -cxF -e "${ADDR[2]}" -e "${ADDR[3]}")" = 2 ]; then
             key=s$k
             break
         fi

@@ -277,3 +277,27 @@ wait_pane() {
         return 1
     }
 }
+
+# --- Clusters of nodes n1..nCOUNT (cluster.bats, leave.bats). ---
+
+# start_nodes COUNT: start n1..nCOUNT, each alone; ADDR[i] is node i's address.
+start_nodes() {
+    ADDR=()
+    for i in $(seq 1 "$1"); do
+        start_node "n$i" || return 1
+        ADDR[i]=$NODE_ADDR
+    done
+    export DYN_HOST=${ADDR[1]}
+}
+
+# join_all COUNT: join n2..nCOUNT to n1, one after the other, each queued
+# behind the last one's transfers (one membership change at a time).
+join_all() {
+    for i in $(seq 2 "$1"); do
+        dynctl -H "${ADDR[i]}" join "${ADDR[1]}" --queue 60 >/dev/null ||
+            return 1
+    done
+}
+
+# transfers_done: no member reports a transfer, and every member answered.
+transfers_done() { transfers_done_at "${ADDR[1]}"; }

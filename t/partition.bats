@@ -59,7 +59,7 @@ start_cluster() {
     lab_start_nodes || return 1
     local n
     for n in "${LAB_NODES[@]:1}"; do
-        lab_dynctl "$n" join "$(lab_addr n1)" >/dev/null || return 1
+        lab_dynctl "$n" join "$(lab_addr n1)" --queue 60 >/dev/null || return 1
     done
     DYN_TEST_DEADLINE_S=$PART_JOIN_S wait_until epochs_agree 5 &&
         DYN_TEST_DEADLINE_S=$PART_JOIN_S wait_until transfers_done

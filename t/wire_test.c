@@ -285,6 +285,8 @@ struct samples {
     Dynpb__ReplicaPutResp replica_put_resp;
     Dynpb__GossipReq gossip_req;
     Dynpb__GossipResp gossip_resp;
+    Dynpb__ChangeAsk change_ask;   /* gossip_req.change */
+    Dynpb__ChangeVote change_vote; /* gossip_resp.change */
     Dynpb__JoinReq join_req;
     Dynpb__JoinResp join_resp;
     Dynpb__TransferReq transfer_req;
@@ -509,11 +511,17 @@ samples_init_peer(struct samples *s)
     s->gossip_req.id = 34;
     s->gossip_req.cluster = "prod \xc3\xa9t\xc3\xa9";
     s->gossip_req.ring = BIN(bin_ring);
+    s->change_ask = (Dynpb__ChangeAsk)DYNPB__CHANGE_ASK__INIT;
+    s->change_ask.kind = "leave";
+    s->gossip_req.change = &s->change_ask;
     sample_add(s, &s->gossip_req.base, DYN_MSG_GOSSIP_REQ, 34);
 
     s->gossip_resp = (Dynpb__GossipResp)DYNPB__GOSSIP_RESP__INIT;
     s->gossip_resp.id = 35;
     s->gossip_resp.ring = BIN(bin_ring);
+    s->change_vote = (Dynpb__ChangeVote)DYNPB__CHANGE_VOTE__INIT;
+    s->change_vote.why = "n2 has reserved the next ring change";
+    s->gossip_resp.change = &s->change_vote;
     sample_add(s, &s->gossip_resp.base, DYN_MSG_GOSSIP_RESP, 35);
 
     s->join_req = (Dynpb__JoinReq)DYNPB__JOIN_REQ__INIT;

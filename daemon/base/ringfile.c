@@ -12,6 +12,8 @@
 #include "err.h"
 
 #define RINGFILE_NAME "ring"
+#define RINGFILE_LEAVING_NAME "leaving" /* the node left its cluster */
+#define RINGFILE_LEAVING_MAX_BYTES 64
 /* A ring of the largest Q and most members encodes well below this. */
 #define RINGFILE_MAX_BYTES (4u << 20)
 
@@ -33,6 +35,30 @@ ringfile_store(const struct dyn_config *cfg, const struct dyn_ring *ring,
         snprintf(err, err_len, "%s/" RINGFILE_NAME ": %s", cfg->data_dir,
                  dyn_strerror(rc));
     return rc < 0 ? rc : 0;
+}
+
+int
+ringfile_mark_leaving(const struct dyn_config *cfg, char *err, size_t err_len)
+{
+    static const char text[] = "this node left its cluster\n";
+    int rc = datadir_write_file(cfg->data_dir, RINGFILE_LEAVING_NAME, text,
+                                sizeof(text) - 1);
+    if (rc < 0)
+        snprintf(err, err_len, "%s/" RINGFILE_LEAVING_NAME ": %s",
+                 cfg->data_dir, dyn_strerror(rc));
+    return rc < 0 ? rc : 0;
+}
+
+bool
+ringfile_is_leaving(const struct dyn_config *cfg)
+{
+    uint8_t *buf;
+    size_t len;
+    int rc = datadir_read_file(cfg->data_dir, RINGFILE_LEAVING_NAME,
+                               RINGFILE_LEAVING_MAX_BYTES, &buf, &len);
+    if (rc == 0)
+        free(buf);
+    return rc == 0;
 }
 
 /* This node as a ring member, from its config. */
@@ -100,6 +126,8 @@ ringfile_check(const struct dyn_config *cfg, uint64_t node_id,
     const struct dyn_ring_member *self = dyn_ring_member_by_id(ring, node_id);
     if (self != NULL)
         return ringfile_check_self(cfg, self, err, err_len);
+    if (ringfile_is_leaving(cfg))
+        return 0; /* a ring without it: this node left */
     snprintf(err, err_len,
              "%s/" RINGFILE_NAME " does not name this node (id %016llx): "
              "was the ring file copied from another node?",

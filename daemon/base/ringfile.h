@@ -13,6 +13,7 @@
 #ifndef DYNAMOD_RINGFILE_H
 #define DYNAMOD_RINGFILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,5 +35,18 @@ int ringfile_load(const struct dyn_config *cfg, uint64_t node_id,
 /* Store `ring` in cfg->data_dir atomically.  0 or -errno (err set). */
 int ringfile_store(const struct dyn_config *cfg, const struct dyn_ring *ring,
                    char *err, size_t err_len);
+
+/*
+ * Mark cfg->data_dir as a node that leaves its cluster (file `leaving`),
+ * before a ring without the node is stored: such a ring is then loaded as
+ * a leaving node's, where it would be refused as a copied file's.  The
+ * mark stays: a node that left does not join again on the same data
+ * directory.  0 or -errno (err set).
+ */
+int ringfile_mark_leaving(const struct dyn_config *cfg, char *err,
+                          size_t err_len);
+
+/* True when cfg->data_dir holds the mark of ringfile_mark_leaving. */
+bool ringfile_is_leaving(const struct dyn_config *cfg);
 
 #endif

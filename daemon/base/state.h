@@ -23,6 +23,7 @@
 #include "ring.h"
 #include "store.h"
 
+struct change_set;
 struct conn;
 struct coord_pool;
 struct transfers;
@@ -59,6 +60,7 @@ struct server {
                                       kept for reuse (coord.c) */
     struct peer_set *peers;        /* owned; connections to other nodes */
     struct membership *membership; /* owned; gossip, joins */
+    struct change_set *change;     /* owned; the grant of the next change */
     struct transfers *transfers;   /* owned; partition transfers */
     struct inbound_set *inbound;   /* owned; partitions being received */
     struct hints *hints;           /* owned; hinted handoff */

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "change.h"
 #include "conn.h"
 #include "dispatch.h"
 #include "err.h"
@@ -98,6 +99,11 @@ req_status(struct conn *c, const ProtobufCMessage *msg)
     resp.n_member_list = ring->member_count;
     resp.member_list = ptrs;
     resp.transfers = transfers_count(srv);
+    enum membership_state ms = membership_state(srv);
+    resp.membership = (char *)membership_state_name(ms);
+    resp.leave_unconfirmed = membership_leave_unconfirmed(srv, NULL);
+    char change[CHANGE_WHY_BYTES];
+    resp.change = (char *)change_in_flight(srv, change, sizeof(change));
     char clash[DYN_RING_ADDRESS_BYTES + 64];
     bool newer = false;
     const struct idclash_identity *rival = membership_id_rival(srv, &newer);

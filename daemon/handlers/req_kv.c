@@ -160,6 +160,15 @@ kv_check(struct conn *c, uint64_t id, ProtobufCBinaryData key,
          const char *quorum_name, uint32_t quorum, int kind)
 {
     const struct dyn_config *cfg = c->srv->cfg;
+    if (membership_state(c->srv) == MEMBERSHIP_LEFT) {
+        /* It forwards no more: a client still sent here is told. */
+        conn_send_error(c, id, -DYN_ENOTMEMBER,
+                        "%s left the cluster (ring epoch %llu): send requests "
+                        "to a member (dynctl -H %s status lists them)",
+                        cfg->node_name, (unsigned long long)c->srv->ring->epoch,
+                        cfg->listen);
+        return false;
+    }
     if (key.len == 0 || key.len > cfg->max_key_bytes) {
         conn_send_error(
             c, id, -DYN_EKEYSIZE,

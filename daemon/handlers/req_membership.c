@@ -1,7 +1,8 @@
 /*
- * req_membership.c - the requests of membership (membership.h): GossipReq
- * (node to node), JoinReq (a joining node to its seed) and JoinCmdReq
- * (dynctl to the node that is to join).
+ * req_membership.c - the requests of membership (membership.h, change.h):
+ * GossipReq (node to node, also reserving a ring change), JoinReq (a
+ * joining node to its seed) and JoinCmdReq (dynctl to the node that is
+ * to join, leave, or remove a dead member).
  *
  * Loop thread.
  */
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "change.h"
 #include "conn.h"
 #include "dispatch.h"
 #include "err.h"
@@ -57,6 +59,12 @@ req_gossip(struct conn *c, const ProtobufCMessage *msg)
         resp.clash_address = other.address;
         resp.clash_started_ms = other.started_ms;
     }
+    Dynpb__ChangeVote vote = DYNPB__CHANGE_VOTE__INIT;
+    char why[CHANGE_WHY_BYTES];
+    if (g->change != NULL) {
+        change_vote(srv, g->sender_id, g->change, &vote, why, sizeof(why));
+        resp.change = &vote;
+    }
     resp.id = g->id;
     if (membership_ring_bytes(srv->ring, &resp.ring) < 0) {
         conn_send_error(c, g->id, -ENOMEM, "gossip: out of memory");
@@ -82,15 +90,51 @@ join_member(const Dynpb__JoinReq *j, struct dyn_ring_member *m)
     return true;
 }
 
-/* At the seed: admit a joining node; answer with the rings before and
- * after. */
+/* At the seed: a join waiting for its reservation (change.h). */
+struct join_admit {
+    struct conn *conn;
+    uint64_t id;
+    ProtobufCBinaryData ring_before; /* the seed's ring before; owned */
+};
+
+static void
+join_answer(struct conn *c, uint64_t id, ProtobufCBinaryData ring_before)
+{
+    Dynpb__JoinResp resp = DYNPB__JOIN_RESP__INIT;
+    resp.id = id;
+    resp.ring_before = ring_before;
+    if (membership_ring_bytes(c->srv->ring, &resp.ring) < 0)
+        conn_send_error(c, id, -ENOMEM, "join: out of memory");
+    else
+        conn_send(c, &resp.base);
+    free(resp.ring.data);
+}
+
+static void
+join_admit_done(void *arg, int status, const char *why,
+                const struct dyn_ring *before, const struct dyn_ring *after)
+{
+    struct join_admit *ja = arg;
+    (void)before;
+    (void)after;
+    if (status < 0)
+        conn_send_error(ja->conn, ja->id, status, "%s", why);
+    else
+        join_answer(ja->conn, ja->id, ja->ring_before);
+    conn_request_end(ja->conn);
+    free(ja->ring_before.data);
+    free(ja);
+}
+
+/* At the seed: admit a joining node once the next epoch is reserved;
+ * answer with the rings before and after. */
 void
 req_join(struct conn *c, const ProtobufCMessage *msg)
 {
     const Dynpb__JoinReq *j = (const Dynpb__JoinReq *)msg;
     struct server *srv = c->srv;
     struct dyn_ring_member m;
-    char why[DYN_MEMBERSHIP_WHY_BYTES];
+    char why[CHANGE_WHY_BYTES];
     if (!check_cluster(c, j->id, j->cluster))
         return;
     if (j->partitions != srv->ring->partitions) {
@@ -104,23 +148,27 @@ req_join(struct conn *c, const ProtobufCMessage *msg)
         conn_send_error(c, j->id, -DYN_EBADARG, "join: bad member fields");
         return;
     }
-    Dynpb__JoinResp resp = DYNPB__JOIN_RESP__INIT;
-    resp.id = j->id;
+    struct join_admit *ja = calloc(1, sizeof(*ja));
     /* The ring before, for the joining node (for a repeated join, the
      * current one: it holds its partitions already). */
-    int rc = membership_ring_bytes(srv->ring, &resp.ring_before);
-    if (rc < 0)
-        snprintf(why, sizeof(why), "join: out of memory");
-    else
-        rc = membership_admit(srv, &m, why, sizeof(why));
-    if (rc == 0 && (rc = membership_ring_bytes(srv->ring, &resp.ring)) < 0)
-        snprintf(why, sizeof(why), "join: out of memory");
+    if (ja == NULL || membership_ring_bytes(srv->ring, &ja->ring_before) < 0) {
+        free(ja);
+        conn_send_error(c, j->id, -ENOMEM, "join: out of memory");
+        return;
+    }
+    ja->conn = c;
+    ja->id = j->id;
+    conn_request_begin(c);
+    int rc = change_join(srv, &m, join_admit_done, ja, why, sizeof(why));
+    if (rc == 0)
+        return; /* answered by join_admit_done */
     if (rc < 0)
         conn_send_error(c, j->id, rc, "%s", why);
     else
-        conn_send(c, &resp.base);
-    free(resp.ring.data);
-    free(resp.ring_before.data);
+        join_answer(c, j->id, ja->ring_before);
+    conn_request_end(c);
+    free(ja->ring_before.data);
+    free(ja);
 }
 
 /* At the joining node: dynctl's request, waiting for the seed. */
@@ -150,12 +198,31 @@ join_cmd_done(void *arg, int status, const char *why,
     free(jc);
 }
 
+/* The command JoinCmdReq.change names: 0 (cb later), 1 (nothing to do:
+ * answered with the ring as it is) or a refusal. */
+static int
+member_cmd(struct conn *c, const Dynpb__JoinCmdReq *j, struct join_cmd *jc,
+           char *why, size_t why_len)
+{
+    struct server *srv = c->srv;
+    if (j->change[0] == '\0' || strcmp(j->change, "join") == 0)
+        return membership_join(srv, j->seed, srv->cfg->request_timeout_ms,
+                               join_cmd_done, jc, why, why_len);
+    if (strcmp(j->change, "leave") == 0)
+        return change_leave(srv, join_cmd_done, jc, why, why_len);
+    if (strcmp(j->change, "remove") == 0)
+        return change_remove(srv, j->node, j->force, join_cmd_done, jc, why,
+                             why_len);
+    snprintf(why, why_len, "unknown membership command (join, leave, remove)");
+    return -DYN_EBADARG;
+}
+
 void
 req_join_cmd(struct conn *c, const ProtobufCMessage *msg)
 {
     const Dynpb__JoinCmdReq *j = (const Dynpb__JoinCmdReq *)msg;
     struct join_cmd *jc = calloc(1, sizeof(*jc));
-    char why[DYN_MEMBERSHIP_WHY_BYTES];
+    char why[CHANGE_WHY_BYTES];
     if (jc == NULL) {
         conn_send_error(c, j->id, -ENOMEM, "join: out of memory");
         return;
@@ -163,9 +230,10 @@ req_join_cmd(struct conn *c, const ProtobufCMessage *msg)
     jc->conn = c;
     jc->id = j->id;
     conn_request_begin(c);
-    int rc = membership_join(c->srv, j->seed, c->srv->cfg->request_timeout_ms,
-                             join_cmd_done, jc, why, sizeof(why));
-    if (rc < 0) {
+    int rc = member_cmd(c, j, jc, why, sizeof(why));
+    if (rc == 1)
+        join_cmd_done(jc, 0, "", c->srv->ring, c->srv->ring);
+    else if (rc < 0) {
         conn_send_error(c, j->id, rc, "%s", why);
         conn_request_end(c);
         free(jc);

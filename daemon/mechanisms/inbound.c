@@ -107,3 +107,13 @@ inbound_sources(struct server *srv, uint32_t partition, uint64_t *out,
         *count = n;
     return true;
 }
+
+uint32_t
+inbound_count(struct server *srv)
+{
+    struct inbound_set *set = srv->inbound;
+    uint32_t n = 0;
+    for (uint32_t p = 0; set != NULL && p < set->partitions; p++)
+        n += set->part[p] != NULL && inbound_sources(srv, p, NULL, 0, NULL);
+    return n;
+}

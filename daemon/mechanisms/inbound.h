@@ -50,4 +50,7 @@ void inbound_end(struct server *srv, uint32_t partition);
 bool inbound_sources(struct server *srv, uint32_t partition, uint64_t *out,
                      uint32_t max, uint32_t *count);
 
+/* Partitions being received now (inbound_sources true). */
+uint32_t inbound_count(struct server *srv);
+
 #endif

@@ -1,7 +1,8 @@
 /*
- * membership.c - joins, ring adoption, gossip, liveness (membership.h).
- * The requests that carry them (GossipReq, JoinReq, JoinCmdReq) are
- * handled in req_membership.c.
+ * membership.c - joins, ring adoption, gossip, liveness, and the leaving
+ * node's hand-over until it has left (membership.h).  The requests that
+ * carry them (GossipReq, JoinReq, JoinCmdReq) are handled in
+ * req_membership.c; change.c decides when a ring may change.
  *
  * Loop thread.
  */
@@ -48,6 +49,19 @@ struct membership {
     struct idclash_identity rival; /* that node, when clashed */
     struct peer_view *views;       /* [view_count]: each peer's detector */
     uint32_t view_count;
+
+    struct membership_departed departed[MEMBERSHIP_DEPARTED_MAX];
+    uint32_t departed_count;                   /* most recent first */
+    char last_change[MEMBERSHIP_CHANGE_BYTES]; /* as text, or "" */
+
+    /* Leaving: the members that answered gossip with a ring of this
+     * node's epoch or newer, and when the end's conditions began to hold
+     * (the settling time: membership.h). */
+    uint64_t *confirmed; /* [confirmed_count] member ids */
+    uint32_t confirmed_count;
+    bool settling;
+    uint64_t settle_since_ms; /* loop_now_ms() */
+    bool left;                /* the leave is over */
 };
 
 /* This node's view of one peer: the phi-accrual detector over its ping
@@ -113,6 +127,19 @@ self_member(const struct server *srv, struct dyn_ring_member *m)
     snprintf(m->address, sizeof(m->address), "%s", srv->cfg->listen);
 }
 
+static void
+membership_forget_in(struct membership *m, uint64_t id)
+{
+    for (uint32_t i = 0; i < m->departed_count; i++) {
+        if (m->departed[i].id != id)
+            continue;
+        memmove(&m->departed[i], &m->departed[i + 1],
+                (m->departed_count - i - 1) * sizeof(m->departed[0]));
+        m->departed_count--;
+        return;
+    }
+}
+
 static bool
 ring_is_newer(const struct dyn_ring *cand, const struct dyn_ring *cur)
 {
@@ -120,6 +147,95 @@ ring_is_newer(const struct dyn_ring *cand, const struct dyn_ring *cur)
         return cand->epoch > cur->epoch;
     uint64_t a = ring_digest(cand), b = ring_digest(cur);
     return a > b; /* equal digests: the same ring, nothing to do */
+}
+
+/* ---- what changed: departed members and the last change ---- */
+
+static void
+departed_add(struct membership *m, const struct dyn_ring_member *e,
+             uint64_t epoch)
+{
+    membership_forget_in(m, e->id);
+    if (m->departed_count == MEMBERSHIP_DEPARTED_MAX)
+        m->departed_count--; /* the oldest goes */
+    memmove(&m->departed[1], &m->departed[0],
+            m->departed_count * sizeof(m->departed[0]));
+    struct membership_departed *d = &m->departed[0];
+    memset(d, 0, sizeof(*d));
+    d->id = e->id;
+    memcpy(d->name, e->name, sizeof(d->name));
+    memcpy(d->address, e->address, sizeof(d->address));
+    d->epoch = epoch;
+    m->departed_count++;
+}
+
+/* Append "NAME" (or ", NAME") to a list of names in buf. */
+static void
+names_add(char *buf, size_t len, const char *name)
+{
+    size_t off = strlen(buf);
+    if (off < len)
+        snprintf(buf + off, len - off, "%s%s", off ? ", " : "", name);
+}
+
+/* Remember who left `old` for `cur`, and describe the change. */
+static void
+note_change(struct server *srv, const struct dyn_ring *old,
+            const struct dyn_ring *cur)
+{
+    struct membership *m = srv->membership;
+    if (m == NULL)
+        return;
+    char joined[MEMBERSHIP_CHANGE_BYTES] = "",
+         gone[MEMBERSHIP_CHANGE_BYTES] = "";
+    for (uint32_t i = 0; i < cur->member_count; i++)
+        if (!ring_names(old, cur->members[i].id))
+            names_add(joined, sizeof(joined), cur->members[i].name);
+    for (uint32_t i = 0; i < old->member_count; i++) {
+        const struct dyn_ring_member *e = &old->members[i];
+        if (ring_names(cur, e->id))
+            continue;
+        names_add(gone, sizeof(gone), e->name);
+        if (e->id != srv->node_id)
+            departed_add(m, e, cur->epoch);
+    }
+    if (joined[0] == '\0' && gone[0] == '\0')
+        return; /* the same members: no change of membership */
+    snprintf(m->last_change, sizeof(m->last_change), "%s%s%s%s%s (epoch %llu)",
+             joined[0] ? "the join of " : "", joined,
+             joined[0] && gone[0] ? " and " : "",
+             gone[0] ? "the leave or removal of " : "", gone,
+             (unsigned long long)cur->epoch);
+}
+
+/* Take `ring` (checked by the caller): transfers queued, the ring stored,
+ * then used.  1, or the storing's negative code (ring freed). */
+static int
+adopt_ring(struct server *srv, struct dyn_ring *ring, const char *source,
+           const struct dyn_ring *cluster_before)
+{
+    struct dyn_ring *old = srv->ring;
+    /* Transfers are queued (and stored) before the ring is: a crash in
+     * between leaves transfers for a ring not yet adopted, which merge
+     * harmlessly, never a ring whose transfers were lost. */
+    transfers_ring_changed(srv, old, ring, cluster_before);
+    char err[256];
+    int rc = ringfile_store(srv->cfg, ring, err, sizeof(err));
+    if (rc < 0) {
+        log_error("ring epoch %llu from %s not adopted: %s",
+                  (unsigned long long)ring->epoch, source, err);
+        dyn_ring_free(ring);
+        return rc;
+    }
+    log_info("ring epoch %llu adopted from %s: %u members (was epoch %llu, "
+             "%u members)",
+             (unsigned long long)ring->epoch, source, ring->member_count,
+             (unsigned long long)old->epoch, old->member_count);
+    note_change(srv, old, ring);
+    srv->ring = ring;
+    preflist_build(srv->preflists, srv->ring, srv->node_id);
+    dyn_ring_free(old);
+    return 1;
 }
 
 int
@@ -140,31 +256,42 @@ membership_adopt(struct server *srv, struct dyn_ring *ring, bool force,
         dyn_ring_free(ring);
         return -DYN_EBADARG;
     }
+    /* A node that left takes no ring again: it is in none. */
     if (ring->partitions != old->partitions ||
-        !ring_names(ring, srv->node_id) ||
+        !ring_names(ring, srv->node_id) || !ring_names(old, srv->node_id) ||
         (!force && !ring_is_newer(ring, old))) {
         dyn_ring_free(ring);
         return 0;
     }
-    /* Transfers are queued (and stored) before the ring is: a crash in
-     * between leaves transfers for a ring not yet adopted, which merge
-     * harmlessly, never a ring whose transfers were lost. */
-    transfers_ring_changed(srv, old, ring, cluster_before);
+    return adopt_ring(srv, ring, source, cluster_before);
+}
+
+int
+membership_adopt_leave(struct server *srv, struct dyn_ring *ring)
+{
+    struct membership *m = srv->membership;
+    const struct dyn_ring *old = srv->ring;
+    if (ring->partitions != old->partitions || ring->epoch <= old->epoch ||
+        ring_names(ring, srv->node_id) || !ring_names(old, srv->node_id)) {
+        dyn_ring_free(ring);
+        return -DYN_EBADARG;
+    }
     char err[256];
-    int rc = ringfile_store(srv->cfg, ring, err, sizeof(err));
+    int rc = ringfile_mark_leaving(srv->cfg, err, sizeof(err));
     if (rc < 0) {
-        log_error("ring epoch %llu from %s not adopted: %s",
-                  (unsigned long long)ring->epoch, source, err);
+        log_error("leave not made: %s", err);
         dyn_ring_free(ring);
         return rc;
     }
-    log_info("ring epoch %llu adopted from %s: %u members (was epoch %llu, "
-             "%u members)",
-             (unsigned long long)ring->epoch, source, ring->member_count,
-             (unsigned long long)old->epoch, old->member_count);
-    srv->ring = ring;
-    preflist_build(srv->preflists, srv->ring, srv->node_id);
-    dyn_ring_free(old);
+    rc = adopt_ring(srv, ring, "this node's leave", NULL);
+    if (rc < 0)
+        return rc;
+    if (m != NULL) {
+        m->confirmed_count = 0;
+        m->settling = false;
+        m->left = false;
+    }
+    membership_push(srv);
     return 1;
 }
 
@@ -177,19 +304,48 @@ membership_reachable(struct server *srv, const struct dyn_ring_member *m)
            peer_healthy(srv, m->address);
 }
 
+/* A newer ring of this node's cluster that does not name it: it was
+ * removed (dynctl remove, maybe --force).  It then takes no client
+ * requests (membership_state: left). */
+static void
+removed_by(struct server *srv, const struct dyn_ring *ring, const char *source)
+{
+    struct membership *m = srv->membership;
+    if (m == NULL || m->left || ring->partitions != srv->ring->partitions ||
+        ring->epoch <= srv->ring->epoch || ring_names(ring, srv->node_id) ||
+        !ring_names(srv->ring, srv->node_id))
+        return;
+    m->left = true;
+    log_error("ring epoch %llu from %s does not name this node: it was "
+              "removed from the cluster, and takes no more client requests; "
+              "to join again, start it on an empty data_dir",
+              (unsigned long long)ring->epoch, source);
+}
+
+/* membership_heard_ring, and the epoch of the ring heard (0: none). */
+static uint64_t
+heard_ring(struct server *srv, const uint8_t *data, size_t len,
+           const char *source)
+{
+    struct dyn_ring *ring;
+    if (len == 0)
+        return 0;
+    int rc = dyn_ring_decode(data, len, &ring);
+    if (rc < 0) {
+        log_warn("ring from %s does not decode: %s", source, dyn_strerror(rc));
+        return 0;
+    }
+    uint64_t epoch = ring->epoch;
+    removed_by(srv, ring, source);
+    membership_adopt(srv, ring, false, source, NULL);
+    return epoch;
+}
+
 void
 membership_heard_ring(struct server *srv, const uint8_t *data, size_t len,
                       const char *source)
 {
-    struct dyn_ring *ring;
-    if (len == 0)
-        return;
-    int rc = dyn_ring_decode(data, len, &ring);
-    if (rc < 0) {
-        log_warn("ring from %s does not decode: %s", source, dyn_strerror(rc));
-        return;
-    }
-    membership_adopt(srv, ring, false, source, NULL);
+    heard_ring(srv, data, len, source);
 }
 
 int
@@ -207,8 +363,33 @@ membership_ring_bytes(const struct dyn_ring *ring, ProtobufCBinaryData *out)
 
 struct gossip_call {
     struct server *srv;
+    uint64_t id; /* the member gossiped with; 0: a seed */
     char address[DYN_RING_ADDRESS_BYTES];
 };
+
+static bool
+is_confirmed(const struct membership *m, uint64_t id)
+{
+    for (uint32_t i = 0; i < m->confirmed_count; i++)
+        if (m->confirmed[i] == id)
+            return true;
+    return false;
+}
+
+/* Leaving: member `id` answered with this node's ring or a newer one. */
+static void
+leave_confirmed(struct server *srv, uint64_t id)
+{
+    struct membership *m = srv->membership;
+    if (m == NULL || id == 0 || ring_names(srv->ring, srv->node_id) ||
+        is_confirmed(m, id) || m->confirmed_count >= DYN_RING_MAX_MEMBERS)
+        return;
+    uint64_t *c = realloc(m->confirmed, (m->confirmed_count + 1) * sizeof(*c));
+    if (c == NULL)
+        return; /* asked again next round */
+    m->confirmed = c;
+    c[m->confirmed_count++] = id;
+}
 
 /* This node as it names itself in gossip. */
 static void
@@ -257,7 +438,10 @@ gossip_reply_cb(void *arg, int status, const ProtobufCMessage *reply)
         if (r->clash_address[0] != '\0')
             rival_heard(g->srv, g->address, r->clash_address,
                         r->clash_started_ms);
-        membership_heard_ring(g->srv, r->ring.data, r->ring.len, g->address);
+        uint64_t epoch =
+            heard_ring(g->srv, r->ring.data, r->ring.len, g->address);
+        if (epoch >= g->srv->ring->epoch)
+            leave_confirmed(g->srv, g->id);
     } else if (reply != NULL) {
         log_warn("gossip with %s refused: %s", g->address,
                  ((const Dynpb__Error *)reply)->message);
@@ -266,7 +450,7 @@ gossip_reply_cb(void *arg, int status, const ProtobufCMessage *reply)
 }
 
 static void
-gossip_with(struct server *srv, const char *address)
+gossip_with(struct server *srv, uint64_t id, const char *address)
 {
     struct gossip_call *g = malloc(sizeof(*g));
     Dynpb__GossipReq msg = DYNPB__GOSSIP_REQ__INIT;
@@ -275,6 +459,7 @@ gossip_with(struct server *srv, const char *address)
         return;
     }
     g->srv = srv;
+    g->id = id;
     snprintf(g->address, sizeof(g->address), "%s", address);
     msg.cluster = srv->cfg->cluster_name;
     msg.sender_id = srv->node_id;
@@ -361,12 +546,63 @@ membership_suspects(const struct server *srv, uint64_t id)
     return membership_phi(srv, id) >= DETECTOR_SUSPECT_PHI;
 }
 
+/* Leaving: the end's conditions (membership.h) held long enough? */
+static void
+leave_check_done(struct server *srv)
+{
+    struct membership *m = srv->membership;
+    struct dyn_store_stats st;
+    uint32_t unreachable = 0;
+    uint32_t waiting = membership_leave_unconfirmed(srv, &unreachable);
+    bool quiet = waiting == 0 && transfers_count(srv) == 0 &&
+                 dyn_store_stat(srv->store, &st) == 0 && st.records == 0;
+    uint64_t now = loop_now_ms(&srv->lp);
+    if (!quiet) {
+        m->settling = false;
+        return;
+    }
+    if (!m->settling) {
+        m->settling = true;
+        m->settle_since_ms = now;
+        return;
+    }
+    if (now - m->settle_since_ms < MEMBERSHIP_LEAVE_SETTLE_MS)
+        return;
+    m->left = true;
+    log_info("left the cluster: ring epoch %llu holds %u members without "
+             "this node, every partition is handed over%s",
+             (unsigned long long)srv->ring->epoch, srv->ring->member_count,
+             unreachable > 0 ? " (members unreachable were not waited for)"
+                             : "");
+}
+
+/* Leaving: the ring goes to every member that has not answered with it,
+ * pings to all (they say who is reachable). */
+static void
+leave_tick(struct server *srv)
+{
+    struct membership *m = srv->membership;
+    const struct dyn_ring *ring = srv->ring;
+    for (uint32_t i = 0; i < ring->member_count; i++) {
+        const struct dyn_ring_member *mem = &ring->members[i];
+        if (!is_confirmed(m, mem->id))
+            gossip_with(srv, mem->id, mem->address);
+        ping(srv, mem);
+    }
+    leave_check_done(srv);
+}
+
 void
 membership_tick(struct server *srv)
 {
     struct membership *m = srv->membership;
     const struct dyn_ring *ring = srv->ring;
     m->rounds++;
+    if (!ring_names(ring, srv->node_id)) {
+        if (!m->left)
+            leave_tick(srv);
+        return; /* left: it gossips no more */
+    }
     uint32_t others = ring->member_count - 1;
     if (others > 0) {
         uint32_t pick = (uint32_t)(next_random(m) % others);
@@ -375,7 +611,7 @@ membership_tick(struct server *srv)
             if (mem->id == srv->node_id)
                 continue;
             if (k++ == pick)
-                gossip_with(srv, mem->address);
+                gossip_with(srv, mem->id, mem->address);
             ping(srv, mem);
         }
     }
@@ -386,7 +622,7 @@ membership_tick(struct server *srv)
         const char *seed =
             srv->cfg->seeds[next_random(m) % srv->cfg->seed_count];
         if (strcmp(seed, srv->cfg->listen) != 0)
-            gossip_with(srv, seed);
+            gossip_with(srv, 0, seed);
     }
 }
 
@@ -417,6 +653,7 @@ membership_free_cb(uv_handle_t *handle)
 {
     struct membership *m = handle->data; /* the timer is in it */
     free(m->views);
+    free(m->confirmed);
     free(m);
 }
 
@@ -432,6 +669,78 @@ membership_stop(struct server *srv)
 }
 
 /* ---- what handlers ask of membership ---- */
+
+void
+membership_push(struct server *srv)
+{
+    const struct dyn_ring *ring = srv->ring;
+    for (uint32_t i = 0; i < ring->member_count; i++)
+        if (ring->members[i].id != srv->node_id)
+            gossip_with(srv, ring->members[i].id, ring->members[i].address);
+}
+
+enum membership_state
+membership_state(const struct server *srv)
+{
+    const struct membership *m = srv->membership;
+    bool left = m != NULL && m->left;
+    if (ring_names(srv->ring, srv->node_id))
+        return left ? MEMBERSHIP_LEFT : MEMBERSHIP_MEMBER; /* left: removed */
+    return left ? MEMBERSHIP_LEFT : MEMBERSHIP_LEAVING;
+}
+
+const char *
+membership_state_name(enum membership_state state)
+{
+    static const char *const names[] = {"member", "leaving", "left"};
+    return names[state];
+}
+
+uint32_t
+membership_leave_unconfirmed(const struct server *srv, uint32_t *unreachable)
+{
+    struct membership *m = srv->membership;
+    const struct dyn_ring *ring = srv->ring;
+    uint32_t waiting = 0, away = 0;
+    if (m == NULL || ring_names(ring, srv->node_id))
+        return 0;
+    for (uint32_t i = 0; i < ring->member_count; i++) {
+        const struct dyn_ring_member *mem = &ring->members[i];
+        if (is_confirmed(m, mem->id))
+            continue;
+        if (membership_reachable((struct server *)srv, mem))
+            waiting++;
+        else
+            away++;
+    }
+    if (unreachable != NULL)
+        *unreachable = away;
+    return waiting;
+}
+
+uint32_t
+membership_departed(const struct server *srv, struct membership_departed *out,
+                    uint32_t max)
+{
+    const struct membership *m = srv->membership;
+    uint32_t n = 0;
+    for (; m != NULL && n < m->departed_count && n < max; n++)
+        out[n] = m->departed[n];
+    return n;
+}
+
+void
+membership_forget(struct server *srv, uint64_t id)
+{
+    if (srv->membership != NULL)
+        membership_forget_in(srv->membership, id);
+}
+
+const char *
+membership_last_change(const struct server *srv)
+{
+    return srv->membership != NULL ? srv->membership->last_change : "";
+}
 
 const struct idclash_identity *
 membership_id_rival(const struct server *srv, bool *newer)
@@ -467,10 +776,16 @@ membership_heard_sender(struct server *srv, const struct idclash_identity *who,
 }
 
 int
-membership_admit(struct server *srv, const struct dyn_ring_member *m, char *why,
-                 size_t why_len)
+membership_admit_check(struct server *srv, const struct dyn_ring_member *m,
+                       char *why, size_t why_len)
 {
     const struct dyn_ring *cur = srv->ring;
+    if (membership_state(srv) != MEMBERSHIP_MEMBER) {
+        snprintf(why, why_len,
+                 "the seed %s left the cluster (epoch %llu): name a member",
+                 srv->cfg->listen, (unsigned long long)cur->epoch);
+        return -DYN_ENOTMEMBER;
+    }
     if (m->id == srv->node_id) {
         snprintf(why, why_len,
                  "the seed %s is the joining node itself: name another "
@@ -499,10 +814,19 @@ membership_admit(struct server *srv, const struct dyn_ring_member *m, char *why,
             return -DYN_EBADARG;
         }
     }
-    if (ring_names(cur, m->id))
-        return 0; /* a repeated join: it holds its partitions already */
+    return ring_names(cur, m->id) ? 1 : 0;
+}
+
+int
+membership_admit(struct server *srv, const struct dyn_ring_member *m, char *why,
+                 size_t why_len)
+{
+    const struct dyn_ring *cur = srv->ring;
+    int rc = membership_admit_check(srv, m, why, why_len);
+    if (rc != 0)
+        return rc < 0 ? rc : 0; /* a repeated join: it holds its partitions */
     struct dyn_ring *next;
-    int rc = dyn_claim_join(cur, m, &next);
+    rc = dyn_claim_join(cur, m, &next);
     if (rc == 0) {
         char source[96];
         snprintf(source, sizeof(source), "a join of %s", m->name);
@@ -595,6 +919,13 @@ membership_join(struct server *srv, const char *seed, uint32_t timeout_ms,
                 membership_join_cb cb, void *arg, char *why, size_t why_len)
 {
     const struct dyn_config *cfg = srv->cfg;
+    if (!ring_names(srv->ring, srv->node_id)) {
+        snprintf(why, why_len,
+                 "this node left its cluster (epoch %llu): to join again, "
+                 "start it on an empty data_dir (a new node)",
+                 (unsigned long long)srv->ring->epoch);
+        return -DYN_EBADARG;
+    }
     if (srv->ring->member_count > 1) {
         snprintf(why, why_len,
                  "this node is already a member of a cluster of %u nodes "

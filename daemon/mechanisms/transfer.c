@@ -54,6 +54,7 @@ struct transfer {
     uint32_t partition;
     struct preflist_target targets[DYN_RING_MAX_N];
     bool target_has_batch[DYN_RING_MAX_N];
+    bool target_gone[DYN_RING_MAX_N]; /* no longer in the ring: skipped */
     uint32_t target_count;
     bool handoff; /* delete here once sent */
     bool whole;   /* this node held a whole copy (a replica in the
@@ -232,7 +233,7 @@ transfer_reply_cb(void *arg, int status, const ProtobufCMessage *reply)
     free(a);
     if (transfer_release(t))
         return;
-    if (status == 0) {
+    if (status == 0 || t->target_gone[i]) {
         t->target_has_batch[i] = true;
     } else if (reply != NULL) {
         transfer_fail(t, "%s refused the batch: %s", t->targets[i].name,
@@ -281,7 +282,7 @@ transfer_send(struct transfer *t)
         msg.last = t->final && t->whole &&
                    !inbound_sources(srv, t->partition, NULL, 0, NULL);
         for (uint32_t i = 0; i < t->target_count; i++) {
-            if (t->target_has_batch[i])
+            if (t->target_has_batch[i] || t->target_gone[i])
                 continue;
             struct ack *a = malloc(sizeof(*a));
             if (a == NULL) {
@@ -356,6 +357,15 @@ batch_delete(struct transfer *t)
         transfer_next_batch(t);
 }
 
+static bool
+targets_any_gone(const struct transfer *t)
+{
+    for (uint32_t i = 0; i < t->target_count; i++)
+        if (t->target_gone[i])
+            return true;
+    return false;
+}
+
 /* Every target answered for this batch. */
 static void
 batch_done(struct transfer *t)
@@ -384,16 +394,35 @@ batch_done(struct transfer *t)
             t->has_resume = true;
         }
     }
-    if (t->handoff)
+    /* A target gone from the ring took nothing: the keys stay here (the
+     * sweep hands them to the replicas of the ring in use). */
+    if (t->handoff && !targets_any_gone(t))
         batch_delete(t);
     else
         transfer_next_batch(t);
+}
+
+/* True when every target left the ring: nothing to send to. */
+static bool
+targets_all_gone(const struct transfer *t)
+{
+    for (uint32_t i = 0; i < t->target_count; i++)
+        if (!t->target_gone[i])
+            return false;
+    return true;
 }
 
 static void
 transfer_next_batch(struct transfer *t)
 {
     memset(t->target_has_batch, 0, sizeof(t->target_has_batch));
+    if (targets_all_gone(t)) {
+        /* A handoff's data stays; the sweep sends it to the replicas of
+         * the ring now in use. */
+        t->state = T_DONE;
+        transfers_kick(t->srv);
+        return;
+    }
     int rc = batch_read(t);
     if (rc < 0) {
         snprintf(t->why, sizeof(t->why), "reading the store: %s",
@@ -509,6 +538,26 @@ target_in(const struct preflist_target *list, uint32_t count, uint64_t id)
     return false;
 }
 
+/* Targets that are not members of `cur` (left, removed) are dropped from
+ * the transfers queued: a removed node must not hold them up forever. */
+static void
+transfers_drop_gone(struct server *srv, const struct dyn_ring *cur)
+{
+    for (struct transfer *t = srv->transfers->list; t != NULL; t = t->next) {
+        bool dropped = false;
+        for (uint32_t i = 0; i < t->target_count; i++)
+            if (!t->target_gone[i] &&
+                dyn_ring_member_by_id(cur, t->targets[i].id) == NULL)
+                t->target_gone[i] = dropped = true;
+        if (!dropped || !targets_all_gone(t))
+            continue;
+        if (t->state == T_WAITING || (t->state == T_RETRYING && t->busy == 0)) {
+            t->state = T_DONE;
+            srv->transfers->dirty = true;
+        }
+    }
+}
+
 void
 transfers_ring_changed(struct server *srv, const struct dyn_ring *old,
                        const struct dyn_ring *cur,
@@ -516,6 +565,9 @@ transfers_ring_changed(struct server *srv, const struct dyn_ring *old,
 {
     if (srv->transfers == NULL || old->partitions != cur->partitions)
         return;
+    transfers_drop_gone(srv, cur);
+    if (dyn_ring_member_by_id(cur, srv->node_id) == NULL)
+        srv->transfers->next_sweep = 0; /* leaving: sweep at its pace now */
     if (cluster_before == NULL || cluster_before->partitions != cur->partitions)
         cluster_before = old;
     uint32_t started = 0, receiving = 0;
@@ -716,7 +768,11 @@ transfers_tick(struct server *srv)
     }
     transfers_start_waiting(srv, active);
     if (now >= h->next_sweep) {
-        h->next_sweep = now + TRANSFER_SWEEP_MS;
+        /* A leaving node holds only what it must hand over: a write that
+         * reached it after its partition went is sent on soon. */
+        bool leaving = dyn_ring_member_by_id(srv->ring, srv->node_id) == NULL;
+        h->next_sweep =
+            now + (leaving ? TRANSFER_LEAVING_SWEEP_MS : TRANSFER_SWEEP_MS);
         transfers_sweep(srv);
     }
     if (h->dirty)
@@ -768,6 +824,21 @@ transfers_stop(struct server *srv)
     }
     h->timer.data = h;
     uv_close((uv_handle_t *)&h->timer, transfers_free_cb);
+}
+
+uint32_t
+transfers_pending(struct server *srv, uint64_t except_target)
+{
+    uint32_t n = 0;
+    if (srv->transfers == NULL)
+        return 0;
+    for (struct transfer *t = srv->transfers->list; t != NULL; t = t->next) {
+        bool skip = t->state == T_DONE;
+        for (uint32_t i = 0; i < t->target_count && !skip; i++)
+            skip = except_target != 0 && t->targets[i].id == except_target;
+        n += !skip;
+    }
+    return n;
 }
 
 uint32_t

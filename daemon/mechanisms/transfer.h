@@ -19,14 +19,16 @@
  * merged there with DVV sync, so a batch sent twice changes nothing.  A
  * target that fails is retried after a pause; the transfer shows why.
  * At most cluster.transfer_slots transfers run at once (0 pauses them);
- * the rest wait.
+ * the rest wait.  A target that leaves the ring (a leave, a removal) is
+ * dropped from the transfers queued for it.
  *
  * Transfers not yet done are listed in data_dir/transfers
  * (transfer_file.h; rewritten at most once per tick when the list changed), so
  * a node restarted in the middle sends those partitions again, from their first
  * key.
  *
- * A sweep (at start and every TRANSFER_SWEEP_MS) finds partitions this
+ * A sweep (at start and every TRANSFER_SWEEP_MS, TRANSFER_LEAVING_SWEEP_MS
+ * on a node leaving its cluster) finds partitions this
  * node holds data for but does not replicate, and hands them off: this
  * finishes handoffs cut short by a restart and moves the data of a node
  * that joined with data of its own.
@@ -47,6 +49,7 @@ struct server;
 #define TRANSFER_TICK_MS 100               /* the timer's period */
 #define TRANSFER_FIRST_SWEEP_MS 1000       /* the first sweep, after start */
 #define TRANSFER_SWEEP_MS 10000            /* the sweeps after it */
+#define TRANSFER_LEAVING_SWEEP_MS 500      /* ... on a node leaving */
 #define TRANSFER_BATCH_BYTES (256u * 1024) /* a batch's keys and records */
 #define TRANSFER_BATCH_KEYS 512u           /* keys in one batch at most */
 #define TRANSFER_RETRY_MS 1000             /* a failed batch waits this */
@@ -85,6 +88,13 @@ void transfers_ring_changed(struct server *srv, const struct dyn_ring *old,
 
 /* Transfers queued or running. */
 uint32_t transfers_count(struct server *srv);
+
+/*
+ * Transfers not done yet but for those with `except_target` (a member
+ * about to be removed; 0: none) among their targets: what keeps a
+ * membership change waiting (change.h).
+ */
+uint32_t transfers_pending(struct server *srv, uint64_t except_target);
 
 #define TRANSFER_WHY_BYTES 192
 
