@@ -52,6 +52,24 @@ phi_is_zero_until_heard_then_the_first_estimate_holds(void **state)
 }
 
 static void
+a_peer_that_never_answers_is_suspected_from_its_first_ping(void **state)
+{
+    (void)state;
+    struct detector d;
+    detector_init(&d);
+    detector_expect(&d, T0);
+    assert_true(detector_known(&d));
+    assert_false(detector_suspects(&d, T0 + 2000));
+    assert_true(detector_suspects(&d, T0 + 3000));
+    /* It answers at last: the wait is not taken as an interval. */
+    detector_heard(&d, T0 + 2500);
+    assert_int_equal(d.count, 0);
+    assert_false(detector_suspects(&d, T0 + 4000));
+    detector_expect(&d, T0 + 4000); /* heard once: nothing changes */
+    assert_int_equal(d.last_ms, T0 + 2500);
+}
+
+static void
 regular_answers_are_suspected_about_two_periods_after_the_last(void **state)
 {
     (void)state;
@@ -148,6 +166,8 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(phi_is_zero_until_heard_then_the_first_estimate_holds),
+        cmocka_unit_test(
+            a_peer_that_never_answers_is_suspected_from_its_first_ping),
         cmocka_unit_test(
             regular_answers_are_suspected_about_two_periods_after_the_last),
         cmocka_unit_test(phi_grows_with_the_silence),

@@ -15,6 +15,12 @@ detector_init(struct detector *d)
 void
 detector_heard(struct detector *d, uint64_t now_ms)
 {
+    /* The first answer after detector_expect starts the history: the
+     * time since the first ping is not an interval between answers. */
+    if (d->expected) {
+        d->expected = false;
+        d->last_ms = 0;
+    }
     if (d->last_ms != 0 && now_ms >= d->last_ms) {
         uint64_t gap = now_ms - d->last_ms;
         uint32_t interval = gap > UINT32_MAX ? UINT32_MAX : (uint32_t)gap;
@@ -32,6 +38,15 @@ detector_heard(struct detector *d, uint64_t now_ms)
     }
     if (now_ms >= d->last_ms)
         d->last_ms = now_ms;
+}
+
+void
+detector_expect(struct detector *d, uint64_t now_ms)
+{
+    if (d->last_ms == 0) {
+        d->last_ms = now_ms;
+        d->expected = true;
+    }
 }
 
 double

@@ -17,8 +17,9 @@
  * answer.  Until DETECTOR_MIN_SAMPLES intervals are known, the intervals
  * are assumed to be DETECTOR_FIRST_ESTIMATE_MS (the ping period) with a
  * quarter of that as deviation (Akka's first-heartbeat estimate), so a
- * peer that stops right after it was first heard is suspected too; one
- * never heard has no phi (peer.c's state alone speaks for it).
+ * peer that stops right after it was first heard is suspected too; and
+ * the silence of one never heard counts from the first ping sent to it
+ * (detector_expect).
  *
  * No I/O, no clock: the caller passes `now`.  Loop thread; unit-tested
  * in t/detector_test.c.
@@ -42,6 +43,7 @@ struct detector {
     uint32_t count;                        /* intervals in it (<= WINDOW) */
     uint32_t next;                         /* where the next one goes */
     double sum_ms, sum_sq_ms;              /* of the intervals in the window */
+    bool expected; /* last_ms is the first ping's, not an answer's */
 };
 
 void detector_init(struct detector *d);
@@ -50,7 +52,14 @@ void detector_init(struct detector *d);
  * last one). */
 void detector_heard(struct detector *d, uint64_t now_ms);
 
-/* The peer was heard at least once: phi means something. */
+/*
+ * The first ping went to a peer never heard: its silence counts from
+ * now_ms, as if it had answered then (no interval is recorded), so a
+ * peer that never answers at all is suspected too.  A no-op once heard.
+ */
+void detector_expect(struct detector *d, uint64_t now_ms);
+
+/* The peer was heard, or pinged, at least once: phi means something. */
 static inline bool
 detector_known(const struct detector *d)
 {

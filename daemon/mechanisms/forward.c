@@ -10,7 +10,9 @@
 
 #include "coord.h"
 #include "err.h"
+#include "log.h"
 #include "loop.h"
+#include "membership.h"
 #include "peer.h"
 #include "preflist.h"
 #include "state.h"
@@ -151,6 +153,12 @@ forward_send_next(struct forward *f)
         uint32_t told = (uint32_t)((uint64_t)share * FORWARD_MARGIN_PCT / 100);
         forward_set_timeout(f, told ? told : 1);
         const struct preflist_target *t = &f->targets[f->next++];
+        if (log_enabled(DYN_LOG_DEBUG))
+            log_debug("forwarding a %s to %s (%s, phi %.1f)",
+                      f->is_put ? "put" : "get", t->name,
+                      coord_target_healthy(f->srv, t) ? "healthy"
+                                                      : "not healthy",
+                      membership_phi(f->srv, t->id));
         rc = peer_call(f->srv, t->address, f->msg, share, forward_reply_cb, f);
         if (rc == 0 || !forward_retryable(f, rc, NULL))
             return rc;

@@ -520,6 +520,10 @@ ping(struct server *srv, const struct dyn_ring_member *mem)
         return;
     pc->srv = srv;
     pc->id = mem->id;
+    struct membership *m = srv->membership;
+    struct peer_view *v = m != NULL ? view_of(m, mem->id, true) : NULL;
+    if (v != NULL)
+        detector_expect(&v->detector, loop_now_ms(&srv->lp));
     Dynpb__PingReq req = DYNPB__PING_REQ__INIT;
     /* A probe: it connects to a peer in back-off, so one that listens
      * again is used within a ping. */
