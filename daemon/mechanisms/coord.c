@@ -320,7 +320,9 @@ coord_req_new(struct server *srv, const uint8_t *key, size_t key_len,
             .req = req, .target = t[i], .state = SLOT_WAITING};
     if (!self_in)
         take_a_slot(req);
-    for (uint32_t i = 0; sloppy && i < count; i++)
+    /* A ring of no more members than replicas has no substitute. */
+    bool subs = sloppy && srv->ring->member_count > count;
+    for (uint32_t i = 0; subs && i < count; i++)
         if (!coord_target_healthy(srv, &req->slots[i].target))
             substitute(req, &req->slots[i]);
     *out = req;

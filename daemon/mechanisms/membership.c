@@ -70,6 +70,11 @@ struct membership {
 struct peer_view {
     uint64_t id;
     struct detector detector;
+    /* membership_suspects' verdict, kept for the millisecond it was made
+     * in: every request asks it of each replica, and phi costs a sqrt,
+     * an exp and a log.  An answer heard clears it. */
+    uint64_t verdict_ms;
+    bool verdict_valid, suspected;
 };
 
 static uint64_t
@@ -487,7 +492,7 @@ view_of(struct membership *m, uint64_t id, bool make)
         return NULL;
     m->views = v;
     v = &m->views[m->view_count++];
-    v->id = id;
+    *v = (struct peer_view){.id = id};
     detector_init(&v->detector);
     return v;
 }
@@ -506,8 +511,10 @@ ping_reply_cb(void *arg, int status, const ProtobufCMessage *reply)
     (void)reply;
     if (status == 0 && m != NULL) {
         struct peer_view *v = view_of(m, pc->id, true);
-        if (v != NULL)
+        if (v != NULL) {
             detector_heard(&v->detector, loop_now_ms(&pc->srv->lp));
+            v->verdict_valid = false;
+        }
     }
     free(pc);
 }
@@ -522,8 +529,10 @@ ping(struct server *srv, const struct dyn_ring_member *mem)
     pc->id = mem->id;
     struct membership *m = srv->membership;
     struct peer_view *v = m != NULL ? view_of(m, mem->id, true) : NULL;
-    if (v != NULL)
+    if (v != NULL) {
         detector_expect(&v->detector, loop_now_ms(&srv->lp));
+        v->verdict_valid = false;
+    }
     Dynpb__PingReq req = DYNPB__PING_REQ__INIT;
     /* A probe: it connects to a peer in back-off, so one that listens
      * again is used within a ping. */
@@ -547,7 +556,19 @@ membership_phi(const struct server *srv, uint64_t id)
 bool
 membership_suspects(const struct server *srv, uint64_t id)
 {
-    return membership_phi(srv, id) >= DETECTOR_SUSPECT_PHI;
+    struct membership *m = srv->membership;
+    if (m == NULL || id == srv->node_id)
+        return false;
+    struct peer_view *v = view_of(m, id, false);
+    if (v == NULL || !detector_known(&v->detector))
+        return false;
+    uint64_t now = loop_now_ms(&srv->lp);
+    if (!v->verdict_valid || v->verdict_ms != now) {
+        v->suspected = detector_suspects(&v->detector, now);
+        v->verdict_ms = now;
+        v->verdict_valid = true;
+    }
+    return v->suspected;
 }
 
 /* Leaving: the end's conditions (membership.h) held long enough? */
