@@ -160,7 +160,7 @@ kv_check(struct conn *c, uint64_t id, ProtobufCBinaryData key,
          const char *quorum_name, uint32_t quorum, int kind)
 {
     const struct dyn_config *cfg = c->srv->cfg;
-    if (membership_state(c->srv) == MEMBERSHIP_LEFT) {
+    if (membership_left(c->srv)) {
         /* It forwards no more: a client still sent here is told. */
         conn_send_error(c, id, -DYN_ENOTMEMBER,
                         "%s left the cluster (ring epoch %llu): send requests "

@@ -704,6 +704,12 @@ membership_push(struct server *srv)
             gossip_with(srv, ring->members[i].id, ring->members[i].address);
 }
 
+bool
+membership_left(const struct server *srv)
+{
+    return srv->membership != NULL && srv->membership->left;
+}
+
 enum membership_state
 membership_state(const struct server *srv)
 {

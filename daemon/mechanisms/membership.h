@@ -103,6 +103,10 @@ enum membership_state {
 
 enum membership_state membership_state(const struct server *srv);
 
+/* membership_state() == MEMBERSHIP_LEFT, at the cost of one load: every
+ * client request asks it. */
+bool membership_left(const struct server *srv);
+
 /* "member", "leaving" or "left": static. */
 const char *membership_state_name(enum membership_state state);
 
