@@ -81,8 +81,10 @@ lease() { cat "$(node_dir "$1")/data/dot_lease"; }
     DYN_TEST_WRAP="$BATS_TEST_DIRNAME/small-fs 1m $(node_dir n1)/data" \
         start_node n1 "${MEMORY[@]}"
     local pid; pid=$(node_pid n1)
-    # Fill the node's private tmpfs from inside its mount namespace.
-    nsenter --target "$pid" --mount -- \
+    # Fill the node's private tmpfs from inside its mount namespace (and
+    # its root: under a chroot, entering the namespace alone would put the
+    # shell at the namespace's own root, outside the chroot).
+    nsenter --target "$pid" --mount --root -- \
         sh -c 'dd if=/dev/zero of="$1/fill" bs=64k 2>/dev/null; true' sh \
         "$(node_dir n1)/data"
     run -5 --separate-stderr dyn put k v1
@@ -90,7 +92,7 @@ lease() { cat "$(node_dir "$1")/data/dot_lease"; }
     grep -q "dot_lease: cannot write it (ENOSPC" "$(node_dir n1)/log"
     run -1 dyn get k
     kill -0 "$pid"
-    nsenter --target "$pid" --mount -- rm "$(node_dir n1)/data/fill"
+    nsenter --target "$pid" --mount --root -- rm "$(node_dir n1)/data/fill"
     dyn put k v1
     assert_eq v1 "$(dyn get k)" value
     grep -q "dot_lease: written again" "$(node_dir n1)/log"
