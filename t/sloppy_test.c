@@ -206,6 +206,47 @@ slow_replica_gives_its_slot_up_after_the_patience(void **state)
     assert_int_equal(hint_for_of(sub), slow->id);
 }
 
+static void
+substitutes_refusing_at_once_are_each_tried_once(void **state)
+{
+    struct fixture *f = *state;
+    const struct preflist_target *down = other_replica(f, 0);
+    const struct preflist_target *up = other_replica(f, 1);
+    /* The replica and both substitutes refuse every call at once (a full
+     * queue: the peer still looks healthy), so each is tried and left;
+     * the request must not go round them for ever. */
+    fake_peer_refuse(&f->h.srv, down->address, -DYN_EBUSY);
+    for (uint32_t i = TEST_N; i < f->ext_count; i++)
+        fake_peer_refuse(&f->h.srv, f->ext[i].address, -DYN_EBUSY);
+    start_put(f, true);
+    fake_peer_ack(write_to(f, up->address));
+    assert_int_equal(f->put.calls, 1);
+    assert_int_equal(f->put.status, 0);
+    assert_int_equal(f->put.q.acked, 2);
+}
+
+static void
+slow_replica_with_no_substitute_left_gets_the_rest_of_the_time(void **state)
+{
+    struct fixture *f = *state;
+    const struct preflist_target *slow = other_replica(f, 0);
+    for (uint32_t i = TEST_N; i < f->ext_count; i++)
+        fake_peer_set_healthy(&f->h.srv, f->ext[i].address, false);
+    start_put(f, true);
+    struct fake_call *c = write_to(f, slow->address);
+    assert_true(c->timeout_ms < TEST_TIMEOUT_MS);
+    uint32_t patience = c->timeout_ms;
+    harness_advance(&f->h, patience);
+    /* No substitute to be had: the same replica again, with what is left. */
+    struct fake_call *again = write_to(f, slow->address);
+    assert_non_null(again);
+    assert_int_equal(again->timeout_ms, TEST_TIMEOUT_MS - patience);
+    assert_int_equal(hint_for_of(again), 0);
+    fake_peer_ack(again);
+    assert_int_equal(f->put.calls, 1);
+    assert_int_equal(f->put.status, 0);
+}
+
 /* ---- hints kept here, and their delivery ---- */
 
 static void
@@ -342,6 +383,9 @@ main(void)
         SLOPPY_TEST(strict_put_asks_the_unhealthy_replica_and_no_substitute),
         SLOPPY_TEST(failed_call_moves_to_a_substitute_which_also_may_fail),
         SLOPPY_TEST(slow_replica_gives_its_slot_up_after_the_patience),
+        SLOPPY_TEST(substitutes_refusing_at_once_are_each_tried_once),
+        SLOPPY_TEST(
+            slow_replica_with_no_substitute_left_gets_the_rest_of_the_time),
         SLOPPY_TEST(hint_is_delivered_to_its_target_and_then_deleted),
         SLOPPY_TEST(hint_changed_while_in_flight_is_kept_and_sent_again),
         SLOPPY_TEST(hint_for_an_unhealthy_target_waits_and_says_why),

@@ -144,6 +144,10 @@ kv_forward(struct conn *c, struct kv_req *req, const ProtobufCMessage *msg,
     }
     int rc = forward_request(c->srv, msg, key.data, key.len, timeout_ms,
                              kv_forward_done, req);
+    /* Every replica refused at once (down, a full queue): taken over
+     * like a forward that reached none. */
+    if (rc < 0 && rc != -ENOMEM && kv_take_over(req, rc, NULL, msg))
+        return;
     if (rc < 0) {
         conn_send_error(c, req->id, rc,
                         "no replica of the key is reachable from this node "
@@ -459,7 +463,7 @@ kv_coordinate_put(struct conn *c, struct kv_req *req, const Dynpb__PutReq *put,
     bool newer = false;
     const struct idclash_identity *rival = membership_id_rival(c->srv, &newer);
     if (rival != NULL && newer) {
-        conn_send_error(c, put->id, -DYN_EIDCLASH,
+        conn_send_error(c, req->id, -DYN_EIDCLASH,
                         "refused: the node at %s has this node's id "
                         "%016llx and started first; this node takes no "
                         "writes (give it an empty data_dir)",

@@ -249,10 +249,16 @@ peer_data_cb(struct dyn_stream *s)
         peer_lost(p, -DYN_EPROTO, "bad frame from the peer");
 }
 
+/*
+ * A connection that was up failed: its calls fail with -ECONNRESET
+ * whatever the socket said (the log line keeps it), since a request sent
+ * on it may have arrived: -ETIMEDOUT or -EHOSTUNREACH would tell the
+ * forwarder it surely did not (forward_undelivered).
+ */
 static void
 peer_end_cb(struct dyn_stream *s, int status)
 {
-    peer_lost(peer_of(s), status == 0 ? -ECONNRESET : status,
+    peer_lost(peer_of(s), -ECONNRESET,
               status == 0 ? "closed by the peer" : uv_strerror(status));
 }
 
@@ -263,7 +269,7 @@ peer_written_cb(struct dyn_stream *s, int status)
     if (p->state != PEER_CONNECTED)
         return;
     if (status < 0) {
-        peer_lost(p, status, uv_strerror(status));
+        peer_lost(p, -ECONNRESET, uv_strerror(status)); /* as above */
         return;
     }
     peer_flush(p);

@@ -90,6 +90,11 @@ struct coord_slot {
     struct coord_req *req;
     struct preflist_target target;
     uint64_t hint_for; /* not 0: target stands in for this node's id */
+    /* Sloppy quorum: where the search for this slot's next substitute
+     * goes on in the extended list (it only moves forward, so a slot
+     * tries each node at most once), and whether it ran out. */
+    uint16_t next_sub;
+    bool subs_exhausted;
     enum slot_state state;
     struct dyn_object obj; /* get: the replica's copy (SLOT_OK) */
     bool same_as_first;    /* get: the copy's encoding is the request's
@@ -244,14 +249,19 @@ substitute(struct coord_req *req, struct coord_slot *slot)
     struct preflist_target ext[DYN_RING_MAX_N];
     uint32_t n = preflist_extended(req->srv->preflists, req->partition, ext,
                                    DYN_RING_MAX_N);
-    for (uint32_t i = req->q.replicas; i < n; i++) {
+    uint32_t i =
+        slot->next_sub > req->q.replicas ? slot->next_sub : req->q.replicas;
+    for (; i < n; i++) {
         if (in_use(req, ext[i].id) || !coord_target_healthy(req->srv, &ext[i]))
             continue;
         if (slot->hint_for == 0)
             slot->hint_for = slot->target.id;
         slot->target = ext[i];
+        slot->next_sub = (uint16_t)(i + 1);
         return true;
     }
+    slot->next_sub = (uint16_t)n;
+    slot->subs_exhausted = true;
     return false;
 }
 
@@ -295,6 +305,8 @@ coord_req_new(struct server *srv, const uint8_t *key, size_t key_len,
     uint32_t partition =
         dyn_ring_partition_of(key, key_len, srv->ring->partitions);
     uint32_t count = preflist_targets(srv->preflists, partition, t, &self_in);
+    if (count == 0)
+        return -DYN_EUNAVAILABLE; /* a ring without members: cannot be */
     if (!self_in && !sloppy)
         return -DYN_EINTERNAL;
     /* One block: the request, its slots, then the key's bytes.  Every
@@ -330,35 +342,51 @@ coord_req_new(struct server *srv, const uint8_t *key, size_t key_len,
 }
 
 /*
- * The timeout of a call to a replica: the time left, or with a sloppy
- * quorum and substitutes to be had, COORD_PATIENCE_MS of it (a slot whose
- * call times out then moves to a substitute).  0: no time is left.
+ * The timeout of a call of `slot`: the time left, or with a sloppy quorum
+ * while the slot may still find a substitute, COORD_PATIENCE_MS of it (a
+ * call that times out then moves to a substitute).  0: no time is left.
  */
 static uint32_t
-call_timeout(const struct coord_req *req)
+call_timeout(const struct coord_req *req, const struct coord_slot *slot)
 {
     uint64_t now = loop_now_ms(&req->srv->lp);
     if (now >= req->deadline)
         return 0;
     uint64_t left = req->deadline - now;
-    if (req->sloppy && req->srv->ring->member_count > req->q.replicas &&
+    if (req->sloppy && !slot->subs_exhausted &&
+        req->srv->ring->member_count > req->q.replicas &&
         left > COORD_PATIENCE_MS)
         left = COORD_PATIENCE_MS;
     return (uint32_t)left;
 }
 
 /*
- * A slot's call failed: with a sloppy quorum, move it to a substitute
- * when the failure leaves the write or read undone (not an answer of the
- * replica's own) and time is left.  True when it moved: the caller sends
- * again.
+ * A slot's call failed with `status` (`reply`: the replica's own Error,
+ * or NULL): with a sloppy quorum and time left, move it to a substitute,
+ * unless the failure is the request's (a frame too large, no memory: any
+ * node would fail it).  When no substitute is left, a call that only ran
+ * out of patience goes to the same node again with the rest of the time.
+ * True when the caller is to send again.
  */
 static bool
-slot_retarget(struct coord_slot *slot, const ProtobufCMessage *reply)
+slot_retarget(struct coord_slot *slot, int status,
+              const ProtobufCMessage *reply)
 {
     struct coord_req *req = slot->req;
-    return req->sloppy && reply == NULL && call_timeout(req) > 0 &&
-           substitute(req, slot);
+    if (!req->sloppy || reply != NULL || call_timeout(req, slot) == 0 ||
+        status == -DYN_EFRAMESIZE || status == -ENOMEM ||
+        status == -DYN_EBADARG)
+        return false;
+    return substitute(req, slot) || status == -DYN_ETIMEDOUT;
+}
+
+/* A call of `slot` failed at once with `rc`: whether it moved to a
+ * substitute (slot_retarget's rules, never the same node). */
+static bool
+substitute_after(struct coord_slot *slot, int rc)
+{
+    return rc != -DYN_ETIMEDOUT && slot_retarget(slot, rc, NULL) &&
+           !slot->subs_exhausted;
 }
 
 /* The store key of `slot`'s copy here: the key, or the hint key of the
@@ -630,7 +658,8 @@ get_reply_cb(void *arg, int status, const ProtobufCMessage *reply)
     struct coord_slot *slot = arg;
     struct coord_req *req = slot->req;
     enum slot_state state = SLOT_FAILED;
-    if (status < 0 && status != -DYN_ECHECKSUM && slot_retarget(slot, reply)) {
+    if (status < 0 && status != -DYN_ECHECKSUM &&
+        slot_retarget(slot, status, reply)) {
         get_send(req, slot);
         return;
     }
@@ -836,17 +865,22 @@ read_hint_local(struct coord_req *req, struct coord_slot *slot)
 static void
 get_send(struct coord_req *req, struct coord_slot *slot)
 {
+    int rc;
     do {
         Dynpb__ReplicaGetReq msg = DYNPB__REPLICA_GET_REQ__INIT;
         msg.key.data = req->key;
         msg.key.len = req->key_len;
         msg.hint_for = slot->hint_for;
-        uint32_t timeout_ms = call_timeout(req);
-        if (timeout_ms > 0 &&
-            peer_call(req->srv, slot->target.address, &msg.base, timeout_ms,
-                      get_reply_cb, slot) == 0)
+        uint32_t timeout_ms = call_timeout(req, slot);
+        rc = timeout_ms == 0
+                 ? -DYN_ETIMEDOUT
+                 : peer_call(req->srv, slot->target.address, &msg.base,
+                             timeout_ms, get_reply_cb, slot);
+        if (rc == 0)
             return;
-    } while (slot_retarget(slot, NULL));
+        /* Failed at once: another node, never the same again (the
+         * loop's clock stands still within a turn). */
+    } while (rc != -DYN_ETIMEDOUT && substitute_after(slot, rc));
     slot_fill(slot, SLOT_FAILED);
     get_progress(req);
 }
@@ -914,7 +948,7 @@ put_ack_cb(void *arg, int status, const ProtobufCMessage *reply)
     if (status < 0)
         log_debug("replica %s did not take a write: %s", slot->target.name,
                   dyn_strerror(status));
-    if (status < 0 && slot_retarget(slot, reply)) {
+    if (status < 0 && slot_retarget(slot, status, reply)) {
         put_send(slot->req, slot);
         return;
     }
@@ -928,11 +962,14 @@ put_send(struct coord_req *req, struct coord_slot *slot)
 {
     size_t object_len;
     const uint8_t *object = dyn_kv_stored_encoding(&req->stored, &object_len);
+    int rc;
     do {
-        if (send_replica_put(req, slot, object, object_len, call_timeout(req),
-                             put_ack_cb, slot) == 0)
+        rc = send_replica_put(req, slot, object, object_len,
+                              call_timeout(req, slot), put_ack_cb, slot);
+        if (rc == 0)
             return;
-    } while (slot_retarget(slot, NULL));
+        /* Failed at once: another node, never the same again. */
+    } while (rc != -DYN_ETIMEDOUT && substitute_after(slot, rc));
     slot_fill(slot, SLOT_FAILED);
     put_progress(req);
 }

@@ -189,8 +189,9 @@ count_visit(void *arg, uint32_t partition, struct dyn_bytes key,
     uint32_t p;
     struct dyn_bytes k;
     (void)partition;
-    if (!hint_key_parse(key.data, key.len, &target, &p, &k))
-        return 0;
+    if (!hint_key_parse(key.data, key.len, &target, &p, &k) ||
+        p >= cs->srv->ring->partitions)
+        return 0; /* not a hint this ring can place: left as it is */
     uint64_t when = object_time_ms(value, cs->srv->cfg->max_value_bytes);
     struct dyn_bytes body = dyn_record_body(value.data, value.len);
     count_hint(cs->h, target, 1, (int64_t)body.len, when);
@@ -446,6 +447,11 @@ batch_send(struct hint_batch *b)
 {
     struct preflist_target dest[DYN_RING_MAX_N];
     uint32_t n = destinations(b->srv, b, dest);
+    if (n == 0) { /* a ring without members: cannot be, and no delete */
+        b->waiting = 1;
+        batch_answered(b, false);
+        return;
+    }
     b->waiting = n + 1; /* held until every destination is asked */
     for (uint32_t i = 0; i < n; i++) {
         if (dest[i].local)
@@ -459,9 +465,10 @@ batch_send(struct hint_batch *b)
 struct batch_scan {
     struct hint_batch *b;
     uint64_t target;
-    const struct hint_target *tg;
+    struct hint_target *tg;
     uint32_t max_keys;
-    size_t bytes;
+    size_t bytes, max_bytes; /* keys and objects, and their bound */
+    uint32_t partitions;
     uint32_t max_value_bytes;
     int rc;
 };
@@ -480,13 +487,23 @@ batch_visit(void *arg, uint32_t partition, struct dyn_bytes key,
         return 0; /* not a hint key: cannot be; skipped */
     if (target != bs->target)
         return 1; /* past this target's hints */
-    const struct hint_target *tg = bs->tg;
+    struct hint_target *tg = bs->tg;
     if (tg->resume != NULL && key.len == tg->resume_len &&
         memcmp(key.data, tg->resume, key.len) == 0)
         return 0; /* sent with the previous batch */
+    size_t size = key.len + value.len;
     if (b->count > 0 && (p != b->partition || b->count >= bs->max_keys ||
-                         bs->bytes + value.len > HINTS_BATCH_BYTES))
+                         bs->bytes + size > bs->max_bytes))
         return 1; /* full: one partition per batch */
+    if (p >= bs->partitions || size > bs->max_bytes) {
+        /* Not placeable in this ring, or too big for a frame: kept, and
+         * said so, but never in the way of the others. */
+        snprintf(tg->why, sizeof(tg->why),
+                 "a hint of partition %u, %zu bytes, cannot be sent (ring "
+                 "of %u partitions, batches of at most %zu bytes)",
+                 p, size, bs->partitions, bs->max_bytes);
+        return 0;
+    }
     struct dyn_object obj;
     int rc = dyn_record_decode_borrowed(&obj, value.data, value.len,
                                         bs->max_value_bytes);
@@ -514,7 +531,7 @@ batch_visit(void *arg, uint32_t partition, struct dyn_bytes key,
     e->object_len = body.len;
     b->partition = p;
     b->count++;
-    bs->bytes += value.len;
+    bs->bytes += size;
     return 0;
 }
 
@@ -541,11 +558,19 @@ batch_read(struct server *srv, struct hint_target *tg, uint32_t max_keys,
         from = start;
         from_len = sizeof(start);
     }
-    struct batch_scan bs = {.b = b,
-                            .target = tg->id,
-                            .tg = tg,
-                            .max_keys = max_keys,
-                            .max_value_bytes = srv->cfg->max_value_bytes};
+    /* A batch fits a frame with room for the message's own fields. */
+    size_t frame = srv->cfg->max_frame_bytes;
+    size_t room = frame > 2 * HINTS_FRAME_SLACK_BYTES
+                      ? frame - HINTS_FRAME_SLACK_BYTES
+                      : frame / 2;
+    struct batch_scan bs = {
+        .b = b,
+        .target = tg->id,
+        .tg = tg,
+        .max_keys = max_keys,
+        .max_bytes = room < HINTS_BATCH_BYTES ? room : HINTS_BATCH_BYTES,
+        .partitions = srv->ring->partitions,
+        .max_value_bytes = srv->cfg->max_value_bytes};
     struct dyn_store_txn *txn;
     *rc = dyn_store_begin(srv->store, false, &txn);
     if (*rc == 0) {
@@ -585,6 +610,31 @@ rate_update(struct hint_target *tg, uint64_t now)
     tg->rate = (tg->delivered - tg->window_base) * 1000 / (span ? span : 1);
     tg->window_start_ms = now;
     tg->window_base = tg->delivered;
+}
+
+/*
+ * Forget the targets left with nothing that are not members (a peer may
+ * name any id in hint_for): the table holds what is pending or members'
+ * history only.  Order is not kept; no batch points into a target moved.
+ */
+static void
+prune(struct server *srv, struct hints *h)
+{
+    for (uint32_t i = 0; i < h->count;) {
+        struct hint_target *tg = &h->targets[i];
+        if (tg->count > 0 || tg->batch != NULL ||
+            dyn_ring_member_by_id(srv->ring, tg->id) != NULL) {
+            i++;
+            continue;
+        }
+        free(tg->resume);
+        struct hint_target *last = &h->targets[--h->count];
+        if (tg != last) {
+            *tg = *last;
+            if (tg->batch != NULL)
+                tg->batch->tg = tg;
+        }
+    }
 }
 
 /* Start the target's next batch if it may have one. */
@@ -638,6 +688,7 @@ hints_tick(struct server *srv)
         rate_update(&h->targets[i], now);
         target_tick(srv, h, &h->targets[i], now);
     }
+    prune(srv, h);
 }
 
 static void

@@ -53,6 +53,9 @@ struct writer_op;
 #define HINTS_BATCH_KEYS 256u            /* hints in one batch at most */
 #define HINTS_BATCH_BYTES (256u * 1024u) /* their objects' bytes */
 #define HINTS_RETRY_MS 1000              /* a failed batch waits this */
+#define HINTS_FRAME_SLACK_BYTES                                                \
+    (64u * 1024u) /* a batch's room in a frame:                                \
+                     max_frame_bytes less this */
 
 /*
  * The store key of the hint for `target` of (partition, key) into out,
