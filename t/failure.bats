@@ -9,26 +9,6 @@ load helpers
 
 teardown() { stop_all_nodes; }
 
-# phi_of HOST NAME: HOST's phi for member NAME.
-phi_of() {
-    dynctl -H "$1" -t 2000 status --json |
-        jq -r --arg n "$2" '.nodes[] | select(.name == $n) | .phi'
-}
-
-# phi_below HOST NAME LIMIT / phi_at_least HOST NAME LIMIT
-phi_below() {
-    awk -v p="$(phi_of "$1" "$2")" -v l="$3" \
-        'BEGIN { exit !(p != "" && p != "null" && p + 0 < l) }'
-}
-phi_at_least() {
-    awk -v p="$(phi_of "$1" "$2")" -v l="$3" \
-        'BEGIN { exit !(p != "" && p != "null" && p + 0 >= l) }'
-}
-
-# heard HOST NAME: HOST has heard enough of NAME's answers for a phi
-# (null until then).
-heard() { local p; p=$(phi_of "$1" "$2"); [ -n "$p" ] && [ "$p" != null ]; }
-
 @test "a peer stopped with SIGSTOP is suspected (phi >= 8) within seconds and cleared after SIGCONT" {
     start_node n1; local a1=$NODE_ADDR
     start_node n2; local a2=$NODE_ADDR

@@ -36,20 +36,6 @@ nothing_left() {
         <<<"$out" >/dev/null
 }
 
-# suspected HOST NAME: HOST's detector suspects NAME (phi >= 8).
-suspected() {
-    dynctl -H "$1" -t 2000 status --json |
-        jq -e --arg n "$2" '.nodes[] | select(.name == $n) | .phi >= 8' \
-            >/dev/null
-}
-
-# heard HOST NAME: HOST knows enough of NAME's answers for a phi.
-heard() {
-    dynctl -H "$1" -t 2000 status --json |
-        jq -e --arg n "$2" '.nodes[] | select(.name == $n) | .phi != null' \
-            >/dev/null
-}
-
 # hints_kept: some member keeps a hint.
 hints_kept() {
     dynctl -H "${ADDR[1]}" -t 2000 handoff --json 2>/dev/null |
@@ -130,8 +116,8 @@ own_copies_hold() {
     kill -STOP "$(node_pid n2)" "$(node_pid n4)"
     # Until a node's detector suspects them, a request it forwards to one
     # of them may time out (forward.h): wait for n1's verdict.
-    wait_until suspected "${ADDR[1]}" n2
-    wait_until suspected "${ADDR[1]}" n4
+    wait_until phi_at_least "${ADDR[1]}" n2 8
+    wait_until phi_at_least "${ADDR[1]}" n4 8
     write_keys "${ADDR[1]}" c
     kill -CONT "$(node_pid n2)" "$(node_pid n4)"
     wait_until nothing_left

@@ -182,6 +182,28 @@ transfers_done_at() {
         [ "$(jq '.complete' <<<"$out")" = true ]
 }
 
+# --- The failure detector as `dynctl status` shows it (failure, handoff). ---
+
+# phi_of HOST NAME: HOST's phi for member NAME.
+phi_of() {
+    dynctl -H "$1" -t 2000 status --json |
+        jq -r --arg n "$2" '.nodes[] | select(.name == $n) | .phi'
+}
+
+# phi_below HOST NAME LIMIT / phi_at_least HOST NAME LIMIT
+phi_below() {
+    awk -v p="$(phi_of "$1" "$2")" -v l="$3" \
+        'BEGIN { exit !(p != "" && p != "null" && p + 0 < l) }'
+}
+phi_at_least() {
+    awk -v p="$(phi_of "$1" "$2")" -v l="$3" \
+        'BEGIN { exit !(p != "" && p != "null" && p + 0 >= l) }'
+}
+
+# heard HOST NAME: HOST has heard enough of NAME's answers for a phi
+# (null until then).
+heard() { local p; p=$(phi_of "$1" "$2"); [ -n "$p" ] && [ "$p" != null ]; }
+
 # node_status FIELD: one field of `dynctl status --json`'s "node" object.
 node_status() { dynctl status --json | jq -r ".node.$1"; }
 

@@ -380,13 +380,16 @@ slot_retarget(struct coord_slot *slot, int status,
     return substitute(req, slot) || status == -DYN_ETIMEDOUT;
 }
 
-/* A call of `slot` failed at once with `rc`: whether it moved to a
- * substitute (slot_retarget's rules, never the same node). */
+/*
+ * A call of `slot` failed at once with `rc`: whether it moved to a
+ * substitute.  Never the same node again (slot_retarget's resend after a
+ * timeout is for calls that waited: the loop's clock stands still within
+ * a turn, so a resend here could go round for ever).
+ */
 static bool
-substitute_after(struct coord_slot *slot, int rc)
+substitute_at_once(struct coord_slot *slot, int rc)
 {
-    return rc != -DYN_ETIMEDOUT && slot_retarget(slot, rc, NULL) &&
-           !slot->subs_exhausted;
+    return rc != -DYN_ETIMEDOUT && slot_retarget(slot, rc, NULL);
 }
 
 /* The store key of `slot`'s copy here: the key, or the hint key of the
@@ -878,9 +881,7 @@ get_send(struct coord_req *req, struct coord_slot *slot)
                              timeout_ms, get_reply_cb, slot);
         if (rc == 0)
             return;
-        /* Failed at once: another node, never the same again (the
-         * loop's clock stands still within a turn). */
-    } while (rc != -DYN_ETIMEDOUT && substitute_after(slot, rc));
+    } while (substitute_at_once(slot, rc));
     slot_fill(slot, SLOT_FAILED);
     get_progress(req);
 }
@@ -968,8 +969,7 @@ put_send(struct coord_req *req, struct coord_slot *slot)
                               call_timeout(req, slot), put_ack_cb, slot);
         if (rc == 0)
             return;
-        /* Failed at once: another node, never the same again. */
-    } while (rc != -DYN_ETIMEDOUT && substitute_after(slot, rc));
+    } while (substitute_at_once(slot, rc));
     slot_fill(slot, SLOT_FAILED);
     put_progress(req);
 }
